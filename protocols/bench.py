@@ -1,0 +1,88 @@
+"""`gridfree bench`: every speed figure measured against a baseline taken in the same run.
+
+Absolute speeds depend on the machine, so each benchmark reports a ratio against a baseline it
+measures itself, moments before, on the same inputs (for example native CRC ÷ binascii). Each
+layer publishes its benchmarks under the entry-point group ``gridfree.benchmarks`` as a list of
+callables returning `Figure`s; this runner imports none of the layers directly.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass
+from importlib.metadata import entry_points
+from typing import Callable, Iterable
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One reported number. `key` is the stable JSON name other tools read."""
+
+    key: str
+    value: float
+    unit: str = ""
+    target: str = ""  # human-readable goal, e.g. ">= 8", shown next to the figure
+
+
+Benchmark = Callable[[], Iterable[Figure]]
+
+
+def best_rate(fn: Callable[[], object], work: float, min_time_s: float = 0.2, repeat: int = 5) -> float:
+    """Best-of-`repeat` throughput of `fn` in `work` units per second.
+
+    Each repeat runs `fn` enough times to last at least `min_time_s`, so that short calls are not
+    dominated by timer resolution. Best-of, not mean: interference only ever slows a run down.
+    """
+    calls = 1
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        dt = time.perf_counter() - t0
+        if dt >= min_time_s / 4 or calls >= 1 << 20:
+            break
+        calls *= 2
+    best = calls * work / dt
+    for _ in range(repeat - 1):
+        t0 = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        best = max(best, calls * work / (time.perf_counter() - t0))
+    return best
+
+
+def discover(selected: Iterable[str] = ()) -> dict[str, list[Benchmark]]:
+    wanted = set(selected)
+    groups = {}
+    for ep in sorted(entry_points(group="gridfree.benchmarks"), key=lambda e: e.name):
+        if not wanted or ep.name in wanted:
+            groups[ep.name] = list(ep.load())
+    unknown = wanted - set(groups)
+    if unknown:
+        known = ", ".join(sorted(e.name for e in entry_points(group="gridfree.benchmarks")))
+        raise SystemExit(f"gridfree bench: no benchmark group {', '.join(sorted(unknown))}; known: {known}")
+    return groups
+
+
+def run(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="gridfree bench", description=__doc__.splitlines()[0])
+    parser.add_argument("groups", nargs="*", help="benchmark groups to run (default: all)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object {key: value}")
+    args = parser.parse_args(argv)
+    figures: list[Figure] = []
+    for name, benches in discover(args.groups).items():
+        for bench in benches:
+            for fig in bench():
+                figures.append(fig)
+                if not args.json:
+                    target = f"   (target {fig.target})" if fig.target else ""
+                    print(f"{name:10} {fig.key:32} {fig.value:14.4g} {fig.unit}{target}", flush=True)
+    if args.json:
+        json.dump({f.key: f.value for f in figures}, sys.stdout, indent=2)
+        print()
+    return 0
+
+
+command = {"help": "run benchmarks; figures are ratios against same-run baselines", "run": run}
