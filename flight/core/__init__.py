@@ -1,0 +1,1 @@
+"""The flight framework: components, software bus, rate groups, clocks and the PUS services."""
