@@ -1,0 +1,99 @@
+/* gridfree native core: the hot paths of the wire protocols.
+ *
+ * Every function is pure (no I/O, no globals beyond read-only tables built once) and reports
+ * errors by return code; the Python wrappers in gridfree.native turn codes into exceptions.
+ * Buffers are (pointer, length) pairs; output arrays are caller-allocated with a capacity, and a
+ * function never writes past a capacity it was given. */
+#ifndef GRIDFREE_H
+#define GRIDFREE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+    GF_OK = 0,
+    GF_EINVAL = -1,    /* an argument is out of its documented range */
+    GF_ECAPACITY = -2, /* an output array is too small (a wrapper bug, never input-dependent) */
+};
+
+/* ---- CRC-16/CCITT-FALSE: poly 0x1021, no reflection, no final xor ------------------------ */
+/* Pass init 0xFFFF for a fresh CRC, or a previous result to continue over a further buffer. */
+uint16_t gf_crc16(const uint8_t *data, size_t len, uint16_t init);
+uint16_t gf_crc16_bytewise(const uint8_t *data, size_t len, uint16_t init);
+uint16_t gf_crc16_slice16(const uint8_t *data, size_t len, uint16_t init);
+uint16_t gf_crc16_clmul(const uint8_t *data, size_t len, uint16_t init); /* needs PCLMUL+SSE4.1 */
+int gf_crc16_have_clmul(void);
+const char *gf_crc16_impl_name(void);
+
+/* ---- TM transfer frames (CCSDS 132.0-B) behind the ASM 0x1ACFFC1D (CCSDS 131.0-B) -------- */
+typedef struct {
+    int64_t *offset;  /* frame start (first octet after the ASM) within buf */
+    uint16_t *scid;
+    uint8_t *vcid;
+    uint8_t *mc_count;
+    uint8_t *vc_count;
+    uint16_t *fhp;
+    uint8_t *fecf_ok;
+    size_t capacity;
+    size_t count;
+} gf_frames;
+
+typedef struct {
+    size_t consumed;      /* octets of buf fully processed; the rest is a partial frame/ASM */
+    size_t resyncs;       /* times the sync was (re)acquired by searching */
+    size_t bytes_skipped; /* octets passed over while searching */
+    int locked;           /* in/out: the last frame ended at `consumed` with the sync held */
+} gf_deframe_stats;
+
+int gf_deframe_tm(const uint8_t *buf, size_t len, size_t frame_len, int has_fecf, gf_frames *out,
+                  gf_deframe_stats *stats);
+
+/* ---- Space packets (CCSDS 133.0-B-2) inside TM frames ------------------------------------ */
+#define GF_MAX_PACKET_LEN 65542
+#define GF_VC_COUNT 8
+
+typedef struct {
+    uint8_t buf[GF_MAX_PACKET_LEN];
+    uint32_t have;     /* octets of the packet in progress held in buf */
+    uint32_t need;     /* total length once the header is known, 0 while it is not */
+    int active;        /* a packet is in progress */
+    int expect_vc;     /* next VC frame count, -1 if unknown */
+} gf_vc_state;
+
+typedef struct {
+    gf_vc_state vc[GF_VC_COUNT];
+} gf_extract_state;
+
+typedef struct {
+    uint16_t *apid;
+    uint16_t *seq_count;
+    uint8_t *vcid;
+    int64_t *frame_index;
+    int64_t *offset;      /* into buf, or into spill when spans */
+    uint32_t *length;
+    uint8_t *crc_ok;
+    uint8_t *spans;
+    size_t capacity;
+    size_t count;
+    uint8_t *spill;
+    size_t spill_capacity;
+    size_t spill_used;
+    size_t packets_dropped;
+    size_t idle_packets;
+    size_t malformed;
+} gf_packets;
+
+void gf_extract_init(gf_extract_state *state);
+int gf_extract_packets(const uint8_t *buf, size_t len, const gf_frames *frames, size_t frame_len,
+                       int has_ocf, int has_fecf, int has_pec, gf_extract_state *state,
+                       gf_packets *out);
+
+/* ---- BCH(63,56) code blocks for CLTUs (CCSDS 231.0-B-4 §3.3) ----------------------------- */
+/* Encode len/7 code blocks of 8 octets each (len must be a multiple of 7). */
+int gf_bch_encode(const uint8_t *data, size_t len, uint8_t *out, size_t out_len);
+/* Decode 8-octet blocks until the end or the first uncorrectable block; single-error correction.
+ * Returns the number of blocks decoded (their 7 information octets each written to out). */
+int64_t gf_bch_decode(const uint8_t *blocks, size_t len, uint8_t *out, size_t out_len,
+                      size_t *corrected);
+
+#endif

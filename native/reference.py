@@ -1,0 +1,184 @@
+"""Plain-Python references for the native core, written for clarity, used only by the tests.
+
+Each function follows the rules documented in the C source (see src/deframe.c for the sync and
+reassembly rules) one step at a time, so a disagreement points at the C, not at a shortcut here.
+"""
+from __future__ import annotations
+
+ASM = bytes.fromhex("1ACFFC1D")
+POLY = 0x1021
+
+
+def crc16(data: bytes, crc: int = 0xFFFF) -> int:
+    """Bit by bit, straight from the polynomial: no tables to get wrong."""
+    for octet in data:
+        crc ^= octet << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ POLY) & 0xFFFF if crc & 0x8000 else (crc << 1) & 0xFFFF
+    return crc
+
+
+def deframe(buf: bytes, frame_len: int, has_fecf: bool = True, locked: bool = False):
+    """Returns (frames, consumed, resyncs, bytes_skipped, locked); frames are dicts of fields."""
+    frames, pos, resyncs, skipped = [], 0, 0, 0
+    while pos + 4 <= len(buf):
+        expected = locked and buf[pos:pos + 4] == ASM
+        at = pos if expected else buf.find(ASM, pos)
+        if at < 0:
+            keep = min(3, len(buf) - pos)
+            skipped += len(buf) - keep - pos
+            pos, locked = len(buf) - keep, False
+            break
+        if at + 4 + frame_len > len(buf):
+            skipped += at - pos
+            pos = at
+            break
+        f = buf[at + 4: at + 4 + frame_len]
+        ok = not has_fecf or crc16(f[:-2]) == int.from_bytes(f[-2:], "big")
+        if not expected and not ok:
+            skipped += at + 1 - pos
+            pos, locked = at + 1, False
+            continue
+        if not expected:
+            resyncs += 1
+            skipped += at - pos
+        w = int.from_bytes(f[0:2], "big")
+        frames.append(dict(offset=at + 4, scid=(w >> 4) & 0x3FF, vcid=(w >> 1) & 7, mc_count=f[2],
+                           vc_count=f[3], fhp=int.from_bytes(f[4:6], "big") & 0x7FF, fecf_ok=ok))
+        pos, locked = at + 4 + frame_len, True
+    return frames, pos, resyncs, skipped, locked
+
+
+class Extractor:
+    """Per-VC reassembly, the rules of gf_extract_packets in src/deframe.c."""
+
+    def __init__(self, frame_len, has_ocf=False, has_fecf=True, has_pec=True):
+        self.dlen = frame_len - 6 - (4 if has_ocf else 0) - (2 if has_fecf else 0)
+        self.has_pec = has_pec
+        self.min_len = 8 if has_pec else 7
+        self.vc = {v: dict(buf=b"", need=0, active=False, expect=None) for v in range(8)}
+        self.packets, self.dropped, self.idle, self.malformed = [], 0, 0, 0
+
+    def _emit(self, pkt, vc, index, spans):
+        apid = int.from_bytes(pkt[0:2], "big") & 0x7FF
+        if apid == 0x7FF:
+            self.idle += 1
+            return
+        ok = not self.has_pec or crc16(pkt[:-2]) == int.from_bytes(pkt[-2:], "big")
+        self.packets.append(dict(apid=apid, seq_count=int.from_bytes(pkt[2:4], "big") & 0x3FFF, vcid=vc,
+                                 frame_index=index, length=len(pkt), crc_ok=ok, spans=spans, data=bytes(pkt)))
+
+    def _reset(self, v):
+        v.update(buf=b"", need=0, active=False)
+
+    def feed(self, buf, frames):
+        for i, fr in enumerate(frames):
+            if not fr["fecf_ok"]:
+                continue
+            d = buf[fr["offset"] + 6: fr["offset"] + 6 + self.dlen]
+            vcid, fhp = fr["vcid"], fr["fhp"]
+            v = self.vc[vcid]
+            if v["expect"] is not None and fr["vc_count"] != v["expect"] and v["active"]:
+                self.dropped += 1
+                self._reset(v)
+            v["expect"] = (fr["vc_count"] + 1) & 0xFF
+            if fhp == 0x7FE:
+                continue
+            limit = self.dlen if fhp == 0x7FF else fhp
+            if limit > self.dlen:
+                self.malformed += 1
+                if v["active"]:
+                    self.dropped += 1
+                    self._reset(v)
+                continue
+            pos = 0
+            if v["active"]:
+                if v["need"] == 0:
+                    t = min(limit, 6 - len(v["buf"]))
+                    v["buf"] += d[:t]
+                    pos = t
+                    if len(v["buf"]) == 6:
+                        v["need"] = 7 + int.from_bytes(v["buf"][4:6], "big")
+                        if v["need"] < self.min_len or v["buf"][0] >> 5:
+                            self.malformed += 1
+                            self._reset(v)
+                if v["active"] and v["need"]:
+                    t = min(limit - pos, v["need"] - len(v["buf"]))
+                    v["buf"] += d[pos:pos + t]
+                    pos += t
+                    if len(v["buf"]) == v["need"]:
+                        self._emit(v["buf"], vcid, i, True)
+                        self._reset(v)
+                if fhp == 0x7FF:
+                    continue
+                if v["active"] or pos != fhp:
+                    if v["active"]:
+                        self.dropped += 1
+                        self._reset(v)
+                    else:
+                        self.malformed += 1
+                pos = fhp
+            else:
+                if fhp == 0x7FF:
+                    continue
+                pos = fhp
+            while pos < self.dlen:
+                room = self.dlen - pos
+                if room < 6:
+                    v.update(buf=bytes(d[pos:]), need=0, active=True)
+                    break
+                plen = 7 + int.from_bytes(d[pos + 4: pos + 6], "big")
+                if d[pos] >> 5 or plen < self.min_len:
+                    self.malformed += 1
+                    break
+                if plen <= room:
+                    self._emit(d[pos:pos + plen], vcid, i, False)
+                    pos += plen
+                else:
+                    v.update(buf=bytes(d[pos:]), need=plen, active=True)
+                    break
+        return self.packets
+
+
+def bch_parity(info: bytes) -> int:
+    """7-bit remainder of info(x) * x^7 mod g(x), g = x^7 + x^6 + x^2 + 1 (CCSDS 231.0-B-4)."""
+    reg = 0
+    for octet in info:
+        for b in range(7, -1, -1):
+            fb = ((reg >> 6) ^ (octet >> b)) & 1
+            reg = (reg << 1) & 0x7F
+            if fb:
+                reg ^= 0x45
+    return reg
+
+
+def bch_encode(data: bytes) -> bytes:
+    out = b""
+    for i in range(0, len(data), 7):
+        info = data[i:i + 7]
+        out += info + bytes([((~bch_parity(info)) & 0x7F) << 1])
+    return out
+
+
+def bch_decode(blocks: bytes):
+    """Returns (data, corrected, blocks_ok); tries every single-bit flip, the slow honest way."""
+    data, corrected = b"", 0
+    for b in range(len(blocks) // 8):
+        blk = blocks[8 * b: 8 * b + 8]
+        info, parity = blk[:7], (~blk[7] >> 1) & 0x7F
+        if bch_parity(info) != parity:
+            fixed = None
+            for pos in range(63):
+                i2, p2 = bytearray(info), parity
+                if pos < 56:
+                    i2[pos // 8] ^= 0x80 >> (pos % 8)
+                else:
+                    p2 ^= 0x40 >> (pos - 56)
+                if bch_parity(bytes(i2)) == p2:
+                    fixed = bytes(i2)
+                    break
+            if fixed is None:
+                return data, corrected, b
+            info, corrected = fixed, corrected + 1
+        data += info
+    return data, corrected, len(blocks) // 8
