@@ -73,7 +73,8 @@ int gf_deframe_tm(const uint8_t *buf, size_t len, size_t frame_len, int has_fecf
             locked = 0;
             continue;
         }
-        if (!expected) {
+        if (!expected && at > pos) {
+            /* Sync regained after skipping octets (a clean start at an ASM is no resync). */
             st->resyncs += 1;
             st->bytes_skipped += at - pos;
         }
