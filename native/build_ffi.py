@@ -16,6 +16,7 @@ CDEF = """
 enum { GF_OK = 0, GF_EINVAL = -1, GF_ECAPACITY = -2 };
 
 uint16_t gf_crc16(const uint8_t *data, size_t len, uint16_t init);
+uint16_t gf_crc16_chars(const char *data, size_t len, uint16_t init);
 uint16_t gf_crc16_bytewise(const uint8_t *data, size_t len, uint16_t init);
 uint16_t gf_crc16_slice16(const uint8_t *data, size_t len, uint16_t init);
 uint16_t gf_crc16_clmul(const uint8_t *data, size_t len, uint16_t init);

@@ -6,6 +6,8 @@ def crc16(data, init: int = 0xFFFF) -> int:
     """CRC of a bytes-like object; pass a previous CRC as `init` to continue over more data."""
     if not 0 <= init <= 0xFFFF:
         raise ValueError(f"CRC init must be 0..0xFFFF, got {init!r}")
+    if type(data) is bytes:
+        return lib.gf_crc16_chars(data, len(data), init)
     return lib.gf_crc16(ffi.from_buffer(data), len(data), init)
 
 

@@ -19,6 +19,7 @@ enum {
 /* ---- CRC-16/CCITT-FALSE: poly 0x1021, no reflection, no final xor ------------------------ */
 /* Pass init 0xFFFF for a fresh CRC, or a previous result to continue over a further buffer. */
 uint16_t gf_crc16(const uint8_t *data, size_t len, uint16_t init);
+uint16_t gf_crc16_chars(const char *data, size_t len, uint16_t init);
 uint16_t gf_crc16_bytewise(const uint8_t *data, size_t len, uint16_t init);
 uint16_t gf_crc16_slice16(const uint8_t *data, size_t len, uint16_t init);
 uint16_t gf_crc16_clmul(const uint8_t *data, size_t len, uint16_t init); /* needs PCLMUL+SSE4.1 */
