@@ -13,7 +13,7 @@ import sys
 from importlib.metadata import entry_points
 from typing import Iterable
 
-from gridfree.native.benchkit import Benchmark, Figure, best_rate  # noqa: F401 - re-exported
+from gridfree.native.benchkit import Benchmark, Figure  # noqa: F401 - re-exported for benchmark authors
 
 
 def discover(selected: Iterable[str] = ()) -> dict[str, list[Benchmark]]:

@@ -21,7 +21,6 @@ from gridfree.protocols.errors import ProtocolError
 from gridfree.protocols.tcframe import (
     BCH_INFO_OCTETS, CLTU_START, MAX_FRAME_OCTETS, PRIMARY_HEADER_OCTETS as TC_HEADER_OCTETS, TcFrame,
 )
-from gridfree.protocols.tmframe import ASM
 
 _BLOCK_OCTETS = 8
 MAX_CLTU_BLOCKS = -(-MAX_FRAME_OCTETS // BCH_INFO_OCTETS)  # a legal frame never needs more
@@ -182,9 +181,3 @@ class CltuDecoder:
             return None
         self.stats.frames_ok += 1
         return frame
-
-
-def split_asm_frames(stream: bytes, frame_octets: int) -> list[bytes]:
-    """Cut a clean stream of ASM-prefixed frames apart (tests and tools; no resync)."""
-    step = len(ASM) + frame_octets
-    return [stream[i + len(ASM): i + step] for i in range(0, len(stream) - step + 1, step)]

@@ -21,10 +21,7 @@ from dataclasses import dataclass, field
 from enum import IntFlag
 from typing import Final
 
-from construct import (
-    Bytes, Checksum, Const, GreedyBytes, Int8ub, Int16ub, Int32ub, Pointer, RawCopy, Struct,
-    BitStruct, BitsInteger, Flag, this,
-)
+from construct import BitsInteger, BitStruct, Bytes, Checksum, Const, Flag, Int8ub, Int16ub, Int32ub, RawCopy, Struct, this
 
 from gridfree.native import crc16
 from gridfree.protocols.errors import BytesTooShortError, CrcError, InvalidFieldError

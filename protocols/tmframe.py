@@ -17,7 +17,7 @@ import struct
 from dataclasses import dataclass
 from typing import Final
 
-from construct import BitStruct, BitsInteger, Bytes, Const, Flag, Int16ub, Struct, this
+from construct import BitStruct, BitsInteger, Bytes, Const, Flag, Int16ub, Struct
 
 from gridfree.native import crc16
 from gridfree.protocols.errors import BytesTooShortError, CrcError, InvalidFieldError

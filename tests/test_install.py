@@ -15,11 +15,12 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
     out = tmp_path_factory.mktemp("wheel")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(out), str(ROOT)],
-        check=True, timeout=600, capture_output=True,
+    # With build isolation, exactly as `pip install .` builds it on a user's machine.
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(ROOT)],
+        timeout=600, capture_output=True, text=True,
     )
+    assert proc.returncode == 0, proc.stderr[-3000:]
     (whl,) = out.glob("gridfree-*.whl")
     return whl
 

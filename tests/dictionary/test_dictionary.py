@@ -1,7 +1,6 @@
 """The dictionary: validation that names the offender, exact JSON round trips with a content hash,
 argument and housekeeping codecs, and an XTCE export that an independent XTCE tool validates
 against the official schema and uses to decode our packets."""
-import dataclasses
 import json
 import os
 import subprocess
