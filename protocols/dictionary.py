@@ -270,6 +270,7 @@ class Command:
     arguments: tuple[Field, ...] = ()
     description: str = ""
     hazardous: bool = False  # needs an ARM command first
+    raw: bool = False  # application data laid out by the PUS service itself (see description)
 
     @property
     def key(self) -> tuple:
@@ -568,12 +569,13 @@ def _channel_from(x: dict) -> Channel:
 def _command_json(c: Command) -> dict:
     return _drop_none({"name": c.name, "opcode": c.opcode, "service": c.service, "subtype": c.subtype,
                        "arguments": [_field_json(f) for f in c.arguments], "description": c.description,
-                       "hazardous": c.hazardous})
+                       "hazardous": c.hazardous, "raw": c.raw})
 
 
 def _command_from(x: dict) -> Command:
     return Command(x["name"], x.get("opcode"), x["service"], x["subtype"],
-                   tuple(_field_from(f) for f in x["arguments"]), x.get("description", ""), bool(x["hazardous"]))
+                   tuple(_field_from(f) for f in x["arguments"]), x.get("description", ""), bool(x["hazardous"]),
+                   bool(x["raw"]))
 
 
 def _event_json(e: Event) -> dict:

@@ -50,6 +50,9 @@ class HealthMonitor:
     def __getitem__(self, name: str) -> Watched:
         return self._watched[name]
 
+    def watched(self) -> list[Watched]:
+        return list(self._watched.values())
+
     def pong(self, name: str, key: int) -> None:
         with self._lock:
             w = self._watched.get(name)

@@ -3,6 +3,7 @@
 transport and the code that reads knows nothing of framing."""
 from __future__ import annotations
 
+import queue
 import threading
 
 from gridfree.protocols.links.base import Link
@@ -29,12 +30,20 @@ class LinkReader(threading.Thread):
         self._stopping = threading.Event()
         self.protocol_errors = 0
         self.last_error: BaseException | None = None
+        self._calls: queue.SimpleQueue = queue.SimpleQueue()
+
+    def call_soon(self, fn) -> None:
+        """Run `fn()` on the reader thread between reads: a health ping answered from here proves
+        the thread is alive and not stuck inside the protocol."""
+        self._calls.put(fn)
 
     def run(self) -> None:
         self.protocol.connection_made(self.link)
         while not self._stopping.is_set() and not self.link.closed:
+            while not self._calls.empty():
+                self._calls.get()()
             data = self.link.read(self.max_bytes, timeout=0.1)
-            if not data:
+            if not data or self._stopping.is_set():
                 continue
             try:
                 self.protocol.data_received(data)

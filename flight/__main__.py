@@ -1,0 +1,5 @@
+import sys
+
+from gridfree.flight.app.main import run
+
+sys.exit(run())

@@ -1,0 +1,94 @@
+"""`gridfree node` / `python -m gridfree.flight`: run a node from its TOML configuration.
+
+By default the node runs under a supervisor process that restarts it when it exits abnormally
+(crash, commanded reboot, software watchdog) or stops sending its heartbeat, telling the new
+instance why it was restarted; `--no-supervise` runs the node in this process.
+
+Exit codes: 0 clean shutdown (SIGINT/SIGTERM), 2 configuration error, 3 commanded reboot,
+4 software watchdog expired.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+
+EXIT_OK, EXIT_CONFIG, EXIT_REBOOT, EXIT_WATCHDOG = 0, 2, 3, 4
+
+
+def run_node(config: str, reset_cause: str, heartbeat_fd: int | None) -> int:
+    from gridfree.flight.app.config import ConfigError, NodeConfig
+    from gridfree.flight.app.node import Node
+    from gridfree.flight.core.health import SoftwareWatchdog
+    from gridfree.protocols.links import LinkError
+
+    exit_code = [EXIT_OK]
+    try:
+        cfg = NodeConfig.load(config)
+        node = Node(cfg, reset_cause=reset_cause)
+    except (ConfigError, ValueError) as exc:
+        print(f"gridfree node: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+
+    def reboot():
+        exit_code[0] = EXIT_REBOOT
+        node.stop_event.set()
+
+    node.node.on_reboot = reboot
+
+    def expired(starved_s: float):
+        print(f"gridfree node: software watchdog expired ({starved_s:.1f} s without a kick)", file=sys.stderr, flush=True)
+        os._exit(EXIT_WATCHDOG)
+
+    watchdog = SoftwareWatchdog(cfg.watchdog_s, expired)
+    node.node.watchdog = watchdog
+    if heartbeat_fd is not None:
+        def heartbeat(_t):
+            try:
+                os.write(heartbeat_fd, b".")
+            except OSError:
+                pass  # the supervisor is gone; keep flying
+        node.groups["slow"].members.append(heartbeat)
+
+    def on_signal(signum, _frame):
+        node.stop_event.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        link = node.radio.open()
+    except LinkError as exc:
+        print(f"gridfree node: {cfg.raw.source if cfg.raw else config}: [radio] url: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    where = getattr(link, "local_address", None)
+    shown = f"tcp://{where[0]}:{where[1]}" if where and node.radio.url.startswith("tcp") else node.radio.url
+    print(f"gridfree node {cfg.name}: APID {cfg.apid}, radio on {shown}, dictionary {node.dictionary.hash}",
+          flush=True)
+    node.start(open_radio=False)
+    if not node.clock.lockstep:
+        watchdog.start()
+    try:
+        node.run()
+    finally:
+        watchdog.stop()
+        node.stop()
+    return exit_code[0]
+
+
+def run(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="gridfree node", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", required=True, help="the node's TOML configuration")
+    parser.add_argument("--no-supervise", action="store_true", help="run without a supervisor process")
+    parser.add_argument("--reset-cause", default=os.environ.get("GRIDFREE_RESET_CAUSE", "power on"),
+                        help=argparse.SUPPRESS)
+    parser.add_argument("--heartbeat-fd", type=int, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.no_supervise or args.heartbeat_fd is not None:
+        return run_node(args.config, args.reset_cause, args.heartbeat_fd)
+    from gridfree.flight.app.supervisor import supervise
+
+    return supervise(args.config)
+
+
+command = {"help": "run a node from a TOML configuration (supervised)", "run": run}

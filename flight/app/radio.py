@@ -1,0 +1,140 @@
+"""The radio: TM packets to frames on the downlink, CLTUs to telecommands on the uplink.
+
+Downlink packets are multiplexed onto virtual channels (realtime housekeeping, events, bulk data)
+and the frames are flushed every fast tick, so a report waits at most one tick plus its frame's
+share of the link; when there is nothing to send, an idle frame goes out once a second to keep
+the ground's frame clock and counters alive. The uplink is read on its own thread: CLTUs become TC
+frames, which are checked for our spacecraft and virtual channel and handed to the dispatcher.
+"""
+from __future__ import annotations
+
+import threading
+
+from gridfree.flight.core.component import Component
+from gridfree.protocols.config import LinkConfig
+from gridfree.protocols.deframing import CltuDecoder
+from gridfree.protocols.dictionary import Channel, Command, HousekeepingPacket
+from gridfree.protocols.framing import TmFrameEncoder
+from gridfree.protocols.links import Link, LinkReader, Protocol, open_link
+
+
+class _Uplink(Protocol):
+    def __init__(self, radio: "Radio"):
+        self.radio = radio
+
+    def data_received(self, data: bytes) -> None:
+        self.radio.uplink(data)
+
+
+class Radio(Component):
+    channels = (
+        Channel(1, "FramesOk", "u32", description="Uplink TC frames accepted"),
+        Channel(2, "FramesBad", "u32", description="Uplink TC frames rejected (FECF, length, SCID, VC)"),
+        Channel(3, "BitsCorrected", "u32", description="BCH single-bit corrections in CLTUs"),
+        Channel(4, "TmFrames", "u32", description="Downlink TM frames sent"),
+        Channel(5, "TmBytesOut", "u64", "B", "Octets written to the downlink"),
+        Channel(6, "DroppedWrites", "u32", description="Downlink writes lost (no ground peer)"),
+        Channel(7, "LinkErrors", "u32", description="Transport errors on the radio link"),
+    )
+    commands = (
+        Command("InjectHang", opcode=0x01, hazardous=True,
+                description="Fault injection for test benches: the uplink thread blocks on its next data, "
+                            "so health monitoring must find it and restart it"),
+    )
+    housekeeping = (
+        HousekeepingPacket(1, "Link", ("FramesOk", "FramesBad", "BitsCorrected", "TmFrames", "TmBytesOut",
+                                       "DroppedWrites", "LinkErrors"), 1.0, "Radio link statistics"),
+    )
+
+    def __init__(self, url: str, link_config: LinkConfig = LinkConfig(), name: str = "radio", id_base: int = 0x0080):
+        super().__init__(name, id_base)
+        self.url, self.link_config = url, link_config
+        self.encoder = TmFrameEncoder(link_config)
+        self.cltu = CltuDecoder()
+        self.link: Link | None = None
+        self.reader: LinkReader | None = None
+        self.frames_ok = self.frames_bad = 0
+        self._lock = threading.Lock()
+        self._sent_since_idle = True
+        self._hang = threading.Event()
+        self._release = threading.Event()
+        self.submit = None  # the dispatcher's submit, set by the node
+        self.health = None  # HealthMonitor, set by the node
+
+    def open(self) -> Link:
+        self.link = open_link(self.url)
+        self._start_reader()
+        if self.health is not None:
+            self.health.watch(self.name, self._ping, self._restart_reader, timeout_s=3.0)
+        return self.link
+
+    def _start_reader(self) -> None:
+        self.reader = LinkReader(self.link, _Uplink(self), name="radio-uplink")
+        self.reader.start()
+
+    def _ping(self, key: int) -> None:
+        self.reader.call_soon(lambda: self.health.pong(self.name, key))
+
+    def _restart_reader(self) -> None:
+        """Abandon a stuck uplink thread (it exits if it ever wakes) and read on a new one."""
+        stuck = self.reader
+        stuck._stopping.set()
+        self._start_reader()
+
+    def cmd_InjectHang(self) -> None:
+        self._hang.set()
+
+    def schedule(self):
+        return {"fast": [self.flush], "slow": [self.keepalive]}
+
+    # ---- downlink ---------------------------------------------------------------------------
+    def sink(self, vc: int, packet: bytes) -> None:
+        with self._lock:
+            self._write(self.encoder.add_packet(vc, packet))
+
+    def flush(self, _t: float = 0.0) -> None:
+        with self._lock:
+            self._write(self.encoder.flush_all())
+        self.tlm("TmFrames", self.encoder.frames_out)
+        self.tlm("FramesOk", self.frames_ok)
+        self.tlm("FramesBad", self.frames_bad)
+        self.tlm("BitsCorrected", self.cltu.stats.bits_corrected)
+        if self.link is not None:
+            self.tlm("TmBytesOut", self.link.stats.bytes_out)
+            self.tlm("DroppedWrites", self.link.stats.dropped_writes)
+            self.tlm("LinkErrors", self.link.stats.errors)
+
+    def keepalive(self, _t: float = 0.0) -> None:
+        with self._lock:
+            if not self._sent_since_idle:
+                self._write([self.encoder.idle_frame()])
+            self._sent_since_idle = False
+
+    def _write(self, frames: list[bytes]) -> None:
+        if frames and self.link is not None:
+            self.link.write(b"".join(frames))
+            self._sent_since_idle = True
+
+    # ---- uplink (reader thread) ---------------------------------------------------------------
+    def uplink(self, data: bytes) -> None:
+        if self._hang.is_set():
+            self._hang.clear()
+            self._release.wait()  # the injected fault: blocks until the node stops
+            return
+        before_bad = self.cltu.stats.frames_bad
+        for frame in self.cltu.feed(data):
+            if frame.scid != self.link_config.spacecraft_id or frame.vcid != self.link_config.tc_virtual_channel:
+                self.frames_bad += 1
+                continue
+            self.frames_ok += 1
+            self.submit(frame.data)
+        self.frames_bad += self.cltu.stats.frames_bad - before_bad
+
+    def stop(self) -> None:
+        self._release.set()
+        if self.reader is not None:
+            self.reader.stop()
+        with self._lock:
+            if self.link is not None:
+                self._write(self.encoder.flush_all())
+                self.link.close()

@@ -1,0 +1,55 @@
+"""What a component may use of the node: the services, not the node itself (no god object)."""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from gridfree.flight.core.bus import SoftwareBus
+from gridfree.flight.core.clock import Clock
+from gridfree.protocols.dictionary import Dictionary
+
+
+class TelemetryDb:
+    """Latest value and time of every channel; housekeeping and monitoring read from here."""
+
+    def __init__(self, dictionary: Dictionary):
+        self._d = dictionary
+        self._values: dict[str, Any] = {}
+        self._times: dict[str, float] = {}
+        self._lock = threading.Lock()
+        # Channels start at a typed zero so housekeeping is complete from the first tick.
+        for c in dictionary.channels:
+            kind = c.wire.kind
+            self._values[c.name] = False if kind == "bool" else (0.0 if kind == "float" else ("" if kind == "string" else 0))
+            self._times[c.name] = 0.0
+
+    def write(self, name: str, value: Any, t: float) -> None:
+        if name not in self._values:
+            raise KeyError(f"no telemetry channel {name!r} in the dictionary")
+        with self._lock:
+            self._values[name] = value
+            self._times[name] = t
+
+    def read(self, name: str) -> Any:
+        return self._values[name]
+
+    def time(self, name: str) -> float:
+        return self._times[name]
+
+    def snapshot(self, names) -> dict[str, Any]:
+        with self._lock:
+            return {n: self._values[n] for n in names}
+
+
+@dataclass
+class NodeContext:
+    clock: Clock
+    bus: SoftwareBus
+    dictionary: Dictionary
+    telemetry: TelemetryDb
+    events: Any  # services.events.EventService
+    parameters: Any  # services.parameters.ParameterService
+    downlink: Any  # app.radio.Downlink
+    modes: Any  # core.modes.ModeMachine
+    extras: dict = field(default_factory=dict)

@@ -1,0 +1,178 @@
+"""Command dispatch with PUS service 1 verification.
+
+Telecommands arrive from any thread (the radio's reader, the PUS 11 schedule) into a bounded queue
+and are executed on the fast rate group, so every handler runs in the scheduler's thread and no
+component needs locks. Each command goes through the stages the ground tracks:
+
+acceptance: the packet checks (CRC, lengths), is for our APID, names a declared command, its
+    arguments decode and lie in range, and a hazardous command was armed;
+start and completion: the handler ran, or raised `CommandFailed` with a reason code.
+
+Reports go down as TM[1,x] when the TC's acknowledgement flags ask for them; failures are always
+reported, and every rejection is also counted in telemetry (cFS style), so a garbled uplink is
+visible even when its request id is not.
+"""
+from __future__ import annotations
+
+import struct
+import threading
+from collections import deque
+from dataclasses import dataclass
+
+from gridfree.flight.core.component import CommandFailed, Component
+from gridfree.protocols.dictionary import Channel, Command, DecodeError, Event, Field, Severity
+from gridfree.protocols.errors import ProtocolError
+from gridfree.protocols.pus import AckFlags, PusTc
+from gridfree.protocols.services.verification import FailureCode, RequestId, Subtype, VerificationReport
+
+MAX_QUEUED_COMMANDS = 64
+
+
+@dataclass(frozen=True)
+class CommandExecuted:
+    """Bus message after every command, for on-board consumers and tests."""
+
+    name: str
+    ok: bool
+    code: int
+    reason: str
+
+
+class Dispatcher(Component):
+    channels = (
+        Channel(1, "CommandsAccepted", "u32", description="Commands that passed acceptance"),
+        Channel(2, "CommandsRejected", "u32", description="Commands refused at acceptance"),
+        Channel(3, "CommandsCompleted", "u32", description="Commands that completed"),
+        Channel(4, "CommandsFailed", "u32", description="Commands that failed at start or completion"),
+        Channel(5, "QueueOverflows", "u32", description="Commands dropped because the queue was full"),
+    )
+    commands = (Command("Noop", opcode=0x01, description="Does nothing but count and verify"),)
+    events = (
+        Event(1, "Rejected", Severity.WARNING_LO, "command rejected ({code}): {reason}",
+              (Field("code", "u16"), Field("reason", "string[64]"))),
+        Event(2, "Failed", Severity.WARNING_HI, "{command} failed ({code}): {reason}",
+              (Field("command", "string[32]"), Field("code", "u16"), Field("reason", "string[64]"))),
+    )
+
+    def __init__(self, name: str = "cmdDisp", id_base: int = 0x0010):
+        super().__init__(name, id_base)
+        self._queue: deque[bytes] = deque()
+        self._lock = threading.Lock()
+        self.accepted = self.rejected = self.completed = self.failed = self.overflows = 0
+        self._routes: dict[tuple, tuple[Command, object]] = {}
+        self.armed_until = 0.0
+
+    def attach(self, ctx) -> None:
+        super().attach(ctx)
+
+    def route(self, components: list[Component]) -> None:
+        """Bind every declared command to its handler; a declared command without one is a
+        build error, caught before flight rather than at the first uplink."""
+        for comp in components:
+            for cmd in comp.declarations().commands:
+                local = cmd.name.rpartition(".")[2]
+                handler = comp.handler(local)
+                if handler is None:
+                    raise TypeError(f"{type(comp).__name__} declares command {local!r} but has no cmd_{local}")
+                self._routes[cmd.key] = (cmd, handler)
+
+    def schedule(self):
+        return {"fast": [self.tick]}
+
+    def submit(self, packet: bytes) -> bool:
+        with self._lock:
+            if len(self._queue) >= MAX_QUEUED_COMMANDS:
+                self.overflows += 1
+                return False
+            self._queue.append(bytes(packet))
+            return True
+
+    def tick(self, _t: float = 0.0) -> None:
+        while True:
+            with self._lock:
+                if not self._queue:
+                    break
+                packet = self._queue.popleft()
+            self.execute(packet)
+        for local, value in (("CommandsAccepted", self.accepted), ("CommandsRejected", self.rejected),
+                             ("CommandsCompleted", self.completed), ("CommandsFailed", self.failed),
+                             ("QueueOverflows", self.overflows)):
+            self.tlm(local, value)
+
+    # ---- one command ----------------------------------------------------------------------------
+    def _report(self, subtype: Subtype, request: RequestId, failure=None, data: bytes = b"") -> None:
+        self.ctx.downlink.send(1, subtype, VerificationReport(subtype, request, failure=failure,
+                                                              failure_data=data).pack())
+
+    def _reject(self, request: RequestId | None, code: FailureCode, reason: str) -> None:
+        self.rejected += 1
+        if request is not None:
+            self._report(Subtype.ACCEPTANCE_FAILED, request, code, reason.encode()[:64])
+        self.log("Rejected", code=int(code), reason=reason[:64])
+
+    def execute(self, packet: bytes) -> None:
+        request = RequestId.of_packet(packet) if len(packet) >= 4 else None
+        try:
+            tc = PusTc.unpack(packet)
+        except ProtocolError as exc:
+            code = FailureCode.BAD_CHECKSUM if "error control" in str(exc) else FailureCode.INCOMPLETE_OR_BAD_LENGTH
+            self._reject(request, code, str(exc))
+            return
+        if tc.apid != self.ctx.downlink.apid:
+            self._reject(request, FailureCode.ILLEGAL_APID, f"APID {tc.apid} is not this node's")
+            return
+        data, opcode = tc.app_data, None
+        if (tc.service, tc.subtype) == (8, 1):
+            if len(data) < 2:
+                self._reject(request, FailureCode.INCOMPLETE_OR_BAD_LENGTH, "TC[8,1] without a function id")
+                return
+            (opcode,) = struct.unpack_from(">H", data)
+            data = data[2:]
+        route = self._routes.get((tc.service, tc.subtype, opcode))
+        if route is None:
+            what = f"TC[{tc.service},{tc.subtype}]" + (f" function {opcode:#06x}" if opcode is not None else "")
+            self._reject(request, FailureCode.UNKNOWN_COMMAND, f"no command {what}")
+            return
+        cmd, handler = route
+        try:
+            args = {"data": data} if cmd.raw else cmd.decode_args(data)
+        except DecodeError as exc:
+            self._reject(request, FailureCode.BAD_ARGUMENT, str(exc))
+            return
+        except ValueError as exc:
+            self._reject(request, FailureCode.ARGUMENT_OUT_OF_RANGE, str(exc))
+            return
+        if cmd.hazardous:
+            if self.ctx.clock.now() > self.armed_until:
+                self._reject(request, FailureCode.NOT_ARMED, f"{cmd.name} is hazardous: send node.Arm first")
+                return
+            self.armed_until = 0.0  # one arm, one hazardous command
+        self.accepted += 1
+        if tc.ack & AckFlags.ACCEPTANCE:
+            self._report(Subtype.ACCEPTANCE_OK, request)
+        if tc.ack & AckFlags.START:
+            self._report(Subtype.START_OK, request)
+        try:
+            handler(**args)
+        except CommandFailed as exc:
+            self._fail(cmd, request, exc.code, exc.reason)
+            return
+        except Exception as exc:  # noqa: BLE001 - a handler bug fails the command, not the node
+            self._fail(cmd, request, FailureCode.EXECUTION_ERROR, f"{type(exc).__name__}: {exc}")
+            return
+        self.completed += 1
+        if tc.ack & AckFlags.COMPLETION:
+            self._report(Subtype.COMPLETION_OK, request)
+        self.ctx.bus.publish(CommandExecuted(cmd.name, True, 0, ""))
+
+    def _fail(self, cmd: Command, request: RequestId, code: int, reason: str) -> None:
+        self.failed += 1
+        self._report(Subtype.COMPLETION_FAILED, request, code, reason.encode()[:64])
+        self.log("Failed", command=cmd.name[:32], code=int(code), reason=reason[:64])
+        self.ctx.bus.publish(CommandExecuted(cmd.name, False, int(code), reason))
+
+    def arm(self, window_s: float) -> None:
+        self.armed_until = self.ctx.clock.now() + window_s
+
+    def cmd_Noop(self) -> None:
+        pass

@@ -1,0 +1,105 @@
+"""The node component: mode management, arming of hazardous commands, uptime and boot count,
+the reboot command, and the software watchdog's kick."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from gridfree.flight.core.component import CommandFailed, Component
+from gridfree.flight.core.modes import Mode, ModeChange, TransitionRefused
+from gridfree.flight.core.store import AtomicRecordFile, CorruptStoreError
+from gridfree.protocols.dictionary import Channel, Command, Event, Field, HousekeepingPacket, Severity
+from gridfree.protocols.services.verification import FailureCode
+
+MODES = {m.name: m.value for m in Mode}
+
+
+def dictionary_hash64(content_hash: str) -> int:
+    """The first 64 bits of "sha256:<hex>", small enough for a housekeeping channel."""
+    return int(content_hash.split(":", 1)[1][:16], 16)
+
+
+class NodeComponent(Component):
+    channels = (
+        Channel(1, "Mode", "u8", description="Operating mode", enum=MODES),
+        Channel(2, "UptimeS", "u32", "s", "Seconds since boot"),
+        Channel(3, "BootCount", "u16", description="Boots since the state store was created"),
+        Channel(4, "ModeTransitions", "u16", description="Mode transitions since boot"),
+        Channel(5, "DictionaryHash", "u64", description="First 64 bits of the flight dictionary's SHA-256; "
+                                                          "the ground compares it with the dictionary it loaded"),
+    )
+    commands = (
+        Command("SetMode", opcode=0x01, arguments=(Field("mode", "u8", enum=MODES, description="Target mode"),),
+                description="Request a mode transition (guards may refuse it, with the reason)"),
+        Command("Arm", opcode=0x02, arguments=(Field("window_s", "u16", "s", min=1, max=600),),
+                description="Allow one hazardous command within the window"),
+        Command("Reboot", opcode=0x03, hazardous=True, description="Restart the flight software"),
+    )
+    events = (
+        Event(1, "ModeChanged", Severity.ACTIVITY_HI, "mode {old} -> {new}: {reason}",
+              (Field("old", "u8", enum=MODES), Field("new", "u8", enum=MODES), Field("reason", "string[48]"))),
+        Event(2, "Boot", Severity.ACTIVITY_HI, "boot {count}, reset cause: {cause}",
+              (Field("count", "u16"), Field("cause", "string[32]"))),
+        Event(3, "ModeRefused", Severity.WARNING_LO, "mode {new} refused: {reason}",
+              (Field("new", "u8", enum=MODES), Field("reason", "string[48]"))),
+    )
+    housekeeping = (
+        HousekeepingPacket(1, "Health", ("Mode", "UptimeS", "BootCount", "ModeTransitions", "DictionaryHash",
+                                         "cmdDisp.CommandsAccepted", "cmdDisp.CommandsRejected",
+                                         "cmdDisp.CommandsCompleted", "cmdDisp.CommandsFailed"), 1.0,
+                           "Node health"),
+    )
+
+    def __init__(self, state_dir: Path, reset_cause: str = "power on", name: str = "node", id_base: int = 0x0000,
+                 on_reboot=None, watchdog=None):
+        super().__init__(name, id_base)
+        self.boot_store = AtomicRecordFile(Path(state_dir) / "boot.bin")
+        self.reset_cause = reset_cause
+        self.boot_time_s = 0.0
+        self.boot_count = 0
+        self.on_reboot = on_reboot or (lambda: None)
+        self.watchdog = watchdog
+        self.dispatcher = None
+
+    def attach(self, ctx) -> None:
+        super().attach(ctx)
+        self.boot_time_s = ctx.clock.now()
+        try:
+            body = self.boot_store.load()
+            self.boot_count = int(body.decode()) + 1 if body else 1
+        except (CorruptStoreError, ValueError, UnicodeDecodeError):
+            self.boot_count = 1
+        self.boot_store.save(str(self.boot_count).encode())
+        ctx.bus.subscribe(ModeChange, self._on_mode_change)
+        self.tlm("BootCount", self.boot_count)
+        self.tlm("DictionaryHash", dictionary_hash64(ctx.dictionary.hash))
+
+    def start(self) -> None:
+        """After every component is attached: announce the boot and leave BOOT for SAFE."""
+        self.log("Boot", count=self.boot_count, cause=self.reset_cause[:32])
+        self.ctx.modes.request(Mode.SAFE, "boot complete")
+
+    def _on_mode_change(self, change: ModeChange) -> None:
+        self.tlm("Mode", int(change.new))
+        self.tlm("ModeTransitions", self.ctx.modes.transitions)
+        self.log("ModeChanged", old=int(change.old), new=int(change.new), reason=change.reason[:48])
+
+    def schedule(self):
+        return {"slow": [self.tick]}
+
+    def tick(self, t: float) -> None:
+        self.tlm("UptimeS", int(max(0.0, t - self.boot_time_s)))
+        if self.watchdog is not None:
+            self.watchdog.kick()
+
+    def cmd_SetMode(self, mode: int) -> None:
+        try:
+            self.ctx.modes.request(Mode(mode), "ground request")
+        except TransitionRefused as exc:
+            self.log("ModeRefused", new=mode, reason=exc.reason[:48])
+            raise CommandFailed(FailureCode.WRONG_MODE, exc.reason) from None
+
+    def cmd_Arm(self, window_s: int) -> None:
+        self.dispatcher.arm(window_s)
+
+    def cmd_Reboot(self) -> None:
+        self.on_reboot()

@@ -1,0 +1,229 @@
+"""The ground's client of a node: decode what comes down, send commands, track verification.
+
+Bytes from the link go through the sans-IO TM decoder to packets, and packets to values with the
+dictionary the ground loaded; the client never imports flight code. Commands are sent by dictionary
+name with typed, range-checked arguments, as PUS TCs in TC frames in CLTUs, and each gets a
+`CommandHandle` that follows its PUS 1 reports (accepted, started, completed, or failed with a
+reason) as they arrive.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from gridfree.protocols.config import LinkConfig
+from gridfree.protocols.deframing import TmDecoder
+from gridfree.protocols.dictionary import DecodeError, Dictionary, Event, Severity
+from gridfree.protocols.errors import ProtocolError
+from gridfree.protocols.framing import TcFrameEncoder
+from gridfree.protocols.links import LinkReader, Protocol, open_link
+from gridfree.protocols.pus import AckFlags, PusTc, PusTm
+from gridfree.protocols.services import events as pus5
+from gridfree.protocols.services import housekeeping as pus3
+from gridfree.protocols.services import parameters as pus20
+from gridfree.protocols.services.verification import FailureCode, RequestId, Subtype, VerificationReport
+
+HASH_CHANNEL = "node.DictionaryHash"
+
+
+@dataclass
+class Sample:
+    channel: str
+    value: Any
+    time_s: float  # onboard time of the report
+
+
+@dataclass
+class EventRecord:
+    event: Event | None
+    event_id: int
+    severity: Severity | None
+    args: dict
+    text: str
+    time_s: float
+
+
+@dataclass
+class CommandHandle:
+    name: str
+    request: RequestId
+    stages: list[tuple[str, bool]] = field(default_factory=list)  # (stage, ok)
+    failure: tuple[int, str] | None = None
+    _done: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def completed(self) -> bool:
+        return ("completion", True) in self.stages
+
+    @property
+    def failed(self) -> bool:
+        return self.failure is not None
+
+    def wait(self, timeout: float = 10.0) -> "CommandHandle":
+        """Until completion or failure (or the timeout); returns self for chaining."""
+        self._done.wait(timeout)
+        return self
+
+    def describe(self) -> str:
+        text = " -> ".join(f"{s}{'' if ok else ' FAILED'}" for s, ok in self.stages) or "no report yet"
+        if self.failure:
+            code, reason = self.failure
+            name = FailureCode(code).name if code in FailureCode._value2member_map_ else str(code)
+            text += f" ({name}: {reason})"
+        return f"{self.name}: {text}"
+
+
+class GroundClient(Protocol):
+    def __init__(self, url: str, dictionary: Dictionary, apid: int = 100, link_config: LinkConfig = LinkConfig(),
+                 source_id: int = 1):
+        self.url, self.dictionary, self.apid, self.source_id = url, dictionary, apid, source_id
+        self.decoder = TmDecoder(link_config)
+        self.encoder = TcFrameEncoder(link_config)
+        self.latest: dict[str, Sample] = {}
+        self.events: deque[EventRecord] = deque(maxlen=1000)
+        self.parameters: dict[str, Any] = {}
+        self.pongs = 0
+        self.packets = 0
+        self.decode_errors = 0
+        self.hash_mismatch: bool | None = None
+        self._seq = 0
+        self._pending: dict[tuple[int, int], CommandHandle] = {}
+        self._cond = threading.Condition()
+        self._subscribers: list[Callable[[str, Any], None]] = []
+        self.link = None
+        self.reader: LinkReader | None = None
+
+    # ---- connection ---------------------------------------------------------------------------
+    def connect(self) -> "GroundClient":
+        self.link = open_link(self.url)
+        self.reader = LinkReader(self.link, self, name="ground-downlink")
+        self.reader.start()
+        return self
+
+    def close(self) -> None:
+        if self.reader is not None:
+            self.reader.stop()
+        if self.link is not None:
+            self.link.close()
+
+    def __enter__(self):
+        return self.connect()
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def subscribe(self, callback: Callable[[str, Any], None]) -> None:
+        """callback(kind, item) for kind in "sample", "event", "verification"; called on the
+        reader thread, so it must be quick."""
+        self._subscribers.append(callback)
+
+    # ---- downlink ---------------------------------------------------------------------------------
+    def data_received(self, data: bytes) -> None:
+        for packet in self.decoder.feed(data):
+            self.handle_packet(packet)
+
+    def handle_packet(self, packet: bytes) -> None:
+        try:
+            tm = PusTm.unpack(packet)
+        except ProtocolError:
+            self.decode_errors += 1
+            return
+        self.packets += 1
+        try:
+            self._dispatch(tm)
+        except (DecodeError, ValueError, KeyError):
+            self.decode_errors += 1
+        with self._cond:
+            self._cond.notify_all()
+
+    def _notify(self, kind: str, item: Any) -> None:
+        for cb in self._subscribers:
+            cb(kind, item)
+
+    def _dispatch(self, tm: PusTm) -> None:
+        t = tm.time.to_unix()
+        if tm.service == 1:
+            self._verification(VerificationReport.unpack(tm.subtype, tm.app_data))
+        elif (tm.service, tm.subtype) == (3, pus3.Subtype.HK_REPORT):
+            report = pus3.HkReport.unpack(tm.app_data)
+            for name, value in self.dictionary.decode_hk(report.sid, report.values).items():
+                sample = Sample(name, value, t)
+                self.latest[name] = sample
+                self._notify("sample", sample)
+            if HASH_CHANNEL in self.latest:
+                ours = int(self.dictionary.hash.split(":", 1)[1][:16], 16)
+                self.hash_mismatch = self.latest[HASH_CHANNEL].value != ours
+        elif tm.service == 5 and tm.subtype <= 4:
+            report = pus5.EventReport.unpack(tm.subtype, tm.app_data)
+            ev = self.dictionary.event_by_id.get(report.event_id)
+            args = ev.decode_args(report.aux) if ev else {}
+            record = EventRecord(ev, report.event_id, ev.severity if ev else None, args,
+                                 ev.text(args) if ev else f"unknown event {report.event_id}", t)
+            self.events.append(record)
+            self._notify("event", record)
+        elif (tm.service, tm.subtype) == (17, 2):
+            self.pongs += 1
+        elif (tm.service, tm.subtype) == (20, 2):
+            self.parameters.update(pus20.unpack_values(self.dictionary, tm.app_data))
+
+    def _verification(self, rep: VerificationReport) -> None:
+        key = (rep.request.apid, rep.request.seq_count)
+        with self._cond:
+            handle = self._pending.get(key)
+        if handle is None:
+            return
+        handle.stages.append((rep.subtype.stage, not rep.subtype.failed))
+        if rep.subtype.failed:
+            handle.failure = (int(rep.failure or 0), rep.failure_data.decode(errors="replace"))
+        if rep.subtype.failed or rep.subtype is Subtype.COMPLETION_OK:
+            handle._done.set()
+        self._notify("verification", handle)
+
+    # ---- uplink -----------------------------------------------------------------------------------
+    def send_packet(self, name: str, service: int, subtype: int, data: bytes,
+                    ack: AckFlags = AckFlags.ALL) -> CommandHandle:
+        with self._cond:
+            seq = self._seq
+            self._seq = (self._seq + 1) & 0x3FFF
+            packet = PusTc(apid=self.apid, service=service, subtype=subtype, app_data=data, seq_count=seq,
+                           source_id=self.source_id, ack=ack).pack()
+            handle = CommandHandle(name, RequestId.of_packet(packet))
+            self._pending[(self.apid, seq)] = handle
+        self.link.write(self.encoder.cltu(packet))
+        return handle
+
+    def send(self, name: str, **args: Any) -> CommandHandle:
+        """Send a dictionary command by name; arguments are checked before anything is sent."""
+        cmd = self.dictionary.command_by_name.get(name)
+        if cmd is None:
+            raise KeyError(f"no command {name!r} in the dictionary "
+                           f"(e.g. {', '.join(sorted(self.dictionary.command_by_name)[:5])})")
+        if cmd.raw:
+            data = self._raw_args(cmd.service, cmd.subtype, args)
+        else:
+            data = cmd.encode_args(**args)
+        return self.send_packet(name, cmd.service, cmd.subtype, data)
+
+    def _raw_args(self, service: int, subtype: int, args: dict) -> bytes:
+        if (service, subtype) == (20, pus20.Subtype.SET_VALUES):
+            return pus20.pack_values(self.dictionary, args)
+        if (service, subtype) == (20, pus20.Subtype.REPORT_VALUES):
+            return pus20.pack_ids(self.dictionary, list(args.get("names", [])))
+        raise ValueError(f"no ground encoder for TC[{service},{subtype}]")
+
+    # ---- waiting ------------------------------------------------------------------------------------
+    def wait_until(self, predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not predicate():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(min(remaining, 0.2))
+        return True
+
+    def value(self, channel: str) -> Any:
+        return self.latest[channel].value if channel in self.latest else None
