@@ -20,7 +20,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from gridfree.flight.core.component import CommandFailed, Component
-from gridfree.protocols.dictionary import Channel, Command, DecodeError, Event, Field, Severity
+from gridfree.protocols.dictionary import Channel, Command, DecodeError, Event, Field, Severity, HousekeepingPacket
 from gridfree.protocols.errors import ProtocolError
 from gridfree.protocols.pus import AckFlags, PusTc
 from gridfree.protocols.services.verification import FailureCode, RequestId, Subtype, VerificationReport
@@ -46,6 +46,8 @@ class Dispatcher(Component):
         Channel(4, "CommandsFailed", "u32", description="Commands that failed at start or completion"),
         Channel(5, "QueueOverflows", "u32", description="Commands dropped because the queue was full"),
     )
+    housekeeping = (HousekeepingPacket(1, "Status", ("CommandsAccepted", "CommandsRejected", "CommandsCompleted",
+                                                   "CommandsFailed", "QueueOverflows"), 1.0, "Command dispatch"),)
     commands = (Command("Noop", opcode=0x01, description="Does nothing but count and verify"),)
     events = (
         Event(1, "Rejected", Severity.WARNING_LO, "command rejected ({code}): {reason}",

@@ -14,7 +14,7 @@ from typing import Any
 
 from gridfree.flight.core.component import CommandFailed, Component
 from gridfree.flight.core.downlink import VC_EVENTS
-from gridfree.protocols.dictionary import Channel, Command, Field, Parameter, Severity
+from gridfree.protocols.dictionary import Channel, Command, Field, Parameter, Severity, HousekeepingPacket
 from gridfree.protocols.services import events as pus5
 from gridfree.protocols.services.verification import FailureCode
 
@@ -40,6 +40,8 @@ class EventService(Component):
         Channel(2, "EventsThrottled", "u32", description="Event reports withheld by throttling"),
         Channel(3, "EventsDisabled", "u32", description="Event reports withheld because disabled"),
     )
+    housekeeping = (HousekeepingPacket(1, "Status", ("EventsSent", "EventsThrottled", "EventsDisabled"), 1.0,
+                                       "Event reporting"),)
     commands = (
         Command("Enable", service=5, subtype=pus5.Subtype.ENABLE, arguments=_ONE_ID, description="TC[5,5]"),
         Command("Disable", service=5, subtype=pus5.Subtype.DISABLE, arguments=_ONE_ID, description="TC[5,6]"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from gridfree.flight.core.component import Component
 from gridfree.flight.core.health import HealthMonitor, Watched
-from gridfree.protocols.dictionary import Channel, Event, Field, Severity
+from gridfree.protocols.dictionary import Channel, Event, Field, Severity, HousekeepingPacket
 
 
 class HealthService(Component):
@@ -17,6 +17,7 @@ class HealthService(Component):
         Channel(2, "Hangs", "u32", description="Components found hung"),
         Channel(3, "Restarts", "u32", description="Components restarted"),
     )
+    housekeeping = (HousekeepingPacket(1, "Status", ("Pings", "Hangs", "Restarts"), 1.0, "Health monitoring"),)
     events = (
         Event(1, "ComponentHung", Severity.WARNING_HI, "{component} did not answer for {late_s:.1f} s; restarting it",
               (Field("component", "string[24]"), Field("late_s", "f32", "s"))),

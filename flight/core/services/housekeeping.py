@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from gridfree.flight.core.component import CommandFailed, Component
 from gridfree.flight.core.downlink import VC_REALTIME
-from gridfree.protocols.dictionary import Channel, Command, Field
+from gridfree.protocols.dictionary import Channel, Command, Field, HousekeepingPacket
 from gridfree.protocols.services import housekeeping as pus3
 from gridfree.protocols.services.verification import FailureCode
 
@@ -18,6 +18,7 @@ _ONE_SID = (Field("count", "u8", min=1, max=1, description="N (one SID per comma
 
 class HousekeepingService(Component):
     channels = (Channel(1, "ReportsSent", "u32", description="Housekeeping reports downlinked"),)
+    housekeeping = (HousekeepingPacket(1, "Status", ("ReportsSent",), 10.0, "Housekeeping service"),)
     commands = (
         Command("EnablePeriodic", service=3, subtype=pus3.Subtype.ENABLE_PERIODIC, arguments=_ONE_SID,
                 description="TC[3,5]"),

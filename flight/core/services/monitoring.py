@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from gridfree.flight.core.component import CommandFailed, Component
 from gridfree.flight.core.services.events import EventOccurred
-from gridfree.protocols.dictionary import Channel, Command, Event, Field, Severity
+from gridfree.protocols.dictionary import Channel, Command, Event, Field, Severity, HousekeepingPacket
 from gridfree.protocols.services.verification import FailureCode
 
 _ONE_ID = (Field("count", "u8", min=1, max=1), Field("id", "u16"))
@@ -49,6 +49,7 @@ class MonitoringService(Component):
         Channel(1, "ChecksFailed", "u32", description="Monitoring checks out of limits"),
         Channel(2, "ActionsFired", "u32", description="Event-actions executed"),
     )
+    housekeeping = (HousekeepingPacket(1, "Status", ("ChecksFailed", "ActionsFired"), 1.0, "On-board monitoring"),)
     commands = (
         Command("EnablePmon", service=12, subtype=1, arguments=_ONE_ID, description="TC[12,1]"),
         Command("DisablePmon", service=12, subtype=2, arguments=_ONE_ID, description="TC[12,2]"),

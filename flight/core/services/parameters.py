@@ -14,13 +14,14 @@ from typing import Any
 from gridfree.flight.core.component import CommandFailed, Component
 from gridfree.flight.core.downlink import VC_REALTIME
 from gridfree.flight.core.store import AtomicRecordFile, CorruptStoreError
-from gridfree.protocols.dictionary import Channel, Command, DecodeError, Event, Field, Severity
+from gridfree.protocols.dictionary import Channel, Command, DecodeError, Event, Field, Severity, HousekeepingPacket
 from gridfree.protocols.services import parameters as pus20
 from gridfree.protocols.services.verification import FailureCode
 
 
 class ParameterService(Component):
     channels = (Channel(1, "ParametersSet", "u32", description="Parameter values changed by command"),)
+    housekeeping = (HousekeepingPacket(1, "Status", ("ParametersSet",), 10.0, "Parameter service"),)
     commands = (
         Command("Report", service=20, subtype=pus20.Subtype.REPORT_VALUES, raw=True,
                 description="TC[20,1]: N x parameter id; answered by TM[20,2]"),

@@ -6,7 +6,7 @@ the clock reports, which is what TM time stamps use.
 from __future__ import annotations
 
 from gridfree.flight.core.component import CommandFailed, Component
-from gridfree.protocols.dictionary import Channel, Command, Field
+from gridfree.protocols.dictionary import Channel, Command, Field, HousekeepingPacket
 from gridfree.protocols.pus import CucTime
 from gridfree.protocols.services import time as pus9
 from gridfree.protocols.services.verification import FailureCode
@@ -14,6 +14,7 @@ from gridfree.protocols.services.verification import FailureCode
 
 class TimeService(Component):
     channels = (Channel(1, "OffsetUs", "i64", "us", "Correlation offset applied by the ground"),)
+    housekeeping = (HousekeepingPacket(1, "Status", ("OffsetUs",), 10.0, "Time management"),)
     commands = (
         Command("SetReportRate", service=9, subtype=pus9.Subtype.SET_REPORT_RATE,
                 arguments=(Field("exponent", "u8", max=pus9.MAX_RATE_EXPONENT, description="one report per 2**n s"),),

@@ -1,0 +1,105 @@
+"""`gridfree cmd` and `gridfree tm`: command a node and watch its telemetry from a terminal.
+
+The dictionary comes from a JSON export (`gridfree dict -o dictionary.json`), given by --dict or
+the GRIDFREE_DICT environment variable: the ground never imports flight code.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import sys
+import threading
+
+from gridfree.protocols.dictionary import Dictionary, DictionaryError
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--link", required=True, help="link URL of the node's radio, e.g. tcp://127.0.0.1:5000")
+    parser.add_argument("--dict", default=os.environ.get("GRIDFREE_DICT", "dictionary.json"),
+                        help="dictionary JSON exported by `gridfree dict` (default: $GRIDFREE_DICT or ./dictionary.json)")
+    parser.add_argument("--apid", type=int, default=100, help="the node's APID (default 100)")
+
+
+def _load(path: str) -> Dictionary:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return Dictionary.from_json(f.read())
+    except OSError as exc:
+        raise SystemExit(f"gridfree: cannot read dictionary {path}: {exc.strerror}")
+    except DictionaryError as exc:
+        raise SystemExit(f"gridfree: {path}: {exc}")
+
+
+def _value(text: str):
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text  # enum labels and strings need no quotes
+
+
+def run_cmd(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="gridfree cmd", description="send one command and follow its verification")
+    _common(parser)
+    parser.add_argument("--timeout", type=float, default=10.0)
+    parser.add_argument("command", help="dictionary name, e.g. node.SetMode")
+    parser.add_argument("args", nargs="*", help="arguments as name=value, e.g. mode=NOMINAL")
+    a = parser.parse_args(argv)
+    from gridfree.ground.link.client import GroundClient
+
+    d = _load(a.dict)
+    try:
+        args = dict(kv.split("=", 1) for kv in a.args)
+    except ValueError:
+        parser.error("arguments are name=value")
+    with GroundClient(a.link, d, apid=a.apid) as g:
+        try:
+            handle = g.send(a.command, **{k: _value(v) for k, v in args.items()})
+        except (KeyError, ValueError) as exc:
+            print(f"gridfree cmd: {exc.args[0] if isinstance(exc, KeyError) else exc}", file=sys.stderr)
+            return 2
+        handle.wait(a.timeout)
+        print(handle.describe())
+        if g.hash_mismatch:
+            print("warning: the node's dictionary hash differs from the dictionary loaded here", file=sys.stderr)
+    return 0 if handle.completed else 1
+
+
+def run_tm(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="gridfree tm", description="print telemetry and events as they arrive")
+    _common(parser)
+    parser.add_argument("--channels", default="", help="comma-separated channel names (default: all)")
+    parser.add_argument("--seconds", type=float, default=None, help="stop after this long (default: until Ctrl-C)")
+    a = parser.parse_args(argv)
+    from gridfree.ground.link.client import GroundClient
+
+    d = _load(a.dict)
+    wanted = {c for c in a.channels.split(",") if c}
+    unknown = wanted - set(d.channel_by_name)
+    if unknown:
+        print(f"gridfree tm: unknown channel(s) {', '.join(sorted(unknown))}", file=sys.stderr)
+        return 2
+    done = threading.Event()
+
+    def show(kind, item):
+        if kind == "sample" and (not wanted or item.channel in wanted):
+            ch = d.channel_by_name[item.channel]
+            value = next((k for k, v in (ch.enum or {}).items() if v == item.value), item.value)
+            print(f"{item.time_s:.3f} {item.channel} = {value} {ch.unit}".rstrip(), flush=True)
+        elif kind == "event":
+            sev = item.severity.name if item.severity is not None else "?"
+            print(f"{item.time_s:.3f} EVENT {sev} {item.text}", flush=True)
+
+    with GroundClient(a.link, d, apid=a.apid) as g:
+        g.subscribe(show)
+        try:
+            done.wait(a.seconds)
+        except KeyboardInterrupt:
+            pass
+        if g.hash_mismatch:
+            print("warning: the node's dictionary hash differs from the dictionary loaded here", file=sys.stderr)
+    return 0
+
+
+cmd_command = {"help": "send a command by dictionary name and follow its verification", "run": run_cmd}
+tm_command = {"help": "print a node's telemetry and events", "run": run_tm}

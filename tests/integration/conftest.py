@@ -1,0 +1,110 @@
+"""Real node processes on real TCP links, and a ground client talking to them."""
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+
+import pytest
+
+from gridfree.ground.link.client import GroundClient
+from gridfree.protocols.dictionary import Dictionary
+
+NODE_TOML = """
+[node]
+name = "gf-test"
+apid = 100
+state_dir = "state"
+watchdog_s = {watchdog_s}
+
+[radio]
+url = "{radio_url}"
+
+[[monitoring]]
+id = 1
+channel = "cmdDisp.CommandsRejected"
+high = 2.5
+
+[[event_action]]
+event = "monitor.AboveHigh"
+command = "node.SetMode"
+args = {{ mode = "SAFE" }}
+match = {{ pmon_id = 1 }}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def dictionary():
+    out = subprocess.run([sys.executable, "-m", "gridfree.protocols.cli", "dict"], capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    return Dictionary.from_json(out)
+
+
+class NodeProcess:
+    """A `gridfree node` subprocess; its first stdout line says where its radio listens."""
+
+    def __init__(self, workdir, supervised=False, port=None, watchdog_s=5.0):
+        self.workdir = workdir
+        self.port = port or free_port()
+        self.config = workdir / "node.toml"
+        self.config.write_text(textwrap.dedent(NODE_TOML.format(
+            radio_url=f"tcp://127.0.0.1:{self.port}?listen=1", watchdog_s=watchdog_s)))
+        argv = [sys.executable, "-m", "gridfree.flight", "--config", str(self.config)]
+        if not supervised:
+            argv.append("--no-supervise")
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     start_new_session=True)
+        self.lines: list[str] = []
+        self.banners = 0
+        self._changed = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+        assert self.wait_banners(1, 30), f"node did not start: {self.proc.stderr.read() if self.proc.poll() is not None else ''}"
+        self.url = f"tcp://127.0.0.1:{self.port}"
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.lines.append(line)
+            if re.search(r"radio on tcp://", line):
+                with self._changed:
+                    self.banners += 1
+                    self._changed.notify_all()
+
+    def wait_banners(self, n: int, timeout_s: float) -> bool:
+        """Wait until the node (or its restarted successors) has announced itself n times."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self.banners >= n, timeout_s)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+
+
+@pytest.fixture
+def node(tmp_path):
+    n = NodeProcess(tmp_path)
+    yield n
+    n.stop()
+
+
+@pytest.fixture
+def ground(node, dictionary):
+    g = GroundClient(node.url, dictionary).connect()
+    assert g.wait_until(lambda: "node.Mode" in g.latest, 15), "no housekeeping from the node"
+    yield g
+    g.close()

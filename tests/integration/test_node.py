@@ -1,0 +1,105 @@
+"""A node as its own process, commanded and watched over a real TCP link by the ground client."""
+import os
+import signal
+import struct
+from pathlib import Path
+
+from gridfree.protocols.pus import PusTc
+from gridfree.protocols.services.verification import FailureCode
+from gridfree.protocols.tcframe import TcFrame, encode_cltu
+from tests.integration.conftest import NodeProcess
+
+MODES = {"BOOT": 0, "SAFE": 1, "NOMINAL": 2}
+
+
+def test_ping_is_verified_through_every_stage(ground):
+    h = ground.send("test.Ping").wait(10)
+    assert h.stages == [("acceptance", True), ("start", True), ("completion", True)]
+    assert ground.wait_until(lambda: ground.pongs == 1, 5)
+    assert ground.hash_mismatch is False
+
+
+def test_parameter_set_read_back_and_persisted_across_a_restart(tmp_path, dictionary):
+    from gridfree.ground.link.client import GroundClient
+
+    node = NodeProcess(tmp_path)
+    try:
+        with GroundClient(node.url, dictionary) as g:
+            assert g.send("params.Set", **{"events.ThrottleBurst": 42}).wait(10).completed
+            assert g.send("params.Report", names=["events.ThrottleBurst"]).wait(10).completed
+            assert g.wait_until(lambda: g.parameters.get("events.ThrottleBurst") == 42, 5)
+    finally:
+        node.stop()
+    node = NodeProcess(tmp_path, port=node.port)  # same state directory: a reboot of the same node
+    try:
+        with GroundClient(node.url, dictionary) as g:
+            assert g.wait_until(lambda: g.value("node.BootCount") == 2, 15)
+            assert g.send("params.Report", names=["events.ThrottleBurst"]).wait(10).completed
+            assert g.wait_until(lambda: g.parameters.get("events.ThrottleBurst") == 42, 5)
+    finally:
+        node.stop()
+
+
+def test_out_of_range_parameter_is_refused_and_nothing_changes(ground):
+    import pytest
+
+    with pytest.raises(ValueError, match="above the maximum"):
+        ground.send("params.Set", **{"events.ThrottleBurst": 5000})  # the ground checks first...
+    raw = struct.pack(">BHH", 1, ground.dictionary.parameter_by_name["events.ThrottleBurst"].id, 5000)
+    h = ground.send_packet("params.Set", 20, 3, raw).wait(10)  # ...and so does the node
+    assert h.failure[0] == FailureCode.ARGUMENT_OUT_OF_RANGE
+    assert ground.send("params.Report", names=["events.ThrottleBurst"]).wait(10).completed
+    assert ground.wait_until(lambda: ground.parameters.get("events.ThrottleBurst") == 5, 5)
+
+
+def test_bad_commands_are_reported_or_counted_and_the_node_keeps_running(ground):
+    unknown = ground.send_packet("no.Such", 8, 1, struct.pack(">H", 0x7777)).wait(10)
+    assert unknown.failure[0] == FailureCode.UNKNOWN_COMMAND and unknown.stages == [("acceptance", False)]
+    bad_arg = ground.send_packet("node.SetMode", 8, 1, struct.pack(">HB", 0x0001, 9)).wait(10)
+    assert bad_arg.failure[0] == FailureCode.ARGUMENT_OUT_OF_RANGE
+    hazardous = ground.send("node.Reboot").wait(10)
+    assert hazardous.failure[0] == FailureCode.NOT_ARMED
+    # A truncated TC frame inside a valid CLTU: rejected by its FECF, counted, nothing dispatched.
+    frame = TcFrame(0x2A, 0, 0, PusTc(apid=100, service=17, subtype=1).pack()).pack()
+    ground.link.write(encode_cltu(frame[:-3]))
+    ground.link.write(b"\xeb\x90" + os.urandom(300))  # and plain garbage
+    assert ground.wait_until(lambda: (ground.value("radio.FramesBad") or 0) >= 1, 10)
+    assert ground.send("test.Ping").wait(10).completed
+    assert ground.wait_until(lambda: ground.value("cmdDisp.CommandsRejected") == 3, 10)
+
+
+def test_monitoring_rule_trips_safe_mode_with_an_event(ground):
+    assert ground.send("node.SetMode", mode="NOMINAL").wait(10).completed
+    assert ground.wait_until(lambda: ground.value("node.Mode") == MODES["NOMINAL"], 10)
+    for _ in range(3):  # the PMON on cmdDisp.CommandsRejected trips above 2.5
+        ground.send_packet("no.Such", 8, 1, struct.pack(">H", 0x7777))
+    assert ground.wait_until(lambda: ground.value("node.Mode") == MODES["SAFE"], 10)
+    texts = [e.text for e in ground.events]
+    assert any("PMON 1: 3.000 above 2.500" in t for t in texts), texts
+    assert any(t.startswith("mode NOMINAL -> SAFE") for t in texts), texts
+
+
+def test_a_hung_component_is_found_and_restarted(ground):
+    assert ground.send("node.Arm", window_s=30).wait(10).completed
+    assert ground.send("radio.InjectHang").wait(10).completed
+    # The uplink thread now blocks on the next data it reads: this ping is swallowed by it.
+    ground.send("test.Ping")
+    assert ground.wait_until(lambda: any(e.event and e.event.name == "health.ComponentHung" for e in ground.events), 20)
+    assert ground.send("test.Ping").wait(10).completed  # a fresh uplink thread reads again
+    assert ground.wait_until(lambda: (ground.value("health.Restarts") or 0) >= 1, 10)
+
+
+def test_supervisor_restarts_a_hung_node_process(tmp_path, dictionary):
+    from gridfree.ground.link.client import GroundClient
+
+    node = NodeProcess(tmp_path, supervised=True, watchdog_s=2.0)
+    try:
+        children = Path(f"/proc/{node.proc.pid}/task/{node.proc.pid}/children").read_text().split()
+        assert len(children) == 1
+        os.kill(int(children[0]), signal.SIGSTOP)  # the flight process hangs, but still exists
+        assert node.wait_banners(2, 30), "supervisor did not restart the node"
+        with GroundClient(node.url, dictionary) as g:
+            assert g.wait_until(lambda: g.value("node.BootCount") == 2, 15)
+            assert g.send("test.Ping").wait(10).completed
+    finally:
+        node.stop()
