@@ -19,9 +19,11 @@ from gridfree.flight.core.nodecomp import NodeComponent
 from gridfree.flight.core.scheduler import RateGroup, Scheduler
 from gridfree.flight.core.services.events import EventService
 from gridfree.flight.core.services.health import HealthService
+from gridfree.flight.core.services.largedata import LargeDataService
 from gridfree.flight.core.services.housekeeping import HousekeepingService
 from gridfree.flight.core.services.monitoring import EventAction, MonitoringService, Pmon
 from gridfree.flight.core.services.parameters import ParameterService
+from gridfree.flight.core.services.schedule import ScheduleService
 from gridfree.flight.core.services.test import TestService
 from gridfree.flight.core.services.time import TimeService
 from gridfree.protocols.config import LinkConfig, LinkConfigError
@@ -97,8 +99,11 @@ class Node:
         self.radio = Radio(cfg.radio_url, self.link_config)
         self.health = HealthService()
         self.radio.health = self.health.monitor
+        self.schedule = ScheduleService(cfg.state_dir / "schedule.bin")
+        self.large_data = LargeDataService()
         self.components: list[Component] = [self.node, self.dispatcher, self.events, self.hk, self.params,
-                                            TestService(), TimeService(), self.monitor, self.radio, self.health]
+                                            TestService(), TimeService(), self.monitor, self.schedule,
+                                            self.large_data, self.radio, self.health]
         action_specs = _actions(raw)
         if cfg.raw is not None:
             raw.finish()
@@ -114,7 +119,7 @@ class Node:
             c.attach(self.ctx)
         self.dispatcher.route(self.components)
         self.node.dispatcher = self.dispatcher
-        self.monitor.submit = self.radio.submit = self.dispatcher.submit
+        self.monitor.submit = self.radio.submit = self.schedule.submit = self.dispatcher.submit
 
         rates = cfg.rates
         self.groups = {"fast": RateGroup("fast", 1 / rates.fast_hz), "slow": RateGroup("slow", 1 / rates.slow_hz),

@@ -23,6 +23,8 @@ from gridfree.protocols.links import LinkReader, Protocol, open_link
 from gridfree.protocols.pus import AckFlags, PusTc, PusTm
 from gridfree.protocols.services import events as pus5
 from gridfree.protocols.services import housekeeping as pus3
+from gridfree.protocols.services import largedata as pus13
+from gridfree.protocols.services import schedule as pus11
 from gridfree.protocols.services import parameters as pus20
 from gridfree.protocols.services.verification import FailureCode, RequestId, Subtype, VerificationReport
 
@@ -86,6 +88,8 @@ class GroundClient(Protocol):
         self.events: deque[EventRecord] = deque(maxlen=1000)
         self.parameters: dict[str, Any] = {}
         self.pongs = 0
+        self.transfers: dict[int, pus13.Reassembly] = {}
+        self.completed_transfers: dict[int, bytes] = {}
         self.packets = 0
         self.decode_errors = 0
         self.hash_mismatch: bool | None = None
@@ -168,6 +172,17 @@ class GroundClient(Protocol):
             self.pongs += 1
         elif (tm.service, tm.subtype) == (20, 2):
             self.parameters.update(pus20.unpack_values(self.dictionary, tm.app_data))
+        elif tm.service == 13 and tm.subtype in (1, 2, 3):
+            tid, seq, part = pus13.unpack_part(tm.app_data)
+            if tm.subtype == pus13.Subtype.FIRST_PART:
+                self.transfers[tid] = pus13.Reassembly(tid)
+            r = self.transfers.get(tid)
+            if r is None:
+                raise DecodeError(f"part {seq} of transfer {tid} without its first part")
+            r.add(tm.subtype, seq, part)
+            if r.complete:
+                self.completed_transfers[tid] = r.data()
+                del self.transfers[tid]
 
     def _verification(self, rep: VerificationReport) -> None:
         key = (rep.request.apid, rep.request.seq_count)
@@ -183,8 +198,8 @@ class GroundClient(Protocol):
         self._notify("verification", handle)
 
     # ---- uplink -----------------------------------------------------------------------------------
-    def send_packet(self, name: str, service: int, subtype: int, data: bytes,
-                    ack: AckFlags = AckFlags.ALL) -> CommandHandle:
+    def _packet(self, name: str, service: int, subtype: int, data: bytes,
+                ack: AckFlags = AckFlags.ALL) -> tuple[bytes, CommandHandle]:
         with self._cond:
             seq = self._seq
             self._seq = (self._seq + 1) & 0x3FFF
@@ -192,19 +207,37 @@ class GroundClient(Protocol):
                            source_id=self.source_id, ack=ack).pack()
             handle = CommandHandle(name, RequestId.of_packet(packet))
             self._pending[(self.apid, seq)] = handle
+        return packet, handle
+
+    def send_packet(self, name: str, service: int, subtype: int, data: bytes,
+                    ack: AckFlags = AckFlags.ALL) -> CommandHandle:
+        packet, handle = self._packet(name, service, subtype, data, ack)
         self.link.write(self.encoder.cltu(packet))
         return handle
 
-    def send(self, name: str, **args: Any) -> CommandHandle:
-        """Send a dictionary command by name; arguments are checked before anything is sent."""
+    def _encode(self, name: str, args: dict) -> tuple:
         cmd = self.dictionary.command_by_name.get(name)
         if cmd is None:
             raise KeyError(f"no command {name!r} in the dictionary "
                            f"(e.g. {', '.join(sorted(self.dictionary.command_by_name)[:5])})")
-        if cmd.raw:
-            data = self._raw_args(cmd.service, cmd.subtype, args)
-        else:
-            data = cmd.encode_args(**args)
+        data = self._raw_args(cmd.service, cmd.subtype, args) if cmd.raw else cmd.encode_args(**args)
+        return cmd, data
+
+    def schedule(self, activities: list[tuple[float, str, dict]]) -> tuple[CommandHandle, list[CommandHandle]]:
+        """Insert time-tagged commands (TC[11,4]); returns the insert's handle and one handle per
+        scheduled command, which completes when the node releases and executes it."""
+        packets, handles = [], []
+        for release_s, name, args in activities:
+            cmd, data = self._encode(name, args)
+            packet, handle = self._packet(name, cmd.service, cmd.subtype, data)
+            packets.append((release_s, packet))
+            handles.append(handle)
+        insert = self.send_packet("schedule.Insert", 11, pus11.Subtype.INSERT, pus11.pack_activities(packets))
+        return insert, handles
+
+    def send(self, name: str, **args: Any) -> CommandHandle:
+        """Send a dictionary command by name; arguments are checked before anything is sent."""
+        cmd, data = self._encode(name, args)
         return self.send_packet(name, cmd.service, cmd.subtype, data)
 
     def _raw_args(self, service: int, subtype: int, args: dict) -> bytes:
@@ -212,6 +245,8 @@ class GroundClient(Protocol):
             return pus20.pack_values(self.dictionary, args)
         if (service, subtype) == (20, pus20.Subtype.REPORT_VALUES):
             return pus20.pack_ids(self.dictionary, list(args.get("names", [])))
+        if (service, subtype) == (11, pus11.Subtype.DELETE):
+            return pus11.pack_request_ids([(h.request.apid, h.request.seq_count) for h in args["handles"]])
         raise ValueError(f"no ground encoder for TC[{service},{subtype}]")
 
     # ---- waiting ------------------------------------------------------------------------------------

@@ -103,3 +103,34 @@ def test_supervisor_restarts_a_hung_node_process(tmp_path, dictionary):
             assert g.send("test.Ping").wait(10).completed
     finally:
         node.stop()
+
+
+def test_time_tagged_commands_survive_a_restart_and_are_released(tmp_path, dictionary):
+    from gridfree.ground.link.client import GroundClient
+
+    node = NodeProcess(tmp_path)
+    try:
+        with GroundClient(node.url, dictionary) as g:
+            assert g.wait_until(lambda: "node.UptimeS" in g.latest, 15)
+            now = g.latest["node.UptimeS"].time_s
+            insert, (ping,) = g.schedule([(now + 6.0, "test.Ping", {})])
+            assert insert.wait(10).completed
+            assert g.wait_until(lambda: g.value("schedule.Activities") == 1, 15)
+    finally:
+        node.stop()
+    node = NodeProcess(tmp_path, port=node.port)
+    try:
+        with GroundClient(node.url, dictionary) as g:
+            assert g.wait_until(lambda: g.pongs == 1, 20), "scheduled ping never released after the restart"
+            assert g.wait_until(lambda: g.value("schedule.Released") == 1 and g.value("schedule.Activities") == 0, 15)
+    finally:
+        node.stop()
+
+
+def test_large_data_comes_down_in_parts_and_reassembles_exactly(ground):
+    assert ground.send("lds.DownlinkTestPattern", size_bytes=25_500).wait(10).completed
+    assert ground.wait_until(lambda: len(ground.completed_transfers) == 1, 20)
+    (data,) = ground.completed_transfers.values()
+    # The documented test pattern, computed here independently of the flight code.
+    assert data == bytes((i * 7 + (i >> 8)) & 0xFF for i in range(25_500))
+    assert ground.wait_until(lambda: ground.value("lds.PartsSent") == 26, 10)
