@@ -1,0 +1,52 @@
+"""Ground benchmarks: command round trip to a real node process over a local TCP link."""
+from __future__ import annotations
+
+import random
+import re
+import threading
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from gridfree.native.benchkit import Figure
+from gridfree.protocols.dictionary import Dictionary
+
+PINGS = 40
+
+
+def command_roundtrip_figures():
+    from gridfree.ground.link.client import GroundClient
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = Path(tmp) / "node.toml"
+        cfg.write_text('[node]\napid = 100\nstate_dir = "state"\n[radio]\nurl = "tcp://127.0.0.1:0?listen=1"\n')
+        d = Dictionary.from_json(subprocess.run([sys.executable, "-m", "gridfree.protocols.cli", "dict"],
+                                                capture_output=True, text=True, check=True).stdout)
+        node = subprocess.Popen([sys.executable, "-m", "gridfree.flight", "--config", str(cfg), "--no-supervise"],
+                                stdout=subprocess.PIPE, text=True)
+        try:
+            url = re.search(r"radio on (\S+),", node.stdout.readline()).group(1)
+            with GroundClient(url, d) as g:
+                g.wait_until(lambda: "node.Mode" in g.latest, 10)
+                times, rng, pause = [], random.Random(7), threading.Event()
+                for _ in range(PINGS):
+                    # Operators do not send in step with the node's 10 Hz tick: a random phase.
+                    pause.wait(rng.uniform(0.0, 0.1))
+                    t0 = time.perf_counter()
+                    h = g.send("test.Ping").wait(5)
+                    if h.completed:
+                        times.append(time.perf_counter() - t0)
+        finally:
+            node.terminate()
+            node.wait(10)
+            node.stdout.close()
+    p50 = statistics.median(times) if times else float("nan")
+    yield Figure("command_roundtrip_ms_p50", p50 * 1e3, "ms")
+    # The dispatcher runs on the 10 Hz group, so a command waits half a period on average.
+    yield Figure("command_roundtrip_vs_tick", p50 / 0.1, "x fast-tick period", "<= ~1")
+
+
+BENCHMARKS = [command_roundtrip_figures]
