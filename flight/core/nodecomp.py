@@ -11,6 +11,8 @@ from gridfree.protocols.dictionary import Channel, Command, Event, Field, Housek
 from gridfree.protocols.services.verification import FailureCode
 
 MODES = {m.name: m.value for m in Mode}
+#: Why the flight software last started, as the supervisor reported it.
+RESET_CAUSES = {"power on": 0, "commanded reboot": 1, "software watchdog": 2, "heartbeat lost": 3, "crash": 4}
 
 
 def dictionary_hash64(content_hash: str) -> int:
@@ -24,6 +26,8 @@ class NodeComponent(Component):
         Channel(2, "UptimeS", "u32", "s", "Seconds since boot"),
         Channel(3, "BootCount", "u16", description="Boots since the state store was created"),
         Channel(4, "ModeTransitions", "u16", description="Mode transitions since boot"),
+        Channel(6, "ResetCause", "u8", description="Why the flight software last started",
+                enum={k.upper().replace(" ", "_"): v for k, v in RESET_CAUSES.items()}),
         Channel(5, "DictionaryHash", "u64", description="First 64 bits of the flight dictionary's SHA-256; "
                                                           "the ground compares it with the dictionary it loaded"),
     )
@@ -43,7 +47,7 @@ class NodeComponent(Component):
               (Field("new", "u8", enum=MODES), Field("reason", "string[48]"))),
     )
     housekeeping = (
-        HousekeepingPacket(1, "Health", ("Mode", "UptimeS", "BootCount", "ModeTransitions", "DictionaryHash",
+        HousekeepingPacket(1, "Health", ("Mode", "UptimeS", "BootCount", "ResetCause", "ModeTransitions", "DictionaryHash",
                                          "cmdDisp.CommandsAccepted", "cmdDisp.CommandsRejected",
                                          "cmdDisp.CommandsCompleted", "cmdDisp.CommandsFailed"), 1.0,
                            "Node health"),
@@ -71,6 +75,7 @@ class NodeComponent(Component):
         self.boot_store.save(str(self.boot_count).encode())
         ctx.bus.subscribe(ModeChange, self._on_mode_change)
         self.tlm("BootCount", self.boot_count)
+        self.tlm("ResetCause", RESET_CAUSES.get(self.reset_cause.split(" (")[0], RESET_CAUSES["crash"]))
         self.tlm("DictionaryHash", dictionary_hash64(ctx.dictionary.hash))
 
     def start(self) -> None:

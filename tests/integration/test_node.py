@@ -100,7 +100,23 @@ def test_supervisor_restarts_a_hung_node_process(tmp_path, dictionary):
         assert node.wait_banners(2, 30), "supervisor did not restart the node"
         with GroundClient(node.url, dictionary) as g:
             assert g.wait_until(lambda: g.value("node.BootCount") == 2, 15)
+            assert g.value("node.ResetCause") == dictionary.channel_by_name["node.ResetCause"].enum["HEARTBEAT_LOST"]
             assert g.send("test.Ping").wait(10).completed
+    finally:
+        node.stop()
+
+
+def test_a_commanded_reboot_needs_arming_and_comes_back_with_its_cause(tmp_path, dictionary):
+    from gridfree.ground.link.client import GroundClient
+
+    node = NodeProcess(tmp_path, supervised=True)
+    try:
+        with GroundClient(node.url, dictionary) as g:
+            assert g.send("node.Arm", window_s=10).wait(10).completed
+            assert g.send("node.Reboot").wait(10).completed
+            assert node.wait_banners(2, 30)
+            assert g.wait_until(lambda: g.value("node.BootCount") == 2, 20)  # the client reconnected by itself
+            assert g.value("node.ResetCause") == dictionary.channel_by_name["node.ResetCause"].enum["COMMANDED_REBOOT"]
     finally:
         node.stop()
 

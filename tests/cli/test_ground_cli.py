@@ -1,0 +1,45 @@
+"""`gridfree cmd`, `gridfree tm` and `gridfree bench --json` as an operator runs them."""
+import json
+import subprocess
+import sys
+
+from tests.integration.conftest import NodeProcess
+
+
+def gridfree(*args, timeout=60):
+    return subprocess.run([sys.executable, "-m", "gridfree.protocols.cli", *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_cmd_and_tm_against_a_live_node(tmp_path):
+    dict_path = tmp_path / "dictionary.json"
+    assert gridfree("dict", "-o", str(dict_path)).returncode == 0
+    node = NodeProcess(tmp_path)
+    try:
+        ok = gridfree("cmd", "--link", node.url, "--dict", str(dict_path), "node.SetMode", "mode=NOMINAL")
+        assert ok.returncode == 0, ok.stderr
+        assert ok.stdout.strip() == "node.SetMode: acceptance -> start -> completion"
+        refused = gridfree("cmd", "--link", node.url, "--dict", str(dict_path), "node.Reboot")
+        assert refused.returncode == 1
+        assert "acceptance FAILED (NOT_ARMED: node.Reboot is hazardous: send node.Arm first)" in refused.stdout
+        bad = gridfree("cmd", "--link", node.url, "--dict", str(dict_path), "node.SetMode", "mode=FLYING")
+        assert bad.returncode == 2 and "not one of" in bad.stderr
+        tm = gridfree("tm", "--link", node.url, "--dict", str(dict_path), "--channels", "node.Mode", "--seconds", "2.5")
+        assert tm.returncode == 0
+        lines = [l for l in tm.stdout.splitlines() if " node.Mode = " in l]
+        assert lines and all(l.endswith("node.Mode = NOMINAL") for l in lines)
+    finally:
+        node.stop()
+
+
+def test_tm_rejects_unknown_channels_and_missing_dictionary(tmp_path):
+    missing = gridfree("tm", "--link", "tcp://127.0.0.1:1", "--dict", str(tmp_path / "none.json"))
+    assert missing.returncode != 0 and "cannot read dictionary" in missing.stderr
+
+
+def test_bench_json_has_the_documented_keys():
+    proc = gridfree("bench", "--json", "native", timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    figures = json.loads(proc.stdout)
+    assert {"crc16_vs_binascii", "crc16_MBps"} <= set(figures)
+    assert all(isinstance(v, float) for v in figures.values())
