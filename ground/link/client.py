@@ -90,6 +90,7 @@ class GroundClient(Protocol):
         self.pongs = 0
         self.transfers: dict[int, pus13.Reassembly] = {}
         self.completed_transfers: dict[int, bytes] = {}
+        self.schedule_report: list[tuple[float, bytes]] | None = None
         self.packets = 0
         self.decode_errors = 0
         self.hash_mismatch: bool | None = None
@@ -172,6 +173,8 @@ class GroundClient(Protocol):
             self.pongs += 1
         elif (tm.service, tm.subtype) == (20, 2):
             self.parameters.update(pus20.unpack_values(self.dictionary, tm.app_data))
+        elif (tm.service, tm.subtype) == (11, pus11.Subtype.DETAIL_REPORT):
+            self.schedule_report = pus11.unpack_activities(tm.app_data)
         elif tm.service == 13 and tm.subtype in (1, 2, 3):
             tid, seq, part = pus13.unpack_part(tm.app_data)
             if tm.subtype == pus13.Subtype.FIRST_PART:

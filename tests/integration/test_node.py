@@ -132,6 +132,13 @@ def test_time_tagged_commands_survive_a_restart_and_are_released(tmp_path, dicti
             insert, (ping,) = g.schedule([(now + 6.0, "test.Ping", {})])
             assert insert.wait(10).completed
             assert g.wait_until(lambda: g.value("schedule.Activities") == 1, 15)
+            # Listed back exactly as uplinked, and a deleted activity is gone.
+            _, (extra,) = g.schedule([(now + 600.0, "cmdDisp.Noop", {})])
+            assert g.send("schedule.Delete", handles=[extra]).wait(10).completed
+            assert g.send("schedule.ReportAll").wait(10).completed
+            assert g.wait_until(lambda: g.schedule_report is not None, 10)
+            ((release, packet),) = g.schedule_report
+            assert abs(release - (now + 6.0)) < 1e-4 and (int.from_bytes(packet[2:4], "big") & 0x3FFF) == ping.request.seq_count
     finally:
         node.stop()
     node = NodeProcess(tmp_path, port=node.port)

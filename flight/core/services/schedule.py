@@ -35,6 +35,8 @@ class ScheduleService(Component):
                 description="TC[11,4]: N x (release time CUC 4+2, TC packet)"),
         Command("Delete", service=11, subtype=pus11.Subtype.DELETE, raw=True,
                 description="TC[11,5]: N x (APID, sequence count) of the scheduled TCs"),
+        Command("ReportAll", service=11, subtype=pus11.Subtype.REPORT_ALL,
+                description="TC[11,16]: list every activity in TM[11,10]"),
     )
     events = (Event(1, "StoreCorrupt", Severity.WARNING_HI, "schedule store unusable ({reason}); schedule empty",
                     (Field("reason", "string[48]"),)),)
@@ -106,6 +108,9 @@ class ScheduleService(Component):
             raise CommandFailed(FailureCode.BUSY, f"schedule full ({MAX_ACTIVITIES} activities)")
         self.activities = sorted(self.activities + new)
         self._save()
+
+    def cmd_ReportAll(self) -> None:
+        self.ctx.downlink.send(11, pus11.Subtype.DETAIL_REPORT, pus11.pack_activities(self.activities))
 
     def cmd_Delete(self, data: bytes) -> None:
         try:
