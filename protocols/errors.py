@@ -22,3 +22,10 @@ class InvalidFieldError(ProtocolError):
     def __init__(self, field: str, value, reason: str):
         super().__init__(f"{field}={value!r}: {reason}")
         self.field, self.value, self.reason = field, value, reason
+
+
+def check_ranges(*fields: tuple[str, int, int]) -> None:
+    """Raise InvalidFieldError for the first (name, value, top) whose value is outside 0..top."""
+    for name, value, top in fields:
+        if not 0 <= value <= top:
+            raise InvalidFieldError(name, value, f"must be 0..{top}")

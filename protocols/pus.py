@@ -24,7 +24,7 @@ from typing import Final
 from construct import BitsInteger, BitStruct, Bytes, Checksum, Const, Flag, Int8ub, Int16ub, Int32ub, RawCopy, Struct, this
 
 from gridfree.native import crc16
-from gridfree.protocols.errors import BytesTooShortError, CrcError, InvalidFieldError
+from gridfree.protocols.errors import check_ranges, BytesTooShortError, CrcError, InvalidFieldError
 from gridfree.protocols.spacepacket import (
     PRIMARY_HEADER_LEN, MAX_DATA_FIELD_LEN, PacketType, SequenceFlags, SpacePacketHeader, SpacePacketHeaderSpec,
 )
@@ -184,11 +184,9 @@ class PusTm:
     time_ref_status: int = 0
 
     def pack(self) -> bytes:
-        for name, value, top in (("service", self.service, 255), ("subtype", self.subtype, 255),
-                                 ("msg_counter", self.msg_counter, 0xFFFF), ("dest_id", self.dest_id, 0xFFFF),
-                                 ("time_ref_status", self.time_ref_status, 15)):
-            if not 0 <= value <= top:
-                raise InvalidFieldError(name, value, f"must be 0..{top}")
+        check_ranges(("service", self.service, 255), ("subtype", self.subtype, 255),
+                     ("msg_counter", self.msg_counter, 0xFFFF), ("dest_id", self.dest_id, 0xFFFF),
+                     ("time_ref_status", self.time_ref_status, 15))
         body = (_TM_SEC.pack((PUS_VERSION << 4) | self.time_ref_status, self.service, self.subtype,
                              self.msg_counter, self.dest_id) + self.time.pack() + self.app_data)
         data_field_len = len(body) + PEC_LEN
@@ -229,10 +227,8 @@ class PusTc:
     ack: AckFlags = AckFlags.ALL
 
     def pack(self) -> bytes:
-        for name, value, top in (("service", self.service, 255), ("subtype", self.subtype, 255),
-                                 ("source_id", self.source_id, 0xFFFF), ("ack", int(self.ack), 15)):
-            if not 0 <= value <= top:
-                raise InvalidFieldError(name, value, f"must be 0..{top}")
+        check_ranges(("service", self.service, 255), ("subtype", self.subtype, 255),
+                     ("source_id", self.source_id, 0xFFFF), ("ack", int(self.ack), 15))
         body = _TC_SEC.pack((PUS_VERSION << 4) | int(self.ack), self.service, self.subtype,
                             self.source_id) + self.app_data
         data_field_len = len(body) + PEC_LEN

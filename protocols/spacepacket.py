@@ -19,7 +19,7 @@ from typing import Final
 
 from construct import BitsInteger, BitStruct, Enum as CEnum, Flag
 
-from gridfree.protocols.errors import BytesTooShortError, InvalidFieldError
+from gridfree.protocols.errors import check_ranges, BytesTooShortError, InvalidFieldError
 
 PRIMARY_HEADER_LEN: Final = 6
 APID_MASK: Final = 0x7FF
@@ -69,10 +69,8 @@ class SpacePacketHeader:
     version: int = 0
 
     def __post_init__(self):
-        for name, value, top in (("apid", self.apid, MAX_APID), ("seq_count", self.seq_count, SEQ_COUNT_MASK),
-                                 ("data_len", self.data_len, 0xFFFF), ("version", self.version, 7)):
-            if not 0 <= value <= top:
-                raise InvalidFieldError(name, value, f"must be 0..{top}")
+        check_ranges(("apid", self.apid, MAX_APID), ("seq_count", self.seq_count, SEQ_COUNT_MASK),
+                     ("data_len", self.data_len, 0xFFFF), ("version", self.version, 7))
 
     @property
     def packet_len(self) -> int:

@@ -21,7 +21,7 @@ from typing import Final
 from construct import BitStruct, BitsInteger, Const, Flag, Int16ub, Struct, Bytes, this
 
 from gridfree.native import bch_encode, crc16
-from gridfree.protocols.errors import BytesTooShortError, CrcError, InvalidFieldError
+from gridfree.protocols.errors import check_ranges, BytesTooShortError, CrcError, InvalidFieldError
 
 PRIMARY_HEADER_OCTETS: Final = 5
 FECF_OCTETS: Final = 2
@@ -61,9 +61,7 @@ class TcFrame:
     control_command: bool = False
 
     def __post_init__(self):
-        for name, value, top in (("scid", self.scid, 0x3FF), ("vcid", self.vcid, 63), ("seq_num", self.seq_num, 255)):
-            if not 0 <= value <= top:
-                raise InvalidFieldError(name, value, f"must be 0..{top}")
+        check_ranges(("scid", self.scid, 0x3FF), ("vcid", self.vcid, 63), ("seq_num", self.seq_num, 255))
         total = PRIMARY_HEADER_OCTETS + len(self.data) + FECF_OCTETS
         if total > MAX_FRAME_OCTETS:
             raise InvalidFieldError("data", len(self.data), f"frame of {total} octets exceeds {MAX_FRAME_OCTETS}")

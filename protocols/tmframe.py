@@ -20,7 +20,7 @@ from typing import Final
 from construct import BitStruct, BitsInteger, Bytes, Const, Flag, Int16ub, Struct
 
 from gridfree.native import crc16
-from gridfree.protocols.errors import BytesTooShortError, CrcError, InvalidFieldError
+from gridfree.protocols.errors import check_ranges, BytesTooShortError, CrcError, InvalidFieldError
 
 ASM: Final = bytes.fromhex("1ACFFC1D")
 PRIMARY_HEADER_OCTETS: Final = 6
@@ -68,10 +68,8 @@ class TmFrameHeader:
     sec_header_flag: bool = False
 
     def __post_init__(self):
-        for name, value, top in (("scid", self.scid, 0x3FF), ("vcid", self.vcid, 7), ("mc_count", self.mc_count, 255),
-                                 ("vc_count", self.vc_count, 255), ("fhp", self.fhp, 0x7FF)):
-            if not 0 <= value <= top:
-                raise InvalidFieldError(name, value, f"must be 0..{top}")
+        check_ranges(("scid", self.scid, 0x3FF), ("vcid", self.vcid, 7), ("mc_count", self.mc_count, 255),
+                     ("vc_count", self.vc_count, 255), ("fhp", self.fhp, 0x7FF))
 
     def pack(self) -> bytes:
         w0 = (self.scid << 4) | (self.vcid << 1) | int(self.ocf_flag)
