@@ -91,6 +91,7 @@ class NodeConfig:
     state_dir: Path = Path("state")
     radio_url: str = "tcp://127.0.0.1:0?listen=1"
     clock: str = "real"  # or "lockstep"
+    clock_url: str = "tcp://127.0.0.1:0?listen=1"  # lockstep only: where the stepping messages come from
     rates: RateConfig = field(default_factory=RateConfig)
     watchdog_s: float = 5.0
     raw: Table | None = None  # for component sections read by their own code
@@ -109,6 +110,9 @@ class NodeConfig:
         radio = t.table("radio")
         cfg.radio_url = radio.get("url", str, cls.radio_url)
         radio.finish()
+        clock = t.table("clock")
+        cfg.clock_url = clock.get("url", str, cls.clock_url)
+        clock.finish()
         rates = t.table("rates")
         cfg.rates = RateConfig(
             fast_hz=rates.get("fast_hz", float, 10.0, min=0.01, max=1000.0),

@@ -20,8 +20,9 @@ EXIT_OK, EXIT_CONFIG, EXIT_REBOOT, EXIT_WATCHDOG = 0, 2, 3, 4
 def run_node(config: str, reset_cause: str, heartbeat_fd: int | None) -> int:
     from gridfree.flight.app.config import ConfigError, NodeConfig
     from gridfree.flight.app.node import Node
+    from gridfree.flight.app.clockdriver import ClockDriver
     from gridfree.flight.core.health import SoftwareWatchdog
-    from gridfree.protocols.links import LinkError
+    from gridfree.protocols.links import LinkError, LinkReader, open_link
 
     exit_code = [EXIT_OK]
     try:
@@ -43,12 +44,13 @@ def run_node(config: str, reset_cause: str, heartbeat_fd: int | None) -> int:
 
     watchdog = SoftwareWatchdog(cfg.watchdog_s, expired)
     node.node.watchdog = watchdog
-    if heartbeat_fd is not None:
-        def heartbeat(_t):
-            try:
-                os.write(heartbeat_fd, b".")
-            except OSError:
-                pass  # the supervisor is gone; keep flying
+    def heartbeat(_t=None):
+        try:
+            os.write(heartbeat_fd, b".")
+        except OSError:
+            pass  # the supervisor is gone; keep flying
+
+    if heartbeat_fd is not None and not node.clock.lockstep:
         node.groups["slow"].members.append(heartbeat)
 
     def on_signal(signum, _frame):
@@ -66,8 +68,23 @@ def run_node(config: str, reset_cause: str, heartbeat_fd: int | None) -> int:
     print(f"gridfree node {cfg.name}: APID {cfg.apid}, radio on {shown}, dictionary {node.dictionary.hash}",
           flush=True)
     node.start(open_radio=False)
-    if not node.clock.lockstep:
-        watchdog.start()
+    if node.clock.lockstep:
+        # Time moves only when the driver steps it; liveness is then a wall-clock matter.
+        clock_link = open_link(cfg.clock_url)
+        where = getattr(clock_link, "local_address", None)
+        print(f"gridfree node {cfg.name}: lockstep clock on "
+              f"{f'tcp://{where[0]}:{where[1]}' if where and cfg.clock_url.startswith('tcp') else cfg.clock_url}",
+              flush=True)
+        driver = LinkReader(clock_link, ClockDriver(node.step_to, clock_link.write), name="clock-driver")
+        driver.start()
+        while not node.stop_event.wait(1.0):
+            if heartbeat_fd is not None:
+                heartbeat()
+        driver.stop()
+        clock_link.close()
+        node.stop()
+        return exit_code[0]
+    watchdog.start()
     try:
         node.run()
     finally:

@@ -89,7 +89,9 @@ class Scheduler:
         with self._lock:
             self._epoch = self.clock.now() if epoch is None else epoch
             self._queue = []
-            for i, g in enumerate(self.groups):
+            # At the same instant the slower groups run first, so what a fast group samples at t
+            # (housekeeping, monitoring) already includes what the slow groups computed for t.
+            for i, g in enumerate(sorted(self.groups, key=lambda g: -g.period_s)):
                 self._push(i, g, self._epoch, 0)
 
     def _push(self, order: int, group: RateGroup, anchor: float, index: int) -> None:

@@ -1,7 +1,10 @@
 """A node as its own process, commanded and watched over a real TCP link by the ground client."""
 import os
+import re
 import signal
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 from gridfree.protocols.pus import PusTc
@@ -157,3 +160,34 @@ def test_large_data_comes_down_in_parts_and_reassembles_exactly(ground):
     # The documented test pattern, computed here independently of the flight code.
     assert data == bytes((i * 7 + (i >> 8)) & 0xFF for i in range(25_500))
     assert ground.wait_until(lambda: ground.value("lds.PartsSent") == 26, 10)
+
+
+def test_a_lockstep_node_process_is_stepped_from_outside(tmp_path, dictionary):
+    from gridfree.flight.core.clock import J2000_UNIX_S
+    from gridfree.ground.link.client import GroundClient
+    from gridfree.protocols.links import open_link
+
+    cfg = tmp_path / "node.toml"
+    cfg.write_text('[node]\napid = 100\nclock = "lockstep"\nstate_dir = "state"\n'
+                   '[radio]\nurl = "tcp://127.0.0.1:0?listen=1"\n[clock]\nurl = "tcp://127.0.0.1:0?listen=1"\n')
+    proc = subprocess.Popen([sys.executable, "-m", "gridfree.flight", "--config", str(cfg), "--no-supervise"],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        radio_url = re.search(r"radio on (\S+),", proc.stdout.readline()).group(1)
+        clock_url = re.search(r"lockstep clock on (\S+)", proc.stdout.readline()).group(1)
+        with GroundClient(radio_url, dictionary) as g, open_link(clock_url) as clock:
+            g.wait_until(lambda: g.link.stats.connected, 10)
+            # Two simulated minutes in 0.5 s steps, each acknowledged before the next is sent.
+            for k in range(1, 241):
+                step = struct.pack(">d", J2000_UNIX_S + 0.5 * k)
+                clock.write(step)
+                got = b""
+                while len(got) < 8:
+                    got += clock.read(8 - len(got), timeout=5)
+                assert got == step
+            assert g.wait_until(lambda: g.value("node.UptimeS") == 120, 10)
+            assert abs(g.latest["node.UptimeS"].time_s - (J2000_UNIX_S + 120)) < 1e-3  # onboard time is simulated
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        proc.stdout.close()
