@@ -92,6 +92,8 @@ class NodeConfig:
     radio_url: str = "tcp://127.0.0.1:0?listen=1"
     clock: str = "real"  # or "lockstep"
     clock_url: str = "tcp://127.0.0.1:0?listen=1"  # lockstep only: where the stepping messages come from
+    hardware_driver: str = "none"  # "rig" (serial register protocol), "linux" (this host), "none"
+    hardware_url: str = ""
     rates: RateConfig = field(default_factory=RateConfig)
     watchdog_s: float = 5.0
     raw: Table | None = None  # for component sections read by their own code
@@ -113,6 +115,10 @@ class NodeConfig:
         clock = t.table("clock")
         cfg.clock_url = clock.get("url", str, cls.clock_url)
         clock.finish()
+        hw = t.table("hardware")
+        cfg.hardware_driver = hw.get("driver", str, cls.hardware_driver, choices={"rig", "linux", "none"})
+        cfg.hardware_url = hw.get("url", str, "" if cfg.hardware_driver != "rig" else ...)
+        hw.finish()
         rates = t.table("rates")
         cfg.rates = RateConfig(
             fast_hz=rates.get("fast_hz", float, 10.0, min=0.01, max=1000.0),

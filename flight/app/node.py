@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from gridfree.flight.app.config import ConfigError, NodeConfig, Table
 from gridfree.flight.app.radio import Radio
 from gridfree.flight.core.bus import SoftwareBus
+from gridfree.flight.hardware.eps import EpsComponent
+from gridfree.flight.hardware.interfaces import open_board
 from gridfree.flight.core.clock import LockstepClock, RealClock
 from gridfree.flight.core.component import Component
 from gridfree.flight.core.context import NodeContext, TelemetryDb
@@ -100,10 +102,11 @@ class Node:
         self.health = HealthService()
         self.radio.health = self.health.monitor
         self.schedule = ScheduleService(cfg.state_dir / "schedule.bin")
+        self.eps = EpsComponent(open_board(cfg.hardware_driver, cfg.hardware_url))
         self.large_data = LargeDataService()
         self.components: list[Component] = [self.node, self.dispatcher, self.events, self.hk, self.params,
                                             TestService(), TimeService(), self.monitor, self.schedule,
-                                            self.large_data, self.radio, self.health]
+                                            self.large_data, self.eps, self.radio, self.health]
         action_specs = _actions(raw)
         if cfg.raw is not None:
             raw.finish()
@@ -165,6 +168,7 @@ class Node:
         self.stop_event.set()
         for c in reversed(self.components):
             c.stop()
+        self.eps.board.close()
 
 
 def default_dictionary() -> Dictionary:

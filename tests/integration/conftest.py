@@ -52,12 +52,12 @@ def dictionary():
 class NodeProcess:
     """A `gridfree node` subprocess; its first stdout line says where its radio listens."""
 
-    def __init__(self, workdir, supervised=False, port=None, watchdog_s=5.0):
+    def __init__(self, workdir, supervised=False, port=None, watchdog_s=5.0, extra=""):
         self.workdir = workdir
         self.port = port or free_port()
         self.config = workdir / "node.toml"
         self.config.write_text(textwrap.dedent(NODE_TOML.format(
-            radio_url=f"tcp://127.0.0.1:{self.port}?listen=1", watchdog_s=watchdog_s)))
+            radio_url=f"tcp://127.0.0.1:{self.port}?listen=1", watchdog_s=watchdog_s)) + extra)
         argv = [sys.executable, "-m", "gridfree.flight", "--config", str(self.config)]
         if not supervised:
             argv.append("--no-supervise")

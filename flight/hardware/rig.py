@@ -1,0 +1,71 @@
+"""The driver for the HIL rig's emulated board (and any board speaking `protocols.hwbus`) on a
+serial line: one request at a time, matched by sequence number, with a timeout and retries. A
+silent or unplugged line is reported through `health` and the node carries on with None readings.
+"""
+from __future__ import annotations
+
+import time
+
+from gridfree.flight.hardware.interfaces import DriverHealth, PowerBoard, Quantity, Switch
+from gridfree.protocols.hwbus import HwBusDecoder, Op, Reg, Request, Response, Status
+from gridfree.protocols.links import LinkError, open_link
+
+_REG = {
+    Quantity.BUS_VOLTAGE_V: Reg.BUS_VOLTAGE_V, Quantity.BATTERY_VOLTAGE_V: Reg.BATTERY_VOLTAGE_V,
+    Quantity.BATTERY_CURRENT_A: Reg.BATTERY_CURRENT_A, Quantity.BATTERY_TEMP_C: Reg.BATTERY_TEMP_C,
+    Quantity.ARRAY_POWER_W: Reg.ARRAY_POWER_W, Quantity.PAYLOAD_TEMP_C: Reg.PAYLOAD_TEMP_C,
+    Quantity.STRUCTURE_TEMP_C: Reg.STRUCTURE_TEMP_C, Quantity.RADIATOR_TEMP_C: Reg.RADIATOR_TEMP_C,
+    Quantity.PAYLOAD_POWER_W: Reg.PAYLOAD_POWER_W,
+}
+_SWITCH = {Switch.HEATER: Reg.HEATER_SWITCH, Switch.PAYLOAD: Reg.PAYLOAD_SWITCH, Switch.RADIO_TX: Reg.RADIO_TX_SWITCH}
+
+
+class RigSerialBoard(PowerBoard):
+    def __init__(self, url: str, timeout_s: float = 0.2, retries: int = 1):
+        self.url, self.timeout_s, self.retries = url, timeout_s, retries
+        self.health = DriverHealth()
+        self.decoder = HwBusDecoder()
+        self._seq = 0
+        try:
+            self.link = open_link(url)
+        except LinkError:
+            self.link = None  # reported as failures on every request; reopened on demand
+            self.health.errors += 1
+
+    def _transact(self, op: Op, reg: int, value: float = 0.0) -> Response | None:
+        for _ in range(1 + self.retries):
+            self.health.requests += 1
+            if self.link is None:
+                try:
+                    self.link = open_link(self.url)
+                except LinkError:
+                    self.health.errors += 1
+                    self.health.consecutive_failures += 1
+                    return None
+            self._seq = (self._seq + 1) & 0xFF
+            self.link.write(Request(op, self._seq, reg, value).pack())
+            deadline = time.monotonic() + self.timeout_s
+            while (left := deadline - time.monotonic()) > 0:
+                for msg in self.decoder.feed(self.link.read(64, timeout=left)):
+                    if isinstance(msg, Response) and msg.seq == self._seq and msg.reg == reg:
+                        self.health.consecutive_failures = 0
+                        return msg
+            self.health.timeouts += 1
+        self.health.consecutive_failures += 1
+        return None
+
+    def read(self, q: Quantity) -> float | None:
+        resp = self._transact(Op.READ, _REG[q])
+        return resp.value if resp is not None and resp.status is Status.OK else None
+
+    def set_switch(self, s: Switch, on: bool) -> bool:
+        resp = self._transact(Op.WRITE, _SWITCH[s], 1 if on else 0)
+        return resp is not None and resp.status is Status.OK
+
+    def set_utilisation(self, fraction: float) -> bool:
+        resp = self._transact(Op.WRITE, Reg.PAYLOAD_UTILISATION, fraction)
+        return resp is not None and resp.status is Status.OK
+
+    def close(self) -> None:
+        if self.link is not None:
+            self.link.close()

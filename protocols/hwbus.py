@@ -1,0 +1,173 @@
+"""The hardware register protocol between the node's drivers and its boards (or the HIL rig that
+emulates them) over a UART: small framed request/response messages, as a real EPS board speaks.
+
+Frame::
+
+    | 0xA5 0x5A | length (1) | body (length octets) | CRC-16/CCITT-FALSE over length+body (2) |
+
+Request body:  | op (1) | seq (1) | register (2) | value (4, writes only) |
+Response body: | op | 0x80 (1) | seq (1) | register (2) | status (1) | value (4) |
+
+Values are IEEE-754 float32 for analog registers and unsigned 32-bit for switches, big-endian.
+The decoder is sans-IO and hunts for the sync word; the length is bounded (a body is at most 16
+octets) and believed only once the CRC over it checks, so line noise costs one message, never a
+stall. Each request carries a sequence number, so a late answer to an earlier request that timed
+out cannot be mistaken for the answer to this one.
+"""
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Final
+
+from gridfree.native import crc16
+
+SYNC: Final = b"\xa5\x5a"
+MAX_BODY_OCTETS: Final = 16
+RESPONSE_FLAG: Final = 0x80
+
+
+class Op(IntEnum):
+    READ = 0x01
+    WRITE = 0x02
+
+
+class Status(IntEnum):
+    OK = 0
+    UNKNOWN_REGISTER = 1
+    READ_ONLY = 2
+    BAD_VALUE = 3
+
+
+class Reg(IntEnum):
+    """The register map of the emulated EPS/thermal/payload board (units in the names)."""
+
+    BOARD_ID = 0x0000  # u32
+    BUS_VOLTAGE_V = 0x0010
+    BATTERY_VOLTAGE_V = 0x0011
+    BATTERY_CURRENT_A = 0x0012  # positive while charging
+    BATTERY_TEMP_C = 0x0013
+    ARRAY_POWER_W = 0x0014
+    ARRAY_CURRENT_A = 0x0015
+    PAYLOAD_TEMP_C = 0x0020
+    STRUCTURE_TEMP_C = 0x0021
+    RADIATOR_TEMP_C = 0x0022
+    PAYLOAD_POWER_W = 0x0023
+    HEATER_SWITCH = 0x0030  # u32 0/1
+    PAYLOAD_SWITCH = 0x0031  # u32 0/1
+    PAYLOAD_UTILISATION = 0x0032  # f32 0..1, written by the compute manager
+    RADIO_TX_SWITCH = 0x0033  # u32 0/1
+
+
+INTEGER_REGS: Final = frozenset({Reg.BOARD_ID, Reg.HEATER_SWITCH, Reg.PAYLOAD_SWITCH, Reg.RADIO_TX_SWITCH})
+WRITABLE_REGS: Final = frozenset({Reg.HEATER_SWITCH, Reg.PAYLOAD_SWITCH, Reg.PAYLOAD_UTILISATION, Reg.RADIO_TX_SWITCH})
+
+
+def encode_value(reg: int, value: float) -> bytes:
+    return struct.pack(">I", int(value)) if reg in INTEGER_REGS else struct.pack(">f", value)
+
+
+def decode_value(reg: int, raw: bytes) -> float:
+    return struct.unpack(">I", raw)[0] if reg in INTEGER_REGS else struct.unpack(">f", raw)[0]
+
+
+def frame(body: bytes) -> bytes:
+    head = bytes([len(body)]) + body
+    return SYNC + head + crc16(head).to_bytes(2, "big")
+
+
+@dataclass(frozen=True)
+class Request:
+    op: Op
+    seq: int
+    reg: int
+    value: float = 0.0
+
+    def pack(self) -> bytes:
+        body = struct.pack(">BBH", self.op, self.seq, self.reg)
+        if self.op is Op.WRITE:
+            body += encode_value(self.reg, self.value)
+        return frame(body)
+
+
+@dataclass(frozen=True)
+class Response:
+    op: Op
+    seq: int
+    reg: int
+    status: Status
+    value: float = 0.0
+
+    def pack(self) -> bytes:
+        return frame(struct.pack(">BBHB", self.op | RESPONSE_FLAG, self.seq, self.reg, self.status)
+                     + encode_value(self.reg, self.value))
+
+
+@dataclass
+class BusStats:
+    messages: int = 0
+    crc_errors: int = 0
+    bytes_skipped: int = 0
+    malformed: int = 0
+
+
+class HwBusDecoder:
+    """Bytes in, Requests or Responses out; never raises on bad input."""
+
+    def __init__(self):
+        self._buf = bytearray()
+        self.stats = BusStats()
+
+    def feed(self, data: bytes) -> list[Request | Response]:
+        self._buf += data
+        out, buf = [], self._buf
+        while True:
+            at = buf.find(SYNC)
+            if at < 0:
+                keep = 1 if buf[-1:] == SYNC[:1] else 0
+                self.stats.bytes_skipped += len(buf) - keep
+                del buf[: len(buf) - keep]
+                return out
+            if at:
+                self.stats.bytes_skipped += at
+                del buf[:at]
+            if len(buf) < 3:
+                return out
+            n = buf[2]
+            if n > MAX_BODY_OCTETS:
+                self.stats.malformed += 1
+                del buf[:1]
+                continue
+            if len(buf) < 3 + n + 2:
+                return out
+            head = bytes(buf[2:3 + n])
+            if crc16(head) != int.from_bytes(buf[3 + n:5 + n], "big"):
+                self.stats.crc_errors += 1
+                del buf[:1]  # not a message after all: hunt from the next octet
+                continue
+            del buf[:5 + n]
+            msg = self._parse(head[1:])
+            if msg is None:
+                self.stats.malformed += 1
+            else:
+                self.stats.messages += 1
+                out.append(msg)
+
+    @staticmethod
+    def _parse(body: bytes) -> Request | Response | None:
+        if len(body) < 4:
+            return None
+        op, seq, reg = struct.unpack_from(">BBH", body)
+        try:
+            if op & RESPONSE_FLAG:
+                if len(body) != 9:
+                    return None
+                return Response(Op(op & ~RESPONSE_FLAG), seq, reg, Status(body[4]), decode_value(reg, body[5:9]))
+            if op == Op.READ and len(body) == 4:
+                return Request(Op.READ, seq, reg)
+            if op == Op.WRITE and len(body) == 8:
+                return Request(Op.WRITE, seq, reg, decode_value(reg, body[4:8]))
+        except ValueError:
+            return None
+        return None

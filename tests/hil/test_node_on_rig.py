@@ -1,0 +1,57 @@
+"""An unmodified node process wired to the emulated board over a real pty pair, as a flight
+board is wired to a test bench: readings within the declared noise, switches that act, and a
+silent line reported and survived."""
+import pytest
+
+from gridfree.ground.hil.board import SENSORS, BoardServer, EmulatedBoard
+from gridfree.ground.hil.orbit import preset
+from gridfree.ground.hil.truth import Truth
+from gridfree.ground.link.client import GroundClient
+from gridfree.protocols.hwbus import Reg
+from gridfree.protocols.links import open_link
+from gridfree.protocols.ptypair import PtyPair
+from tests.integration.conftest import NodeProcess
+
+EPOCH = 1_774_018_000.0
+
+
+@pytest.fixture
+def bench(tmp_path):
+    truth = Truth.from_elements(preset("iss500", EPOCH), EPOCH)
+    truth.step(1.0)
+    pair = PtyPair().start()
+    board = EmulatedBoard(truth, seed=3)
+    server = BoardServer(board, open_link(pair.paths[0])).start()
+    node = NodeProcess(tmp_path, extra=f'[hardware]\ndriver = "rig"\nurl = "{pair.paths[1]}"\n')
+    yield truth, board, node
+    node.stop()
+    server.stop()
+    server.link.close()
+    pair.stop()
+
+
+def test_node_reads_the_rig_within_the_declared_noise(bench, dictionary):
+    truth, board, node = bench
+    with GroundClient(node.url, dictionary) as g:
+        # Channels start at a typed zero: wait for the first report made after the board answered.
+        assert g.wait_until(lambda: g.value("eps.DriverOk") is True and g.value("eps.PayloadTemp") != 0.0, 15)
+        v = SENSORS[Reg.BATTERY_VOLTAGE_V]
+        assert abs(g.value("eps.BatteryVoltage") - truth.bus_V) <= 5 * v.sigma + v.lsb
+        t = SENSORS[Reg.PAYLOAD_TEMP_C]
+        assert abs(g.value("eps.PayloadTemp") - truth.thermal.nodes["payload"].temp_C) <= 5 * t.sigma + t.lsb
+        assert g.value("eps.DriverOk") is True
+        assert g.send("eps.SetHeater", on=True).wait(10).completed
+        assert truth.loads.heaters_on
+
+
+def test_a_silent_line_is_reported_and_survived(bench, dictionary):
+    truth, board, node = bench
+    with GroundClient(node.url, dictionary) as g:
+        assert g.wait_until(lambda: g.value("eps.DriverOk") is True, 15)
+        board.faults.silent = True
+        assert g.wait_until(lambda: g.value("eps.DriverOk") is False, 20)
+        assert g.send("test.Ping").wait(10).completed  # the node keeps flying
+        board.faults.silent = False
+        assert g.wait_until(lambda: g.value("eps.DriverOk") is True, 20)
+        names = [e.event.name for e in g.events if e.event]
+        assert "eps.DriverFault" in names and "eps.DriverRecovered" in names
