@@ -3,6 +3,7 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import pytest  # noqa: E402
 from hypothesis import HealthCheck, settings  # noqa: E402
 
 # Timing deadlines make property tests flaky on a loaded 2-core CI box; speed is measured by
@@ -19,3 +20,16 @@ def pytest_addoption(parser):
         default=None,
         help="pyserial URL of a real loopback serial port for @pytest.mark.hil tests",
     )
+
+
+@pytest.fixture(scope="session")
+def dictionary():
+    """The node dictionary as the ground gets it: exported by `gridfree dict` in a subprocess."""
+    import subprocess
+    import sys
+
+    from gridfree.protocols.dictionary import Dictionary
+
+    out = subprocess.run([sys.executable, "-m", "gridfree.protocols.cli", "dict"], capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    return Dictionary.from_json(out)

@@ -104,9 +104,11 @@ class Node:
         self.schedule = ScheduleService(cfg.state_dir / "schedule.bin")
         self.eps = EpsComponent(open_board(cfg.hardware_driver, cfg.hardware_url))
         self.large_data = LargeDataService()
-        self.components: list[Component] = [self.node, self.dispatcher, self.events, self.hk, self.params,
-                                            TestService(), TimeService(), self.monitor, self.schedule,
-                                            self.large_data, self.eps, self.radio, self.health]
+        # Order is the order of work within a tick: commands act, sensors are read, monitoring
+        # checks them, housekeeping reports them, and the radio sends what was produced.
+        self.components: list[Component] = [self.node, self.dispatcher, self.events, self.params, TestService(),
+                                            TimeService(), self.schedule, self.large_data, self.eps,
+                                            self.monitor, self.hk, self.radio, self.health]
         action_specs = _actions(raw)
         if cfg.raw is not None:
             raw.finish()

@@ -34,7 +34,8 @@ def test_node_reads_the_rig_within_the_declared_noise(bench, dictionary):
     truth, board, node = bench
     with GroundClient(node.url, dictionary) as g:
         # Channels start at a typed zero: wait for the first report made after the board answered.
-        assert g.wait_until(lambda: g.value("eps.DriverOk") is True and g.value("eps.PayloadTemp") != 0.0, 15)
+        assert g.wait_until(lambda: g.value("eps.DriverOk") is True and g.value("eps.PayloadTemp") != 0.0
+                            and g.value("eps.BatteryVoltage") != 0.0, 15)
         v = SENSORS[Reg.BATTERY_VOLTAGE_V]
         assert abs(g.value("eps.BatteryVoltage") - truth.bus_V) <= 5 * v.sigma + v.lsb
         t = SENSORS[Reg.PAYLOAD_TEMP_C]

@@ -4,7 +4,7 @@ import math
 import pytest
 
 from gridfree.ground.hil.orbit import (
-    MU_EARTH_KM3_S2, R_EARTH_KM, Elements, Orbit, sun_position_km, sun_right_ascension_deg, sunlit_fraction,
+    R_EARTH_KM, Elements, Orbit, sun_position_km, sun_right_ascension_deg, sunlit_fraction,
     sun_synchronous_inclination_deg, preset,
 )
 

@@ -11,7 +11,6 @@ import threading
 import pytest
 
 from gridfree.ground.link.client import GroundClient
-from gridfree.protocols.dictionary import Dictionary
 
 NODE_TOML = """
 [node]
@@ -40,13 +39,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def dictionary():
-    out = subprocess.run([sys.executable, "-m", "gridfree.protocols.cli", "dict"], capture_output=True, text=True,
-                         timeout=60, check=True).stdout
-    return Dictionary.from_json(out)
 
 
 class NodeProcess:
