@@ -5,8 +5,11 @@ Frame::
 
     | 0xA5 0x5A | length (1) | body (length octets) | CRC-16/CCITT-FALSE over length+body (2) |
 
-Request body:  | op (1) | seq (1) | register (2) | value (4, writes only) |
-Response body: | op | 0x80 (1) | seq (1) | register (2) | status (1) | value (4) |
+Request body:  | op (1) | seq (1) | register (2) | value (4, writes only) | count (1, block reads only) |
+Response body: | op | 0x80 (1) | seq (1) | register (2) | status (1) | value (4) x count |
+
+A block read (op 3) returns `count` consecutive registers in one exchange, as EPS boards offer for
+housekeeping sweeps: on a UART every exchange costs a turnaround, so a sweep is one exchange.
 
 Values are IEEE-754 float32 for analog registers and unsigned 32-bit for switches, big-endian.
 The decoder is sans-IO and hunts for the sync word; the length is bounded (a body is at most 16
@@ -24,13 +27,15 @@ from typing import Final
 from gridfree.native import crc16
 
 SYNC: Final = b"\xa5\x5a"
-MAX_BODY_OCTETS: Final = 16
+MAX_BLOCK_REGISTERS: Final = 14
+MAX_BODY_OCTETS: Final = 5 + 4 * MAX_BLOCK_REGISTERS
 RESPONSE_FLAG: Final = 0x80
 
 
 class Op(IntEnum):
     READ = 0x01
     WRITE = 0x02
+    READ_BLOCK = 0x03
 
 
 class Status(IntEnum):
@@ -82,12 +87,14 @@ class Request:
     op: Op
     seq: int
     reg: int
-    value: float = 0.0
+    value: float = 0.0  # writes: the value; block reads: the register count
 
     def pack(self) -> bytes:
         body = struct.pack(">BBH", self.op, self.seq, self.reg)
         if self.op is Op.WRITE:
             body += encode_value(self.reg, self.value)
+        elif self.op is Op.READ_BLOCK:
+            body += bytes([int(self.value)])
         return frame(body)
 
 
@@ -98,10 +105,13 @@ class Response:
     reg: int
     status: Status
     value: float = 0.0
+    values: tuple = ()  # block reads
 
     def pack(self) -> bytes:
-        return frame(struct.pack(">BBHB", self.op | RESPONSE_FLAG, self.seq, self.reg, self.status)
-                     + encode_value(self.reg, self.value))
+        head = struct.pack(">BBHB", self.op | RESPONSE_FLAG, self.seq, self.reg, self.status)
+        if self.op is Op.READ_BLOCK:
+            return frame(head + b"".join(encode_value(self.reg + i, v) for i, v in enumerate(self.values)))
+        return frame(head + encode_value(self.reg, self.value))
 
 
 @dataclass
@@ -161,11 +171,18 @@ class HwBusDecoder:
         op, seq, reg = struct.unpack_from(">BBH", body)
         try:
             if op & RESPONSE_FLAG:
+                if (op & ~RESPONSE_FLAG) == Op.READ_BLOCK:
+                    if len(body) < 5 or (len(body) - 5) % 4:
+                        return None
+                    values = tuple(decode_value(reg + i, body[5 + 4 * i:9 + 4 * i]) for i in range((len(body) - 5) // 4))
+                    return Response(Op.READ_BLOCK, seq, reg, Status(body[4]), values=values)
                 if len(body) != 9:
                     return None
                 return Response(Op(op & ~RESPONSE_FLAG), seq, reg, Status(body[4]), decode_value(reg, body[5:9]))
             if op == Op.READ and len(body) == 4:
                 return Request(Op.READ, seq, reg)
+            if op == Op.READ_BLOCK and len(body) == 5 and 1 <= body[4] <= MAX_BLOCK_REGISTERS:
+                return Request(Op.READ_BLOCK, seq, reg, body[4])
             if op == Op.WRITE and len(body) == 8:
                 return Request(Op.WRITE, seq, reg, decode_value(reg, body[4:8]))
         except ValueError:

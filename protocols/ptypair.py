@@ -1,38 +1,62 @@
 """A pair of connected pseudo-terminals, made in Python, so that two processes can talk as if
-joined by a serial cable (what `socat pty,raw,echo=0 pty,raw,echo=0` does, with nothing to
-install but pip).
+joined by a serial cable: what `socat -d -d pty,raw,echo=0 pty,raw,echo=0` does, with nothing to
+install but pip.
 
-Each side is a real tty device (`/dev/pts/N`) in raw mode without echo; a relay thread copies
-bytes between the two master ends. `transform_ab`/`transform_ba` are hook points for the HIL rig
-to inject faults on the line (flip bits, drop bytes, go silent): each takes the bytes read on one
-side and returns the bytes to deliver to the other.
+Each end is a real tty device (`/dev/pts/N`, in `paths`) in raw mode without echo, which any
+process opens like a serial port (`open_link(path)`, `serial.Serial(path)`). One relay thread
+copies bytes between the two master sides with a selector. The pair holds both slave sides open
+itself, so either process may close and reopen its end without the other seeing a hang-up: the
+cable stays plugged in until `stop()`, which unplugs it (both ends then read EIO).
 
-    python -m gridfree.protocols.ptypair     prints the two device paths, relays until Ctrl-C
+Fault injection: `transform_ab` sees every chunk written at `paths[0]` on its way to
+`paths[1]`, `transform_ba` the other way. Each takes the bytes and returns the bytes to deliver:
+flip bits, drop bytes (return fewer), go silent (return b""), or add noise (return more). They
+run on the relay thread and may be replaced at any time, from any thread (e.g. by a HIL
+scenario). A transform that raises is counted in `errors` and the chunk goes through unchanged,
+so a broken fault model cannot cut the line by accident.
+
+    python -m gridfree.protocols.ptypair     prints the two device paths, one per line,
+                                             and relays until Ctrl-C or SIGTERM
 """
 from __future__ import annotations
 
-import errno
+import argparse
 import os
 import pty
 import selectors
+import signal
+import sys
 import threading
 import tty
 from typing import Callable
 
-MAX_PENDING_OCTETS = 1 << 20  # a side that nobody reads loses data beyond this, counted
+#: Octets held for a side nobody reads before newer ones are dropped (counted): a serial line
+#: with no listener loses data, and the writer must never block because of it.
+MAX_PENDING_OCTETS = 1 << 20
+CHUNK_OCTETS = 65536
+#: How long `stop()` waits for the relay thread.
+STOP_WAIT_S = 2.0
+
+Transform = Callable[[bytes], bytes]
 
 
 class _Side:
+    """One pty: its master (relayed by us), its slave (held open by us), and bytes owed to it."""
+
     def __init__(self):
         self.master, self.slave = pty.openpty()
-        tty.setraw(self.slave)
-        os.set_blocking(self.master, False)
-        self.path = os.ttyname(self.slave)
-        self.pending = bytearray()
-        self.dropped = 0
-        self.relayed = 0
+        try:
+            tty.setraw(self.slave)
+            os.set_blocking(self.master, False)
+            self.path = os.ttyname(self.slave)
+        except OSError:
+            self.close()
+            raise
+        self.pending = bytearray()  # read from the other side, not yet written to this master
+        self.delivered = 0  # octets written to this side's master (readable at this path)
+        self.dropped = 0  # octets meant for this side that were lost
 
-    def close(self):
+    def close(self) -> None:
         for fd in (self.master, self.slave):
             try:
                 os.close(fd)
@@ -41,33 +65,49 @@ class _Side:
 
 
 class PtyPair:
-    def __init__(self, transform_ab: Callable[[bytes], bytes] | None = None,
-                 transform_ba: Callable[[bytes], bytes] | None = None):
-        self.a, self.b = _Side(), _Side()
+    """Two raw ptys joined back to back. `paths[0]` is side a, `paths[1]` side b."""
+
+    def __init__(self, transform_ab: Transform | None = None, transform_ba: Transform | None = None):
+        self.a = _Side()
+        try:
+            self.b = _Side()
+        except OSError:
+            self.a.close()
+            raise
         self.transform_ab, self.transform_ba = transform_ab, transform_ba
+        self.errors = 0
+        self.last_error = ""
         self._stop = threading.Event()
         self._wake_r, self._wake_w = os.pipe()
         self._thread = threading.Thread(target=self._relay, name="ptypair", daemon=True)
-        self.errors = 0
+        self._stopped = False
 
     @property
     def paths(self) -> tuple[str, str]:
         return self.a.path, self.b.path
+
+    @property
+    def stats(self) -> dict:
+        return {"bytes_ab": self.b.delivered, "bytes_ba": self.a.delivered,
+                "dropped_ab": self.b.dropped, "dropped_ba": self.a.dropped, "errors": self.errors}
 
     def start(self) -> "PtyPair":
         self._thread.start()
         return self
 
     def stop(self) -> None:
-        if not self._stop.is_set():
-            self._stop.set()
-            os.write(self._wake_w, b"x")
-            if self._thread.is_alive():
-                self._thread.join(2)
-            for side in (self.a, self.b):
-                side.close()
-            os.close(self._wake_r)
-            os.close(self._wake_w)
+        """Stop relaying and close both ptys (a cable pulled out). Idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._stop.set()
+        os.write(self._wake_w, b"x")
+        if self._thread.is_alive():
+            self._thread.join(STOP_WAIT_S)
+        for side in (self.a, self.b):
+            side.close()
+        os.close(self._wake_r)
+        os.close(self._wake_w)
 
     def __enter__(self) -> "PtyPair":
         return self.start()
@@ -75,6 +115,10 @@ class PtyPair:
     def __exit__(self, *exc) -> None:
         self.stop()
 
+    def __repr__(self) -> str:
+        return f"PtyPair({self.a.path!r} <-> {self.b.path!r})"
+
+    # ---- relay thread ----------------------------------------------------------------------------
     def _relay(self) -> None:
         sel = selectors.DefaultSelector()
         sel.register(self._wake_r, selectors.EVENT_READ, None)
@@ -83,9 +127,9 @@ class PtyPair:
             sel.register(fd, selectors.EVENT_READ, fd)
         try:
             while not self._stop.is_set():
-                for key, events in sel.select(timeout=0.5):
+                for key, events in sel.select():
                     if key.data is None:
-                        continue
+                        continue  # the wake-up pipe: the loop condition decides
                     src, dst, direction = routes[key.fd]
                     if events & selectors.EVENT_READ:
                         self._pump(src, dst, direction)
@@ -93,49 +137,68 @@ class PtyPair:
                         self._flush(src)
                 for fd, (side, _, _) in routes.items():
                     sel.modify(fd, selectors.EVENT_READ | (selectors.EVENT_WRITE if side.pending else 0), fd)
+        except Exception as exc:  # noqa: BLE001 - a relay that dies must say why
+            self._count(exc)
         finally:
             sel.close()
 
+    def _count(self, exc: BaseException) -> None:
+        self.errors += 1
+        self.last_error = f"{type(exc).__name__}: {exc}"
+
     def _pump(self, src: _Side, dst: _Side, direction: str) -> None:
         try:
-            data = os.read(src.master, 65536)
+            data = os.read(src.master, CHUNK_OCTETS)
+        except BlockingIOError:
+            return
         except OSError as exc:
-            if exc.errno not in (errno.EAGAIN, errno.EIO):
-                self.errors += 1
+            # EIO only when no slave is open, and we hold ours: anything here is worth a count.
+            self._count(exc)
             return
         transform = self.transform_ab if direction == "ab" else self.transform_ba
         if transform is not None:
-            data = transform(data)
+            try:
+                data = bytes(transform(data))
+            except Exception as exc:  # noqa: BLE001 - counted; the line carries on unchanged
+                self._count(exc)
         if not data:
             return
-        room = MAX_PENDING_OCTETS - len(dst.pending)
+        room = max(MAX_PENDING_OCTETS - len(dst.pending), 0)
         if len(data) > room:
-            dst.dropped += len(data) - max(room, 0)
-            data = data[: max(room, 0)]
+            dst.dropped += len(data) - room
+            data = data[:room]
         dst.pending += data
         self._flush(dst)
 
     def _flush(self, side: _Side) -> None:
         while side.pending:
             try:
-                n = os.write(side.master, side.pending[:4096])
+                n = os.write(side.master, side.pending[:CHUNK_OCTETS])
+            except BlockingIOError:
+                return  # the reader at that path is behind: EVENT_WRITE resumes us
             except OSError as exc:
-                if exc.errno != errno.EAGAIN:
-                    self.errors += 1
-                    side.dropped += len(side.pending)
-                    side.pending.clear()
+                self._count(exc)
+                side.dropped += len(side.pending)
+                side.pending.clear()
                 return
-            side.relayed += n
+            side.delivered += n
             del side.pending[:n]
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    argparse.ArgumentParser(
+        prog="python -m gridfree.protocols.ptypair",
+        description="Make two raw ptys joined like a serial cable; print their paths, one per line, "
+                    "and relay until Ctrl-C or SIGTERM.",
+    ).parse_args(argv)
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
     with PtyPair() as pair:
-        print(f"{pair.a.path} <-> {pair.b.path}", flush=True)
-        try:
-            threading.Event().wait()
-        except KeyboardInterrupt:
+        print(pair.a.path, pair.b.path, sep="\n", flush=True)
+        while not done.wait(1.0):
             pass
+        print(f"stopped: {pair.stats}", file=sys.stderr, flush=True)
     return 0
 
 

@@ -67,7 +67,6 @@ def run_node(config: str, reset_cause: str, heartbeat_fd: int | None) -> int:
     shown = f"tcp://{where[0]}:{where[1]}" if where and node.radio.url.startswith("tcp") else node.radio.url
     print(f"gridfree node {cfg.name}: APID {cfg.apid}, radio on {shown}, dictionary {node.dictionary.hash}",
           flush=True)
-    node.start(open_radio=False)
     if node.clock.lockstep:
         # Time moves only when the driver steps it; liveness is then a wall-clock matter.
         clock_link = open_link(cfg.clock_url)
@@ -75,7 +74,16 @@ def run_node(config: str, reset_cause: str, heartbeat_fd: int | None) -> int:
         print(f"gridfree node {cfg.name}: lockstep clock on "
               f"{f'tcp://{where[0]}:{where[1]}' if where and cfg.clock_url.startswith('tcp') else cfg.clock_url}",
               flush=True)
-        driver = LinkReader(clock_link, ClockDriver(node.step_to, clock_link.write), name="clock-driver")
+        started = []
+
+        def step_to(t: float) -> None:
+            if not started:  # the driver's first time is the epoch: boot there, not at J2000
+                node.clock.set(t)
+                node.start(open_radio=False)
+                started.append(t)
+            node.step_to(t)
+
+        driver = LinkReader(clock_link, ClockDriver(step_to, clock_link.write), name="clock-driver")
         driver.start()
         while not node.stop_event.wait(1.0):
             if heartbeat_fd is not None:
@@ -84,6 +92,7 @@ def run_node(config: str, reset_cause: str, heartbeat_fd: int | None) -> int:
         clock_link.close()
         node.stop()
         return exit_code[0]
+    node.start(open_radio=False)
     watchdog.start()
     try:
         node.run()

@@ -80,6 +80,7 @@ class NodeComponent(Component):
 
     def start(self) -> None:
         """After every component is attached: announce the boot and leave BOOT for SAFE."""
+        self.boot_time_s = self.ctx.clock.now()
         self.log("Boot", count=self.boot_count, cause=self.reset_cause[:32])
         self.ctx.modes.request(Mode.SAFE, "boot complete")
 

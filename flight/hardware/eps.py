@@ -64,8 +64,7 @@ class EpsComponent(Component):
 
     def _read(self, quantities) -> int:
         absent = 0
-        for q in quantities:
-            value = self.board.read(q)
+        for q, value in self.board.read_many(quantities).items():
             if value is None:
                 absent += 1
                 continue

@@ -44,6 +44,10 @@ class PowerBoard(ABC):
     @abstractmethod
     def read(self, q: Quantity) -> float | None: ...
 
+    def read_many(self, quantities) -> dict:
+        """Several readings at once; drivers that can sweep registers in one exchange override it."""
+        return {q: self.read(q) for q in quantities}
+
     @abstractmethod
     def set_switch(self, s: Switch, on: bool) -> bool:
         """True if the board confirmed the change."""

@@ -58,6 +58,21 @@ class RigSerialBoard(PowerBoard):
         resp = self._transact(Op.READ, _REG[q])
         return resp.value if resp is not None and resp.status is Status.OK else None
 
+    def read_many(self, quantities) -> dict:
+        """One block read per run of consecutive registers."""
+        regs = sorted((_REG[q], q) for q in quantities)
+        out, run = {}, []
+        for reg, q in regs + [(None, None)]:
+            if run and (reg is None or reg != run[-1][0] + 1):
+                resp = self._transact(Op.READ_BLOCK, run[0][0], len(run))
+                ok = resp is not None and resp.status is Status.OK and len(resp.values) == len(run)
+                for i, (_, rq) in enumerate(run):
+                    out[rq] = resp.values[i] if ok else None
+                run = []
+            if reg is not None:
+                run.append((reg, q))
+        return out
+
     def set_switch(self, s: Switch, on: bool) -> bool:
         resp = self._transact(Op.WRITE, _SWITCH[s], 1 if on else 0)
         return resp is not None and resp.status is Status.OK

@@ -80,6 +80,11 @@ class EmulatedBoard:
             return None
         self.requests += 1
         with self.lock:
+            if req.op is Op.READ_BLOCK:
+                values = [self.measure(req.reg + i) for i in range(int(req.value))]
+                if any(v is None for v in values):
+                    return Response(Op.READ_BLOCK, req.seq, req.reg, Status.UNKNOWN_REGISTER)
+                return Response(Op.READ_BLOCK, req.seq, req.reg, Status.OK, values=tuple(values))
             if req.op is Op.READ:
                 value = self.measure(req.reg)
                 if value is None:

@@ -1,11 +1,22 @@
-"""Links by URL: one interface (`Link`), several transports, chosen by the URL's scheme.
+"""Links by URL: one interface (`Link`), several transports, chosen by the URL's scheme, so that
+hardware, a test bench and a ground station differ only in a configuration string.
 
-    open_link("/dev/ttyUSB0")            serial device or pty (any pyserial URL: loop://, socket://, spy://)
-    open_link("tcp://127.0.0.1:5000")    TCP client;  "tcp://0.0.0.0:5000?listen=1" listens
-    open_link("udp://127.0.0.1:5001")    one datagram per frame or packet; "udp-listen://…" binds
+    open_link("/dev/ttyUSB0", baudrate=9600)     serial device or pty slave path
+    open_link("serial:///dev/ttyUSB0?baudrate=115200")
+    open_link("loop://")                         pyserial URLs: loop://, socket://, spy://, rfc2217://
+    open_link("tcp://127.0.0.1:5000")            TCP client, reconnects with backoff
+    open_link("tcp://0.0.0.0:5000?listen=1")     TCP listener (also tcp-listen://), one peer at a time
+    open_link("udp://127.0.0.1:5001")            one datagram per frame or packet ("?bind=host:port")
+    open_link("udp-listen://0.0.0.0:5001")       binds; replies to the last peer heard from
+
+Each transport's module header gives its grammar and options; options may be given in the URL's
+query or as keywords (keywords win). An unknown scheme or option raises `LinkError` quoting the
+accepted forms. Framing is not a link's business: feed what `read` returns (or what a
+`LinkReader` hands its `Protocol`) to a sans-IO decoder.
 """
 from __future__ import annotations
 
+import importlib
 from urllib.parse import urlsplit
 
 from gridfree.protocols.links.base import Link, LinkError, LinkStats
@@ -13,30 +24,40 @@ from gridfree.protocols.links.reader import LinkReader, Protocol
 
 __all__ = ["open_link", "Link", "LinkError", "LinkStats", "LinkReader", "Protocol", "SCHEMES"]
 
+_SERIAL = "gridfree.protocols.links.serial:SerialLink"
 SCHEMES = {
     "tcp": "gridfree.protocols.links.tcp:TcpLink",
     "tcp-listen": "gridfree.protocols.links.tcp:TcpLink",
     "udp": "gridfree.protocols.links.udp:UdpLink",
     "udp-listen": "gridfree.protocols.links.udp:UdpLink",
-    # pyserial's own schemes, and plain device paths
-    "": "gridfree.protocols.links.serial:SerialLink",
-    "serial": "gridfree.protocols.links.serial:SerialLink",
-    "loop": "gridfree.protocols.links.serial:SerialLink",
-    "socket": "gridfree.protocols.links.serial:SerialLink",
-    "spy": "gridfree.protocols.links.serial:SerialLink",
-    "rfc2217": "gridfree.protocols.links.serial:SerialLink",
+    "": _SERIAL,  # a device path
+    "serial": _SERIAL,
+    # pyserial's own URL handlers, passed through whole
+    "loop": _SERIAL,
+    "socket": _SERIAL,
+    "spy": _SERIAL,
+    "rfc2217": _SERIAL,
+    "hwgrep": _SERIAL,
+    "alt": _SERIAL,
 }
 
+EXPECTED = ("a device path (/dev/ttyUSB0, /dev/pts/N), serial:///dev/X?baudrate=N, loop://, "
+            "socket://host:port, spy:///dev/X?file=F, rfc2217://host:port, tcp://host:port[?listen=1], "
+            "tcp-listen://host:port, udp://host:port[?bind=host:port] or udp-listen://host:port")
 
-def open_link(url: str) -> Link:
-    if not isinstance(url, str) or not url:
-        raise LinkError(f"a link URL must be a non-empty string, got {url!r}")
-    scheme = urlsplit(url).scheme if "://" in url else ""
+
+def open_link(url: str, **opts) -> Link:
+    """Open the link `url` names; `opts` are the transport's options (see its module header).
+
+    Raises LinkError for a malformed URL, an unknown scheme or option, or a transport that
+    cannot be opened (no such device, port in use). A TCP client whose peer is not up yet is
+    not an error: it connects when the peer appears.
+    """
+    if not isinstance(url, str) or not url.strip():
+        raise LinkError(f"a link URL must be a non-empty string, got {url!r}; expected {EXPECTED}")
+    scheme = urlsplit(url).scheme.lower() if "://" in url else ""
     target = SCHEMES.get(scheme)
     if target is None:
-        raise LinkError(f"unknown link scheme {scheme!r} in {url!r}; expected a device path or one of "
-                        + ", ".join(f"{s}://" for s in sorted(SCHEMES) if s))
+        raise LinkError(f"unknown link scheme {scheme!r} in {url!r}; expected {EXPECTED}")
     module, _, cls = target.partition(":")
-    import importlib
-
-    return getattr(importlib.import_module(module), cls)(url)
+    return getattr(importlib.import_module(module), cls)(url, **opts)

@@ -54,5 +54,6 @@ def test_a_silent_line_is_reported_and_survived(bench, dictionary):
         assert g.send("test.Ping").wait(10).completed  # the node keeps flying
         board.faults.silent = False
         assert g.wait_until(lambda: g.value("eps.DriverOk") is True, 20)
-        names = [e.event.name for e in g.events if e.event]
-        assert "eps.DriverFault" in names and "eps.DriverRecovered" in names
+        names = lambda: [e.event.name for e in g.events if e.event]  # noqa: E731
+        assert g.wait_until(lambda: "eps.DriverRecovered" in names(), 10)
+        assert names().index("eps.DriverFault") < names().index("eps.DriverRecovered")

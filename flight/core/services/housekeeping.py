@@ -43,7 +43,7 @@ class HousekeepingService(Component):
         for h in ctx.dictionary.housekeeping:
             self.period_s[h.sid] = h.period_s
             self.enabled.add(h.sid)
-            self._next[h.sid] = ctx.clock.now()
+            self._next[h.sid] = float("-inf")  # first report on the first tick, whenever that is
 
     def schedule(self):
         return {"fast": [self.tick]}

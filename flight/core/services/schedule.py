@@ -50,11 +50,10 @@ class ScheduleService(Component):
         self.enabled = True
         self.released = self.late = 0
         self.submit = None  # the dispatcher's submit, set by the node
-        self._booted_at = 0.0
+        self._booted_at: float | None = None  # onboard time of the first tick after boot
 
     def attach(self, ctx) -> None:
         super().attach(ctx)
-        self._booted_at = ctx.clock.now()
         try:
             body = self.store.load()
             if body is not None:
@@ -73,6 +72,8 @@ class ScheduleService(Component):
         return {"fast": [self.tick]}
 
     def tick(self, t: float) -> None:
+        if self._booted_at is None:
+            self._booted_at = t
         if self.enabled and self.activities and self.activities[0][0] <= t:
             due = [a for a in self.activities if a[0] <= t]
             self.activities = self.activities[len(due):]

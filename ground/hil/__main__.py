@@ -1,0 +1,5 @@
+import sys
+
+from gridfree.ground.hil.cli import run
+
+sys.exit(run())

@@ -1,0 +1,48 @@
+"""`gridfree rig run scenario.toml [--out DIR]`: run a HIL scenario against a node process and write
+its report (Markdown + PNG). Exit code 0 when every criterion passed, 1 when one failed, 2 when
+the scenario itself is wrong."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def run(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="gridfree rig", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="action", required=True)
+    r = sub.add_parser("run", help="run one scenario")
+    r.add_argument("scenario", help="scenario TOML file")
+    r.add_argument("--out", default=None, help="report directory (default: report-<scenario name>)")
+    r.add_argument("--hours", type=float, default=None, help="override the scenario's duration")
+    args = parser.parse_args(argv)
+    from gridfree.ground.hil import report, runner
+    from gridfree.ground.hil.scenario import Scenario, ScenarioError
+
+    try:
+        scenario = Scenario.load(args.scenario)
+    except ScenarioError as exc:
+        print(f"gridfree rig: {exc}", file=sys.stderr)
+        return 2
+    if args.hours is not None:
+        scenario.duration_s = args.hours * 3600.0
+    out = Path(args.out or f"report-{scenario.name}")
+    last = [-1]
+
+    def progress(done_s, total_s):
+        pct = int(100 * done_s / total_s)
+        if pct // 10 != last[0]:
+            last[0] = pct // 10
+            print(f"  {pct:3d}% ({done_s / 3600:.1f} h simulated)", file=sys.stderr, flush=True)
+
+    print(f"gridfree rig: {scenario.name}: {scenario.duration_s / 3600:.1f} h on {scenario.orbit}", flush=True)
+    result = runner.run(scenario, out / "run", progress)
+    md = report.write(result, out)
+    for name, ok, detail in result.checks:
+        print(f"  {'pass' if ok else 'FAIL'}  {name}: {detail}")
+    print(f"{'PASS' if result.passed else 'FAIL'} in {result.wall_s:.1f} s ({result.speedup:.0f}x real time); "
+          f"report {md}")
+    return 0 if result.passed else 1
+
+
+command = {"help": "run hardware-in-the-loop scenarios against a node", "run": run}

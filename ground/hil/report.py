@@ -1,0 +1,71 @@
+"""Scenario reports: Markdown with the pass/fail table, and PNG plots drawn with pyqtgraph on an
+offscreen Qt platform (no display needed)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from gridfree.ground.hil.runner import RunResult
+
+
+def plot(result: RunResult, path: Path) -> Path:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    import pyqtgraph as pg
+    import pyqtgraph.exporters  # noqa: F401 - registers the exporters
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication([])
+    pg.setConfigOptions(antialias=True, background="w", foreground="k")
+    a = result.record.arrays()
+    win = pg.GraphicsLayoutWidget()
+    win.resize(1200, 1000)
+    panels = [
+        ("State of charge (%)", [("SOC", a["soc"] * 100, "b")]),
+        ("Power (W)", [("arrays", a["solar_W"], "#d90"), ("loads", a["load_W"], "r")]),
+        ("Temperatures (C)", [(k[5:-2], v, c) for (k, v), c in zip(
+            ((k, v) for k, v in a.items() if k.startswith("temp_")), ("r", "b", "g", "m"))]),
+        ("Sunlit fraction / node mode", [("sunlit", a["sunlit"], "#d90"), ("mode (0 BOOT 1 SAFE 2 NOMINAL)",
+                                                                          a["node_mode"], "k")]),
+    ]
+    for row, (title, series) in enumerate(panels):
+        p = win.addPlot(row=row, col=0, title=title)
+        p.addLegend(offset=(10, 5))
+        p.showGrid(x=True, y=True, alpha=0.3)
+        p.setLabel("bottom", "time (h)")
+        for name, y, colour in series:
+            p.plot(a["t_h"], y, pen=pg.mkPen(colour, width=2), name=name)
+    app.processEvents()
+    pg.exporters.ImageExporter(win.scene()).export(str(path))
+    win.close()
+    return path
+
+
+def write(result: RunResult, outdir: Path) -> Path:
+    outdir.mkdir(parents=True, exist_ok=True)
+    png = plot(result, outdir / "plots.png")
+    s, t = result.scenario, result.truth
+    lines = [
+        f"# HIL scenario `{s.name}`: {'PASS' if result.passed else 'FAIL'}",
+        "",
+        f"- orbit `{s.orbit}`, {s.duration_s / 3600:.1f} h simulated in {result.wall_s:.1f} s "
+        f"({result.speedup:.0f}x real time), lockstep step {s.step_s} s",
+        f"- battery: SOC {s.initial_soc:.2f} -> {t.battery.soc:.2f}, {t.battery.cycles:.2f} equivalent cycles",
+        f"- energy: arrays {t.ledger.solar_Wh / 1000:.1f} kWh, loads {t.ledger.load_Wh / 1000:.1f} kWh, "
+        f"shunted {t.ledger.shunt_Wh / 1000:.1f} kWh, unserved {t.ledger.unserved_Wh:.2f} Wh",
+        f"- faults: {', '.join(f'{f.kind} at {f.at_s / 3600:.2f} h' for f in s.faults) or 'none'}",
+        "",
+        "| criterion | result | detail |",
+        "| --- | --- | --- |",
+        *(f"| {name} | {'pass' if ok else 'FAIL'} | {detail} |" for name, ok, detail in result.checks),
+        "",
+        f"![plots]({png.name})",
+        "",
+        "## Node events",
+        "",
+        "```",
+        *result.node_events[-200:],
+        "```",
+    ]
+    md = outdir / "report.md"
+    md.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return md
