@@ -6,7 +6,9 @@ Each end is a real tty device (`/dev/pts/N`, in `paths`) in raw mode without ech
 process opens like a serial port (`open_link(path)`, `serial.Serial(path)`). One relay thread
 copies bytes between the two master sides with a selector. The pair holds both slave sides open
 itself, so either process may close and reopen its end without the other seeing a hang-up: the
-cable stays plugged in until `stop()`, which unplugs it (both ends then read EIO).
+cable stays plugged in until `stop()`, which unplugs it (both ends then read EIO). Writers never
+block on the pair: bytes for an end that nobody has read for STALE_S are dropped and counted
+(`stats`), so a process that opens its end late hears the present, not a backlog.
 
 Fault injection: `transform_ab` sees every chunk written at `paths[0]` on its way to
 `paths[1]`, `transform_ba` the other way. Each takes the bytes and returns the bytes to deliver:
@@ -27,12 +29,17 @@ import selectors
 import signal
 import sys
 import threading
+import time
 import tty
 from typing import Callable
 
-#: Octets held for a side nobody reads before newer ones are dropped (counted): a serial line
-#: with no listener loses data, and the writer must never block because of it.
+#: Octets held for a side that reads slowly before newer ones are dropped (counted): the writer
+#: must never block because of the reader.
 MAX_PENDING_OCTETS = 1 << 20
+#: A side that has taken nothing for this long has nobody reading it: what is waiting for it is
+#: dropped (counted), as a line with no listener loses data, so whoever opens it later hears
+#: the present rather than a backlog of old frames.
+STALE_S = 1.0
 CHUNK_OCTETS = 65536
 #: How long `stop()` waits for the relay thread.
 STOP_WAIT_S = 2.0
@@ -53,6 +60,7 @@ class _Side:
             self.close()
             raise
         self.pending = bytearray()  # read from the other side, not yet written to this master
+        self.stalled_since: float | None = None  # when this master last refused bytes
         self.delivered = 0  # octets written to this side's master (readable at this path)
         self.dropped = 0  # octets meant for this side that were lost
 
@@ -104,6 +112,12 @@ class PtyPair:
         os.write(self._wake_w, b"x")
         if self._thread.is_alive():
             self._thread.join(STOP_WAIT_S)
+        if self._thread.is_alive():
+            # Stuck in a transform: closing the descriptors now could let it read or write
+            # whatever file reuses their numbers, so leave them to the process's exit.
+            self.last_error = "relay thread did not stop (a transform blocked?); ptys left open"
+            self.errors += 1
+            return
         for side in (self.a, self.b):
             side.close()
         os.close(self._wake_r)
@@ -127,7 +141,8 @@ class PtyPair:
             sel.register(fd, selectors.EVENT_READ, fd)
         try:
             while not self._stop.is_set():
-                for key, events in sel.select():
+                waiting = self.a.pending or self.b.pending
+                for key, events in sel.select(STALE_S / 4 if waiting else None):
                     if key.data is None:
                         continue  # the wake-up pipe: the loop condition decides
                     src, dst, direction = routes[key.fd]
@@ -136,6 +151,7 @@ class PtyPair:
                     if events & selectors.EVENT_WRITE:
                         self._flush(src)
                 for fd, (side, _, _) in routes.items():
+                    self._drop_if_stale(side)
                     sel.modify(fd, selectors.EVENT_READ | (selectors.EVENT_WRITE if side.pending else 0), fd)
         except Exception as exc:  # noqa: BLE001 - a relay that dies must say why
             self._count(exc)
@@ -170,11 +186,20 @@ class PtyPair:
         dst.pending += data
         self._flush(dst)
 
+    @staticmethod
+    def _drop_if_stale(side: _Side) -> None:
+        if side.pending and side.stalled_since is not None and time.monotonic() - side.stalled_since > STALE_S:
+            side.dropped += len(side.pending)
+            side.pending.clear()
+            side.stalled_since = None
+
     def _flush(self, side: _Side) -> None:
         while side.pending:
             try:
                 n = os.write(side.master, side.pending[:CHUNK_OCTETS])
             except BlockingIOError:
+                if side.stalled_since is None:
+                    side.stalled_since = time.monotonic()
                 return  # the reader at that path is behind: EVENT_WRITE resumes us
             except OSError as exc:
                 self._count(exc)
@@ -182,6 +207,7 @@ class PtyPair:
                 side.pending.clear()
                 return
             side.delivered += n
+            side.stalled_since = None
             del side.pending[:n]
 
 

@@ -29,13 +29,17 @@ def plot(result: RunResult, path: Path) -> Path:
     ]
     for row, (title, series) in enumerate(panels):
         p = win.addPlot(row=row, col=0, title=title)
-        p.addLegend(offset=(10, 5))
+        p.addLegend(offset=(-10, 5), colCount=len(series))
         p.showGrid(x=True, y=True, alpha=0.3)
         p.setLabel("bottom", "time (h)")
+        p.getAxis("left").enableAutoSIPrefix(False)
         for name, y, colour in series:
             p.plot(a["t_h"], y, pen=pg.mkPen(colour, width=2), name=name)
+    win.show()  # offscreen: lays the plots out at the window's size
     app.processEvents()
-    pg.exporters.ImageExporter(win.scene()).export(str(path))
+    exporter = pg.exporters.ImageExporter(win.scene())
+    exporter.parameters()["width"] = 1200
+    exporter.export(str(path))
     win.close()
     return path
 

@@ -113,13 +113,14 @@ class Link(ABC):
             return self._read(max_bytes, timeout)
 
     def write(self, data: bytes) -> None:
-        """Send all of `data` (or one datagram). Never blocks longer than the link's write
-        timeout: a write with no peer, or to a stalled one, is counted in `dropped_writes`."""
+        """Send all of `data` (or one datagram; b"" sends nothing, on any link). Never blocks
+        longer than the link's write timeout: a write with no peer, or to a stalled one, is
+        counted in `dropped_writes`."""
         if self.closed:
             raise LinkError(f"{self.url}: write on a closed link")
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"a link writes bytes, got {type(data).__name__}")
-        if data or self.is_datagram:
+        if data:
             self._write(bytes(data))
 
     def cancel_read(self) -> None:
@@ -238,8 +239,10 @@ def to_seconds(value: Any) -> float:
     return seconds
 
 
-def split_host_port(value: str) -> tuple[str, int]:
-    """'host:port' or '[v6]:port' -> (host, port)."""
+def split_host_port(value: str | tuple) -> tuple[str, int]:
+    """'host:port' or '[v6]:port' (or a (host, port) tuple, from a keyword) -> (host, port)."""
+    if isinstance(value, tuple) and len(value) == 2:
+        value = f"[{value[0]}]:{value[1]}" if ":" in str(value[0]) else f"{value[0]}:{value[1]}"
     parts = urlsplit(f"//{value}")
     try:
         port = parts.port

@@ -20,6 +20,7 @@ False, and whoever owns the hardware decides whether to reopen.
 """
 from __future__ import annotations
 
+import queue
 import time
 from urllib.parse import urlsplit
 
@@ -61,9 +62,15 @@ class SerialLink(Link):
         self._cancel_asked = False
         try:
             self._port = serial.serial_for_url(target, timeout=self._timeout, **settings)
-        except (serial.SerialException, ValueError, OSError) as exc:
-            raise LinkError(f"cannot open serial link {url!r}: {exc}") from exc
+        except Exception as exc:  # noqa: BLE001 - pyserial's URL handlers raise all sorts
+            # (SerialException, ValueError, OSError, and a KeyError from loop://'s own message).
+            raise LinkError(f"cannot open serial link {url!r}: {type(exc).__name__}: {exc}") from exc
         self.stats.connected = True
+
+    @property
+    def port(self) -> serial.SerialBase:
+        """The pyserial port, for line controls a link does not model (DTR, RTS, break)."""
+        return self._port
 
     def _set_timeout(self, timeout: float) -> None:
         # pyserial re-applies the whole termios state whenever the timeout changes: only change it
@@ -97,9 +104,9 @@ class SerialLink(Link):
                 return b""
             self._error(exc)
             self.stats.connected = False
-            # A dead device reports readiness at once, forever: wait out this read's timeout so a
-            # reader thread costs one error per read, not a spinning core.
-            self._closed.wait(POLL_S if deadline is None else max(0.0, deadline - time.monotonic()))
+            # A dead device reports readiness at once, forever: pause (up to POLL_S, within this
+            # read's timeout) so a reader thread costs a few errors a second, not a spinning core.
+            self._closed.wait(POLL_S if deadline is None else min(POLL_S, max(0.0, deadline - time.monotonic())))
             return b""
         self._cancel_asked = False
         self.stats.connected = True
@@ -110,7 +117,8 @@ class SerialLink(Link):
             # No flush(): tcdrain() blocks until the line has sent everything, with no timeout,
             # and forever on a pty whose other side nobody reads. The kernel buffer sends it.
             self._port.write(data)
-        except (serial.SerialException, OSError, TypeError, AttributeError) as exc:
+        except (serial.SerialException, OSError, TypeError, AttributeError, queue.Full) as exc:
+            # queue.Full: loop:// holds 4096 octets and raises it when nobody reads them
             if not self.closed:
                 self._error(exc)
             self.stats.dropped_writes += 1
@@ -123,7 +131,7 @@ class SerialLink(Link):
         if cancel is not None:
             try:
                 cancel()
-            except (OSError, AttributeError, TypeError, ValueError):
+            except (OSError, AttributeError, TypeError, ValueError, queue.Full):
                 pass  # not open, or a handler without a working cancel: the POLL_S slice bounds it
 
     def _close(self) -> None:

@@ -75,6 +75,11 @@ class TcpLink(Link):
             self._server.setblocking(False)  # a peer that gives up between select and accept
             self.local_address = self._server.getsockname()[:2]
         else:
+            try:  # a name that does not resolve is a configuration error; a peer not up yet is not
+                socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            except OSError as exc:
+                self._waker.close()
+                raise LinkError(f"cannot resolve {host!r} in {url!r}: {exc}") from exc
             self.remote_address = (host, port)
             self._try_connect()  # nobody there yet is not an error: reads and writes retry
 
@@ -169,9 +174,7 @@ class TcpLink(Link):
                 if self.closed or self._cancel_asked:
                     self._cancel_asked = False
                     return b""
-            if self._server is not None and self._server in ready:
-                self._try_accept()
-                continue  # the new peer's socket goes into the next select
+            # The current peer's data before a new peer: what it sent before being replaced counts.
             if sock is not None and sock in ready:
                 try:
                     data = sock.recv(max_bytes)
@@ -185,6 +188,9 @@ class TcpLink(Link):
                     return self._got(data)
                 self._drop(sock)  # EOF: the peer closed; a client reconnects on the next pass
                 continue
+            if self._server is not None and self._server in ready:
+                self._try_accept()
+                continue  # the new peer's socket goes into the next select
             if deadline is not None and time.monotonic() >= deadline:
                 return b""
         return b""

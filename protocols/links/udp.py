@@ -92,6 +92,9 @@ class UdpLink(Link):
                 continue
             if self.listening:
                 self.peer_address = peer
+            if not data:  # carries no frame, and b"" means "nothing came": wait for the next one
+                self.stats.datagrams_in += 1
+                continue
             return self._got(data)
 
     def _write(self, data: bytes) -> None:
