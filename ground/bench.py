@@ -50,3 +50,16 @@ def command_roundtrip_figures():
 
 
 BENCHMARKS = [command_roundtrip_figures]
+
+
+def hil_figures():
+    """A 24 h nominal scenario with the node in lockstep: simulated seconds per wall second."""
+    from gridfree.ground.hil import runner
+    from gridfree.ground.hil.scenario import Scenario
+
+    with tempfile.TemporaryDirectory() as tmp:
+        result = runner.run(Scenario(name="bench-24h", duration_s=86_400.0), Path(tmp))
+    yield Figure("hil_speedup_24h", result.speedup, "sim s / wall s", ">= 100")
+
+
+HIL_BENCHMARKS = [hil_figures]

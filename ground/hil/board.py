@@ -1,7 +1,7 @@
 """The emulated EPS/thermal/payload board: the rig's side of the hardware register protocol.
 
-Reads come from the truth model through a sensor model (Gaussian noise, a bias, ADC quantisation)
-and writes switch the truth's loads. Faults a scenario can inject: a sensor stuck at a value,
+Reads come from the truth model through a sensor model (Gaussian noise, a bias, ADC quantisation,
+and optionally a response latency) and writes switch the truth's loads. Faults a scenario can inject: a sensor stuck at a value,
 extra noise or bias on one register, and a silent board (the serial line dropped).
 """
 from __future__ import annotations
@@ -110,10 +110,15 @@ class EmulatedBoard:
 
 
 class BoardServer(Protocol):
-    """Serves the board on a link (the rig's end of the node's hardware serial line)."""
+    """Serves the board on a link (the rig's end of the node's hardware serial line).
 
-    def __init__(self, board: EmulatedBoard, link: Link):
-        self.board, self.link = board, link
+    `latency_s` delays each answer by that much wall time, as a board's microcontroller and a slow
+    UART would; lockstep runs leave it at zero because the node's timeouts are wall-clock.
+    """
+
+    def __init__(self, board: EmulatedBoard, link: Link, latency_s: float = 0.0):
+        self.board, self.link, self.latency_s = board, link, latency_s
+        self._delay = threading.Event()
         self.decoder = HwBusDecoder()
         self.reader = LinkReader(link, self, name="board-server")
 
@@ -129,4 +134,6 @@ class BoardServer(Protocol):
             if isinstance(msg, Request):
                 resp = self.board.handle(msg)
                 if resp is not None:
+                    if self.latency_s:
+                        self._delay.wait(self.latency_s)  # modelled latency, not synchronisation
                     self.link.write(resp.pack())

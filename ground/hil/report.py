@@ -57,6 +57,9 @@ def write(result: RunResult, outdir: Path) -> Path:
         f"- energy: arrays {t.ledger.solar_Wh / 1000:.1f} kWh, loads {t.ledger.load_Wh / 1000:.1f} kWh, "
         f"shunted {t.ledger.shunt_Wh / 1000:.1f} kWh, unserved {t.ledger.unserved_Wh:.2f} Wh",
         f"- faults: {', '.join(f'{f.kind} at {f.at_s / 3600:.2f} h' for f in s.faults) or 'none'}",
+        f"- downlink at the rig's ground station: {result.downlink.get('frames_ok', 0)} frames ok, "
+        f"{result.downlink.get('frames_bad', 0)} bad, {result.downlink.get('frames_lost', 0)} lost, "
+        f"{result.downlink.get('packets_ok', 0)} packets; {result.bits_flipped} bits flipped on the radio line",
         "",
         "| criterion | result | detail |",
         "| --- | --- | --- |",

@@ -33,7 +33,7 @@ apid = 100
 clock = "lockstep"
 state_dir = "state"
 [radio]
-url = "tcp://127.0.0.1:0?listen=1"
+url = "{radio}"
 [clock]
 url = "tcp://127.0.0.1:0?listen=1"
 [hardware]
@@ -41,6 +41,27 @@ driver = "rig"
 url = "{hw}"
 """
 RECORD_EVERY_S = 30.0
+
+
+class BitErrors:
+    """A pty-pair transform that flips each bit with probability `ber` (0 = a clean line)."""
+
+    def __init__(self, seed: int = 2):
+        self.rng = np.random.default_rng(seed)
+        self.ber = 0.0
+        self.flipped = 0
+
+    def __call__(self, data: bytes) -> bytes:
+        if self.ber <= 0.0:
+            return data
+        n = self.rng.binomial(8 * len(data), self.ber)
+        if n == 0:
+            return data
+        buf = bytearray(data)
+        for bit in self.rng.integers(0, 8 * len(data), n):
+            buf[bit // 8] ^= 1 << (bit % 8)
+        self.flipped += int(n)
+        return bytes(buf)
 
 
 @dataclass
@@ -71,6 +92,8 @@ class RunResult:
     wall_s: float
     checks: list[tuple[str, bool, str]]
     node_events: list[str]
+    downlink: dict = field(default_factory=dict)  # the ground decoder's statistics
+    bits_flipped: int = 0
 
     @property
     def passed(self) -> bool:
@@ -101,6 +124,9 @@ def _apply(fault: Fault, truth: Truth, board: EmulatedBoard) -> str:
     return fault.kind
 
 
+
+
+
 def _dictionary() -> Dictionary:
     out = subprocess.run([sys.executable, "-m", "gridfree.protocols.cli", "dict"], capture_output=True, text=True,
                          check=True, timeout=120).stdout
@@ -115,48 +141,57 @@ def run(scenario: Scenario, workdir: Path, progress=None) -> RunResult:
     board = EmulatedBoard(truth, seed=1)
     dictionary = _dictionary()
     record, events = Record(), []
-    with PtyPair() as pair:
+    bit_errors = BitErrors()
+    # The radio is a serial line too, so bit errors can be injected into it in both directions.
+    with PtyPair() as pair, PtyPair(transform_ab=bit_errors, transform_ba=bit_errors) as radio:
         server = BoardServer(board, open_link(pair.paths[0])).start()
-        (workdir / "node.toml").write_text(NODE_TOML.format(hw=pair.paths[1]))
+        (workdir / "node.toml").write_text(NODE_TOML.format(hw=pair.paths[1], radio=radio.paths[1]))
         node = subprocess.Popen([sys.executable, "-m", "gridfree.flight", "--config", str(workdir / "node.toml"),
                                  "--no-supervise"], stdout=subprocess.PIPE, text=True, cwd=workdir)
         try:
-            radio_url = re.search(r"radio on (\S+),", node.stdout.readline()).group(1)
+            node.stdout.readline()  # the radio banner
             clock_url = re.search(r"lockstep clock on (\S+)", node.stdout.readline()).group(1)
-            with GroundClient(radio_url, dictionary) as ground, open_link(clock_url) as clock:
-                ground.wait_until(lambda: ground.link.stats.connected, 10)
+            with GroundClient(radio.paths[0], dictionary) as ground, open_link(clock_url) as clock:
                 ground.subscribe(lambda kind, item: events.append(f"{item.time_s - scenario.start_unix_s:9.0f} s "
                                                                   f"{item.text}") if kind == "event" else None)
                 wall0 = time.perf_counter()
-                _loop(scenario, truth, board, clock, ground, record, progress)
+                _loop(scenario, truth, board, bit_errors, clock, ground, record, progress)
                 wall = time.perf_counter() - wall0
                 ground.wait_until(lambda: False, 0.3)  # let the last reports arrive
+                downlink = ground.decoder.stats.as_dict()
         finally:
             node.terminate()
             node.wait(10)
             node.stdout.close()
             server.stop()
             server.link.close()
-    return RunResult(scenario, record, truth, wall, evaluate(scenario, record, truth), events)
+    return RunResult(scenario, record, truth, wall, evaluate(scenario, record, truth), events, downlink,
+                     bit_errors.flipped)
 
 
-def _loop(scenario, truth, board, clock, ground, record, progress) -> None:
+def _loop(scenario, truth, board, bit_errors, clock, ground, record, progress) -> None:
     import struct
 
     faults = sorted(scenario.faults, key=lambda f: f.at_s)
     steps = int(round(scenario.duration_s / scenario.step_s))
     every = max(1, int(round(RECORD_EVERY_S / scenario.step_s)))
-    silent_until = None
+    silent_until = ber_until = None
     for k in range(1, steps + 1):
         elapsed = k * scenario.step_s
         while faults and faults[0].at_s <= elapsed:
             fault = faults.pop(0)
+            if fault.kind == "radio_ber":
+                bit_errors.ber = fault.value
+                ber_until = elapsed + fault.duration_s if fault.duration_s else None
+                continue
             with board.lock:
                 _apply(fault, truth, board)
             if fault.kind == "serial_silent":
                 silent_until = elapsed + fault.duration_s
         if silent_until is not None and elapsed >= silent_until:
             board.faults.silent, silent_until = False, None
+        if ber_until is not None and elapsed >= ber_until:
+            bit_errors.ber, ber_until = 0.0, None
         with board.lock:
             truth.step(scenario.step_s)
         msg = struct.pack(">d", truth.time_s)

@@ -11,8 +11,9 @@
     [[fault]]                     # at = hours from the start
     at_h = 6.0
     kind = "array_string_loss"    # sensor_stuck, sensor_noisy, sensor_bias, battery_cell_loss,
-    count = 3                     # array_string_loss, heater_stuck_on, serial_silent
-                                  # (register, value, sigma, bias, count, duration_s as the kind needs)
+    count = 3                     # array_string_loss, heater_stuck_on, serial_silent, radio_ber
+                                  # (register, value, sigma, bias, count, duration_s as the kind needs;
+                                  # radio_ber: value = bit error rate on the radio line, both ways)
     [criteria]
     min_soc = 0.3                 # truth SOC never below
     max_payload_temp_C = 85.0
@@ -31,7 +32,7 @@ from pathlib import Path
 from gridfree.protocols.hwbus import Reg
 
 FAULT_KINDS = {"sensor_stuck", "sensor_noisy", "sensor_bias", "battery_cell_loss", "array_string_loss",
-               "heater_stuck_on", "serial_silent"}
+               "heater_stuck_on", "serial_silent", "radio_ber"}
 CRITERIA = {"min_soc": float, "max_payload_temp_C": float, "max_battery_temp_C": float,
             "min_battery_temp_C": float, "no_undervoltage": bool, "final_mode": str}
 

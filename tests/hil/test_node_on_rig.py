@@ -57,3 +57,25 @@ def test_a_silent_line_is_reported_and_survived(bench, dictionary):
         names = lambda: [e.event.name for e in g.events if e.event]  # noqa: E731
         assert g.wait_until(lambda: "eps.DriverRecovered" in names(), 10)
         assert names().index("eps.DriverFault") < names().index("eps.DriverRecovered")
+
+
+def test_the_driver_times_out_on_a_board_slower_than_its_timeout():
+    """Latency is modelled: a board that answers in 0.5 s is a timeout for a 0.2 s driver."""
+    from gridfree.flight.hardware.interfaces import Quantity
+    from gridfree.flight.hardware.rig import RigSerialBoard
+
+    truth = Truth.from_elements(preset("iss500", EPOCH), EPOCH)
+    with PtyPair() as pair:
+        slow = BoardServer(EmulatedBoard(truth), open_link(pair.paths[0]), latency_s=0.5).start()
+        driver = RigSerialBoard(pair.paths[1], timeout_s=0.2, retries=0)
+        try:
+            assert driver.read(Quantity.BATTERY_VOLTAGE_V) is None and driver.health.timeouts == 1
+            slow.latency_s = 0.0
+            # The late answer to the first request is ignored (wrong sequence number); once the
+            # board has caught up, readings come back.
+            readings = [driver.read(Quantity.BATTERY_VOLTAGE_V) for _ in range(4)]
+            assert readings[-1] == pytest.approx(truth.bus_V, abs=0.2)
+        finally:
+            driver.close()
+            slow.stop()
+            slow.link.close()

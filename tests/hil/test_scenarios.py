@@ -41,6 +41,12 @@ at_h = 0.05
 kind = "serial_silent"
 duration_s = 30
 
+[[fault]]
+at_h = 0.08
+kind = "radio_ber"
+value = 1e-4
+duration_s = 120
+
 [criteria]
 min_soc = 0.99           # cannot hold with 90 % compute: this criterion must fail
 no_undervoltage = true
@@ -54,5 +60,8 @@ no_undervoltage = true
     assert "# HIL scenario `short`: FAIL" in report
     assert "sensor_stuck at 0.02 h" in report and "serial_silent at 0.05 h" in report
     assert "board not answering" in report and "board answering again" in report  # the node saw the fault
+    import re
+    bad, flipped = map(int, re.search(r"(\d+) bad, .* (\d+) bits flipped", report).groups())
+    assert flipped > 0 and bad > 0  # the bit errors reached the ground station's decoder and were counted
     png = (out / "plots.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
