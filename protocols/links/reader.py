@@ -42,7 +42,8 @@ class LinkReader(threading.Thread):
     `connection_lost` and kept in `last_error`, so it is never lost silently.
 
     The thread is a daemon, so a reader left running never holds the interpreter open at exit;
-    `stop()` is still the clean way to end it, and returns within milliseconds.
+    `stop()` is still the clean way to end it: it wakes the read, so it returns at once (within
+    the serial link's POLL_S slice on pyserial's socket://, which cannot be woken).
     """
 
     def __init__(self, link: Link, protocol: Protocol, max_bytes: int = 65536, name: str | None = None):

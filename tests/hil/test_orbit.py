@@ -80,3 +80,20 @@ def test_presets():
     assert preset("iss500", 0).inclination_deg == 51.6
     with pytest.raises(ValueError, match="known"):
         preset("geo", 0)
+
+
+@pytest.mark.parametrize("date,eclipsed", [("2026-03-20", False), ("2026-06-21", True), ("2026-09-22", False)])
+def test_dawn_dusk_orbit_has_an_eclipse_season_around_the_june_solstice(date, eclipsed):
+    # Beta falls below asin(R / (R + 650 km)) = 65.2 deg only near the June solstice for this
+    # orientation (ascending node at 18:00 local time): that is the dawn-dusk eclipse season.
+    from datetime import datetime
+
+    epoch = datetime.fromisoformat(date + "T12:00:00+00:00").timestamp()
+    orbit = Orbit(preset("sso650-dawn-dusk", epoch), epoch, max_step_s=5.0)
+    beta_star = math.degrees(math.asin(R_EARTH_KM / (R_EARTH_KM + 650.0)))
+    assert (abs(orbit.beta_deg()) < beta_star) == eclipsed
+    shadow_s = 0
+    for _ in range(6000 // 5):
+        shadow_s += 5 * (orbit.sunlit_fraction() < 0.5)
+        orbit.advance(5.0)
+    assert (shadow_s > 600) == eclipsed and (shadow_s == 0) == (not eclipsed)
