@@ -15,7 +15,15 @@ def run(argv: list[str] | None = None) -> int:
     r.add_argument("scenario", help="scenario TOML file")
     r.add_argument("--out", default=None, help="report directory (default: report-<scenario name>)")
     r.add_argument("--hours", type=float, default=None, help="override the scenario's duration")
+    sv = sub.add_parser("serve", help="serve the emulated board on a serial URL in real time, for a node "
+                                      "(or a real flight computer) that is started separately")
+    sv.add_argument("--url", required=True, help="serial device, pty or pyserial URL of the rig's end of the line")
+    sv.add_argument("--orbit", default="iss500")
+    sv.add_argument("--speed", type=float, default=1.0, help="simulated seconds per wall second")
+    sv.add_argument("--seconds", type=float, default=None, help="stop after this many wall seconds")
     args = parser.parse_args(argv)
+    if args.action == "serve":
+        return serve(args)
     from gridfree.ground.hil import report, runner
     from gridfree.ground.hil.scenario import Scenario, ScenarioError
 
@@ -46,3 +54,35 @@ def run(argv: list[str] | None = None) -> int:
 
 
 command = {"help": "run hardware-in-the-loop scenarios against a node", "run": run}
+
+
+def serve(args) -> int:
+    import threading
+    import time
+
+    from gridfree.ground.hil.board import BoardServer, EmulatedBoard
+    from gridfree.ground.hil.orbit import preset
+    from gridfree.ground.hil.truth import Truth
+    from gridfree.protocols.links import LinkError, open_link
+
+    epoch = time.time()
+    truth = Truth.from_elements(preset(args.orbit, epoch), epoch)
+    board = EmulatedBoard(truth)
+    try:
+        server = BoardServer(board, open_link(args.url)).start()
+    except LinkError as exc:
+        print(f"gridfree rig: {exc}", file=sys.stderr)
+        return 2
+    print(f"gridfree rig: serving the emulated board on {args.url} ({args.orbit}, {args.speed}x)", flush=True)
+    tick, stop = 0.1, threading.Event()
+    end = None if args.seconds is None else time.monotonic() + args.seconds
+    try:
+        while not stop.wait(tick) and (end is None or time.monotonic() < end):
+            with board.lock:
+                truth.step(tick * args.speed)
+    except KeyboardInterrupt:
+        pass
+    server.stop()
+    server.link.close()
+    print(f"gridfree rig: served {board.requests} requests", flush=True)
+    return 0

@@ -79,3 +79,52 @@ def test_the_driver_times_out_on_a_board_slower_than_its_timeout():
             driver.close()
             slow.stop()
             slow.link.close()
+
+
+def test_rig_serve_answers_a_driver_on_a_serial_url():
+    """`gridfree rig serve` as its own process on one end of a pty pair, the driver on the other."""
+    import subprocess
+    import sys
+
+    from gridfree.flight.hardware.interfaces import Quantity, Switch
+    from gridfree.flight.hardware.rig import RigSerialBoard
+
+    with PtyPair() as pair:
+        rig = subprocess.Popen([sys.executable, "-m", "gridfree.ground.hil", "serve", "--url", pair.paths[0],
+                                "--seconds", "20"], stdout=subprocess.PIPE, text=True)
+        try:
+            assert "serving the emulated board" in rig.stdout.readline()
+            driver = RigSerialBoard(pair.paths[1], timeout_s=1.0)
+            volts = driver.read(Quantity.BATTERY_VOLTAGE_V)
+            assert volts is not None and 24.0 <= volts <= 33.7  # an 8s Li-ion pack
+            assert driver.set_switch(Switch.HEATER, True)
+            driver.close()
+        finally:
+            rig.terminate()
+            rig.wait(10)
+            rig.stdout.close()
+
+
+def test_linux_host_driver_reads_what_sysfs_has_and_nothing_else(tmp_path):
+    from gridfree.flight.hardware.interfaces import Quantity, Switch
+    from gridfree.flight.hardware.linuxhost import LinuxHostBoard
+
+    zone = tmp_path / "class/thermal/thermal_zone0"
+    zone.mkdir(parents=True)
+    (zone / "type").write_text("x86_pkg_temp\n")
+    (zone / "temp").write_text("61500\n")
+    bat = tmp_path / "class/power_supply/BAT0"
+    bat.mkdir(parents=True)
+    (bat / "voltage_now").write_text("12400000\n")
+    (bat / "current_now").write_text("1500000\n")
+    (bat / "status").write_text("Discharging\n")
+    host = LinuxHostBoard(sysfs=tmp_path)
+    assert host.read(Quantity.PAYLOAD_TEMP_C) == 61.5
+    assert host.read(Quantity.BATTERY_VOLTAGE_V) == 12.4 and host.read(Quantity.BATTERY_CURRENT_A) == -1.5
+    assert host.read(Quantity.ARRAY_POWER_W) is None and host.read(Quantity.PAYLOAD_POWER_W) is None
+    assert host.set_switch(Switch.HEATER, True) is False
+    # And on this machine's real /sys: whatever it has, never an exception.
+    real = LinuxHostBoard()
+    for q in Quantity:
+        value = real.read(q)
+        assert value is None or isinstance(value, float)
