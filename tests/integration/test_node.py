@@ -177,8 +177,9 @@ def test_a_lockstep_node_process_is_stepped_from_outside(tmp_path, dictionary):
         clock_url = re.search(r"lockstep clock on (\S+)", proc.stdout.readline()).group(1)
         with GroundClient(radio_url, dictionary) as g, open_link(clock_url) as clock:
             g.wait_until(lambda: g.link.stats.connected, 10)
-            # Two simulated minutes in 0.5 s steps, each acknowledged before the next is sent.
-            for k in range(1, 241):
+            # Two simulated minutes in 0.5 s steps, each acknowledged before the next is sent; the
+            # first step is the node's boot time.
+            for k in range(0, 241):
                 step = struct.pack(">d", J2000_UNIX_S + 0.5 * k)
                 clock.write(step)
                 got = b""

@@ -61,8 +61,10 @@ class HousekeepingService(Component):
         for sid in sorted(self.enabled):
             if t + 1e-9 >= self._next[sid]:
                 self.report(sid)
-                # Stay on the period's grid; after a stall, skip rather than burst.
-                self._next[sid] = max(self._next[sid] + self.period_s[sid], t)
+                # Stay on the period's grid; after a stall (or at the first tick), restart the grid
+                # from now rather than bursting through the missed reports.
+                nxt = self._next[sid] + self.period_s[sid]
+                self._next[sid] = nxt if nxt > t else t + self.period_s[sid]
 
     def _sid(self, sid: int) -> int:
         if sid not in self.ctx.dictionary.hk_by_sid:
