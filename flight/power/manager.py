@@ -1,0 +1,153 @@
+"""The power manager: keep the battery healthy first, hand what is left to compute second.
+
+Every fast tick it estimates SOC from the eps readings and checks for under-voltage: two readings
+in a row below the threshold put the node in SAFE (with the reason) and switch the payload off,
+within two ticks of the crossing. At 1 Hz it sheds and restores loads with hysteresis (compute
+first; the radio receiver and the flight computer are never shed), enforces the depth-of-discharge
+limit over the last orbit, and recomputes the power grant the compute manager may spend. Leaving
+SAFE needs margin, enforced as a mode guard, so a battery hovering at the threshold cannot bounce
+the node in and out of SAFE.
+"""
+from __future__ import annotations
+
+from collections import deque
+
+from gridfree.flight.core.component import Component
+from gridfree.flight.core.modes import Mode
+from gridfree.flight.hardware.interfaces import Quantity, Switch
+from gridfree.flight.power.soc import SocEstimator, cell_ocv_V
+from gridfree.protocols.dictionary import Channel, Event, Field, HousekeepingPacket, Limits, Parameter, Severity
+
+DT_FAST_S = 0.1
+SAFE_EXIT_MARGIN_V_PER_CELL = 0.05
+
+
+class PowerManager(Component):
+    channels = (
+        Channel(1, "Soc", "f32", "%", "Estimated state of charge", Limits(red_low=15.0, yellow_low=30.0)),
+        Channel(2, "SocSigma", "f32", "%", "1-sigma uncertainty of the SOC estimate"),
+        Channel(3, "DodOrbit", "f32", "%", "Depth of discharge since the highest SOC of the last orbit"),
+        Channel(4, "PayloadShed", "bool", description="The compute payload is switched off to save the battery"),
+        Channel(5, "GrantPowerW", "f32", "W", "Power the compute manager may draw now"),
+        Channel(6, "GrantEnergyWh", "f32", "Wh", "Energy the compute manager may use before the DoD floor"),
+        Channel(7, "UnderVoltageTrips", "u16", description="Under-voltage protections since boot"),
+        Channel(8, "CycleCount", "f32", description="Equivalent full cycles counted since boot"),
+    )
+    events = (
+        Event(1, "UnderVoltage", Severity.WARNING_HI, "battery {voltage_V:.2f} V below {threshold_V:.2f} V: SAFE",
+              (Field("voltage_V", "f32", "V"), Field("threshold_V", "f32", "V"))),
+        Event(2, "LoadShed", Severity.WARNING_LO, "payload off: {reason}", (Field("reason", "string[40]"),)),
+        Event(3, "LoadRestored", Severity.ACTIVITY_LO, "payload restored at SOC {soc_pct:.1f} %",
+              (Field("soc_pct", "f32", "%"),)),
+    )
+    parameters = (
+        Parameter(1, "UnderVoltageV", "f32", 25.6, "V", "Battery voltage that forces SAFE (3.2 V/cell)",
+                  min=20.0, max=30.0),
+        Parameter(2, "ShedSocPct", "f32", 30.0, "%", "Payload off below this SOC", min=5.0, max=90.0),
+        Parameter(3, "RestoreSocPct", "f32", 40.0, "%", "Payload back on above this SOC", min=10.0, max=95.0),
+        Parameter(4, "DodLimitPct", "f32", 30.0, "%", "Largest depth of discharge allowed per orbit",
+                  min=5.0, max=80.0),
+        Parameter(5, "OrbitPeriodS", "f32", 5677.0, "s", "Window of the per-orbit DoD limit", min=3000.0,
+                  max=20000.0),
+        Parameter(6, "SafeExitSocPct", "f32", 40.0, "%", "SOC needed to leave SAFE", min=10.0, max=95.0),
+    )
+    housekeeping = (HousekeepingPacket(1, "Status", ("Soc", "SocSigma", "DodOrbit", "PayloadShed", "GrantPowerW",
+                                                     "GrantEnergyWh", "UnderVoltageTrips", "CycleCount"), 1.0,
+                                       "Power management"),)
+
+    def __init__(self, eps, capacity_Ah: float = 180.0, series: int = 8, resistance_ohm: float = 0.0053,
+                 nominal_V: float = 29.6, max_discharge_W: float = 4000.0, name: str = "power", id_base: int = 0x0200):
+        super().__init__(name, id_base)
+        self.eps = eps
+        self.soc = SocEstimator(capacity_Ah, series, resistance_ohm)
+        self.series, self.nominal_V, self.max_discharge_W = series, nominal_V, max_discharge_W
+        self._low_count = 0
+        self._initialised = False
+        self.shed = False
+        self.uv_trips = 0
+        self.discharged_Ah = 0.0
+        self._history: deque = deque()  # (t, soc) over the last orbit, for the DoD limit
+        self.grant = (0.0, 0.0)  # (power W, energy Wh) the compute manager may use
+
+    def attach(self, ctx) -> None:
+        super().attach(ctx)
+        ctx.modes.add_guard("power", self._safe_exit_guard)
+
+    def schedule(self):
+        return {"fast": [self.fast], "slow": [self.slow]}
+
+    def _safe_exit_guard(self, old: Mode, new: Mode):
+        if old is Mode.SAFE and new is Mode.NOMINAL:
+            need = self.param("SafeExitSocPct") / 100.0
+            if self.soc.soc < need:
+                return f"SOC {100 * self.soc.soc:.1f} % below {100 * need:.0f} %"
+            volts = self.eps.readings.get(Quantity.BATTERY_VOLTAGE_V)
+            if volts is not None and volts < self.param("UnderVoltageV") + SAFE_EXIT_MARGIN_V_PER_CELL * self.series:
+                return f"battery {volts:.2f} V too close to the under-voltage threshold"
+        return None
+
+    # ---- every fast tick -----------------------------------------------------------------------
+    def fast(self, t: float) -> None:
+        volts = self.eps.readings.get(Quantity.BATTERY_VOLTAGE_V)
+        amps = self.eps.readings.get(Quantity.BATTERY_CURRENT_A)
+        if volts is None or amps is None:
+            return
+        if not self._initialised:  # first reading: start from the voltage, not from a guess
+            self.soc.soc = self._soc_from_voltage(volts - amps * self.soc.resistance_ohm)
+            self._initialised = True
+        self.soc.update(volts, amps, DT_FAST_S)
+        if amps < 0:
+            self.discharged_Ah += -amps * DT_FAST_S / 3600.0
+        threshold = self.param("UnderVoltageV")
+        self._low_count = self._low_count + 1 if volts < threshold else 0
+        if self._low_count == 2:
+            self.uv_trips += 1
+            self.log("UnderVoltage", voltage_V=volts, threshold_V=threshold)
+            self.ctx.modes.fall_to_safe(f"under-voltage {volts:.2f} V")
+            self._shed(f"under-voltage {volts:.2f} V")
+
+    def _soc_from_voltage(self, ocv_V: float) -> float:
+        cell = ocv_V / self.series
+        lo, hi = 0.0, 1.0
+        for _ in range(30):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if cell_ocv_V(mid) < cell else (lo, mid)
+        return (lo + hi) / 2
+
+    def _shed(self, reason: str) -> None:
+        if not self.shed:
+            self.shed = True
+            self.eps.board.set_switch(Switch.PAYLOAD, False)
+            self.log("LoadShed", reason=reason[:40])
+
+    # ---- 1 Hz ------------------------------------------------------------------------------------
+    def slow(self, t: float) -> None:
+        if not self._initialised:
+            return
+        soc = self.soc.soc
+        self._history.append((t, soc))
+        window = self.param("OrbitPeriodS")
+        while self._history and self._history[0][0] < t - window:
+            self._history.popleft()
+        peak = max(s for _, s in self._history)
+        dod = peak - soc
+        dod_limit = self.param("DodLimitPct") / 100.0
+        if soc < self.param("ShedSocPct") / 100.0:
+            self._shed(f"SOC {100 * soc:.1f} %")
+        elif dod > dod_limit:
+            self._shed(f"DoD {100 * dod:.1f} % over the orbit limit")
+        elif self.shed and soc > self.param("RestoreSocPct") / 100.0 and dod < 0.8 * dod_limit \
+                and self.ctx.modes.mode is not Mode.SAFE:
+            if self.eps.board.set_switch(Switch.PAYLOAD, True):
+                self.shed = False
+                self.log("LoadRestored", soc_pct=100 * soc)
+        floor = max(self.param("ShedSocPct") / 100.0, peak - dod_limit)
+        energy_Wh = max(0.0, soc - floor) * self.soc.capacity_Ah * self.nominal_V
+        power_W = 0.0 if self.shed or self.ctx.modes.mode is Mode.SAFE else \
+            min(self.max_discharge_W, energy_Wh * 3600.0 / max(1.0, window / 2))
+        for local, value in (("Soc", 100 * soc), ("SocSigma", 100 * self.soc.sigma), ("DodOrbit", 100 * dod),
+                             ("PayloadShed", self.shed), ("GrantPowerW", power_W), ("GrantEnergyWh", energy_Wh),
+                             ("UnderVoltageTrips", self.uv_trips),
+                             ("CycleCount", self.discharged_Ah / self.soc.capacity_Ah)):
+            self.tlm(local, value)
+        self.grant = (power_W, energy_Wh)
