@@ -12,6 +12,7 @@ from gridfree.flight.core.bus import SoftwareBus
 from gridfree.flight.hardware.eps import EpsComponent
 from gridfree.flight.hardware.interfaces import open_board
 from gridfree.flight.power.manager import PowerManager
+from gridfree.flight.thermal.manager import ThermalManager
 from gridfree.flight.core.clock import LockstepClock, RealClock
 from gridfree.flight.core.component import Component
 from gridfree.flight.core.context import NodeContext, TelemetryDb
@@ -105,12 +106,13 @@ class Node:
         self.schedule = ScheduleService(cfg.state_dir / "schedule.bin")
         self.eps = EpsComponent(open_board(cfg.hardware_driver, cfg.hardware_url))
         self.power = PowerManager(self.eps)
+        self.thermal = ThermalManager(self.eps)
         self.large_data = LargeDataService()
         # Order is the order of work within a tick: commands act, sensors are read, monitoring
         # checks them, housekeeping reports them, and the radio sends what was produced.
         self.components: list[Component] = [self.node, self.dispatcher, self.events, self.params, TestService(),
                                             TimeService(), self.schedule, self.large_data, self.eps, self.power,
-                                            self.monitor, self.hk, self.radio, self.health]
+                                            self.thermal, self.monitor, self.hk, self.radio, self.health]
         action_specs = _actions(raw)
         if cfg.raw is not None:
             raw.finish()

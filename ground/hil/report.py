@@ -20,7 +20,7 @@ def plot(result: RunResult, path: Path) -> Path:
     win = pg.GraphicsLayoutWidget()
     win.resize(1200, 1000)
     panels = [
-        ("State of charge (%)", [("SOC", a["soc"] * 100, "b")]),
+        ("State of charge (%)", [("truth", a["soc"] * 100, "b"), ("node estimate", a["node_soc"] * 100, "r")]),
         ("Power (W)", [("arrays", a["solar_W"], "#d90"), ("loads", a["load_W"], "r")]),
         ("Temperatures (C)", [(k[5:-2], v, c) for (k, v), c in zip(
             ((k, v) for k, v in a.items() if k.startswith("temp_")), ("r", "b", "g", "m"))]),

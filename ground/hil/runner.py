@@ -77,6 +77,7 @@ class Record:
     temps_C: dict = field(default_factory=dict)
     node_mode: list = field(default_factory=list)
     node_battery_V: list = field(default_factory=list)
+    node_soc: list = field(default_factory=list)  # the node's own estimate, as downlinked (0..1)
 
     def arrays(self) -> dict[str, np.ndarray]:
         out = {k: np.asarray(v, float) for k, v in vars(self).items() if isinstance(v, list)}
@@ -213,6 +214,7 @@ def _loop(scenario, truth, board, bit_errors, clock, ground, record, progress) -
                 record.temps_C.setdefault(name, []).append(node.temp_C)
             record.node_mode.append(ground.value("node.Mode") or 0)
             record.node_battery_V.append(ground.value("eps.BatteryVoltage") or 0.0)
+            record.node_soc.append((ground.value("power.Soc") or 0.0) / 100.0)
             if progress:
                 progress(elapsed, scenario.duration_s)
 

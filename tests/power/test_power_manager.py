@@ -12,7 +12,7 @@ from gridfree.ground.hil.board import EmulatedBoard
 from gridfree.ground.hil.orbit import preset
 from gridfree.ground.hil.power import Battery, Loads
 from gridfree.ground.hil.truth import Truth
-from gridfree.protocols.hwbus import Reg
+from gridfree.protocols.hwbus import Op, Reg, Request, Status
 
 EPOCH = 1_774_018_000.0
 REGS = {Quantity.BUS_VOLTAGE_V: Reg.BUS_VOLTAGE_V, Quantity.BATTERY_VOLTAGE_V: Reg.BATTERY_VOLTAGE_V,
@@ -31,14 +31,16 @@ class TruthBoard(PowerBoard):
     def read(self, q):
         return self.board.measure(REGS[q])
 
+    def _write(self, reg, value):
+        resp = self.board.handle(Request(Op.WRITE, 0, reg, value))  # the board's own write logic
+        return resp is not None and resp.status is Status.OK
+
     def set_switch(self, s, on):
-        if s is Switch.PAYLOAD:
-            self.board.truth.loads.compute_on = on
-        return True
+        reg = {Switch.PAYLOAD: Reg.PAYLOAD_SWITCH, Switch.HEATER: Reg.HEATER_SWITCH, Switch.RADIO_TX: Reg.RADIO_TX_SWITCH}[s]
+        return self._write(reg, 1 if on else 0)
 
     def set_utilisation(self, fraction):
-        self.board.truth.loads.compute_utilisation = fraction
-        return True
+        return self._write(Reg.PAYLOAD_UTILISATION, fraction)
 
 
 def bench(tmp_path, soc=0.8, utilisation=0.5, orbit="iss500"):
@@ -99,3 +101,32 @@ def test_payload_is_shed_below_30_and_restored_above_40_percent(tmp_path):
     run(truth, node, 4000.0, each=lambda: shed_at.append(node.power.soc.soc) if node.power.shed and not shed_at else None)
     assert shed_at and shed_at[0] < 0.30 + 0.02
     assert truth.loads.compute_on is False or node.power.soc.soc > 0.40
+
+
+def test_survival_heater_switches_with_hysteresis_and_its_power_is_counted(tmp_path):
+    truth, node = bench(tmp_path, soc=0.9, utilisation=0.0)
+    battery = truth.thermal.nodes["battery"]
+    base_W = truth.loads.total_W
+    battery.temp_K = 273.15 + 3.0  # cold after a long eclipse: below HeaterOnC
+    run(truth, node, 3.0)
+    assert truth.loads.heaters_on and node.thermal.heater_on
+    assert truth.loads.total_W == pytest.approx(base_W + truth.loads.heater_W)
+    battery.temp_K = 273.15 + 8.0  # between the thresholds: stays on
+    run(truth, node, 3.0)
+    assert truth.loads.heaters_on
+    battery.temp_K = 273.15 + 11.0  # above HeaterOffC: off
+    run(truth, node, 3.0)
+    assert not truth.loads.heaters_on and not node.thermal.heater_on
+
+
+def test_payload_throttles_when_hot_and_releases_below_the_lower_threshold(tmp_path):
+    truth, node = bench(tmp_path, soc=0.9, utilisation=1.0)
+    truth.thermal.nodes["payload"].temp_K = 273.15 + 80.0
+    run(truth, node, 3.0)
+    assert node.thermal.throttled and node.thermal.utilisation_cap == pytest.approx(0.3)
+    truth.thermal.nodes["payload"].temp_K = 273.15 + 70.0  # between the thresholds: still throttled
+    run(truth, node, 3.0)
+    assert node.thermal.throttled
+    truth.thermal.nodes["payload"].temp_K = 273.15 + 60.0
+    run(truth, node, 3.0)
+    assert not node.thermal.throttled and node.thermal.utilisation_cap == 1.0

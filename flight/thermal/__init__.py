@@ -1,0 +1,1 @@
+"""Thermal management: survival heaters, compute throttling with hysteresis, thermal headroom."""
