@@ -9,7 +9,8 @@ from pathlib import Path
 
 
 def run(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="gridfree rig", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="gridfree rig", description="Run hardware-in-the-loop scenarios against a "
+                                     "node process, or serve the emulated board on a serial line.")
     sub = parser.add_subparsers(dest="action", required=True)
     r = sub.add_parser("run", help="run one scenario")
     r.add_argument("scenario", help="scenario TOML file")
