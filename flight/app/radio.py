@@ -77,8 +77,7 @@ class Radio(Component):
 
     def _restart_reader(self) -> None:
         """Abandon a stuck uplink thread (it exits if it ever wakes) and read on a new one."""
-        stuck = self.reader
-        stuck._stopping.set()
+        self.reader.stop(timeout=0)
         self._start_reader()
 
     def cmd_InjectHang(self) -> None:
