@@ -26,7 +26,7 @@ from construct import BitsInteger, BitStruct, Bytes, Checksum, Const, Flag, Int8
 from gridfree.native import crc16
 from gridfree.protocols.errors import check_ranges, BytesTooShortError, CrcError, InvalidFieldError
 from gridfree.protocols.spacepacket import (
-    PRIMARY_HEADER_LEN, MAX_DATA_FIELD_LEN, PacketType, SequenceFlags, SpacePacketHeader, SpacePacketHeaderSpec,
+    PRIMARY_HEADER_LEN, MAX_DATA_FIELD_LEN, PacketType, SpacePacketHeader, SpacePacketHeaderSpec,
 )
 
 PUS_VERSION: Final = 2
@@ -169,6 +169,15 @@ def check_pec(packet: bytes) -> int:
     return n
 
 
+def _with_header_and_pec(ptype: PacketType, apid: int, seq_count: int, body: bytes) -> bytes:
+    """Primary header (unsegmented, secondary header present) + body + CRC-16 packet error control."""
+    data_field_len = len(body) + PEC_LEN
+    if data_field_len > MAX_DATA_FIELD_LEN:
+        raise InvalidFieldError("app_data", len(body), "packet exceeds 65542 octets")
+    packet = SpacePacketHeader(ptype, apid, seq_count, data_field_len - 1, True).pack() + body
+    return packet + crc16(packet).to_bytes(2, "big")
+
+
 @dataclass(frozen=True)
 class PusTm:
     """A PUS-C telemetry packet (ECSS-E-ST-70-41C §7.4.3.1)."""
@@ -189,12 +198,7 @@ class PusTm:
                      ("time_ref_status", self.time_ref_status, 15))
         body = (_TM_SEC.pack((PUS_VERSION << 4) | self.time_ref_status, self.service, self.subtype,
                              self.msg_counter, self.dest_id) + self.time.pack() + self.app_data)
-        data_field_len = len(body) + PEC_LEN
-        if data_field_len > MAX_DATA_FIELD_LEN:
-            raise InvalidFieldError("app_data", len(self.app_data), "packet exceeds 65542 octets")
-        header = SpacePacketHeader(PacketType.TM, self.apid, self.seq_count, data_field_len - 1, True)
-        packet = header.pack() + body
-        return packet + crc16(packet).to_bytes(2, "big")
+        return _with_header_and_pec(PacketType.TM, self.apid, self.seq_count, body)
 
     @classmethod
     def unpack(cls, packet: bytes, coarse_octets: int = 4, fine_octets: int = 2) -> "PusTm":
@@ -231,13 +235,7 @@ class PusTc:
                      ("source_id", self.source_id, 0xFFFF), ("ack", int(self.ack), 15))
         body = _TC_SEC.pack((PUS_VERSION << 4) | int(self.ack), self.service, self.subtype,
                             self.source_id) + self.app_data
-        data_field_len = len(body) + PEC_LEN
-        if data_field_len > MAX_DATA_FIELD_LEN:
-            raise InvalidFieldError("app_data", len(self.app_data), "packet exceeds 65542 octets")
-        header = SpacePacketHeader(PacketType.TC, self.apid, self.seq_count, data_field_len - 1, True,
-                                   SequenceFlags.UNSEGMENTED)
-        packet = header.pack() + body
-        return packet + crc16(packet).to_bytes(2, "big")
+        return _with_header_and_pec(PacketType.TC, self.apid, self.seq_count, body)
 
     @classmethod
     def unpack(cls, packet: bytes) -> "PusTc":
