@@ -65,3 +65,13 @@ no_undervoltage = true
     assert flipped > 0 and bad > 0  # the bit errors reached the ground station's decoder and were counted
     png = (out / "plots.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+
+
+def test_example_scenarios_load():
+    from pathlib import Path
+
+    examples = sorted((Path(__file__).resolve().parents[2] / "examples" / "scenarios").glob("*.toml"))
+    assert len(examples) >= 3
+    for path in examples:
+        s = Scenario.load(path)
+        assert s.duration_s > 0 and s.criteria, path.name
