@@ -77,7 +77,9 @@ class PowerManager(Component):
         return {"fast": [self.fast], "slow": [self.slow]}
 
     def _safe_exit_guard(self, old: Mode, new: Mode):
-        if old is Mode.SAFE and new is Mode.NOMINAL:
+        # A node with no battery readings at all (no EPS driver, e.g. a development host) has
+        # nothing for this guard to judge; a node whose board stopped answering keeps its estimate.
+        if old is Mode.SAFE and new is Mode.NOMINAL and self._initialised:
             need = self.param("SafeExitSocPct") / 100.0
             if self.soc.soc < need:
                 return f"SOC {100 * self.soc.soc:.1f} % below {100 * need:.0f} %"

@@ -10,6 +10,7 @@ import ast
 import os
 import sys
 import threading
+from datetime import datetime, timezone
 
 from gridfree.protocols.dictionary import Dictionary, DictionaryError
 
@@ -81,14 +82,17 @@ def run_tm(argv: list[str]) -> int:
         return 2
     done = threading.Event()
 
+    def stamp(t: float) -> str:
+        return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
     def show(kind, item):
         if kind == "sample" and (not wanted or item.channel in wanted):
             ch = d.channel_by_name[item.channel]
             value = next((k for k, v in (ch.enum or {}).items() if v == item.value), item.value)
-            print(f"{item.time_s:.3f} {item.channel} = {value} {ch.unit}".rstrip(), flush=True)
+            print(f"{stamp(item.time_s)} {item.channel} = {value} {ch.unit}".rstrip(), flush=True)
         elif kind == "event":
             sev = item.severity.name if item.severity is not None else "?"
-            print(f"{item.time_s:.3f} EVENT {sev} {item.text}", flush=True)
+            print(f"{stamp(item.time_s)} EVENT {sev} {item.text}", flush=True)
 
     with GroundClient(a.link, d, apid=a.apid) as g:
         g.subscribe(show)
