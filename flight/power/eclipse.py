@@ -1,0 +1,118 @@
+"""Onboard eclipse prediction from orbital elements the ground uploads.
+
+The ground sends osculating Keplerian elements at an epoch (from its orbit determination). The
+node propagates them analytically: Kepler motion plus the secular J2 drift of the node, the
+perigee and the mean anomaly (Vallado eqs. 9-41 to 9-43), which is cheap enough to scan a day
+ahead at 20 s steps. Shadow entry and exit are found where the Sun's visible fraction crosses one
+half (the edge of the geometric shadow, mid-penumbra), refined by bisection to 10 ms.
+
+What limits accuracy is what the analytic model leaves out: J2's short-periodic terms and the
+difference between osculating and mean elements, which let the along-track error grow over the
+hours since the last upload; the ground re-uploads elements every few orbits, as an operator
+would. This module is the node's own code: it shares nothing with the rig's truth model.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+MU_KM3_S2 = 398_600.4418
+RE_KM = 6_378.137
+J2 = 1.08262668e-3
+RSUN_KM = 695_700.0
+AU_KM = 149_597_870.7
+J2000_UNIX_S = 946_728_000.0
+
+
+@dataclass(frozen=True)
+class OrbitElements:
+    epoch_unix_s: float
+    a_km: float
+    e: float
+    i_deg: float
+    raan_deg: float
+    argp_deg: float
+    mean_anomaly_deg: float
+
+
+def _sun_km(t: float):
+    d = (t - J2000_UNIX_S) / 86_400.0
+    g = math.radians(357.529 + 0.98560028 * d)
+    q = 280.459 + 0.98564736 * d
+    lam = math.radians(q + 1.915 * math.sin(g) + 0.020 * math.sin(2 * g))
+    eps = math.radians(23.439 - 0.00000036 * d)
+    r = AU_KM * (1.00014 - 0.01671 * math.cos(g) - 0.00014 * math.cos(2 * g))
+    return r * math.cos(lam), r * math.cos(eps) * math.sin(lam), r * math.sin(eps) * math.sin(lam)
+
+
+class EclipsePredictor:
+    def __init__(self, el: OrbitElements):
+        self.el = el
+        a, e, i = el.a_km, el.e, math.radians(el.i_deg)
+        n = math.sqrt(MU_KM3_S2 / a ** 3)
+        p = a * (1 - e * e)
+        k = 1.5 * J2 * (RE_KM / p) ** 2 * n
+        self.n = n
+        self.raan_rate = -k * math.cos(i)
+        self.argp_rate = 0.5 * k * (5 * math.cos(i) ** 2 - 1)
+        self.m_rate = n + 0.5 * k * math.sqrt(1 - e * e) * (3 * math.cos(i) ** 2 - 1)
+
+    def position_km(self, t: float):
+        el, dt = self.el, t - self.el.epoch_unix_s
+        e, i = el.e, math.radians(el.i_deg)
+        raan = math.radians(el.raan_deg) + self.raan_rate * dt
+        argp = math.radians(el.argp_deg) + self.argp_rate * dt
+        m = (math.radians(el.mean_anomaly_deg) + self.m_rate * dt) % (2 * math.pi)
+        ea = m
+        for _ in range(8):  # Newton on Kepler's equation
+            ea -= (ea - e * math.sin(ea) - m) / (1 - e * math.cos(ea))
+        nu = 2 * math.atan2(math.sqrt(1 + e) * math.sin(ea / 2), math.sqrt(1 - e) * math.cos(ea / 2))
+        r = el.a_km * (1 - e * math.cos(ea))
+        u = argp + nu
+        cO, sO, ci, si, cu, su = math.cos(raan), math.sin(raan), math.cos(i), math.sin(i), math.cos(u), math.sin(u)
+        return (r * (cO * cu - sO * su * ci), r * (sO * cu + cO * su * ci), r * su * si)
+
+    def sunlit_fraction(self, t: float) -> float:
+        r = self.position_km(t)
+        s = _sun_km(t)
+        d = (s[0] - r[0], s[1] - r[1], s[2] - r[2])
+        ds, dr = math.sqrt(sum(x * x for x in d)), math.sqrt(sum(x * x for x in r))
+        a_sun, b_earth = math.asin(RSUN_KM / ds), math.asin(min(1.0, RE_KM / dr))
+        c = math.acos(max(-1.0, min(1.0, -(r[0] * d[0] + r[1] * d[1] + r[2] * d[2]) / (dr * ds))))
+        if c >= a_sun + b_earth:
+            return 1.0
+        if c <= b_earth - a_sun:
+            return 0.0
+        x = (c * c + a_sun * a_sun - b_earth * b_earth) / (2 * c)
+        y = math.sqrt(max(0.0, a_sun * a_sun - x * x))
+        area = (a_sun * a_sun * math.acos(max(-1.0, min(1.0, x / a_sun)))
+                + b_earth * b_earth * math.acos(max(-1.0, min(1.0, (c - x) / b_earth))) - c * y)
+        return max(0.0, min(1.0, 1 - area / (math.pi * a_sun * a_sun)))
+
+    def _edge(self, t0: float, t1: float) -> float:
+        in0 = self.sunlit_fraction(t0) < 0.5
+        while t1 - t0 > 0.01:
+            mid = (t0 + t1) / 2
+            if (self.sunlit_fraction(mid) < 0.5) == in0:
+                t0 = mid
+            else:
+                t1 = mid
+        return (t0 + t1) / 2
+
+    def eclipses(self, start: float, horizon_s: float, step_s: float = 20.0) -> list[tuple[float, float]]:
+        """(entry, exit) times of the shadow between start and start + horizon."""
+        out, entry = [], None
+        prev_t, prev_in = start, self.sunlit_fraction(start) < 0.5
+        t = start
+        while t < start + horizon_s:
+            t += step_s
+            now_in = self.sunlit_fraction(t) < 0.5
+            if now_in != prev_in:
+                edge = self._edge(prev_t, t)
+                if now_in:
+                    entry = edge
+                elif entry is not None:
+                    out.append((entry, edge))
+                    entry = None
+            prev_t, prev_in = t, now_in
+        return out
