@@ -33,6 +33,10 @@ class OrbitElements:
     raan_deg: float
     argp_deg: float
     mean_anomaly_deg: float
+    # The draconitic period (node to node) from orbit determination, as a TLE's mean motion gives
+    # it; without it the period follows from a_km, which for osculating elements is off by the
+    # short-periodic J2 terms and lets the along-track error grow by seconds per orbit.
+    nodal_period_s: float | None = None
 
 
 def _sun_km(t: float):
@@ -56,6 +60,8 @@ class EclipsePredictor:
         self.raan_rate = -k * math.cos(i)
         self.argp_rate = 0.5 * k * (5 * math.cos(i) ** 2 - 1)
         self.m_rate = n + 0.5 * k * math.sqrt(1 - e * e) * (3 * math.cos(i) ** 2 - 1)
+        if el.nodal_period_s:
+            self.m_rate = 2 * math.pi / el.nodal_period_s - self.argp_rate
 
     def position_km(self, t: float):
         el, dt = self.el, t - self.el.epoch_unix_s
