@@ -15,8 +15,11 @@ from collections import deque
 from gridfree.flight.core.component import Component
 from gridfree.flight.core.modes import Mode
 from gridfree.flight.hardware.interfaces import Quantity, Switch
+from gridfree.flight.power.eclipse import EclipsePredictor, OrbitElements
 from gridfree.flight.power.soc import SocEstimator, cell_ocv_V
-from gridfree.protocols.dictionary import Channel, Event, Field, HousekeepingPacket, Limits, Parameter, Severity
+from gridfree.protocols.dictionary import (
+    Channel, Command, Event, Field, HousekeepingPacket, Limits, Parameter, Severity,
+)
 
 DT_FAST_S = 0.1
 SAFE_EXIT_MARGIN_V_PER_CELL = 0.05
@@ -32,6 +35,17 @@ class PowerManager(Component):
         Channel(6, "GrantEnergyWh", "f32", "Wh", "Energy the compute manager may use before the DoD floor"),
         Channel(7, "UnderVoltageTrips", "u16", description="Under-voltage protections since boot"),
         Channel(8, "CycleCount", "f32", description="Equivalent full cycles counted since boot"),
+        Channel(9, "NextEclipseS", "f32", "s", "Time to the next shadow entry (0 while in shadow, -1 unknown)"),
+        Channel(10, "NextEclipseDurationS", "f32", "s", "Duration of the next (or current) eclipse"),
+        Channel(11, "EclipseFraction", "f32", "%", "Share of the coming orbit spent in shadow"),
+    )
+    commands = (
+        Command("SetOrbit", opcode=0x01, description="Upload orbital elements from orbit determination", arguments=(
+            Field("epoch_unix_s", "f64", "s"), Field("a_km", "f64", "km", min=6500.0, max=50000.0),
+            Field("e", "f64", min=0.0, max=0.9), Field("i_deg", "f64", "deg", min=0.0, max=180.0),
+            Field("raan_deg", "f64", "deg", min=-360.0, max=360.0), Field("argp_deg", "f64", "deg", min=-360.0, max=360.0),
+            Field("mean_anomaly_deg", "f64", "deg", min=-360.0, max=360.0),
+            Field("nodal_period_s", "f64", "s", min=0.0, max=200000.0, description="0: derive from a_km"))),
     )
     events = (
         Event(1, "UnderVoltage", Severity.WARNING_HI, "battery {voltage_V:.2f} V below {threshold_V:.2f} V: SAFE",
@@ -53,7 +67,9 @@ class PowerManager(Component):
     )
     housekeeping = (HousekeepingPacket(1, "Status", ("Soc", "SocSigma", "DodOrbit", "PayloadShed", "GrantPowerW",
                                                      "GrantEnergyWh", "UnderVoltageTrips", "CycleCount"), 1.0,
-                                       "Power management"),)
+                                       "Power management"),
+                    HousekeepingPacket(2, "Eclipse", ("NextEclipseS", "NextEclipseDurationS", "EclipseFraction"), 10.0,
+                                       "Eclipse prediction"))
 
     def __init__(self, eps, capacity_Ah: float = 180.0, series: int = 8, resistance_ohm: float = 0.0053,
                  nominal_V: float = 29.6, max_discharge_W: float = 4000.0, name: str = "power", id_base: int = 0x0200):
@@ -68,13 +84,41 @@ class PowerManager(Component):
         self.discharged_Ah = 0.0
         self._history: deque = deque()  # (t, soc) over the last orbit, for the DoD limit
         self.grant = (0.0, 0.0)  # (power W, energy Wh) the compute manager may use
+        self.predictor: EclipsePredictor | None = None
+        self.eclipses: list[tuple[float, float]] = []
 
     def attach(self, ctx) -> None:
         super().attach(ctx)
         ctx.modes.add_guard("power", self._safe_exit_guard)
 
     def schedule(self):
-        return {"fast": [self.fast], "slow": [self.slow]}
+        return {"fast": [self.fast], "slow": [self.slow], "background": [self.predict]}
+
+    def cmd_SetOrbit(self, epoch_unix_s, a_km, e, i_deg, raan_deg, argp_deg, mean_anomaly_deg, nodal_period_s):
+        self.predictor = EclipsePredictor(OrbitElements(epoch_unix_s, a_km, e, i_deg, raan_deg, argp_deg,
+                                                        mean_anomaly_deg, nodal_period_s or None))
+        self.eclipses = []
+        self.predict(self.ctx.clock.now())
+
+    def predict(self, t: float) -> None:
+        """Every 10 s: the eclipses of the next orbit and a half, from the uploaded elements."""
+        if self.predictor is None:
+            self.tlm("NextEclipseS", -1.0)
+            return
+        horizon_s = 1.5 * self.param("OrbitPeriodS")
+        self.eclipses = self.predictor.eclipses(t, horizon_s)
+        in_shadow = self.predictor.sunlit_fraction(t) < 0.5
+        upcoming = [(a, b) for a, b in self.eclipses if a > t]
+        if in_shadow:
+            exits = [b for _, b in self.eclipses] or [t]
+            self.tlm("NextEclipseS", 0.0)
+            self.tlm("NextEclipseDurationS", exits[0] - t)
+        elif upcoming:
+            self.tlm("NextEclipseS", upcoming[0][0] - t)
+            self.tlm("NextEclipseDurationS", upcoming[0][1] - upcoming[0][0])
+        period = self.param("OrbitPeriodS")
+        shadow = sum(min(b, t + period) - max(a, t) for a, b in self.eclipses if b > t and a < t + period)
+        self.tlm("EclipseFraction", 100 * shadow / period)
 
     def _safe_exit_guard(self, old: Mode, new: Mode):
         # A node with no battery readings at all (no EPS driver, e.g. a development host) has

@@ -55,3 +55,26 @@ def test_without_the_nodal_period_the_error_grows_orbit_by_orbit():
     el = preset("iss500", EPOCH)
     errs = errors(el, 6.0, None)
     assert errs[-1] > errs[0] + 10  # why the ground uploads the period it measured
+
+
+def test_the_node_predicts_eclipses_from_uploaded_elements(tmp_path):
+    from gridfree.flight.app.config import NodeConfig
+    from gridfree.flight.app.node import Node
+    from gridfree.protocols.pus import PusTc
+
+    el = preset("iss500", EPOCH)
+    node = Node(NodeConfig(state_dir=tmp_path / "state", clock="lockstep"))
+    node.downlink.sink = lambda vc, p: None
+    node.clock.set(EPOCH)
+    node.start(open_radio=False)
+    cmd = node.dictionary.command_by_name["power.SetOrbit"]
+    node.dispatcher.submit(PusTc(apid=100, service=8, subtype=1, app_data=cmd.encode_args(
+        epoch_unix_s=EPOCH, a_km=el.semi_major_axis_km, e=0.0, i_deg=el.inclination_deg, raan_deg=el.raan_deg,
+        argp_deg=0.0, mean_anomaly_deg=0.0, nodal_period_s=nodal_period_s(el))).pack())
+    node.step_to(EPOCH + 1.0)
+    assert node.dispatcher.completed == 1
+    entry = [t for t, entering in truth_edges(el, 2.0) if entering][0]
+    predicted_in = node.telemetry.read("power.NextEclipseS")
+    assert abs((EPOCH + 1.0 + predicted_in) - entry) < 12.0  # telemetry is sampled at 10 s
+    assert 30 * 60 < node.telemetry.read("power.NextEclipseDurationS") < 37 * 60
+    assert 30 < node.telemetry.read("power.EclipseFraction") < 45  # 35.8 of 94.6 min at beta ~ 0
