@@ -23,6 +23,7 @@ from gridfree.protocols.dictionary import (
 
 DT_FAST_S = 0.1
 SAFE_EXIT_MARGIN_V_PER_CELL = 0.05
+SHUNT_FREE_SOC = 0.95  # below this the battery takes all the surplus the arrays offer
 
 
 class PowerManager(Component):
@@ -38,6 +39,11 @@ class PowerManager(Component):
         Channel(9, "NextEclipseS", "f32", "s", "Time to the next shadow entry (0 while in shadow, -1 unknown)"),
         Channel(10, "NextEclipseDurationS", "f32", "s", "Duration of the next (or current) eclipse"),
         Channel(11, "EclipseFraction", "f32", "%", "Share of the coming orbit spent in shadow"),
+        Channel(12, "ForecastNetWh1", "f32", "Wh", "Energy forecast: generation - consumption, next orbit"),
+        Channel(13, "ForecastNetWh2", "f32", "Wh", "Energy forecast, the orbit after"),
+        Channel(14, "ForecastNetWh3", "f32", "Wh", "Energy forecast, the third orbit"),
+        Channel(15, "ForecastMinSocPct", "f32", "%", "Lowest SOC forecast over the next three orbits"),
+        Channel(16, "LoadW", "f32", "W", "Power drawn by all loads (arrays minus battery charging)"),
     )
     commands = (
         Command("SetOrbit", opcode=0x01, description="Upload orbital elements from orbit determination", arguments=(
@@ -68,8 +74,10 @@ class PowerManager(Component):
     housekeeping = (HousekeepingPacket(1, "Status", ("Soc", "SocSigma", "DodOrbit", "PayloadShed", "GrantPowerW",
                                                      "GrantEnergyWh", "UnderVoltageTrips", "CycleCount"), 1.0,
                                        "Power management"),
-                    HousekeepingPacket(2, "Eclipse", ("NextEclipseS", "NextEclipseDurationS", "EclipseFraction"), 10.0,
-                                       "Eclipse prediction"))
+                    HousekeepingPacket(2, "Eclipse", ("NextEclipseS", "NextEclipseDurationS", "EclipseFraction",
+                                                      "ForecastNetWh1", "ForecastNetWh2", "ForecastNetWh3",
+                                                      "ForecastMinSocPct", "LoadW"), 10.0,
+                                       "Eclipse prediction and energy forecast"))
 
     def __init__(self, eps, capacity_Ah: float = 180.0, series: int = 8, resistance_ohm: float = 0.0053,
                  nominal_V: float = 29.6, max_discharge_W: float = 4000.0, name: str = "power", id_base: int = 0x0200):
@@ -85,6 +93,9 @@ class PowerManager(Component):
         self._history: deque = deque()  # (t, soc) over the last orbit, for the DoD limit
         self.grant = (0.0, 0.0)  # (power W, energy Wh) the compute manager may use
         self.predictor: EclipsePredictor | None = None
+        self.array_sun_W = 0.0  # array output in full sun, learnt from the readings
+        self.load_W = 0.0  # smoothed total load
+        self.forecast: list[float] = []
         self.eclipses: list[tuple[float, float]] = []
 
     def attach(self, ctx) -> None:
@@ -101,11 +112,12 @@ class PowerManager(Component):
         self.predict(self.ctx.clock.now())
 
     def predict(self, t: float) -> None:
-        """Every 10 s: the eclipses of the next orbit and a half, from the uploaded elements."""
+        """Every 10 s: the eclipses of the next three orbits from the uploaded elements, and the
+        energy forecast over them."""
         if self.predictor is None:
             self.tlm("NextEclipseS", -1.0)
             return
-        horizon_s = 1.5 * self.param("OrbitPeriodS")
+        horizon_s = 3.0 * self.param("OrbitPeriodS")
         self.eclipses = self.predictor.eclipses(t, horizon_s)
         in_shadow = self.predictor.sunlit_fraction(t) < 0.5
         upcoming = [(a, b) for a, b in self.eclipses if a > t]
@@ -119,6 +131,7 @@ class PowerManager(Component):
         period = self.param("OrbitPeriodS")
         shadow = sum(min(b, t + period) - max(a, t) for a, b in self.eclipses if b > t and a < t + period)
         self.tlm("EclipseFraction", 100 * shadow / period)
+        self._forecast(t, period)
 
     def _safe_exit_guard(self, old: Mode, new: Mode):
         # A node with no battery readings at all (no EPS driver, e.g. a development host) has
@@ -152,6 +165,43 @@ class PowerManager(Component):
             self.ctx.modes.fall_to_safe(f"under-voltage {volts:.2f} V")
             self._shed(f"under-voltage {volts:.2f} V")
 
+    def _learn(self) -> None:
+        """What the arrays give in full sun and what the loads take, from the eps readings."""
+        r = self.eps.readings
+        array_W, volts, amps = (r.get(q) for q in (Quantity.ARRAY_POWER_W, Quantity.BATTERY_VOLTAGE_V,
+                                                     Quantity.BATTERY_CURRENT_A))
+        if array_W is None or volts is None or amps is None:
+            return
+        # Arrays minus battery charging is the load only while nothing is shunted: in shadow, or
+        # while the battery is taking charge below full. A full battery sheds the surplus.
+        if array_W < 1.0 or self.soc.soc < SHUNT_FREE_SOC:
+            load = array_W - volts * amps
+            self.load_W = load if self.load_W == 0.0 else 0.98 * self.load_W + 0.02 * load
+        if self.predictor is not None and self.predictor.sunlit_fraction(self.ctx.clock.now()) >= 1.0:
+            self.array_sun_W = array_W if self.array_sun_W == 0.0 else 0.9 * self.array_sun_W + 0.1 * array_W
+        self.tlm("LoadW", self.load_W)
+
+    def _forecast(self, t: float, period: float) -> None:
+        """Net energy per orbit for three orbits, and the lowest SOC on the way, at 60 s steps."""
+        if not self.array_sun_W or not self.load_W:
+            return
+        capacity_Wh = self.soc.capacity_Ah * self.nominal_V
+        soc, low, nets, step = self.soc.soc, self.soc.soc, [], 60.0
+        for k in range(3):
+            net_Wh = 0.0
+            for j in range(int(period / step)):
+                mid = t + k * period + (j + 0.5) * step
+                sun = not any(a <= mid < b for a, b in self.eclipses)
+                w = (self.array_sun_W if sun else 0.0) - self.load_W
+                net_Wh += w * step / 3600.0
+                soc = min(1.0, soc + w * step / 3600.0 / capacity_Wh)
+                low = min(low, soc)
+            nets.append(net_Wh)
+        self.forecast = nets
+        for k, net in enumerate(nets, 1):
+            self.tlm(f"ForecastNetWh{k}", net)
+        self.tlm("ForecastMinSocPct", 100 * low)
+
     def _soc_from_voltage(self, ocv_V: float) -> float:
         cell = ocv_V / self.series
         lo, hi = 0.0, 1.0
@@ -170,6 +220,7 @@ class PowerManager(Component):
     def slow(self, t: float) -> None:
         if not self._initialised:
             return
+        self._learn()
         soc = self.soc.soc
         self._history.append((t, soc))
         window = self.param("OrbitPeriodS")

@@ -130,3 +130,24 @@ def test_payload_throttles_when_hot_and_releases_below_the_lower_threshold(tmp_p
     truth.thermal.nodes["payload"].temp_K = 273.15 + 60.0
     run(truth, node, 3.0)
     assert not node.thermal.throttled and node.thermal.utilisation_cap == 1.0
+
+
+def test_energy_forecast_for_the_next_orbit_matches_the_truth(tmp_path):
+    from gridfree.protocols.pus import PusTc
+    from tests.power.test_eclipse import nodal_period_s
+
+    truth, node = bench(tmp_path, soc=0.7, utilisation=0.4)
+    el = preset("iss500", EPOCH)
+    cmd = node.dictionary.command_by_name["power.SetOrbit"]
+    node.dispatcher.submit(PusTc(apid=100, service=8, subtype=1, app_data=cmd.encode_args(
+        epoch_unix_s=EPOCH, a_km=el.semi_major_axis_km, e=0.0, i_deg=el.inclination_deg, raan_deg=el.raan_deg,
+        argp_deg=0.0, mean_anomaly_deg=0.0, nodal_period_s=nodal_period_s(el))).pack())
+    period = node.params.get("power.OrbitPeriodS")
+    run(truth, node, period)  # one orbit to learn the arrays and the loads
+    run(truth, node, 10.0)  # lands on a background tick: a fresh forecast from here
+    forecast_Wh = node.power.forecast[0]
+    solar0, load0 = truth.ledger.solar_Wh, truth.ledger.load_Wh
+    run(truth, node, period)
+    truth_Wh = (truth.ledger.solar_Wh - solar0) - (truth.ledger.load_Wh - load0)
+    assert abs(forecast_Wh - truth_Wh) <= 0.1 * (truth.ledger.solar_Wh - solar0)
+    assert 0 <= node.telemetry.read("power.ForecastMinSocPct") <= 100
