@@ -67,6 +67,7 @@ class EpsComponent(Component):
         for q, value in self.board.read_many(quantities).items():
             if value is None:
                 absent += 1
+                self.readings.pop(q, None)  # a stale value must not pass for a fresh one
                 continue
             self.readings[q] = value
             self.tlm(CHANNEL[q], value)

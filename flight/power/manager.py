@@ -21,7 +21,6 @@ from gridfree.protocols.dictionary import (
     Channel, Command, Event, Field, HousekeepingPacket, Limits, Parameter, Severity,
 )
 
-DT_FAST_S = 0.1
 SAFE_EXIT_MARGIN_V_PER_CELL = 0.05
 SHUNT_FREE_SOC = 0.95  # below this the battery takes all the surplus the arrays offer
 
@@ -87,6 +86,7 @@ class PowerManager(Component):
         self.series, self.nominal_V, self.max_discharge_W = series, nominal_V, max_discharge_W
         self._low_count = 0
         self._initialised = False
+        self._last_fast_s: float | None = None
         self.shed = False
         self.uv_trips = 0
         self.discharged_Ah = 0.0
@@ -147,6 +147,8 @@ class PowerManager(Component):
 
     # ---- every fast tick -----------------------------------------------------------------------
     def fast(self, t: float) -> None:
+        dt_s = t - self._last_fast_s if self._last_fast_s is not None else 0.0
+        self._last_fast_s = t
         volts = self.eps.readings.get(Quantity.BATTERY_VOLTAGE_V)
         amps = self.eps.readings.get(Quantity.BATTERY_CURRENT_A)
         if volts is None or amps is None:
@@ -154,9 +156,9 @@ class PowerManager(Component):
         if not self._initialised:  # first reading: start from the voltage, not from a guess
             self.soc.soc = self._soc_from_voltage(volts - amps * self.soc.resistance_ohm)
             self._initialised = True
-        self.soc.update(volts, amps, DT_FAST_S)
+        self.soc.update(volts, amps, dt_s)
         if amps < 0:
-            self.discharged_Ah += -amps * DT_FAST_S / 3600.0
+            self.discharged_Ah += -amps * dt_s / 3600.0
         threshold = self.param("UnderVoltageV")
         self._low_count = self._low_count + 1 if volts < threshold else 0
         if self._low_count == 2:
