@@ -11,7 +11,7 @@ counted. Two rules keep a corrupted link from stalling or starving the receiver:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -42,9 +42,6 @@ class TmStats:
     packets_dropped: int = 0
     idle_packets: int = 0
     malformed: int = 0
-
-    def as_dict(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 @dataclass
@@ -113,9 +110,6 @@ class TcStats:
     bits_corrected: int = 0
     cltus_abandoned: int = 0  # no tail within the longest legal CLTU
     bytes_skipped: int = 0
-
-    def as_dict(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 class CltuDecoder:

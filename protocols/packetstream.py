@@ -12,7 +12,7 @@ packet that follows garbage is never lost.
 from __future__ import annotations
 
 from binascii import crc_hqx
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from gridfree.protocols.spacepacket import MAX_PACKET_LEN, PRIMARY_HEADER_LEN
 
@@ -27,9 +27,6 @@ class PacketStreamStats:
     rejected_headers: int = 0
     bytes_skipped: int = 0
     resyncs: int = 0
-
-    def as_dict(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 def _crc_ok(packet) -> bool:

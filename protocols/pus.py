@@ -178,6 +178,24 @@ def _with_header_and_pec(ptype: PacketType, apid: int, seq_count: int, body: byt
     return packet + crc16(packet).to_bytes(2, "big")
 
 
+def _checked(packet: bytes, ptype: PacketType, sec_header_octets: int) -> tuple[int, SpacePacketHeader]:
+    """The checks both packet kinds share, in trust order: the PEC first, then the kind, the
+    length the secondary header needs, and the PUS version. Returns (length, primary header)."""
+    n = check_pec(packet)
+    header = SpacePacketHeader.unpack(packet)
+    what = f"PUS {ptype.name} packet"
+    if header.packet_type is not ptype or not header.sec_header_flag:
+        raise InvalidFieldError("packet_type", header.packet_type,
+                                f"not a {what} (type {int(ptype)}, secondary header)")
+    min_len = PRIMARY_HEADER_LEN + sec_header_octets + PEC_LEN
+    if n < min_len:
+        raise BytesTooShortError(min_len, n, what)
+    version = packet[PRIMARY_HEADER_LEN] >> 4
+    if version != PUS_VERSION:
+        raise InvalidFieldError("pus_version", version, f"expected {PUS_VERSION} (PUS-C)")
+    return n, header
+
+
 @dataclass(frozen=True)
 class PusTm:
     """A PUS-C telemetry packet (ECSS-E-ST-70-41C §7.4.3.1)."""
@@ -202,16 +220,8 @@ class PusTm:
 
     @classmethod
     def unpack(cls, packet: bytes, coarse_octets: int = 4, fine_octets: int = 2) -> "PusTm":
-        n = check_pec(packet)
-        header = SpacePacketHeader.unpack(packet)
-        min_len = PRIMARY_HEADER_LEN + TM_SEC_HEADER_LEN_NO_TIME + coarse_octets + fine_octets + PEC_LEN
-        if header.packet_type is not PacketType.TM or not header.sec_header_flag:
-            raise InvalidFieldError("packet_type", header.packet_type, "not a PUS TM packet (type 0, secondary header)")
-        if n < min_len:
-            raise BytesTooShortError(min_len, n, "PUS TM packet")
+        n, header = _checked(packet, PacketType.TM, TM_SEC_HEADER_LEN_NO_TIME + coarse_octets + fine_octets)
         flags, service, subtype, counter, dest = _TM_SEC.unpack_from(packet, PRIMARY_HEADER_LEN)
-        if flags >> 4 != PUS_VERSION:
-            raise InvalidFieldError("pus_version", flags >> 4, f"expected {PUS_VERSION} (PUS-C)")
         t0 = PRIMARY_HEADER_LEN + TM_SEC_HEADER_LEN_NO_TIME
         time = CucTime.unpack(packet[t0:], coarse_octets, fine_octets)
         return cls(header.apid, service, subtype, bytes(packet[t0 + time.length: n - PEC_LEN]),
@@ -239,16 +249,8 @@ class PusTc:
 
     @classmethod
     def unpack(cls, packet: bytes) -> "PusTc":
-        n = check_pec(packet)
-        header = SpacePacketHeader.unpack(packet)
-        if header.packet_type is not PacketType.TC or not header.sec_header_flag:
-            raise InvalidFieldError("packet_type", header.packet_type, "not a PUS TC packet (type 1, secondary header)")
-        min_len = PRIMARY_HEADER_LEN + TC_SEC_HEADER_LEN + PEC_LEN
-        if n < min_len:
-            raise BytesTooShortError(min_len, n, "PUS TC packet")
+        n, header = _checked(packet, PacketType.TC, TC_SEC_HEADER_LEN)
         flags, service, subtype, source = _TC_SEC.unpack_from(packet, PRIMARY_HEADER_LEN)
-        if flags >> 4 != PUS_VERSION:
-            raise InvalidFieldError("pus_version", flags >> 4, f"expected {PUS_VERSION} (PUS-C)")
         return cls(header.apid, service, subtype,
                    bytes(packet[PRIMARY_HEADER_LEN + TC_SEC_HEADER_LEN: n - PEC_LEN]),
                    header.seq_count, source, AckFlags(flags & 0xF))

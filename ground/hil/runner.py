@@ -12,7 +12,7 @@ import re
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -159,7 +159,7 @@ def run(scenario: Scenario, workdir: Path, progress=None) -> RunResult:
                 _loop(scenario, truth, board, bit_errors, clock, ground, record, progress)
                 wall = time.perf_counter() - wall0
                 ground.wait_until(lambda: False, 0.3)  # let the last reports arrive
-                downlink = ground.decoder.stats.as_dict()
+                downlink = asdict(ground.decoder.stats)
         finally:
             node.terminate()
             node.wait(10)
