@@ -58,6 +58,7 @@ class EpsComponent(Component):
         self.board = board
         self._was_ok = True
         self.readings: dict[Quantity, float] = {}
+        self.switched: dict[Switch, bool] = {}  # what the board last confirmed, for the power budget
 
     def schedule(self):
         return {"fast": [self.fast], "slow": [self.slow]}
@@ -89,8 +90,15 @@ class EpsComponent(Component):
                 self.log("DriverFault", timeouts=health.timeouts)
             self._was_ok = health.ok
 
+    def set_switch(self, s: Switch, on: bool) -> bool:
+        """Every switch goes through here so the power budget knows which loads are on."""
+        ok = self.board.set_switch(s, on)
+        if ok:
+            self.switched[s] = on
+        return ok
+
     def _switch(self, s: Switch, on: bool) -> None:
-        if not self.board.set_switch(s, on):
+        if not self.set_switch(s, on):
             raise CommandFailed(FailureCode.EXECUTION_ERROR, f"the board did not confirm {s.value} {'on' if on else 'off'}")
 
     def cmd_SetHeater(self, on: bool) -> None:

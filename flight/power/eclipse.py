@@ -106,9 +106,15 @@ class EclipsePredictor:
         return (t0 + t1) / 2
 
     def eclipses(self, start: float, horizon_s: float, step_s: float = 20.0) -> list[tuple[float, float]]:
-        """(entry, exit) times of the shadow between start and start + horizon."""
+        """(entry, exit) times of the shadow between start and start + horizon; an eclipse under way
+        at `start` comes first, with its real entry time."""
         out, entry = [], None
         prev_t, prev_in = start, self.sunlit_fraction(start) < 0.5
+        if prev_in:
+            back = start
+            while self.sunlit_fraction(back) < 0.5 and back > start - horizon_s:
+                back -= step_s
+            entry = self._edge(back, back + step_s)
         t = start
         while t < start + horizon_s:
             t += step_s

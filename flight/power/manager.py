@@ -15,6 +15,7 @@ from collections import deque
 from gridfree.flight.core.component import Component
 from gridfree.flight.core.modes import Mode
 from gridfree.flight.hardware.interfaces import Quantity, Switch
+from gridfree.flight.power.budget import LOADS, PAYLOAD, GrantSegment, LoadBudget, plan_segments
 from gridfree.flight.power.eclipse import EclipsePredictor, OrbitElements
 from gridfree.flight.power.soc import SocEstimator, cell_ocv_V
 from gridfree.protocols.dictionary import (
@@ -43,6 +44,14 @@ class PowerManager(Component):
         Channel(14, "ForecastNetWh3", "f32", "Wh", "Energy forecast, the third orbit"),
         Channel(15, "ForecastMinSocPct", "f32", "%", "Lowest SOC forecast over the next three orbits"),
         Channel(16, "LoadW", "f32", "W", "Power drawn by all loads (arrays minus battery charging)"),
+        *(Channel(17 + k, name, "f32", "W", text)
+          for k, (name, text) in enumerate((n + suffix, text.format(n)) for n in (load.name for load in LOADS)
+                                           for suffix, text in (("W", "{} draw now"),
+                                                                ("BudgetW", "{} orbit-average allowance")))),
+        Channel(25, "BudgetMarginW", "f32", "W", "Orbit-average power available less what all loads draw",
+                Limits(red_low=-200.0, yellow_low=0.0)),
+        Channel(26, "NextEclipseEntry", "f64", "s", "Predicted shadow entry of the next (or current) eclipse, UTC"),
+        Channel(27, "NextEclipseExit", "f64", "s", "Predicted shadow exit of the next (or current) eclipse, UTC"),
     )
     commands = (
         Command("SetOrbit", opcode=0x01, description="Upload orbital elements from orbit determination", arguments=(
@@ -69,14 +78,21 @@ class PowerManager(Component):
         Parameter(5, "OrbitPeriodS", "f32", 5677.0, "s", "Window of the per-orbit DoD limit", min=3000.0,
                   max=20000.0),
         Parameter(6, "SafeExitSocPct", "f32", 40.0, "%", "SOC needed to leave SAFE", min=10.0, max=95.0),
+        Parameter(7, "HeaterNominalW", "f32", 30.0, "W", "Survival heater draw when on", min=0.0, max=1000.0),
+        Parameter(8, "RadioTxNominalW", "f32", 20.0, "W", "Transmitter draw when on", min=0.0, max=1000.0),
+        Parameter(9, "PayloadMaxW", "f32", 3000.0, "W", "Compute payload draw at full utilisation",
+                  min=0.0, max=20000.0),
     )
     housekeeping = (HousekeepingPacket(1, "Status", ("Soc", "SocSigma", "DodOrbit", "PayloadShed", "GrantPowerW",
                                                      "GrantEnergyWh", "UnderVoltageTrips", "CycleCount"), 1.0,
                                        "Power management"),
                     HousekeepingPacket(2, "Eclipse", ("NextEclipseS", "NextEclipseDurationS", "EclipseFraction",
                                                       "ForecastNetWh1", "ForecastNetWh2", "ForecastNetWh3",
-                                                      "ForecastMinSocPct", "LoadW"), 10.0,
-                                       "Eclipse prediction and energy forecast"))
+                                                      "ForecastMinSocPct", "LoadW", "NextEclipseEntry",
+                                                      "NextEclipseExit"), 10.0,
+                                       "Eclipse prediction and energy forecast"),
+                    HousekeepingPacket(3, "Budget", tuple(c.name for c in channels[16:25]), 10.0,
+                                       "Power budget per load"))
 
     def __init__(self, eps, capacity_Ah: float = 180.0, series: int = 8, resistance_ohm: float = 0.0053,
                  nominal_V: float = 29.6, max_discharge_W: float = 4000.0, name: str = "power", id_base: int = 0x0200):
@@ -85,13 +101,17 @@ class PowerManager(Component):
         self.soc = SocEstimator(capacity_Ah, series, resistance_ohm)
         self.series, self.nominal_V, self.max_discharge_W = series, nominal_V, max_discharge_W
         self._low_count = 0
+        self._uv_latched = False
         self._initialised = False
         self._last_fast_s: float | None = None
         self.shed = False
         self.uv_trips = 0
         self.discharged_Ah = 0.0
         self._history: deque = deque()  # (t, soc) over the last orbit, for the DoD limit
-        self.grant = (0.0, 0.0)  # (power W, energy Wh) the compute manager may use
+        self.grant = (0.0, 0.0)  # (power W, energy Wh) the compute manager may use now
+        self.segments: list[GrantSegment] = []  # and per sunlit/shadow segment of the next orbits
+        self.budget = LoadBudget()
+        self._load_now_W: float | None = None
         self.predictor: EclipsePredictor | None = None
         self.array_sun_W = 0.0  # array output in full sun, learnt from the readings
         self.load_W = 0.0  # smoothed total load
@@ -120,18 +140,34 @@ class PowerManager(Component):
         horizon_s = 3.0 * self.param("OrbitPeriodS")
         self.eclipses = self.predictor.eclipses(t, horizon_s)
         in_shadow = self.predictor.sunlit_fraction(t) < 0.5
-        upcoming = [(a, b) for a, b in self.eclipses if a > t]
-        if in_shadow:
-            exits = [b for _, b in self.eclipses] or [t]
-            self.tlm("NextEclipseS", 0.0)
-            self.tlm("NextEclipseDurationS", exits[0] - t)
-        elif upcoming:
-            self.tlm("NextEclipseS", upcoming[0][0] - t)
-            self.tlm("NextEclipseDurationS", upcoming[0][1] - upcoming[0][0])
+        current = [(a, b) for a, b in self.eclipses if (b > t if in_shadow else a > t)]
+        if current:
+            entry, exit_ = current[0]
+            self.tlm("NextEclipseS", 0.0 if in_shadow else entry - t)
+            self.tlm("NextEclipseDurationS", exit_ - t if in_shadow else exit_ - entry)
+            self.tlm("NextEclipseEntry", entry)
+            self.tlm("NextEclipseExit", exit_)
         period = self.param("OrbitPeriodS")
         shadow = sum(min(b, t + period) - max(a, t) for a, b in self.eclipses if b > t and a < t + period)
         self.tlm("EclipseFraction", 100 * shadow / period)
         self._forecast(t, period)
+        self._allocate(t, period, shadow / period)
+
+    def _allocate(self, t: float, period: float, shadow_fraction: float) -> None:
+        """The per-load budget and the compute grant per segment, from the same orbit picture."""
+        drawdown_Wh = self.grant[1]
+        available_W = self.array_sun_W * (1.0 - shadow_fraction) + drawdown_Wh * 3600.0 / period
+        payload_max_W = self.param("PayloadMaxW")
+        shares = self.budget.allocate(available_W, payload_max_W)
+        for name, w in shares.items():
+            self.tlm(name + "BudgetW", w)
+        used = sum(v or 0.0 for v in self.budget.average_W.values())
+        self.tlm("BudgetMarginW", available_W - used)
+        capacity_Wh = self.soc.capacity_Ah * self.nominal_V
+        self.segments = plan_segments(
+            t, period, 3, self.eclipses, array_sun_W=self.array_sun_W, essentials_W=self.budget.essentials_W,
+            drawdown_Wh=drawdown_Wh, cycle_Wh=self.param("DodLimitPct") / 100.0 * capacity_Wh,
+            payload_max_W=payload_max_W) if self.array_sun_W else []
 
     def _safe_exit_guard(self, old: Mode, new: Mode):
         # A node with no battery readings at all (no EPS driver, e.g. a development host) has
@@ -161,7 +197,10 @@ class PowerManager(Component):
             self.discharged_Ah += -amps * dt_s / 3600.0
         threshold = self.param("UnderVoltageV")
         self._low_count = self._low_count + 1 if volts < threshold else 0
-        if self._low_count == 2:
+        if self._uv_latched and volts > threshold + SAFE_EXIT_MARGIN_V_PER_CELL * self.series:
+            self._uv_latched = False  # re-armed only with margin, so sensor noise cannot repeat the trip
+        if self._low_count == 2 and not self._uv_latched:
+            self._uv_latched = True
             self.uv_trips += 1
             self.log("UnderVoltage", voltage_V=volts, threshold_V=threshold)
             self.ctx.modes.fall_to_safe(f"under-voltage {volts:.2f} V")
@@ -178,6 +217,7 @@ class PowerManager(Component):
         # while the battery is taking charge below full. A full battery sheds the surplus.
         if array_W < 1.0 or self.soc.soc < SHUNT_FREE_SOC:
             load = array_W - volts * amps
+            self._load_now_W = load
             self.load_W = load if self.load_W == 0.0 else 0.98 * self.load_W + 0.02 * load
         if self.predictor is not None and self.predictor.sunlit_fraction(self.ctx.clock.now()) >= 1.0:
             self.array_sun_W = array_W if self.array_sun_W == 0.0 else 0.9 * self.array_sun_W + 0.1 * array_W
@@ -204,6 +244,19 @@ class PowerManager(Component):
             self.tlm(f"ForecastNetWh{k}", net)
         self.tlm("ForecastMinSocPct", 100 * low)
 
+    def _observe_loads(self, t: float, period: float) -> None:
+        """Each load's draw: the payload is metered, switched loads count at their nominal draw while
+        on, and the unswitched bus is what remains of the total."""
+        on = self.eps.switched
+        payload = 0.0 if on.get(Switch.PAYLOAD) is False else self.eps.readings.get(Quantity.PAYLOAD_POWER_W, 0.0)
+        used = {"Heater": self.param("HeaterNominalW") if on.get(Switch.HEATER) else 0.0,
+                "RadioTx": self.param("RadioTxNominalW") if on.get(Switch.RADIO_TX) else 0.0, PAYLOAD: payload}
+        if self._load_now_W is not None:
+            used["Avionics"] = max(0.0, self._load_now_W - sum(used.values()))
+        self.budget.observe(used, t, period)
+        for name, w in used.items():
+            self.tlm(name + "W", w)
+
     def _soc_from_voltage(self, ocv_V: float) -> float:
         cell = ocv_V / self.series
         lo, hi = 0.0, 1.0
@@ -215,7 +268,7 @@ class PowerManager(Component):
     def _shed(self, reason: str) -> None:
         if not self.shed:
             self.shed = True
-            self.eps.board.set_switch(Switch.PAYLOAD, False)
+            self.eps.set_switch(Switch.PAYLOAD, False)
             self.log("LoadShed", reason=reason[:40])
 
     # ---- 1 Hz ------------------------------------------------------------------------------------
@@ -237,13 +290,15 @@ class PowerManager(Component):
             self._shed(f"DoD {100 * dod:.1f} % over the orbit limit")
         elif self.shed and soc > self.param("RestoreSocPct") / 100.0 and dod < 0.8 * dod_limit \
                 and self.ctx.modes.mode is not Mode.SAFE:
-            if self.eps.board.set_switch(Switch.PAYLOAD, True):
+            if self.eps.set_switch(Switch.PAYLOAD, True):
                 self.shed = False
                 self.log("LoadRestored", soc_pct=100 * soc)
         floor = max(self.param("ShedSocPct") / 100.0, peak - dod_limit)
         energy_Wh = max(0.0, soc - floor) * self.soc.capacity_Ah * self.nominal_V
+        now = [s.power_W for s in self.segments if s.start_s <= t < s.end_s]
         power_W = 0.0 if self.shed or self.ctx.modes.mode is Mode.SAFE else \
-            min(self.max_discharge_W, energy_Wh * 3600.0 / max(1.0, window / 2))
+            now[0] if now else min(self.max_discharge_W, energy_Wh * 3600.0 / max(1.0, window / 2))
+        self._observe_loads(t, window)
         for local, value in (("Soc", 100 * soc), ("SocSigma", 100 * self.soc.sigma), ("DodOrbit", 100 * dod),
                              ("PayloadShed", self.shed), ("GrantPowerW", power_W), ("GrantEnergyWh", energy_Wh),
                              ("UnderVoltageTrips", self.uv_trips),

@@ -56,7 +56,7 @@ class ThermalManager(Component):
         battery = r.get(Quantity.BATTERY_TEMP_C)
         if battery is not None:
             want = battery < self.param("HeaterOnC") or (self.heater_on and battery < self.param("HeaterOffC"))
-            if want != self.heater_on and self.eps.board.set_switch(Switch.HEATER, want):
+            if want != self.heater_on and self.eps.set_switch(Switch.HEATER, want):
                 self.heater_on = want
                 self.log("HeaterSwitched", state="on" if want else "off", temp_C=battery)
         payload = r.get(Quantity.PAYLOAD_TEMP_C)

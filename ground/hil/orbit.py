@@ -198,3 +198,18 @@ class Orbit:
     def earth_view_factor(self) -> float:
         """Fraction of the sky the Earth fills from here (for albedo and IR loads on a radiator)."""
         return 0.5 * (1 - math.sqrt(1 - (R_EARTH_KM / _norm(self.r_km)) ** 2))
+
+
+def nodal_period_s(elements: Elements, epoch_unix_s: float, orbits: int = 3) -> float:
+    """What orbit determination hands the node: the mean time between ascending node crossings of
+    the integrated orbit. J2 makes it differ from the Keplerian period by seconds per orbit, which
+    is why the ground uploads it with the elements."""
+    orbit = Orbit(elements, epoch_unix_s, max_step_s=1.0)
+    crossings, prev_z = [], orbit.r_km[2]
+    while len(crossings) <= orbits:
+        orbit.advance(1.0)
+        z = orbit.r_km[2]
+        if prev_z < 0 <= z:
+            crossings.append(orbit.t_unix_s - z / (z - prev_z))
+        prev_z = z
+    return (crossings[-1] - crossings[0]) / orbits

@@ -8,7 +8,9 @@ run is repeatable and as fast as node and physics allow.
 """
 from __future__ import annotations
 
+import math
 import re
+import struct
 import subprocess
 import sys
 import time
@@ -18,9 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from gridfree.ground.hil.board import BoardServer, EmulatedBoard
-from gridfree.ground.hil.orbit import preset
+from gridfree.ground.hil.orbit import nodal_period_s, preset
 from gridfree.ground.hil.power import Battery, Loads
-from gridfree.ground.hil.scenario import Fault, Scenario
+from gridfree.ground.hil.scenario import Fault, Scenario, ScheduledCommand
 from gridfree.ground.hil.truth import Truth
 from gridfree.ground.link.client import GroundClient
 from gridfree.protocols.dictionary import Dictionary
@@ -86,15 +88,47 @@ class Record:
 
 
 @dataclass
+class Observations:
+    """What the rig sees at full step resolution, for the criteria the 30 s record is too coarse for."""
+
+    edges: list = field(default_factory=list)  # (t, entering) where the truth's sunlit fraction crosses 1/2
+    predictions: list = field(default_factory=list)  # (t observed, entry, exit) the node downlinked
+    uv_crossed_s: float | None = None  # first time the truth battery fell below the node's threshold
+    events: list = field(default_factory=list)  # the node's EventRecords as the ground decoded them
+    commands: list = field(default_factory=list)  # (ScheduledCommand, CommandHandle)
+
+    def eclipse_errors(self) -> list[float]:
+        """For each truth edge, the worst prediction of it the node downlinked in the orbit before."""
+        out = []
+        for t_edge, entering in self.edges:
+            preds = [entry if entering else exit_ for t_obs, entry, exit_ in self.predictions
+                     if t_obs < t_edge - 60.0 and abs((entry if entering else exit_) - t_edge) < 1800.0]
+            if preds:
+                out.append(max(abs(p - t_edge) for p in preds))
+        return out
+
+    def uv_to_safe_s(self) -> float | None:
+        if self.uv_crossed_s is None:
+            return None
+        trips = [e.time_s for e in self.events if e.event is not None and e.event.name == "power.UnderVoltage"]
+        return min(trips) - self.uv_crossed_s if trips else float("inf")
+
+
+@dataclass
 class RunResult:
     scenario: Scenario
     record: Record
     truth: Truth
     wall_s: float
     checks: list[tuple[str, bool, str]]
-    node_events: list[str]
+    observed: Observations
     downlink: dict = field(default_factory=dict)  # the ground decoder's statistics
     bits_flipped: int = 0
+
+    @property
+    def node_events(self) -> list[str]:
+        t0 = self.scenario.start_unix_s
+        return [f"{e.time_s - t0:9.1f} s {e.text}" for e in self.observed.events]
 
     @property
     def passed(self) -> bool:
@@ -122,10 +156,33 @@ def _apply(fault: Fault, truth: Truth, board: EmulatedBoard) -> str:
         truth.loads.heater_W = truth.loads.heater_W or 30.0
     elif fault.kind == "serial_silent":
         f.silent = True
+    elif fault.kind == "bus_short":
+        truth.loads.bus_W += fault.value
     return fault.kind
 
 
+def _clear(fault: Fault, truth: Truth, board: EmulatedBoard) -> None:
+    """The end of a fault that has a duration."""
+    if fault.kind == "serial_silent":
+        board.faults.silent = False
+    elif fault.kind == "bus_short":
+        truth.loads.bus_W -= fault.value
+    elif fault.kind == "array_string_loss":  # a shadowing boom, a tripped string that recovers
+        truth.array.strings_lost = max(0, truth.array.strings_lost - min(fault.count, truth.array.strings))
+    elif fault.kind == "heater_stuck_on":
+        truth.loads.heaters_on = False
 
+
+def _upload_orbit(scenario: Scenario, ground: GroundClient):
+    """Orbit determination's product, as operations would uplink it: the rig's elements at the start
+    and the nodal period measured on the integrated orbit."""
+    el = preset(scenario.orbit, scenario.start_unix_s)
+    e, nu = el.eccentricity, math.radians(el.true_anomaly_deg)
+    big_e = 2 * math.atan2(math.sqrt(1 - e) * math.sin(nu / 2), math.sqrt(1 + e) * math.cos(nu / 2))
+    mean_anomaly = math.degrees(big_e - e * math.sin(big_e))
+    return ground.send("power.SetOrbit", epoch_unix_s=scenario.start_unix_s, a_km=el.semi_major_axis_km, e=e,
+                       i_deg=el.inclination_deg, raan_deg=el.raan_deg, argp_deg=el.arg_perigee_deg,
+                       mean_anomaly_deg=mean_anomaly, nodal_period_s=nodal_period_s(el, scenario.start_unix_s))
 
 
 def _dictionary() -> Dictionary:
@@ -141,7 +198,7 @@ def run(scenario: Scenario, workdir: Path, progress=None) -> RunResult:
                                 loads=Loads(compute_utilisation=scenario.compute_utilisation))
     board = EmulatedBoard(truth, seed=1)
     dictionary = _dictionary()
-    record, events = Record(), []
+    record, seen = Record(), Observations()
     bit_errors = BitErrors()
     # The radio is a serial line too, so bit errors can be injected into it in both directions.
     with PtyPair() as pair, PtyPair(transform_ab=bit_errors, transform_ba=bit_errors) as radio:
@@ -153,12 +210,15 @@ def run(scenario: Scenario, workdir: Path, progress=None) -> RunResult:
             node.stdout.readline()  # the radio banner
             clock_url = re.search(r"lockstep clock on (\S+)", node.stdout.readline()).group(1)
             with GroundClient(radio.paths[0], dictionary) as ground, open_link(clock_url) as clock:
-                ground.subscribe(lambda kind, item: events.append(f"{item.time_s - scenario.start_unix_s:9.0f} s "
-                                                                  f"{item.text}") if kind == "event" else None)
+                ground.subscribe(lambda kind, item: seen.events.append(item) if kind == "event" else None)
+                if scenario.upload_orbit:
+                    seen.commands.append((ScheduledCommand(0.0, "power.SetOrbit", {}, "completed"),
+                                          _upload_orbit(scenario, ground)))
+                threshold = dictionary.parameter_by_name["power.UnderVoltageV"].default
                 wall0 = time.perf_counter()
-                _loop(scenario, truth, board, bit_errors, clock, ground, record, progress)
+                _loop(scenario, truth, board, bit_errors, clock, ground, record, seen, threshold, progress)
                 wall = time.perf_counter() - wall0
-                ground.wait_until(lambda: False, 0.3)  # let the last reports arrive
+                ground.wait_until(lambda: all(h.completed or h.failed for _, h in seen.commands), 1.0)
                 downlink = asdict(ground.decoder.stats)
         finally:
             node.terminate()
@@ -166,44 +226,61 @@ def run(scenario: Scenario, workdir: Path, progress=None) -> RunResult:
             node.stdout.close()
             server.stop()
             server.link.close()
-    return RunResult(scenario, record, truth, wall, evaluate(scenario, record, truth), events, downlink,
+    return RunResult(scenario, record, truth, wall, evaluate(scenario, record, truth, seen), seen, downlink,
                      bit_errors.flipped)
 
 
-def _loop(scenario, truth, board, bit_errors, clock, ground, record, progress) -> None:
-    import struct
+def _step_clock(clock, t: float, elapsed: float) -> None:
+    clock.write(struct.pack(">d", t))
+    got = b""
+    while len(got) < 8:
+        chunk = clock.read(8 - len(got), timeout=10)
+        if not chunk:
+            raise RuntimeError(f"the node stopped answering the clock at {elapsed:.0f} s")
+        got += chunk
 
+
+def _loop(scenario, truth, board, bit_errors, clock, ground, record, seen, threshold, progress) -> None:
     faults = sorted(scenario.faults, key=lambda f: f.at_s)
+    commands = sorted(scenario.commands, key=lambda c: c.at_s)
+    ending: list[tuple[float, Fault]] = []
     steps = int(round(scenario.duration_s / scenario.step_s))
     every = max(1, int(round(RECORD_EVERY_S / scenario.step_s)))
-    silent_until = ber_until = None
+    prev_f = truth.sunlit_fraction
     for k in range(1, steps + 1):
         elapsed = k * scenario.step_s
         while faults and faults[0].at_s <= elapsed:
             fault = faults.pop(0)
             if fault.kind == "radio_ber":
                 bit_errors.ber = fault.value
-                ber_until = elapsed + fault.duration_s if fault.duration_s else None
-                continue
-            with board.lock:
-                _apply(fault, truth, board)
-            if fault.kind == "serial_silent":
-                silent_until = elapsed + fault.duration_s
-        if silent_until is not None and elapsed >= silent_until:
-            board.faults.silent, silent_until = False, None
-        if ber_until is not None and elapsed >= ber_until:
-            bit_errors.ber, ber_until = 0.0, None
+            else:
+                with board.lock:
+                    _apply(fault, truth, board)
+            if fault.duration_s:
+                ending.append((elapsed + fault.duration_s, fault))
+        for due in [e for e in ending if e[0] <= elapsed]:
+            ending.remove(due)
+            if due[1].kind == "radio_ber":
+                bit_errors.ber = 0.0
+            else:
+                with board.lock:
+                    _clear(due[1], truth, board)
+        while commands and commands[0].at_s <= elapsed:
+            c = commands.pop(0)
+            seen.commands.append((c, ground.send(c.name, **c.args)))
         with board.lock:
             truth.step(scenario.step_s)
-        msg = struct.pack(">d", truth.time_s)
-        clock.write(msg)
-        got = b""
-        while len(got) < 8:
-            chunk = clock.read(8 - len(got), timeout=10)
-            if not chunk:
-                raise RuntimeError(f"the node stopped answering the clock at {elapsed:.0f} s")
-            got += chunk
+        _step_clock(clock, truth.time_s, elapsed)
+        f, v = truth.sunlit_fraction, truth.bus_V
+        if (prev_f < 0.5) != (f < 0.5):
+            seen.edges.append((truth.time_s - scenario.step_s * (f - 0.5) / (f - prev_f), f < 0.5))
+        if seen.uv_crossed_s is None and v < threshold:
+            seen.uv_crossed_s = truth.time_s - scenario.step_s  # the earliest it can have crossed
+        prev_f = f
         if k % every == 0:
+            entry, exit_ = ground.value("power.NextEclipseEntry"), ground.value("power.NextEclipseExit")
+            if entry and exit_:
+                seen.predictions.append((truth.time_s, entry, exit_))
             record.t_h.append(elapsed / 3600)
             record.soc.append(truth.battery.soc)
             record.bus_V.append(truth.bus_V)
@@ -219,11 +296,26 @@ def _loop(scenario, truth, board, bit_errors, clock, ground, record, progress) -
                 progress(elapsed, scenario.duration_s)
 
 
-def evaluate(s: Scenario, rec: Record, truth: Truth) -> list[tuple[str, bool, str]]:
+def max_dod(rec: Record, period_s: float) -> float:
+    """The deepest discharge from the highest SOC within any one-orbit window of the record."""
+    soc, t = np.asarray(rec.soc), np.asarray(rec.t_h) * 3600.0
+    worst, start = 0.0, 0
+    for i in range(len(soc)):
+        while t[start] < t[i] - period_s:
+            start += 1
+        worst = max(worst, float(soc[start:i + 1].max() - soc[i]))
+    return worst
+
+
+def evaluate(s: Scenario, rec: Record, truth: Truth, seen: Observations) -> list[tuple[str, bool, str]]:
     c, out = s.criteria, []
     if "min_soc" in c:
         low = min(rec.soc) if rec.soc else truth.battery.soc
         out.append(("min_soc", low >= c["min_soc"], f"lowest SOC {low:.3f}, limit {c['min_soc']}"))
+    if "max_dod_pct" in c:
+        dod = 100 * max_dod(rec, preset(s.orbit, s.start_unix_s).period_s) if rec.soc else 0.0
+        out.append(("max_dod_pct", dod <= c["max_dod_pct"], f"deepest discharge within an orbit {dod:.1f} %, "
+                                                             f"limit {c['max_dod_pct']} %"))
     for key, node, sign in (("max_payload_temp_C", "payload", 1), ("max_battery_temp_C", "battery", 1),
                             ("min_battery_temp_C", "battery", -1)):
         if key in c:
@@ -233,7 +325,23 @@ def evaluate(s: Scenario, rec: Record, truth: Truth) -> list[tuple[str, bool, st
             out.append((key, ok, f"{node} reached {worst:.1f} C, limit {c[key]}"))
     if c.get("no_undervoltage"):
         unserved = truth.ledger.unserved_Wh
-        out.append(("no_undervoltage", unserved < 1e-6, f"{unserved:.3f} Wh of load not served"))
+        trips = sum(1 for e in seen.events if e.event is not None and e.event.name == "power.UnderVoltage")
+        out.append(("no_undervoltage", unserved < 1e-6 and trips == 0,
+                    f"{unserved:.3f} Wh of load not served, {trips} under-voltage events"))
+    if "max_eclipse_err_s" in c:
+        errs = seen.eclipse_errors()
+        worst = max(errs) if errs else float("inf")
+        out.append(("max_eclipse_err_s", worst <= c["max_eclipse_err_s"],
+                    f"worst predicted shadow edge {worst:.2f} s off, over {len(errs)} edges"))
+    if "max_uv_to_safe_s" in c:
+        delay = seen.uv_to_safe_s()
+        ok = delay is not None and delay <= c["max_uv_to_safe_s"]
+        out.append(("max_uv_to_safe_s", ok, "the battery never crossed the threshold" if delay is None else
+                    f"SAFE {1000 * delay:.0f} ms after the crossing"))
+    for cmd, handle in seen.commands:
+        got = "completed" if handle.completed else "failed" if handle.failed else "no answer"
+        out.append((f"command {cmd.name} at {cmd.at_s / 3600:.2f} h", got == cmd.expect,
+                    f"{handle.describe()}; expected {cmd.expect}"))
     if "final_mode" in c:
         modes = {0: "BOOT", 1: "SAFE", 2: "NOMINAL"}
         final = modes.get(int(rec.node_mode[-1]) if rec.node_mode else -1, "unknown")

@@ -7,19 +7,32 @@
     step_s = 1.0                  # lockstep step: the node runs every tick up to each step
     initial_soc = 0.8
     compute_utilisation = 0.3     # the payload's load until the compute manager drives it
+    upload_orbit = true           # the ground uploads power.SetOrbit (elements + measured nodal period) at the start
 
     [[fault]]                     # at = hours from the start
     at_h = 6.0
     kind = "array_string_loss"    # sensor_stuck, sensor_noisy, sensor_bias, battery_cell_loss,
     count = 3                     # array_string_loss, heater_stuck_on, serial_silent, radio_ber
                                   # (register, value, sigma, bias, count, duration_s as the kind needs;
-                                  # radio_ber: value = bit error rate on the radio line, both ways)
+                                  # radio_ber: value = bit error rate on the radio line, both ways;
+                                  # bus_short: value = W added to the unswitched bus;
+                                  # duration_s ends serial_silent, radio_ber, bus_short, array_string_loss
+                                  # and heater_stuck_on; without it they last)
+    [[command]]                   # the ground sends a command at a time and expects an outcome
+    at_h = 2.0
+    name = "node.SetMode"
+    args = { mode = "NOMINAL" }
+    expect = "failed"             # completed or failed
+
     [criteria]
     min_soc = 0.3                 # truth SOC never below
     max_payload_temp_C = 85.0
     max_battery_temp_C = 45.0
     min_battery_temp_C = 0.0
-    no_undervoltage = true        # no load ever unserved
+    no_undervoltage = true        # no load ever unserved and no under-voltage event from the node
+    max_dod_pct = 30.0            # truth depth of discharge within any one-orbit window
+    max_eclipse_err_s = 2.0       # the node's predicted shadow entry/exit against the truth's edges
+    max_uv_to_safe_s = 0.5        # forced under-voltage: truth crossing to the node's SAFE (its event time)
     final_mode = "SAFE"           # optional: the node's mode at the end
 """
 from __future__ import annotations
@@ -32,9 +45,11 @@ from pathlib import Path
 from gridfree.protocols.hwbus import Reg
 
 FAULT_KINDS = {"sensor_stuck", "sensor_noisy", "sensor_bias", "battery_cell_loss", "array_string_loss",
-               "heater_stuck_on", "serial_silent", "radio_ber"}
+               "heater_stuck_on", "serial_silent", "radio_ber", "bus_short"}
 CRITERIA = {"min_soc": float, "max_payload_temp_C": float, "max_battery_temp_C": float,
-            "min_battery_temp_C": float, "no_undervoltage": bool, "final_mode": str}
+            "min_battery_temp_C": float, "no_undervoltage": bool, "final_mode": str, "max_dod_pct": float,
+            "max_eclipse_err_s": float, "max_uv_to_safe_s": float}
+OUTCOMES = {"completed", "failed"}
 
 
 class ScenarioError(ValueError):
@@ -55,6 +70,14 @@ class Fault:
 
 
 @dataclass
+class ScheduledCommand:
+    at_s: float
+    name: str
+    args: dict
+    expect: str
+
+
+@dataclass
 class Scenario:
     name: str
     orbit: str = "iss500"
@@ -63,7 +86,9 @@ class Scenario:
     step_s: float = 1.0
     initial_soc: float = 0.8
     compute_utilisation: float = 0.3
+    upload_orbit: bool = True
     faults: list[Fault] = field(default_factory=list)
+    commands: list[ScheduledCommand] = field(default_factory=list)
     criteria: dict = field(default_factory=dict)
 
     @classmethod
@@ -80,7 +105,7 @@ class Scenario:
     @classmethod
     def from_dict(cls, doc: dict, src: str = "<scenario>") -> "Scenario":
         known = {"name", "orbit", "start", "duration_h", "step_s", "initial_soc", "compute_utilisation", "fault",
-                 "criteria"}
+                 "criteria", "upload_orbit", "command"}
         for key in doc:
             if key not in known:
                 raise ScenarioError(src, key, f"unknown key (known: {', '.join(sorted(known))})")
@@ -116,11 +141,30 @@ class Scenario:
                                                                    f"({', '.join(r.name for r in Reg)})") from None
             elif kind.startswith("sensor_"):
                 raise ScenarioError(src, f"{where}.register", f"{kind} needs a register")
-            s.faults.append(Fault(float(f.get("at_h", 0.0)) * 3600.0, kind, reg, float(f.get("value", 0.0)),
-                                  float(f.get("sigma", 0.0)), float(f.get("bias", 0.0)), int(f.get("count", 1)),
-                                  float(f.get("duration_s", 0.0))))
+            def val(key, default, kind=float):
+                v = f.get(key, default)
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or kind is int and not isinstance(v, int):
+                    raise ScenarioError(src, f"{where}.{key}", f"expected a number, got {v!r}")
+                return kind(v)
+
+            s.faults.append(Fault(val("at_h", 0.0) * 3600.0, kind, reg, val("value", 0.0), val("sigma", 0.0),
+                                  val("bias", 0.0), val("count", 1, int), val("duration_s", 0.0)))
+        s.upload_orbit = doc.get("upload_orbit", True)
+        if not isinstance(s.upload_orbit, bool):
+            raise ScenarioError(src, "upload_orbit", "expected true or false")
+        for i, c in enumerate(doc.get("command", [])):
+            where = f"command[{i}]"
+            if not isinstance(c.get("name"), str) or not isinstance(c.get("args", {}), dict):
+                raise ScenarioError(src, where, "needs name = \"component.Command\" and args = { ... }")
+            if isinstance(c.get("at_h", 0.0), bool) or not isinstance(c.get("at_h", 0.0), (int, float)):
+                raise ScenarioError(src, f"{where}.at_h", "expected a number of hours")
+            if c.get("expect", "completed") not in OUTCOMES:
+                raise ScenarioError(src, f"{where}.expect", f"one of {sorted(OUTCOMES)}")
+            s.commands.append(ScheduledCommand(float(c.get("at_h", 0.0)) * 3600.0, c["name"], dict(c.get("args", {})),
+                                               c.get("expect", "completed")))
         for key, value in doc.get("criteria", {}).items():
-            if key not in CRITERIA or not isinstance(value, CRITERIA[key]):
+            if key not in CRITERIA or not isinstance(value, CRITERIA[key]) and not (
+                    CRITERIA[key] is float and isinstance(value, int) and not isinstance(value, bool)):
                 raise ScenarioError(src, f"criteria.{key}", f"unknown criterion or wrong type "
                                                             f"(known: {', '.join(sorted(CRITERIA))})")
             s.criteria[key] = value

@@ -75,3 +75,60 @@ def test_example_scenarios_load():
     for path in examples:
         s = Scenario.load(path)
         assert s.duration_s > 0 and s.criteria, path.name
+
+
+def test_scenario_commands_and_new_criteria_are_checked(tmp_path):
+    bad = tmp_path / "bad.toml"
+    for text, match in [('[[command]]\nat_h = 1\nname = "node.SetMode"\nexpect = "maybe"\n', "command\\[0\\].expect"),
+                        ('[[command]]\nat_h = "soon"\nname = "node.SetMode"\n', "command\\[0\\].at_h"),
+                        ('[[command]]\nat_h = 1\nargs = 3\n', "command\\[0\\]"),
+                        ('[[fault]]\nat_h = "noon"\nkind = "bus_short"\n', "fault\\[0\\].at_h"),
+                        ('upload_orbit = "yes"\n', "upload_orbit"),
+                        ('[criteria]\nmax_dod_pct = "thirty"\n', "criteria.max_dod_pct")]:
+        bad.write_text(text)
+        with pytest.raises(ScenarioError, match=match):
+            Scenario.load(bad)
+    ok = tmp_path / "ok.toml"
+    ok.write_text('[[command]]\nat_h = 0.5\nname = "node.SetMode"\nargs = { mode = "SAFE" }\n'
+                  '[criteria]\nmax_dod_pct = 30\nmax_eclipse_err_s = 2.0\n')
+    s = Scenario.load(ok)
+    assert s.commands[0].at_s == 1800.0 and s.commands[0].expect == "completed" and s.criteria["max_dod_pct"] == 30
+
+
+def test_depth_of_discharge_is_measured_within_each_orbit_window():
+    from gridfree.ground.hil.runner import Record, max_dod
+
+    rec = Record()
+    # Two orbits of 100 s: 0.9 -> 0.7 in the first, then full again, then 0.9 -> 0.6 in the second.
+    for t, soc in [(0, 0.9), (50, 0.7), (100, 0.9), (150, 0.6), (200, 0.9), (350, 0.4)]:
+        rec.t_h.append(t / 3600)
+        rec.soc.append(soc)
+    assert max_dod(rec, 100.0) == pytest.approx(0.3)  # 0.9 at 100 s to 0.6 at 150 s
+    assert max_dod(rec, 200.0) == pytest.approx(0.5)  # 0.9 at 200 s to 0.4 at 350 s
+
+
+def test_eclipse_errors_count_only_predictions_made_before_the_edge():
+    from gridfree.ground.hil.runner import Observations
+
+    seen = Observations(edges=[(1000.0, True), (3000.0, False)])
+    seen.predictions = [(100.0, 1000.5, 2998.0), (900.0, 999.0, 3001.0),
+                        (990.0, 1050.0, 3001.0),  # inside the last minute before entry: not a prediction
+                        (2000.0, 9000.0, 9900.0)]  # refers to the next eclipse: not of these edges
+    assert seen.eclipse_errors() == [1.0, 2.0]
+
+
+def test_forced_under_voltage_puts_the_node_in_safe_and_it_refuses_nominal(tmp_path):
+    from gridfree.ground.bench import UV_STEP
+    from gridfree.ground.hil import runner
+
+    doc = dict(UV_STEP, command=[{"at_h": 0.005, "name": "node.SetMode", "args": {"mode": "NOMINAL"},
+                                  "expect": "failed"}])
+    result = runner.run(Scenario.from_dict(doc), tmp_path)
+    assert result.passed, result.checks
+    delay = result.observed.uv_to_safe_s()
+    assert 0.0 < delay <= 0.5
+    trips = [e for e in result.observed.events if e.event and e.event.name == "power.UnderVoltage"]
+    assert len(trips) == 1  # latched: sensor noise around the threshold does not repeat it
+    assert result.record.node_mode[-1] == 1  # SAFE
+    _, handle = result.observed.commands[-1]
+    assert "SOC" in handle.failure[1]

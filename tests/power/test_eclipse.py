@@ -1,7 +1,7 @@
 """Onboard eclipse prediction against the rig's integrated truth (independent code on each side)."""
 
 from gridfree.flight.power.eclipse import EclipsePredictor, OrbitElements
-from gridfree.ground.hil.orbit import Orbit, preset
+from gridfree.ground.hil.orbit import Orbit, nodal_period_s, preset
 
 EPOCH = 1_774_018_000.0
 
@@ -20,19 +20,6 @@ def truth_edges(elements, hours, step_s=1.0):
     return edges
 
 
-def nodal_period_s(elements, orbits=3):
-    """What orbit determination gives the node: the time between ascending node crossings."""
-    orbit = Orbit(elements, EPOCH, max_step_s=1.0)
-    crossings, prev_z = [], orbit.r_km[2]
-    while len(crossings) <= orbits:
-        orbit.advance(1.0)
-        z = orbit.r_km[2]
-        if prev_z < 0 <= z:
-            crossings.append(orbit.t_unix_s - z / (z - prev_z))
-        prev_z = z
-    return (crossings[-1] - crossings[0]) / orbits
-
-
 def errors(elements, hours, period):
     onboard = EclipsePredictor(OrbitElements(EPOCH, elements.semi_major_axis_km, elements.eccentricity,
                                              elements.inclination_deg, elements.raan_deg, elements.arg_perigee_deg,
@@ -47,7 +34,7 @@ def errors(elements, hours, period):
 
 def test_eclipses_predicted_a_day_ahead_within_seconds_of_truth():
     el = preset("iss500", EPOCH)
-    errs = errors(el, 24.0, nodal_period_s(el))
+    errs = errors(el, 24.0, nodal_period_s(el, EPOCH))
     assert len(errs) >= 14 and max(errs) <= 3.0, errs
 
 
@@ -70,7 +57,7 @@ def test_the_node_predicts_eclipses_from_uploaded_elements(tmp_path):
     cmd = node.dictionary.command_by_name["power.SetOrbit"]
     node.dispatcher.submit(PusTc(apid=100, service=8, subtype=1, app_data=cmd.encode_args(
         epoch_unix_s=EPOCH, a_km=el.semi_major_axis_km, e=0.0, i_deg=el.inclination_deg, raan_deg=el.raan_deg,
-        argp_deg=0.0, mean_anomaly_deg=0.0, nodal_period_s=nodal_period_s(el))).pack())
+        argp_deg=0.0, mean_anomaly_deg=0.0, nodal_period_s=nodal_period_s(el, EPOCH))).pack())
     node.step_to(EPOCH + 1.0)
     assert node.dispatcher.completed == 1
     entry = [t for t, entering in truth_edges(el, 2.0) if entering][0]
@@ -78,3 +65,12 @@ def test_the_node_predicts_eclipses_from_uploaded_elements(tmp_path):
     assert abs((EPOCH + 1.0 + predicted_in) - entry) < 12.0  # telemetry is sampled at 10 s
     assert 30 * 60 < node.telemetry.read("power.NextEclipseDurationS") < 37 * 60
     assert 30 < node.telemetry.read("power.EclipseFraction") < 45  # 35.8 of 94.6 min at beta ~ 0
+
+
+def test_an_eclipse_under_way_is_reported_with_its_real_entry():
+    el = preset("iss500", EPOCH)
+    onboard = EclipsePredictor(OrbitElements(EPOCH, el.semi_major_axis_km, 0.0, el.inclination_deg, el.raan_deg,
+                                             0.0, el.true_anomaly_deg, nodal_period_s(el, EPOCH)))
+    entry, exit_ = onboard.eclipses(EPOCH, 7200.0)[0]
+    inside = onboard.eclipses((entry + exit_) / 2, 7200.0)[0]
+    assert abs(inside[0] - entry) < 0.05 and abs(inside[1] - exit_) < 0.05

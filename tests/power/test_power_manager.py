@@ -54,6 +54,19 @@ def bench(tmp_path, soc=0.8, utilisation=0.5, orbit="iss500"):
     return truth, node
 
 
+def upload_orbit(node, orbit="iss500"):
+    """What the ground does after orbit determination: power.SetOrbit with the measured nodal period."""
+    from gridfree.ground.hil.orbit import nodal_period_s
+    from gridfree.protocols.pus import PusTc
+
+    el = preset(orbit, EPOCH)
+    cmd = node.dictionary.command_by_name["power.SetOrbit"]
+    node.dispatcher.submit(PusTc(apid=100, service=8, subtype=1, app_data=cmd.encode_args(
+        epoch_unix_s=EPOCH, a_km=el.semi_major_axis_km, e=0.0, i_deg=el.inclination_deg, raan_deg=el.raan_deg,
+        argp_deg=0.0, mean_anomaly_deg=0.0, nodal_period_s=nodal_period_s(el, EPOCH))).pack())
+    return el
+
+
 def run(truth, node, seconds, step_s=1.0, each=None):
     for _ in range(int(seconds / step_s)):
         truth.step(step_s)
@@ -133,15 +146,8 @@ def test_payload_throttles_when_hot_and_releases_below_the_lower_threshold(tmp_p
 
 
 def test_energy_forecast_for_the_next_orbit_matches_the_truth(tmp_path):
-    from gridfree.protocols.pus import PusTc
-    from tests.power.test_eclipse import nodal_period_s
-
     truth, node = bench(tmp_path, soc=0.7, utilisation=0.4)
-    el = preset("iss500", EPOCH)
-    cmd = node.dictionary.command_by_name["power.SetOrbit"]
-    node.dispatcher.submit(PusTc(apid=100, service=8, subtype=1, app_data=cmd.encode_args(
-        epoch_unix_s=EPOCH, a_km=el.semi_major_axis_km, e=0.0, i_deg=el.inclination_deg, raan_deg=el.raan_deg,
-        argp_deg=0.0, mean_anomaly_deg=0.0, nodal_period_s=nodal_period_s(el))).pack())
+    upload_orbit(node)
     period = node.params.get("power.OrbitPeriodS")
     run(truth, node, period)  # one orbit to learn the arrays and the loads
     run(truth, node, 10.0)  # lands on a background tick: a fresh forecast from here
