@@ -46,6 +46,29 @@ int gf_extract_packets(const uint8_t *buf, size_t len, const gf_frames *frames, 
 int gf_bch_encode(const uint8_t *data, size_t len, uint8_t *out, size_t out_len);
 int64_t gf_bch_decode(const uint8_t *blocks, size_t len, uint8_t *out, size_t out_len,
                       size_t *corrected);
+
+uint32_t gf_crc32(uint32_t crc, const uint8_t *data, size_t len);
+uint32_t gf_crc32_chars(uint32_t crc, const char *data, size_t len);
+uint32_t gf_crc32_slice16(uint32_t crc, const uint8_t *data, size_t len);
+uint32_t gf_crc32_clmul(uint32_t crc, const uint8_t *data, size_t len);
+int gf_crc32_have_clmul(void);
+const char *gf_crc32_impl_name(void);
+uint32_t gf_crc32c(uint32_t crc, const uint8_t *data, size_t len);
+uint32_t gf_crc32c_chars(uint32_t crc, const char *data, size_t len);
+uint32_t gf_crc32c_portable(uint32_t crc, const uint8_t *data, size_t len);
+uint32_t gf_crc32c_sse42(uint32_t crc, const uint8_t *data, size_t len);
+int gf_crc32c_have_sse42(void);
+const char *gf_crc32c_impl_name(void);
+
+typedef struct {
+    int64_t *data_offset; uint32_t *data_len; double *t_rx; uint16_t *link; uint16_t *flags;
+    size_t capacity; size_t count;
+} gf_records;
+typedef struct {
+    size_t records_ok; size_t records_damaged; size_t bytes_skipped; size_t torn_tail_bytes; size_t consumed;
+} gf_scan_stats;
+int gf_scan_records(const uint8_t *buf, size_t len, uint32_t sync, uint32_t max_len, gf_records *out,
+                    gf_scan_stats *stats);
 """
 
 SOURCES = sorted(str(p.relative_to(ROOT)) for p in (HERE / "src").glob("*.c"))

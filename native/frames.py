@@ -152,3 +152,17 @@ def extract_packets(buf, frames: TmFrameBatch, *, has_ocf: bool = False, has_fec
                     has_pec: bool = True) -> PacketBatch:
     """One-shot extraction (no state carried to a next buffer)."""
     return PacketExtractor(frames.frame_len, has_ocf=has_ocf, has_fecf=has_fecf, has_pec=has_pec).extract(buf, frames)
+
+
+def gather_rows(src, offsets: np.ndarray, width: int) -> np.ndarray:
+    """Rows of `width` octets starting at each offset of `src`, as one (n, width) uint8 array."""
+    src = np.frombuffer(src, np.uint8) if not isinstance(src, np.ndarray) else src
+    offsets = np.asarray(offsets, np.int64)
+    if len(offsets) and (offsets.min() < 0 or offsets.max() + width > len(src)):
+        raise ValueError("gather_rows: a row runs outside the source buffer")
+    out = np.empty((len(offsets), width), np.uint8)
+    cols = np.arange(width, dtype=np.int64)
+    step = max(1, (1 << 22) // max(1, width))
+    for i in range(0, len(offsets), step):
+        out[i:i + step] = src[offsets[i:i + step, None] + cols]
+    return out

@@ -23,6 +23,19 @@ def crc16(data: bytes, crc: int = 0xFFFF) -> int:
     return crc
 
 
+CRC32C_POLY = 0x82F63B78  # Castagnoli 0x1EDC6F41, bit-reflected
+
+
+def crc32c(data: bytes, crc: int = 0) -> int:
+    """CRC-32C bit by bit, chained like zlib.crc32 (pass a previous result to continue)."""
+    crc ^= 0xFFFFFFFF
+    for octet in data:
+        crc ^= octet
+        for _ in range(8):
+            crc = (crc >> 1) ^ CRC32C_POLY if crc & 1 else crc >> 1
+    return crc ^ 0xFFFFFFFF
+
+
 def deframe(buf: bytes, frame_len: int, has_fecf: bool = True, locked: bool = False):
     """Returns (frames, consumed, resyncs, bytes_skipped, locked); frames are dicts of fields."""
     frames, pos, resyncs, skipped = [], 0, 0, 0

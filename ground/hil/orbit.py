@@ -200,16 +200,47 @@ class Orbit:
         return 0.5 * (1 - math.sqrt(1 - (R_EARTH_KM / _norm(self.r_km)) ** 2))
 
 
-def nodal_period_s(elements: Elements, epoch_unix_s: float, orbits: int = 3) -> float:
-    """What orbit determination hands the node: the mean time between ascending node crossings of
-    the integrated orbit. J2 makes it differ from the Keplerian period by seconds per orbit, which
-    is why the ground uploads it with the elements."""
+@dataclass(frozen=True)
+class MeanElements:
+    """What orbit determination uplinks: elements whose J2-secular propagation follows the
+    integrated orbit, not the osculating state of one instant."""
+
+    epoch_unix_s: float
+    a_km: float  # mean radius over an orbit
+    i_deg: float
+    raan_deg: float  # at the epoch, from the node crossing less the J2 regression since
+    u_deg: float  # mean argument of latitude at the epoch
+    nodal_period_s: float
+
+
+def orbit_determination(elements: Elements, epoch_unix_s: float, orbits: int = 3) -> MeanElements:
+    """Mean elements fitted to the integrated orbit over a few revolutions, as a ground orbit
+    determination would produce them. The node's analytic predictor propagates mean elements:
+    fed the osculating state instead, its circle sits kilometres off (J2's short-period terms)
+    and its shadow edges come seconds early or late. Near-circular orbits only."""
     orbit = Orbit(elements, epoch_unix_s, max_step_s=1.0)
-    crossings, prev_z = [], orbit.r_km[2]
+    crossings, prev, radius_sum, samples = [], orbit.r_km, 0.0, 0
     while len(crossings) <= orbits:
         orbit.advance(1.0)
-        z = orbit.r_km[2]
-        if prev_z < 0 <= z:
-            crossings.append(orbit.t_unix_s - z / (z - prev_z))
-        prev_z = z
-    return (crossings[-1] - crossings[0]) / orbits
+        r = orbit.r_km
+        if crossings:  # whole revolutions between the first and last crossing
+            radius_sum += _norm(r)
+            samples += 1
+        if prev[2] < 0 <= r[2]:
+            f = -prev[2] / (r[2] - prev[2])
+            crossings.append((orbit.t_unix_s - 1.0 + f, tuple(p + f * (q - p) for p, q in zip(prev, r))))
+        prev = r
+    period = (crossings[-1][0] - crossings[0][0]) / orbits
+    a = radius_sum / samples
+    i = math.radians(elements.inclination_deg)
+    regression = -1.5 * math.sqrt(MU_EARTH_KM3_S2 / a ** 3) * J2 * (R_EARTH_KM / a) ** 2 * math.cos(i)
+    t_node, at_node = crossings[0]
+    raan = math.degrees(math.atan2(at_node[1], at_node[0]) - regression * (t_node - epoch_unix_s))
+    u = -360.0 * (t_node - epoch_unix_s) / period % 360.0
+    return MeanElements(epoch_unix_s, a, elements.inclination_deg, raan % 360.0, u, period)
+
+
+def nodal_period_s(elements: Elements, epoch_unix_s: float, orbits: int = 3) -> float:
+    """The mean time between ascending node crossings of the integrated orbit. J2 makes it differ
+    from the Keplerian period by seconds per orbit, which is why the ground uploads it."""
+    return orbit_determination(elements, epoch_unix_s, orbits).nodal_period_s

@@ -8,7 +8,6 @@ run is repeatable and as fast as node and physics allow.
 """
 from __future__ import annotations
 
-import math
 import re
 import struct
 import subprocess
@@ -20,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from gridfree.ground.hil.board import BoardServer, EmulatedBoard
-from gridfree.ground.hil.orbit import nodal_period_s, preset
+from gridfree.ground.hil.orbit import orbit_determination, preset
 from gridfree.ground.hil.power import Battery, Loads
 from gridfree.ground.hil.scenario import Fault, Scenario, ScheduledCommand
 from gridfree.ground.hil.truth import Truth
@@ -174,15 +173,10 @@ def _clear(fault: Fault, truth: Truth, board: EmulatedBoard) -> None:
 
 
 def _upload_orbit(scenario: Scenario, ground: GroundClient):
-    """Orbit determination's product, as operations would uplink it: the rig's elements at the start
-    and the nodal period measured on the integrated orbit."""
-    el = preset(scenario.orbit, scenario.start_unix_s)
-    e, nu = el.eccentricity, math.radians(el.true_anomaly_deg)
-    big_e = 2 * math.atan2(math.sqrt(1 - e) * math.sin(nu / 2), math.sqrt(1 + e) * math.cos(nu / 2))
-    mean_anomaly = math.degrees(big_e - e * math.sin(big_e))
-    return ground.send("power.SetOrbit", epoch_unix_s=scenario.start_unix_s, a_km=el.semi_major_axis_km, e=e,
-                       i_deg=el.inclination_deg, raan_deg=el.raan_deg, argp_deg=el.arg_perigee_deg,
-                       mean_anomaly_deg=mean_anomaly, nodal_period_s=nodal_period_s(el, scenario.start_unix_s))
+    """Orbit determination's product, as operations would uplink it: mean elements at the start."""
+    m = orbit_determination(preset(scenario.orbit, scenario.start_unix_s), scenario.start_unix_s)
+    return ground.send("power.SetOrbit", epoch_unix_s=m.epoch_unix_s, a_km=m.a_km, e=0.0, i_deg=m.i_deg,
+                       raan_deg=m.raan_deg, argp_deg=0.0, mean_anomaly_deg=m.u_deg, nodal_period_s=m.nodal_period_s)
 
 
 def _dictionary() -> Dictionary:
@@ -191,43 +185,148 @@ def _dictionary() -> Dictionary:
     return Dictionary.from_json(out)
 
 
-def run(scenario: Scenario, workdir: Path, progress=None) -> RunResult:
-    workdir.mkdir(parents=True, exist_ok=True)
-    truth = Truth.from_elements(preset(scenario.orbit, scenario.start_unix_s), scenario.start_unix_s,
-                                battery=Battery(soc=scenario.initial_soc),
-                                loads=Loads(compute_utilisation=scenario.compute_utilisation))
-    board = EmulatedBoard(truth, seed=1)
-    dictionary = _dictionary()
-    record, seen = Record(), Observations()
-    bit_errors = BitErrors()
-    # The radio is a serial line too, so bit errors can be injected into it in both directions.
-    with PtyPair() as pair, PtyPair(transform_ab=bit_errors, transform_ba=bit_errors) as radio:
-        server = BoardServer(board, open_link(pair.paths[0])).start()
-        (workdir / "node.toml").write_text(NODE_TOML.format(hw=pair.paths[1], radio=radio.paths[1]))
-        node = subprocess.Popen([sys.executable, "-m", "gridfree.flight", "--config", str(workdir / "node.toml"),
-                                 "--no-supervise"], stdout=subprocess.PIPE, text=True, cwd=workdir)
+class Session:
+    """One scenario's bench: the truth, the emulated board on a pty pair, a lockstep node process
+    and the link that steps its clock. The caller brings the radio: `radio_url` is what the node
+    is configured with, and `attach` takes the ground client on the other end. `gridfree rig run`
+    steps it as fast as it goes; `gridfree demo` paces it for an operator to watch."""
+
+    def __init__(self, scenario: Scenario, workdir: Path, radio_url: str, bit_errors: BitErrors | None = None):
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.scenario, self.workdir, self.radio_url = scenario, workdir, radio_url
+        self.truth = Truth.from_elements(preset(scenario.orbit, scenario.start_unix_s), scenario.start_unix_s,
+                                         battery=Battery(soc=scenario.initial_soc),
+                                         loads=Loads(compute_utilisation=scenario.compute_utilisation))
+        self.board = EmulatedBoard(self.truth, seed=1)
+        self.bit_errors = bit_errors or BitErrors()
+        self.record, self.seen = Record(), Observations()
+        self.ground: GroundClient | None = None
+        self.k = 0
+        self.steps = int(round(scenario.duration_s / scenario.step_s))
+        self._faults = sorted(scenario.faults, key=lambda f: f.at_s)
+        self._commands = sorted(scenario.commands, key=lambda c: c.at_s)
+        self._ending: list[tuple[float, Fault]] = []
+        self._prev_f = self.truth.sunlit_fraction
+        self._pair = PtyPair().start()
+        self.server = BoardServer(self.board, open_link(self._pair.paths[0])).start()
+        (workdir / "node.toml").write_text(NODE_TOML.format(hw=self._pair.paths[1], radio=radio_url))
+        self.node = subprocess.Popen([sys.executable, "-m", "gridfree.flight", "--config", str(workdir / "node.toml"),
+                                      "--no-supervise"], stdout=subprocess.PIPE, text=True, cwd=workdir)
         try:
-            node.stdout.readline()  # the radio banner
-            clock_url = re.search(r"lockstep clock on (\S+)", node.stdout.readline()).group(1)
-            with GroundClient(radio.paths[0], dictionary) as ground, open_link(clock_url) as clock:
-                ground.subscribe(lambda kind, item: seen.events.append(item) if kind == "event" else None)
-                if scenario.upload_orbit:
-                    seen.commands.append((ScheduledCommand(0.0, "power.SetOrbit", {}, "completed"),
-                                          _upload_orbit(scenario, ground)))
-                threshold = dictionary.parameter_by_name["power.UnderVoltageV"].default
+            self.node_radio = re.search(r"radio on (\S+),", self.node.stdout.readline()).group(1)
+            self.clock = open_link(re.search(r"lockstep clock on (\S+)", self.node.stdout.readline()).group(1))
+        except (AttributeError, OSError):
+            self.close()
+            raise RuntimeError("the node did not start in lockstep") from None
+
+    def attach(self, ground: GroundClient, threshold_V: float) -> None:
+        """The ground client on the node's radio: it records events, uploads the orbit and sends
+        the scenario's commands; `threshold_V` is the node's under-voltage setting."""
+        self.ground, self.threshold_V = ground, threshold_V
+        ground.subscribe(lambda kind, item: self.seen.events.append(item) if kind == "event" else None)
+        if self.scenario.upload_orbit:
+            self.seen.commands.append((ScheduledCommand(0.0, "power.SetOrbit", {}, "completed"),
+                                       _upload_orbit(self.scenario, ground)))
+
+    @property
+    def done(self) -> bool:
+        return self.k >= self.steps
+
+    def step(self) -> None:
+        """One lockstep step: faults and commands that fall due, the truth, then the node."""
+        s, truth, board, seen = self.scenario, self.truth, self.board, self.seen
+        self.k += 1
+        elapsed = self.k * s.step_s
+        while self._faults and self._faults[0].at_s <= elapsed:
+            fault = self._faults.pop(0)
+            if fault.kind == "radio_ber":
+                self.bit_errors.ber = fault.value
+            else:
+                with board.lock:
+                    _apply(fault, truth, board)
+            if fault.duration_s:
+                self._ending.append((elapsed + fault.duration_s, fault))
+        for due in [e for e in self._ending if e[0] <= elapsed]:
+            self._ending.remove(due)
+            if due[1].kind == "radio_ber":
+                self.bit_errors.ber = 0.0
+            else:
+                with board.lock:
+                    _clear(due[1], truth, board)
+        while self._commands and self._commands[0].at_s <= elapsed:
+            c = self._commands.pop(0)
+            seen.commands.append((c, self.ground.send(c.name, **c.args)))
+        with board.lock:
+            truth.step(s.step_s)
+        _step_clock(self.clock, truth.time_s, elapsed)
+        f, v = truth.sunlit_fraction, truth.bus_V
+        if (self._prev_f < 0.5) != (f < 0.5):
+            seen.edges.append((truth.time_s - s.step_s * (f - 0.5) / (f - self._prev_f), f < 0.5))
+        if seen.uv_crossed_s is None and v < self.threshold_V:
+            seen.uv_crossed_s = truth.time_s - s.step_s  # the earliest it can have crossed
+        self._prev_f = f
+        if self.k % max(1, int(round(RECORD_EVERY_S / s.step_s))) == 0:
+            self._sample(elapsed)
+
+    def _sample(self, elapsed: float) -> None:
+        truth, ground, record = self.truth, self.ground, self.record
+        entry, exit_ = ground.value("power.NextEclipseEntry"), ground.value("power.NextEclipseExit")
+        if entry and exit_:
+            self.seen.predictions.append((truth.time_s, entry, exit_))
+        record.t_h.append(elapsed / 3600)
+        record.soc.append(truth.battery.soc)
+        record.bus_V.append(truth.bus_V)
+        record.solar_W.append(truth.solar_W)
+        record.load_W.append(truth.loads.total_W)
+        record.sunlit.append(truth.sunlit_fraction)
+        for name, node in truth.thermal.nodes.items():
+            record.temps_C.setdefault(name, []).append(node.temp_C)
+        record.node_mode.append(ground.value("node.Mode") or 0)
+        record.node_battery_V.append(ground.value("eps.BatteryVoltage") or 0.0)
+        record.node_soc.append((ground.value("power.Soc") or 0.0) / 100.0)
+
+    def result(self, wall_s: float) -> RunResult:
+        self.ground.wait_until(lambda: all(h.completed or h.failed for _, h in self.seen.commands), 1.0)
+        s = self.scenario
+        # What was simulated, for reports of runs stopped early.
+        s = Scenario(**{**vars(s), "duration_s": self.k * s.step_s}) if self.k < self.steps else s
+        return RunResult(s, self.record, self.truth, wall_s, evaluate(s, self.record, self.truth, self.seen),
+                         self.seen, asdict(self.ground.decoder.stats), self.bit_errors.flipped)
+
+    def close(self) -> None:
+        if self.node.poll() is None:
+            self.node.terminate()
+        try:
+            self.node.wait(10)
+        except subprocess.TimeoutExpired:
+            self.node.kill()
+            self.node.wait(5)
+        self.node.stdout.close()
+        if getattr(self, "clock", None) is not None:
+            self.clock.close()
+        self.server.stop()
+        self.server.link.close()
+        self._pair.stop()
+
+
+def run(scenario: Scenario, workdir: Path, progress=None) -> RunResult:
+    """As fast as node and physics allow, with the radio on a pty pair that can flip bits."""
+    dictionary = _dictionary()
+    bit_errors = BitErrors()
+    with PtyPair(transform_ab=bit_errors, transform_ba=bit_errors) as radio:
+        session = Session(scenario, workdir, radio.paths[1], bit_errors)
+        try:
+            with GroundClient(radio.paths[0], dictionary) as ground:
+                session.attach(ground, dictionary.parameter_by_name["power.UnderVoltageV"].default)
                 wall0 = time.perf_counter()
-                _loop(scenario, truth, board, bit_errors, clock, ground, record, seen, threshold, progress)
-                wall = time.perf_counter() - wall0
-                ground.wait_until(lambda: all(h.completed or h.failed for _, h in seen.commands), 1.0)
-                downlink = asdict(ground.decoder.stats)
+                every = max(1, int(round(RECORD_EVERY_S / scenario.step_s)))
+                while not session.done:
+                    session.step()
+                    if progress and session.k % every == 0:
+                        progress(session.k * scenario.step_s, scenario.duration_s)
+                return session.result(time.perf_counter() - wall0)
         finally:
-            node.terminate()
-            node.wait(10)
-            node.stdout.close()
-            server.stop()
-            server.link.close()
-    return RunResult(scenario, record, truth, wall, evaluate(scenario, record, truth, seen), seen, downlink,
-                     bit_errors.flipped)
+            session.close()
 
 
 def _step_clock(clock, t: float, elapsed: float) -> None:
@@ -238,62 +337,6 @@ def _step_clock(clock, t: float, elapsed: float) -> None:
         if not chunk:
             raise RuntimeError(f"the node stopped answering the clock at {elapsed:.0f} s")
         got += chunk
-
-
-def _loop(scenario, truth, board, bit_errors, clock, ground, record, seen, threshold, progress) -> None:
-    faults = sorted(scenario.faults, key=lambda f: f.at_s)
-    commands = sorted(scenario.commands, key=lambda c: c.at_s)
-    ending: list[tuple[float, Fault]] = []
-    steps = int(round(scenario.duration_s / scenario.step_s))
-    every = max(1, int(round(RECORD_EVERY_S / scenario.step_s)))
-    prev_f = truth.sunlit_fraction
-    for k in range(1, steps + 1):
-        elapsed = k * scenario.step_s
-        while faults and faults[0].at_s <= elapsed:
-            fault = faults.pop(0)
-            if fault.kind == "radio_ber":
-                bit_errors.ber = fault.value
-            else:
-                with board.lock:
-                    _apply(fault, truth, board)
-            if fault.duration_s:
-                ending.append((elapsed + fault.duration_s, fault))
-        for due in [e for e in ending if e[0] <= elapsed]:
-            ending.remove(due)
-            if due[1].kind == "radio_ber":
-                bit_errors.ber = 0.0
-            else:
-                with board.lock:
-                    _clear(due[1], truth, board)
-        while commands and commands[0].at_s <= elapsed:
-            c = commands.pop(0)
-            seen.commands.append((c, ground.send(c.name, **c.args)))
-        with board.lock:
-            truth.step(scenario.step_s)
-        _step_clock(clock, truth.time_s, elapsed)
-        f, v = truth.sunlit_fraction, truth.bus_V
-        if (prev_f < 0.5) != (f < 0.5):
-            seen.edges.append((truth.time_s - scenario.step_s * (f - 0.5) / (f - prev_f), f < 0.5))
-        if seen.uv_crossed_s is None and v < threshold:
-            seen.uv_crossed_s = truth.time_s - scenario.step_s  # the earliest it can have crossed
-        prev_f = f
-        if k % every == 0:
-            entry, exit_ = ground.value("power.NextEclipseEntry"), ground.value("power.NextEclipseExit")
-            if entry and exit_:
-                seen.predictions.append((truth.time_s, entry, exit_))
-            record.t_h.append(elapsed / 3600)
-            record.soc.append(truth.battery.soc)
-            record.bus_V.append(truth.bus_V)
-            record.solar_W.append(truth.solar_W)
-            record.load_W.append(truth.loads.total_W)
-            record.sunlit.append(truth.sunlit_fraction)
-            for name, node in truth.thermal.nodes.items():
-                record.temps_C.setdefault(name, []).append(node.temp_C)
-            record.node_mode.append(ground.value("node.Mode") or 0)
-            record.node_battery_V.append(ground.value("eps.BatteryVoltage") or 0.0)
-            record.node_soc.append((ground.value("power.Soc") or 0.0) / 100.0)
-            if progress:
-                progress(elapsed, scenario.duration_s)
 
 
 def max_dod(rec: Record, period_s: float) -> float:

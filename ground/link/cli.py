@@ -66,25 +66,21 @@ def run_cmd(argv: list[str]) -> int:
     return 0 if handle.completed else 1
 
 
-def run_tm(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="gridfree tm", description="print telemetry and events as they arrive")
-    _common(parser)
-    parser.add_argument("--channels", default="", help="comma-separated channel names (default: all)")
-    parser.add_argument("--seconds", type=float, default=None, help="stop after this long (default: until Ctrl-C)")
-    a = parser.parse_args(argv)
-    from gridfree.ground.link.client import GroundClient
+def stamp(t: float) -> str:
+    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
-    d = _load(a.dict)
-    wanted = {c for c in a.channels.split(",") if c}
+
+def channel_filter(d: Dictionary, text: str) -> set[str]:
+    """Channel names from a comma-separated list, all known to the dictionary (SystemExit if not)."""
+    wanted = {c for c in text.split(",") if c}
     unknown = wanted - set(d.channel_by_name)
     if unknown:
-        print(f"gridfree tm: unknown channel(s) {', '.join(sorted(unknown))}", file=sys.stderr)
-        return 2
-    done = threading.Event()
+        raise SystemExit(f"gridfree: unknown channel(s) {', '.join(sorted(unknown))}")
+    return wanted
 
-    def stamp(t: float) -> str:
-        return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
+def printer(d: Dictionary, wanted: set[str]):
+    """A subscriber printing samples and events one per line, the same for a link and a replay."""
     def show(kind, item):
         if kind == "sample" and (not wanted or item.channel in wanted):
             ch = d.channel_by_name[item.channel]
@@ -93,15 +89,38 @@ def run_tm(argv: list[str]) -> int:
         elif kind == "event":
             sev = item.severity.name if item.severity is not None else "?"
             print(f"{stamp(item.time_s)} EVENT {sev} {item.text}", flush=True)
+    return show
 
-    with GroundClient(a.link, d, apid=a.apid) as g:
-        g.subscribe(show)
+
+def run_tm(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="gridfree tm", description="print telemetry and events as they arrive")
+    _common(parser)
+    parser.add_argument("--channels", default="", help="comma-separated channel names (default: all)")
+    parser.add_argument("--seconds", type=float, default=None, help="stop after this long (default: until Ctrl-C)")
+    parser.add_argument("--record", metavar="DIR", help="also record every received frame in this archive directory")
+    a = parser.parse_args(argv)
+    from gridfree.ground.link.client import GroundClient
+
+    d = _load(a.dict)
+    wanted = channel_filter(d, a.channels)
+    done = threading.Event()
+    g = GroundClient(a.link, d, apid=a.apid)
+    g.subscribe(printer(d, wanted))
+    recorder = None
+    if a.record:
+        from gridfree.ground.archive.recorder import Recorder
+
+        recorder = Recorder(a.record, d).attach(g)
+    with g:
         try:
             done.wait(a.seconds)
         except KeyboardInterrupt:
             pass
         if g.hash_mismatch:
             print("warning: the node's dictionary hash differs from the dictionary loaded here", file=sys.stderr)
+    if recorder is not None:
+        recorder.close()
+        print(f"recorded {recorder.stats.acknowledged} frames in {a.record}", file=sys.stderr)
     return 0
 
 

@@ -79,6 +79,8 @@ class CommandHandle:
 
 
 class GroundClient(Protocol):
+    is_replay = False  # a ReplayClient (ground/archive) says True; nothing else may tell them apart
+
     def __init__(self, url: str, dictionary: Dictionary, apid: int = 100, link_config: LinkConfig = LinkConfig(),
                  source_id: int = 1):
         self.url, self.dictionary, self.apid, self.source_id = url, dictionary, apid, source_id
@@ -98,6 +100,7 @@ class GroundClient(Protocol):
         self._pending: dict[tuple[int, int], CommandHandle] = {}
         self._cond = threading.Condition()
         self._subscribers: list[Callable[[str, Any], None]] = []
+        self._frame_taps: list[Callable[[bytes, Any], None]] = []
         self.link = None
         self.reader: LinkReader | None = None
 
@@ -125,9 +128,17 @@ class GroundClient(Protocol):
         reader thread, so it must be quick."""
         self._subscribers.append(callback)
 
+    def tap_frames(self, callback: Callable[[bytes, Any], None]) -> None:
+        """callback(buffer, TmFrameBatch) for every batch of frames found, good and bad, before
+        their packets are handled: how the archive records exactly what came off the link."""
+        self._frame_taps.append(callback)
+
     # ---- downlink ---------------------------------------------------------------------------------
     def data_received(self, data: bytes) -> None:
-        for packet in self.decoder.feed(data):
+        batch = self.decoder.feed_batch(data)
+        for tap in self._frame_taps:
+            tap(batch.buffer, batch.frames)
+        for packet in batch.good_packets():
             self.handle_packet(packet)
 
     def handle_packet(self, packet: bytes) -> None:

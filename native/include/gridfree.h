@@ -97,4 +97,44 @@ int gf_bch_encode(const uint8_t *data, size_t len, uint8_t *out, size_t out_len)
 int64_t gf_bch_decode(const uint8_t *blocks, size_t len, uint8_t *out, size_t out_len,
                       size_t *corrected);
 
+/* ---- CRC-32/ISO-HDLC (zlib.crc32) and CRC-32C (Castagnoli) ------------------------------- */
+/* Both chain like zlib.crc32(data, crc): pass 0 for a fresh CRC, or a previous result. */
+uint32_t gf_crc32(uint32_t crc, const uint8_t *data, size_t len);
+uint32_t gf_crc32_chars(uint32_t crc, const char *data, size_t len);
+uint32_t gf_crc32_slice16(uint32_t crc, const uint8_t *data, size_t len);
+uint32_t gf_crc32_clmul(uint32_t crc, const uint8_t *data, size_t len); /* needs PCLMUL */
+int gf_crc32_have_clmul(void);
+const char *gf_crc32_impl_name(void);
+uint32_t gf_crc32c(uint32_t crc, const uint8_t *data, size_t len);
+uint32_t gf_crc32c_chars(uint32_t crc, const char *data, size_t len);
+uint32_t gf_crc32c_portable(uint32_t crc, const uint8_t *data, size_t len);
+uint32_t gf_crc32c_sse42(uint32_t crc, const uint8_t *data, size_t len); /* needs SSE4.2 */
+int gf_crc32c_have_sse42(void);
+const char *gf_crc32c_impl_name(void);
+
+/* ---- Archive segment records (format: ground/archive/layout.py) -------------------------- */
+typedef struct {
+    int64_t *data_offset; /* first data octet of each intact record within buf */
+    uint32_t *data_len;
+    double *t_rx;
+    uint16_t *link;
+    uint16_t *flags;
+    size_t capacity;      /* len / 28 + 1 always suffices */
+    size_t count;
+} gf_records;
+
+typedef struct {
+    size_t records_ok;
+    size_t records_damaged; /* damaged stretches, each counted as its good headers, at least 1 */
+    size_t bytes_skipped;   /* octets in damaged stretches */
+    size_t torn_tail_bytes; /* octets after the last intact record that hold no record, else 0 */
+    size_t consumed;        /* end of the last intact record: a tailing reader resumes here */
+} gf_scan_stats;
+
+/* Every intact record in buf, taken as the whole rest of a segment file (the bytes after its
+ * header); stats are written, not accumulated. The rules are the Python reader's
+ * (ground/archive/scan.py): see src/records.c. */
+int gf_scan_records(const uint8_t *buf, size_t len, uint32_t sync, uint32_t max_len, gf_records *out,
+                    gf_scan_stats *stats);
+
 #endif

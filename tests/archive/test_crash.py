@@ -23,18 +23,27 @@ CHILD = Path(__file__).with_name("kill_writer.py")
 
 
 def kill_at_random(directory: Path, seed: int) -> int:
-    """Run a writer, SIGKILL it 0-30 ms after its first acknowledgement; the last count it printed."""
+    """Run a writer and SIGKILL it at a random moment once it has acknowledged a random number of
+    records (40-120, so every trial spans several segments however loaded the machine is);
+    returns the last count it printed."""
+    rng = random.Random(seed)
+    target = rng.randint(40, 120)
     child = subprocess.Popen([sys.executable, str(CHILD), str(directory), str(seed), "2048"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    seen = b""
     try:
-        first = child.stdout.readline()
-        assert first.endswith(b"\n"), child.stderr.read().decode()
-        time.sleep(random.Random(seed).uniform(0.0, 0.030))
+        while True:
+            line = child.stdout.readline()
+            assert line.endswith(b"\n"), child.stderr.read().decode()
+            seen += line
+            if int(line) >= target:
+                break
+        time.sleep(rng.uniform(0.0, 0.005))  # the child keeps appending: the kill lands anywhere
     finally:
         child.send_signal(signal.SIGKILL)
         out, err = child.communicate()
     assert child.returncode == -signal.SIGKILL, err.decode()
-    lines = (first + out).split(b"\n")[:-1]  # a count cut off mid-line by the kill is not an acknowledgement
+    lines = (seen + out).split(b"\n")[:-1]  # a count cut off mid-line by the kill is not an acknowledgement
     return int(lines[-1])
 
 

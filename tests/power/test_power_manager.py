@@ -55,16 +55,16 @@ def bench(tmp_path, soc=0.8, utilisation=0.5, orbit="iss500"):
 
 
 def upload_orbit(node, orbit="iss500"):
-    """What the ground does after orbit determination: power.SetOrbit with the measured nodal period."""
-    from gridfree.ground.hil.orbit import nodal_period_s
+    """What the ground does after orbit determination: power.SetOrbit with mean elements."""
+    from gridfree.ground.hil.orbit import orbit_determination
     from gridfree.protocols.pus import PusTc
 
-    el = preset(orbit, EPOCH)
+    m = orbit_determination(preset(orbit, EPOCH), EPOCH)
     cmd = node.dictionary.command_by_name["power.SetOrbit"]
     node.dispatcher.submit(PusTc(apid=100, service=8, subtype=1, app_data=cmd.encode_args(
-        epoch_unix_s=EPOCH, a_km=el.semi_major_axis_km, e=0.0, i_deg=el.inclination_deg, raan_deg=el.raan_deg,
-        argp_deg=0.0, mean_anomaly_deg=0.0, nodal_period_s=nodal_period_s(el, EPOCH))).pack())
-    return el
+        epoch_unix_s=EPOCH, a_km=m.a_km, e=0.0, i_deg=m.i_deg, raan_deg=m.raan_deg, argp_deg=0.0,
+        mean_anomaly_deg=m.u_deg, nodal_period_s=m.nodal_period_s)).pack())
+    return m
 
 
 def run(truth, node, seconds, step_s=1.0, each=None):
