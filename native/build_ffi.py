@@ -69,6 +69,13 @@ typedef struct {
 } gf_scan_stats;
 int gf_scan_records(const uint8_t *buf, size_t len, uint32_t sync, uint32_t max_len, gf_records *out,
                     gf_scan_stats *stats);
+int gf_gather_rows(const uint8_t *src, size_t src_len, const int64_t *offsets, size_t n, size_t width,
+                   uint8_t *out);
+int gf_unpack_columns(const uint8_t *rows, size_t n, size_t row_len, size_t ncols, const uint32_t *col_offset,
+                      const uint32_t *col_size, const uint8_t *col_swap, uint8_t *const *out);
+int gf_unpack_at(const uint8_t *src, size_t src_len, const int64_t *offsets, const int64_t *dest_rows, size_t n,
+                 size_t row_len, size_t ncols, const uint32_t *col_offset, const uint32_t *col_size,
+                 const uint8_t *col_swap, uint8_t *const *out, size_t out_rows);
 """
 
 SOURCES = sorted(str(p.relative_to(ROOT)) for p in (HERE / "src").glob("*.c"))

@@ -7,6 +7,7 @@ holds sync; `PacketExtractor` keeps each virtual channel's packet-in-progress be
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -156,13 +157,48 @@ def extract_packets(buf, frames: TmFrameBatch, *, has_ocf: bool = False, has_fec
 
 def gather_rows(src, offsets: np.ndarray, width: int) -> np.ndarray:
     """Rows of `width` octets starting at each offset of `src`, as one (n, width) uint8 array."""
-    src = np.frombuffer(src, np.uint8) if not isinstance(src, np.ndarray) else src
-    offsets = np.asarray(offsets, np.int64)
-    if len(offsets) and (offsets.min() < 0 or offsets.max() + width > len(src)):
-        raise ValueError("gather_rows: a row runs outside the source buffer")
+    offsets = np.ascontiguousarray(offsets, np.int64)
     out = np.empty((len(offsets), width), np.uint8)
-    cols = np.arange(width, dtype=np.int64)
-    step = max(1, (1 << 22) // max(1, width))
-    for i in range(0, len(offsets), step):
-        out[i:i + step] = src[offsets[i:i + step, None] + cols]
+    src_buf = ffi.from_buffer(src)
+    check(lib.gf_gather_rows(ffi.cast("const uint8_t *", src_buf), len(src_buf), _ptr("int64_t *", offsets),
+                             len(offsets), width, _ptr("uint8_t *", out)), "gather_rows: a row leaves the buffer")
     return out
+
+
+def _columns(fields):
+    offsets = np.array([off for off, _ in fields], np.uint32)
+    sizes = np.array([dt.itemsize for _, dt in fields], np.uint32)
+    swap = np.array([dt.kind in "iuf" and dt.itemsize > 1 and sys.byteorder == "little" for _, dt in fields],
+                    np.uint8)
+    return offsets, sizes, swap
+
+
+def unpack_columns(rows: np.ndarray, fields: list[tuple[int, np.dtype]]) -> list[np.ndarray]:
+    """One native-endian array per (offset, dtype) field of big-endian rows: a structured view
+    would leave every field strided and byte-swapped, and converting 100 of those costs more than
+    the whole decode."""
+    rows = np.ascontiguousarray(rows, np.uint8)
+    n, row_len = rows.shape
+    outs = [np.empty(n, dt) for _, dt in fields]
+    offsets, sizes, swap = _columns(fields)
+    ptrs = ffi.new("uint8_t *[]", [ffi.cast("uint8_t *", ffi.from_buffer(o)) for o in outs] or 1)
+    check(lib.gf_unpack_columns(_ptr("uint8_t *", rows), n, row_len, len(fields), _ptr("uint32_t *", offsets),
+                                _ptr("uint32_t *", sizes), _ptr("uint8_t *", swap), ptrs), "unpack_columns")
+    return outs
+
+
+def unpack_at(src, offsets: np.ndarray, dest_rows: np.ndarray, row_len: int, fields: list[tuple[int, np.dtype]],
+              outs: list[np.ndarray]) -> None:
+    """Fields of the rows at `offsets` of `src` into rows `dest_rows` of the preallocated `outs`."""
+    offsets = np.ascontiguousarray(offsets, np.int64)
+    dest_rows = np.ascontiguousarray(dest_rows, np.int64)
+    if len(offsets) != len(dest_rows) or len(outs) != len(fields) or \
+            any(o.dtype != dt or not o.flags.c_contiguous for o, (_, dt) in zip(outs, fields)):
+        raise ValueError("unpack_at: outputs must be contiguous and of the fields' types")
+    col_offsets, sizes, swap = _columns(fields)
+    src_buf = ffi.from_buffer(src)
+    ptrs = ffi.new("uint8_t *[]", [ffi.cast("uint8_t *", ffi.from_buffer(o)) for o in outs] or 1)
+    check(lib.gf_unpack_at(ffi.cast("const uint8_t *", src_buf), len(src_buf), _ptr("int64_t *", offsets),
+                           _ptr("int64_t *", dest_rows), len(offsets), row_len, len(fields),
+                           _ptr("uint32_t *", col_offsets), _ptr("uint32_t *", sizes), _ptr("uint8_t *", swap), ptrs,
+                           min((len(o) for o in outs), default=0)), "unpack_at: a row leaves the buffer or the outputs")

@@ -24,7 +24,7 @@ from gridfree.ground.archive import dictionaries
 from gridfree.ground.archive.layout import HEADER_SIZE, MAX_DATA_BYTES, SYNC
 from gridfree.ground.archive.reader import open_archive
 from gridfree.ground.archive.recorder import FLAG_BAD_CRC
-from gridfree.native.frames import PacketExtractor, TmFrameBatch, gather_rows
+from gridfree.native.frames import PacketExtractor, TmFrameBatch, gather_rows, unpack_at
 from gridfree.native.records import scan_records
 from gridfree.protocols.config import LinkConfig
 from gridfree.protocols.dictionary import Dictionary
@@ -34,7 +34,7 @@ from gridfree.protocols.pus import CCSDS_EPOCH_UNIX_S
 # and subtype at 7 and 8, CUC time 4+2 octets at 13, housekeeping SID at 19 and values from 21.
 SERVICE_AT, SUBTYPE_AT, TIME_AT, SID_AT, VALUES_AT, PEC_OCTETS = 7, 8, 13, 19, 21, 2
 _STRUCT_TO_NUMPY = {"B": "u1", "b": "i1", "H": "u2", "h": "i2", "I": "u4", "i": "i4", "Q": "u8", "q": "i8",
-                    "f": "f4", "d": "f8", "?": "u1"}
+                    "f": "f4", "d": "f8", "?": "u1"}  # to native byte order: unpack_columns swaps
 
 
 @dataclass
@@ -52,49 +52,69 @@ class Decoded:
     notes: list[str] = field(default_factory=list)
 
 
-def hk_dtype(dictionary: Dictionary, sid: int) -> np.dtype:
-    """The structured numpy type of one housekeeping packet's values (big-endian, packed)."""
+def hk_fields(dictionary: Dictionary, sid: int) -> tuple[list[str], list[tuple[int, np.dtype]], int]:
+    """Channel names, (offset, native dtype) of each value, and the values' total size, for one
+    housekeeping packet as the dictionary declares it (big-endian and packed on the wire)."""
     h = dictionary.hk_by_sid[sid]
-    names, formats, offsets, at = [], [], [], 0
+    names, fields, at = [], [], 0
     for name in h.channels:
         wire = dictionary.channel_by_name[name].wire
         fmt = wire.fmt
         names.append(name)
-        formats.append(f"S{wire.size}" if fmt.endswith("s") else ">" + _STRUCT_TO_NUMPY[fmt])
-        offsets.append(at)
+        fields.append((at, np.dtype(f"S{wire.size}" if fmt.endswith("s") else _STRUCT_TO_NUMPY[fmt])))
         at += wire.size
-    return np.dtype({"names": names, "formats": formats, "offsets": offsets, "itemsize": at})
+    return names, fields, at
+
+
+@dataclass
+class _Piece:
+    """The good housekeeping packets of one SID in one segment, located but not yet decoded."""
+
+    layout: tuple  # (dictionary hash, sid)
+    t: np.ndarray
+    keys: np.ndarray  # stream order, across SIDs and segments
+    src: tuple  # (segment buffer, offsets of packets in it, their positions in the piece)
+    spill: tuple  # the same for packets that spanned frames, in the extractor's spill copy
 
 
 def decode(directory: str | os.PathLike, *, channels: list[str] | None = None, t_from: float | None = None,
            t_to: float | None = None, dictionary: Dictionary | None = None, link_config: LinkConfig = LinkConfig(),
            progress: Callable[[int], None] | None = None) -> Decoded:
     """Every housekeeping sample in the log with receive time in [t_from, t_to); `progress` is
-    called with the bytes of each segment done."""
+    called with the bytes of each segment done.
+
+    Two passes: the first finds every packet and its time, the second decodes each value straight
+    from the segment file into its place in one preallocated array per channel, so a day of
+    telemetry is read once and written once."""
     archive = open_archive(directory)
-    out, parts = Decoded(), {}
+    out, pieces, layouts, maps = Decoded(), [], {}, []
     out.notes += [str(e) for e in archive.errors]
     frame_len = link_config.tm_frame_octets
     extractor = PacketExtractor(frame_len, has_ocf=link_config.tm_ocf, has_fecf=link_config.tm_fecf)
-    for seg in archive.segments:
-        if t_from is not None and seg.t_max is not None and seg.t_max < t_from:
-            continue
-        d, note = dictionaries.resolve(directory, seg.dictionary_hash, dictionary)
-        if note and note not in out.notes:
-            out.notes.append(note)
-        wanted = set(channels) if channels is not None else None
-        with open(seg.path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            _segment(np.frombuffer(mm, np.uint8), d, wanted, t_from, t_to, frame_len, extractor, out, parts)
+    try:
+        for seg in archive.segments:
+            if t_from is not None and seg.t_max is not None and seg.t_max < t_from:
+                continue
+            d, note = dictionaries.resolve(directory, seg.dictionary_hash, dictionary)
+            if note and note not in out.notes:
+                out.notes.append(note)
+            with open(seg.path, "rb") as f:
+                mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            maps.append(mm)
+            _locate(np.frombuffer(mm, np.uint8), d, t_from, t_to, frame_len, extractor, out, pieces, layouts)
             if progress:
                 progress(len(mm))
-    for name, pieces in parts.items():
-        order = np.argsort(np.concatenate([k for _, _, k in pieces]), kind="stable")
-        out.series[name] = (np.concatenate([t for t, _, _ in pieces])[order],
-                            np.concatenate([v for _, v, _ in pieces])[order])
+        _fill(pieces, layouts, None if channels is None else set(channels), out)
+    finally:
+        for mm in maps:
+            try:
+                mm.close()
+            except BufferError:  # a caller still holds a view: the map goes with it
+                pass
     return out
 
 
-def _segment(buf, d, wanted, t_from, t_to, frame_len, extractor, out, parts) -> None:
+def _locate(buf, d, t_from, t_to, frame_len, extractor, out, pieces, layouts) -> None:
     recs = scan_records(buf[HEADER_SIZE:], sync=SYNC, max_len=MAX_DATA_BYTES)
     out.records_damaged += recs.records_damaged
     keep = recs.data_len == frame_len
@@ -117,33 +137,17 @@ def _segment(buf, d, wanted, t_from, t_to, frame_len, extractor, out, parts) -> 
     ok = packets.crc_ok
     out.packets += int(ok.sum())
     out.packets_bad += int((~ok).sum())
-    sel = np.flatnonzero(ok)
-    if len(sel):
-        _housekeeping(_Packets(buf, np.frombuffer(packets.spill, np.uint8), packets.offset[sel], packets.spans[sel]),
-                      packets.length[sel], d, wanted, out, parts)
-
-
-class _Packets:
-    """Good packets in stream order, wherever they lie: in the segment file, or (those that
-    spanned frames) in the extractor's spill buffer."""
-
-    def __init__(self, buf, spill, offsets, spans):
-        self.buf, self.spill, self.offsets, self.spans = buf, spill, offsets, spans
-
-    def rows(self, sel, skip: int, width: int) -> np.ndarray:
-        """Octets skip..skip+width of the selected packets, one row each, in stream order."""
-        offsets, spans = self.offsets[sel] + skip, self.spans[sel]
-        out = np.empty((len(offsets), width), np.uint8)
-        out[~spans] = gather_rows(self.buf, offsets[~spans], width)
-        out[spans] = gather_rows(self.spill, offsets[spans], width)
-        return out
-
-
-def _housekeeping(packets: _Packets, lengths, d, wanted, out, parts) -> None:
-    head = packets.rows(slice(None), 0, VALUES_AT)
-    # A channel may sit in several housekeeping packets: its samples are put back in stream order.
-    order = out.packets_seen + np.arange(len(head), dtype=np.int64)
-    out.packets_seen += len(head)
+    good = np.flatnonzero(ok)
+    if not len(good):
+        return
+    spill = np.frombuffer(packets.spill, np.uint8)
+    offsets, spans, lengths = packets.offset[good], packets.spans[good], packets.length[good]
+    head = np.empty((len(good), VALUES_AT), np.uint8)
+    head[~spans] = gather_rows(buf, offsets[~spans], VALUES_AT)
+    head[spans] = gather_rows(spill, offsets[spans], VALUES_AT)
+    # A channel may sit in several housekeeping packets: keys put its samples back in stream order.
+    keys = out.packets_seen + np.arange(len(good), dtype=np.int64)
+    out.packets_seen += len(good)
     hk = (head[:, SERVICE_AT] == 3) & (head[:, SUBTYPE_AT] == 25)
     sids = head[:, SID_AT].astype(np.uint16) << 8 | head[:, SID_AT + 1]
     for sid in np.unique(sids[hk]).tolist():
@@ -151,22 +155,83 @@ def _housekeeping(packets: _Packets, lengths, d, wanted, out, parts) -> None:
         if sid not in d.hk_by_sid:
             out.hk_unknown += int(sel.sum())
             continue
-        dtype = hk_dtype(d, sid)
-        sized = sel & (lengths == VALUES_AT + dtype.itemsize + PEC_OCTETS)
-        out.hk_unknown += int(sel.sum() - sized.sum())
-        names = [n for n in dtype.names if wanted is None or n in wanted]
-        if not names or not sized.any():
+        layout = (d.hash, sid)
+        if layout not in layouts:
+            layouts[layout] = (d, *hk_fields(d, sid))
+        size = layouts[layout][3]
+        sized = np.flatnonzero(sel & (lengths == VALUES_AT + size + PEC_OCTETS))
+        out.hk_unknown += int(sel.sum()) - len(sized)
+        if not len(sized):
             continue
         h = head[sized]
         coarse = (h[:, TIME_AT:TIME_AT + 4].astype(np.uint32) << np.array([24, 16, 8, 0], np.uint32)).sum(1)
         fine = h[:, TIME_AT + 4].astype(np.uint32) << 8 | h[:, TIME_AT + 5]
-        t = CCSDS_EPOCH_UNIX_S + coarse.astype(np.float64) + fine / 65536.0
-        values = packets.rows(sized, VALUES_AT, dtype.itemsize).view(dtype).reshape(-1)
-        for name in names:
-            v = values[name]
-            v = v.astype(bool) if d.channel_by_name[name].wire.kind == "bool" else \
-                v.astype(v.dtype.newbyteorder("="))
-            parts.setdefault(name, []).append((t, v, order[sized]))
+        in_spill = spans[sized]
+        rows = np.arange(len(sized), dtype=np.int64)
+        pieces.append(_Piece(layout, CCSDS_EPOCH_UNIX_S + coarse.astype(np.float64) + fine / 65536.0, keys[sized],
+                             (buf, offsets[sized][~in_spill] + VALUES_AT, rows[~in_spill]),
+                             (spill, offsets[sized][in_spill] + VALUES_AT, rows[in_spill])))
+
+
+def _fill(pieces: list[_Piece], layouts: dict, wanted: set[str] | None, out: Decoded) -> None:
+    homes: dict[str, set] = {}  # channel -> the layouts (dictionary, SID) it appears in
+    for p in pieces:
+        for name in layouts[p.layout][1]:
+            if wanted is None or name in wanted:
+                homes.setdefault(name, set()).add(p.layout)
+    per_layout = {}
+    for p in pieces:
+        per_layout.setdefault(p.layout, []).append(p)
+    # A channel in one packet shares that packet's time array; one in several gets its own, with
+    # stream-order keys to interleave its packets at the end.
+    times = {lay: np.concatenate([p.t for p in ps]) if len(ps) > 1 else ps[0].t for lay, ps in per_layout.items()}
+    rows_of = {name: sum(len(times[lay]) for lay in lays) for name, lays in homes.items()}
+    dtype_of, flags = {}, set()
+    for lay, (d, names, fields, _) in layouts.items():
+        for name, (_, dt) in zip(names, fields):
+            if name in homes:
+                dtype_of[name] = np.result_type(dtype_of.get(name, dt), dt)
+                if d.channel_by_name[name].wire.kind == "bool":
+                    flags.add(name)
+    values = {name: np.empty(n, dtype_of[name]) for name, n in rows_of.items()}
+    shared = {name for name, lays in homes.items() if len(lays) == 1}
+    own_t = {name: np.empty(rows_of[name]) for name in homes if name not in shared}
+    own_k = {name: np.empty(rows_of[name], np.int64) for name in own_t}
+    filled = dict.fromkeys(homes, 0)
+    for p in pieces:
+        d, names, fields, size = layouts[p.layout]
+        n = len(p.t)
+        by_start: dict[int, list[int]] = {}  # one native call per distinct start row
+        for k, name in enumerate(names):
+            if name in homes:
+                by_start.setdefault(filled[name], []).append(k)
+        for start, ks in by_start.items():
+            same = [k for k in ks if values[names[k]].dtype == fields[k][1]]
+            for source, offsets, rows in (p.src, p.spill):
+                if len(offsets) and same:
+                    unpack_at(source, offsets, rows + start, size, [fields[k] for k in same],
+                              [values[names[k]] for k in same])
+            for k in ks:
+                name = names[k]
+                if k not in same:  # a type that changed between dictionary versions: the slow way
+                    tmp = [np.empty(n, fields[k][1])]
+                    for source, offsets, rows in (p.src, p.spill):
+                        if len(offsets):
+                            unpack_at(source, offsets, rows, size, [fields[k]], tmp)
+                    values[name][start:start + n] = tmp[0]
+                if name in own_t:
+                    own_t[name][start:start + n] = p.t
+                    own_k[name][start:start + n] = p.keys
+                filled[name] = start + n
+    for name, v in values.items():
+        if name in shared:
+            t = times[next(iter(homes[name]))]
+        else:
+            order = np.argsort(own_k[name], kind="stable")
+            t, v = own_t[name][order], v[order]
+        if name in flags:
+            v = v.view(bool) if v.dtype == np.uint8 else v.astype(bool)
+        out.series[name] = (t, v)
 
 
 def segments_bytes(directory: str | os.PathLike) -> int:

@@ -137,4 +137,18 @@ typedef struct {
 int gf_scan_records(const uint8_t *buf, size_t len, uint32_t sync, uint32_t max_len, gf_records *out,
                     gf_scan_stats *stats);
 
+/* ---- Bulk decoding (src/gather.c) ---------------------------------------------------------- */
+/* out[i] = src[offsets[i] .. +width]; GF_EINVAL (nothing written) if any row leaves src. */
+int gf_gather_rows(const uint8_t *src, size_t src_len, const int64_t *offsets, size_t n, size_t width,
+                   uint8_t *out);
+/* Column c of n rows of row_len octets into out[c] (col_size[c] octets per row), byte-reversed
+ * when col_swap[c] (big-endian wire to little-endian host; sizes up to 8). */
+int gf_unpack_columns(const uint8_t *rows, size_t n, size_t row_len, size_t ncols, const uint32_t *col_offset,
+                      const uint32_t *col_size, const uint8_t *col_swap, uint8_t *const *out);
+
+/* The same, reading each row in place at src + offsets[i] and writing it to row dest_rows[i] of
+ * the outputs (which hold out_rows rows): packets straight from a segment file into their place. */
+int gf_unpack_at(const uint8_t *src, size_t src_len, const int64_t *offsets, const int64_t *dest_rows, size_t n,
+                 size_t row_len, size_t ncols, const uint32_t *col_offset, const uint32_t *col_size,
+                 const uint8_t *col_swap, uint8_t *const *out, size_t out_rows);
 #endif

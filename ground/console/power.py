@@ -1,0 +1,219 @@
+"""The power view: what the node has, what it spends, what it may give the compute payload, and
+when the next shadows come.
+
+The state of charge is an estimate, so it is shown with its 1-sigma uncertainty, as a number
+and as a band around its history. The eclipse timeline is drawn from the node's own prediction
+(next entry and exit, UTC, and the share of the orbit in shadow), repeated once per orbit period
+derived from those two, with the node's net energy forecast written under each orbit.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtWidgets import QGridLayout, QGroupBox, QLabel, QSizePolicy, QVBoxLayout, QWidget
+
+from gridfree.ground.console.plots import SeriesStore
+from gridfree.ground.console.widgets import NO_DATA, Lamp, LatestValues, Readout
+from gridfree.protocols.dictionary import Dictionary
+
+READOUTS = [  # (channel, title)
+    ("node.Mode", "Mode"),
+    ("power.Soc", "State of charge"),
+    ("eps.BatteryVoltage", "Battery"),
+    ("eps.ArrayPower", "Array power"),
+    ("power.LoadW", "Load"),
+    ("eps.PayloadPower", "Payload power"),
+    ("power.GrantPowerW", "Compute grant"),
+    ("power.GrantEnergyWh", "Grant energy"),
+    ("power.BudgetMarginW", "Budget margin"),
+    ("power.ForecastMinSocPct", "Lowest SOC forecast"),
+    ("power.DodOrbit", "Depth of discharge"),
+]
+ECLIPSE = ["power.NextEclipseEntry", "power.NextEclipseExit", "power.EclipseFraction"]
+FORECASTS = ["power.ForecastNetWh1", "power.ForecastNetWh2", "power.ForecastNetWh3"]
+ORBITS_SHOWN = 3
+
+
+@dataclass(frozen=True)
+class EclipsePlan:
+    now_s: float
+    period_s: float
+    eclipses: list[tuple[float, float]]  # (entry, exit) UTC seconds, the first may have begun
+
+
+def eclipse_plan(now_s: float, entry_s: float, exit_s: float, fraction_pct: float,
+                 orbits: int = ORBITS_SHOWN) -> EclipsePlan | None:
+    """Shadows over the next `orbits` orbits from one predicted eclipse and the orbit's shadow
+    share; None when the node has no prediction (entry 0, or an empty or inverted interval)."""
+    if not (entry_s > 0 and exit_s > entry_s and math.isfinite(fraction_pct) and 0 < fraction_pct < 100):
+        return None
+    duration = exit_s - entry_s
+    period = duration / (fraction_pct / 100.0)
+    end = now_s + orbits * period
+    start = entry_s
+    if start > now_s:  # a prediction older than the orbit before it: step back to cover now
+        start -= math.ceil((start - now_s) / period) * period
+    out = []
+    while start < end:
+        if start + duration > now_s:
+            out.append((start, start + duration))
+        start += period
+    return EclipsePlan(now_s, period, out)
+
+
+def _minutes(s: float) -> str:
+    return f"{s / 60:.0f} min" if abs(s) < 3 * 3600 else f"{s / 3600:.1f} h"
+
+
+class EclipseTimeline(QWidget):
+    """Sunlight and shadow for the next orbits, now at the left edge."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.plan: EclipsePlan | None = None
+        self.forecasts: list[float | None] = [None] * ORBITS_SHOWN
+        self.setMinimumHeight(84)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+
+    def set_plan(self, plan: EclipsePlan | None, forecasts: list[float | None]) -> None:
+        self.plan, self.forecasts = plan, forecasts
+        self.update()
+
+    def caption(self) -> str:
+        p = self.plan
+        if p is None:
+            return "No eclipse prediction from the node yet (no orbit uploaded, or no shadow on this orbit)."
+        if not p.eclipses:
+            return f"No shadow in the next {ORBITS_SHOWN} orbits."
+        entry, exit_ = p.eclipses[0]
+        if entry <= p.now_s:
+            return f"In shadow now: sunlight in {_minutes(exit_ - p.now_s)}. Orbit period {_minutes(p.period_s)}."
+        return (f"Next shadow in {_minutes(entry - p.now_s)}, for {_minutes(exit_ - entry)}. "
+                f"Orbit period {_minutes(p.period_s)}.")
+
+    def paintEvent(self, event):
+        p = QPainter(self)
+        w, h = self.width() - 1, self.height() - 1
+        bar = QRectF(0, 18, w, 30)
+        plan = self.plan
+        if plan is None:
+            p.fillRect(bar, QColor("#eeeeee"))
+            p.setPen(QColor("#666"))
+            p.drawText(bar, Qt.AlignmentFlag.AlignCenter, "no prediction")
+            p.end()
+            return
+        span = ORBITS_SHOWN * plan.period_s
+
+        def x(t: float) -> float:
+            return (t - plan.now_s) / span * w
+
+        p.fillRect(bar, QColor("#ffd54f"))
+        for entry, exit_ in plan.eclipses:
+            x0, x1 = max(0.0, x(entry)), min(float(w), x(exit_))
+            if x1 > x0:
+                p.fillRect(QRectF(x0, 18, x1 - x0, 30), QColor("#263238"))
+        p.setPen(QPen(QColor("#333")))
+        p.drawRect(bar)
+        for k in range(ORBITS_SHOWN + 1):
+            xk = k * w / ORBITS_SHOWN
+            p.drawLine(int(xk), 14, int(xk), 52)
+            if k < ORBITS_SHOWN:
+                p.drawText(QRectF(xk + 4, 0, w / ORBITS_SHOWN - 8, 16), Qt.AlignmentFlag.AlignLeft,
+                           "now" if k == 0 else f"+{_minutes(k * plan.period_s)}")
+                fc = self.forecasts[k] if k < len(self.forecasts) else None
+                text = f"orbit {k + 1}: net {fc:+.1f} Wh" if fc is not None else f"orbit {k + 1}: no forecast"
+                p.setPen(QColor("#2e7d32") if fc is not None and fc >= 0 else QColor("#b3261e") if fc is not None
+                         else QColor("#666"))
+                p.drawText(QRectF(xk + 4, 52, w / ORBITS_SHOWN - 8, h - 52), Qt.AlignmentFlag.AlignLeft, text)
+                p.setPen(QPen(QColor("#333")))
+        p.end()
+
+
+class PowerView(QWidget):
+    def __init__(self, dictionary: Dictionary, store: SeriesStore, parent=None):
+        super().__init__(parent)
+        self.store = store
+        names = [n for n, _ in READOUTS] + ["power.SocSigma", "power.PayloadShed"] + ECLIPSE + FORECASTS
+        self.values = LatestValues(dictionary, names)
+        self.readouts: dict[str, Readout] = {}
+        grid = QGridLayout()
+        for i, (name, title) in enumerate(READOUTS):
+            ch = dictionary.channel_by_name.get(name)
+            if ch is None:
+                continue
+            r = Readout(title, f"{name}: {ch.description}")
+            self.readouts[name] = r
+            grid.addWidget(r, i // 6, i % 6)
+        self.shed = Lamp("PAYLOAD SHED", "payload powered", "#f28b82")
+        self.shed.setToolTip("power.PayloadShed: the compute payload is switched off to save the battery")
+        grid.addWidget(self.shed, len(READOUTS) // 6, len(READOUTS) % 6)
+
+        self.timeline = EclipseTimeline()
+        self.timeline_caption = QLabel(self.timeline.caption())
+        eclipse_box = QGroupBox(f"Eclipses, next {ORBITS_SHOWN} orbits (node prediction)")
+        eb = QVBoxLayout(eclipse_box)
+        eb.addWidget(self.timeline)
+        eb.addWidget(self.timeline_caption)
+
+        self.soc_plot = pg.PlotWidget(background="w",
+                                      axisItems={"bottom": pg.DateAxisItem(orientation="bottom", utcOffset=0)})
+        self.soc_plot.setTitle("State of charge ± 1σ", color="#333")
+        self.soc_plot.setLabel("left", "SOC", units="%")
+        self.soc_plot.showGrid(x=True, y=True, alpha=0.25)
+        self.soc_plot.setMinimumHeight(180)
+        self._soc = self.soc_plot.plot([], [], pen=pg.mkPen("#1565c0", width=2))
+        self._hi = pg.PlotDataItem([], [], pen=pg.mkPen("#90caf9"))
+        self._lo = pg.PlotDataItem([], [], pen=pg.mkPen("#90caf9"))
+        self.soc_plot.addItem(self._hi)
+        self.soc_plot.addItem(self._lo)
+        self.soc_plot.addItem(pg.FillBetweenItem(self._lo, self._hi, brush=pg.mkBrush(144, 202, 249, 90)))
+        self._drawn = -1
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(grid)
+        layout.addWidget(eclipse_box)
+        layout.addWidget(self.soc_plot, 1)
+
+    def apply_samples(self, batch) -> None:
+        self.values.apply(batch)
+
+    def refresh(self) -> None:
+        v = self.values
+        if v.take_dirty():
+            for name, r in self.readouts.items():
+                text = v.text(name)
+                if name == "power.Soc" and v.value("power.SocSigma") is not None and text != NO_DATA:
+                    text = f"{v.value(name):.1f} ± {v.value('power.SocSigma'):.1f} %"
+                r.set(text, v.state(name))
+            self.shed.set(v.value("power.PayloadShed"))
+            self._update_timeline()
+        self._draw_soc()
+
+    def _update_timeline(self) -> None:
+        v = self.values
+        entry, exit_, fraction = (v.value(n) for n in ECLIPSE)
+        now = v.latest_time
+        plan = None if None in (entry, exit_, fraction, now) else eclipse_plan(now, entry, exit_, fraction)
+        self.timeline.set_plan(plan, [v.value(n) for n in FORECASTS])
+        self.timeline_caption.setText(self.timeline.caption())
+
+    def _draw_soc(self) -> None:
+        soc = self.store.buffers.get("power.Soc")
+        if soc is None or soc.version == self._drawn:
+            return
+        self._drawn = soc.version
+        t, s = soc.arrays()
+        sig = self.store.buffers.get("power.SocSigma")
+        if sig is not None and len(sig):
+            ts, ss = sig.arrays()
+            sigma = np.interp(t, ts, ss)
+        else:
+            sigma = np.zeros_like(s)
+        self._soc.setData(t, s)
+        self._hi.setData(t, s + sigma)
+        self._lo.setData(t, s - sigma)

@@ -1,0 +1,218 @@
+"""The table widgets around the models: what the operator filters, sorts, drags and clicks.
+
+Column widths are set once, never resized to contents on a tick (that would relayout the whole
+table ten times a second). Logs scroll to their newest row only when the operator was already
+looking at the bottom, so reading back through history is not yanked away by new events.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal
+from PySide6.QtGui import QAction, QGuiApplication
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
+                               QMenu, QPushButton, QTableView, QVBoxLayout, QWidget)
+
+from gridfree.ground.console.models import (NAME_ROLE, AlarmModel, ChannelFilterProxy, CommandHistoryModel,
+                                            EventModel, TelemetryModel)
+from gridfree.protocols.dictionary import Severity
+
+ROW_HEIGHT = 22
+
+
+def _table(model, widths: list[int]) -> QTableView:
+    view = QTableView()
+    view.setModel(model)
+    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    view.setWordWrap(False)
+    vh = view.verticalHeader()
+    vh.setVisible(False)
+    vh.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+    vh.setDefaultSectionSize(ROW_HEIGHT)
+    hh = view.horizontalHeader()
+    hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    hh.setStretchLastSection(True)
+    hh.setHighlightSections(False)
+    for col, width in enumerate(widths):
+        view.setColumnWidth(col, width)
+    return view
+
+
+def _follow_newest(view: QTableView, model) -> None:
+    """Scroll to new rows only if the view was at the bottom when they arrived."""
+    bar = view.verticalScrollBar()
+    at_bottom = [True]
+
+    def before(*_):
+        at_bottom[0] = bar.value() >= bar.maximum() - 2
+
+    def after(*_):
+        if at_bottom[0]:
+            view.scrollToBottom()
+
+    model.rowsAboutToBeInserted.connect(before)
+    model.rowsInserted.connect(after)
+
+
+class TelemetryTable(QWidget):
+    """Every channel, searchable, sortable, groupable; rows drag onto plots."""
+
+    plotRequested = Signal(list, object)  # channel names, plot number (None: a new plot)
+
+    def __init__(self, model: TelemetryModel, plot_count=lambda: 0, parent=None):
+        super().__init__(parent)
+        self.model = model
+        self.plot_count = plot_count
+        self.proxy = ChannelFilterProxy(self)
+        self.proxy.setSourceModel(model)
+        self.filter = QLineEdit()
+        self.filter.setObjectName("telemetryFilter")
+        self.filter.setPlaceholderText("Filter channels by name or description (Ctrl+F)")
+        self.filter.setClearButtonEnabled(True)
+        self.filter.textChanged.connect(self.proxy.set_text)
+        self.group = QComboBox()
+        self.group.setObjectName("telemetryGroup")
+        self.group.setToolTip("Show one component's channels, or one housekeeping packet's")
+        self.group.addItem("All channels", None)
+        for comp in model.components():
+            self.group.addItem(f"Component: {comp}", [c.name for c in model.channels if c.component == comp])
+        for hk in model.dictionary.housekeeping:
+            self.group.addItem(f"Packet: {hk.name} (SID {hk.sid})", list(hk.channels))
+        self.group.currentIndexChanged.connect(lambda _: self.proxy.set_group(self.group.currentData()))
+        self.count = QLabel()
+        self.proxy.rowsInserted.connect(self._count)
+        self.proxy.rowsRemoved.connect(self._count)
+        self.proxy.modelReset.connect(self._count)
+        self.proxy.layoutChanged.connect(self._count)
+
+        self.view = _table(self.proxy, [230, 170, 150, 210, 70])
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.view.setDragEnabled(True)
+        self.view.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
+        self.view.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
+        self.view.setSortingEnabled(True)  # no indicator: dictionary order until a header is clicked
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.customContextMenuRequested.connect(self._menu)
+
+        bar = QHBoxLayout()
+        bar.addWidget(self.filter, 2)
+        bar.addWidget(self.group, 1)
+        bar.addWidget(self.count)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(bar)
+        layout.addWidget(self.view, 1)
+        self._count()
+
+    def _count(self, *_):
+        self.count.setText(f"{self.proxy.rowCount()} of {self.model.rowCount()}")
+
+    def selected_channels(self) -> list[str]:
+        rows = self.view.selectionModel().selectedRows()
+        return [i.data(NAME_ROLE) for i in sorted(rows, key=lambda i: i.row())]
+
+    def context_menu(self, names: list[str]) -> QMenu:
+        """The menu for a right-click on `names`: plot them, or copy their names."""
+        menu = QMenu(self)
+        for i in range(self.plot_count()):
+            act = menu.addAction(f"Plot on plot {i + 1}")
+            act.triggered.connect(lambda _=False, i=i: self.plotRequested.emit(names, i))
+        act = menu.addAction("Plot on a new plot")
+        act.triggered.connect(lambda _=False: self.plotRequested.emit(names, None))
+        menu.addSeparator()
+        copy = QAction("Copy names", menu)
+        copy.triggered.connect(lambda _=False: QGuiApplication.clipboard().setText("\n".join(names)))
+        menu.addAction(copy)
+        return menu
+
+    def _menu(self, pos):
+        names = self.selected_channels()
+        if not names:
+            index = self.view.indexAt(pos)
+            if not index.isValid():
+                return
+            names = [index.data(NAME_ROLE)]
+        self.context_menu(names).exec(self.view.viewport().mapToGlobal(pos))
+
+
+class SeverityFilter(QSortFilterProxyModel):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.minimum = Severity.DIAGNOSTIC
+
+    def set_minimum(self, severity: Severity) -> None:
+        self.beginFilterChange()
+        self.minimum = severity
+        self.endFilterChange()
+
+    def filterAcceptsRow(self, source_row, source_parent):
+        sev = self.sourceModel().severity(source_row)
+        return sev is None or sev >= self.minimum
+
+
+class EventLog(QWidget):
+    def __init__(self, model: EventModel, parent=None):
+        super().__init__(parent)
+        self.model = model
+        self.proxy = SeverityFilter(self)
+        self.proxy.setSourceModel(model)
+        self.minimum = QComboBox()
+        for sev in Severity:
+            self.minimum.addItem(f"{sev.name} and above", sev)
+        self.minimum.currentIndexChanged.connect(lambda _: self.proxy.set_minimum(self.minimum.currentData()))
+        self.view = _table(self.proxy, [210, 100, 190])
+        _follow_newest(self.view, self.proxy)
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Show"))
+        bar.addWidget(self.minimum)
+        bar.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(bar)
+        layout.addWidget(self.view, 1)
+
+
+class HistoryTable(QWidget):
+    def __init__(self, model: CommandHistoryModel, parent=None):
+        super().__init__(parent)
+        self.model = model
+        self.view = _table(model, [210, 150, 200, 110])
+        _follow_newest(self.view, model)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.view)
+
+
+class AlarmPanel(QWidget):
+    SHELVE_S = {"Shelve 15 min": 900.0, "Shelve 1 h": 3600.0}
+
+    def __init__(self, model: AlarmModel, parent=None):
+        super().__init__(parent)
+        self.model = model
+        self.view = _table(model, [200, 70, 70, 120, 210])
+        ack = QPushButton("Acknowledge")
+        ack.clicked.connect(self.acknowledge_selected)
+        ack_all = QPushButton("Acknowledge all (Ctrl+Shift+A)")
+        ack_all.clicked.connect(model.acknowledge_all)
+        bar = QHBoxLayout()
+        bar.addWidget(ack)
+        bar.addWidget(ack_all)
+        for label, seconds in self.SHELVE_S.items():
+            b = QPushButton(label)
+            b.clicked.connect(lambda _=False, s=seconds: self.shelve_selected(s))
+            bar.addWidget(b)
+        bar.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(bar)
+        layout.addWidget(self.view, 1)
+
+    def selected(self) -> list[str]:
+        return [i.data(NAME_ROLE) for i in self.view.selectionModel().selectedRows()]
+
+    def acknowledge_selected(self) -> None:
+        for name in self.selected():
+            self.model.acknowledge(name)
+
+    def shelve_selected(self, seconds: float) -> None:
+        for name in self.selected():
+            self.model.shelve(name, seconds)

@@ -1,0 +1,1 @@
+"""Ground tools for the compute token ledger: verify what the node downlinked."""

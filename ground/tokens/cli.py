@@ -1,0 +1,116 @@
+"""`gridfree tokens verify LEDGER --key-file K`: prove a downlinked compute token ledger.
+
+The key file holds one key a line, ``key_id hexkey`` (decimal id, key in hex); blank lines and
+lines starting with ``#`` are skipped. Prints per-tenant totals over the authentic entries, then
+OK, or the first problem of each kind with the sequence numbers involved.
+
+Exit codes: 0 the ledger verifies; 1 it does not (or the file is not a ledger); 2 usage errors,
+an unreadable ledger or key file.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from gridfree.protocols.errors import ProtocolError
+from gridfree.protocols.ledger import MIN_KEY_OCTETS, VerifyReport, parse_file, verify
+
+
+class KeyFileError(ValueError):
+    pass
+
+
+def load_keys(path: str | Path) -> dict[int, bytes]:
+    keys: dict[int, bytes] = {}
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        parts = text.split()
+        where = f"{path}:{number}"
+        if len(parts) != 2:
+            raise KeyFileError(f"{where}: expected 'key_id hexkey', got {len(parts)} fields")
+        try:
+            key_id = int(parts[0], 10)
+        except ValueError:
+            raise KeyFileError(f"{where}: key id {parts[0]!r} is not a decimal integer") from None
+        if not 0 <= key_id <= 0xFFFF:
+            raise KeyFileError(f"{where}: key id {key_id} outside 0..65535")
+        try:
+            key = bytes.fromhex(parts[1])
+        except ValueError:
+            raise KeyFileError(f"{where}: key for id {key_id} is not hex") from None
+        if len(key) < MIN_KEY_OCTETS:
+            raise KeyFileError(f"{where}: key id {key_id} has {len(key)} octets; at least {MIN_KEY_OCTETS} needed")
+        if key_id in keys:
+            raise KeyFileError(f"{where}: key id {key_id} given twice")
+        keys[key_id] = key
+    if not keys:
+        raise KeyFileError(f"{path}: no keys")
+    return keys
+
+
+def format_report(report: VerifyReport) -> list[str]:
+    span = f"seq 0..{report.head_seq}" if report.head_seq is not None else "no entries"
+    lines = [f"ledger {report.ledger_id!r}: {report.records} records, {report.entries_ok} authentic entries "
+             f"({span})"]
+    if report.tenants:
+        lines.append(f"{'tenant':>6} {'energy_Wh':>14} {'work_units':>12} {'tokens':>12} {'quota':>12} "
+                     f"{'quota_left':>12}")
+        for tenant, t in sorted(report.tenants.items()):
+            quota = "-" if t.quota is None else str(t.quota)
+            left = "-" if t.quota_left is None else str(t.quota_left)
+            lines.append(f"{tenant:>6} {t.energy_Wh:>14.6f} {t.work_units:>12} {t.tokens:>12} {quota:>12} {left:>12}")
+    if report.ok:
+        lines.append("OK")
+    else:
+        lines.append("FAILED: first problem of each kind, in file order"
+                     + (" (the totals count only entries that verify)"
+                        if report.tenants else ""))
+        for p in report.first_problems():
+            n = report.counts.get(p.kind, 1)
+            lines.append(f"  {p}" + (f" [{n} in all]" if n > 1 else ""))
+    return lines
+
+
+def run_verify(a: argparse.Namespace) -> int:
+    try:
+        keys = load_keys(a.key_file)
+    except (OSError, UnicodeDecodeError, KeyFileError) as exc:
+        print(f"gridfree tokens: key file: {exc}", file=sys.stderr)
+        return 2
+    try:
+        data = Path(a.ledger).read_bytes()
+    except OSError as exc:
+        print(f"gridfree tokens: {exc}", file=sys.stderr)
+        return 2
+    try:
+        ledger_id, records = parse_file(data)
+    except ProtocolError as exc:
+        print(f"{a.ledger}: not a readable ledger file: {exc}\nFAILED")
+        return 1
+    if a.ledger_id is not None and ledger_id != a.ledger_id:
+        print(f"{a.ledger}: holds ledger {ledger_id!r}, not {a.ledger_id!r}\nFAILED")
+        return 1
+    report = verify(records, keys, ledger_id=ledger_id)
+    print("\n".join(format_report(report)))
+    return 0 if report.ok else 1
+
+
+def run(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="gridfree tokens", description=command["help"])
+    sub = parser.add_subparsers(dest="action", required=True)
+    v = sub.add_parser("verify", help="check MACs, chain, sequence and times; print per-tenant totals",
+                       description="Exit 0 if the ledger verifies, 1 if not, 2 on usage or I/O errors.")
+    v.add_argument("ledger", help="ledger file as downlinked")
+    v.add_argument("--key-file", required=True, help="lines 'key_id hexkey'")
+    v.add_argument("--ledger-id", default=None, help="refuse a file that holds another ledger")
+    try:
+        a = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
+        return int(exc.code or 0)
+    return run_verify(a)
+
+
+command = {"help": "verify a downlinked compute token ledger", "run": run}

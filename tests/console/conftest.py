@@ -1,0 +1,96 @@
+"""A stand-in for the client, a real node when a test needs one, and a console window."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from gridfree.ground.link.client import CommandHandle, EventRecord, Sample
+from gridfree.protocols.deframing import TmStats
+from tests.integration.conftest import NodeProcess
+
+T0 = 1_795_000_000.0  # onboard time of the samples the tests make
+
+
+class FakeClient:
+    """The client surface the console is written against (what GroundClient and ReplayClient
+    both offer), driven by the test: `emit` plays the reader thread's part, `send` encodes the
+    command with the dictionary exactly as the real client would and records it."""
+
+    def __init__(self, dictionary, is_replay: bool = False):
+        self.dictionary = dictionary
+        self.is_replay = is_replay
+        self.url = "fake://test"
+        self.latest: dict = {}
+        self.decoder = SimpleNamespace(stats=TmStats())
+        self.hash_mismatch = None
+        self.packets = 0
+        self.decode_errors = 0
+        self.sent: list[tuple[str, dict]] = []
+        self._subscribers = []
+
+    def subscribe(self, callback):
+        self._subscribers.append(callback)
+
+    def emit(self, kind, item):
+        for cb in self._subscribers:
+            cb(kind, item)
+
+    def sample(self, channel, value, t=None):
+        s = Sample(channel, value, T0 if t is None else t)
+        self.latest[channel] = s
+        self.emit("sample", s)
+        return s
+
+    def event(self, name, t=T0, **args):
+        ev = self.dictionary.event_by_name[name]
+        self.emit("event", EventRecord(ev, ev.id, ev.severity, args, ev.text(args), t))
+
+    def send(self, name, **args):
+        cmd = self.dictionary.command_by_name[name]
+        cmd.encode_args(**args)  # raises ValueError on anything the node would refuse to decode
+        self.sent.append((name, args))
+        return CommandHandle(name, request=None)
+
+
+class ManualClock:
+    """Ground monotonic time the test moves by hand."""
+
+    def __init__(self, t: float = 1000.0):
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+    def advance(self, dt: float) -> None:
+        self.t += dt
+
+
+@pytest.fixture
+def fake(dictionary):
+    return FakeClient(dictionary)
+
+
+@pytest.fixture
+def clock():
+    return ManualClock()
+
+
+@pytest.fixture
+def window(qtbot, fake, tmp_path):
+    from gridfree.ground.console.mainwindow import MainWindow
+
+    w = MainWindow(fake, settings_path=tmp_path / "console.ini", confirm=lambda cmd, args: True)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    return w
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory):
+    """One node for the module's tests; each connects (and disconnects) its own client."""
+    n = NodeProcess(tmp_path_factory.mktemp("node"))
+    yield n
+    n.stop()
+

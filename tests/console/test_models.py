@@ -1,0 +1,194 @@
+"""The tables an operator reads: right values, right colours, greyed when old, found by search,
+and cheap to keep current."""
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+
+from gridfree.ground.console.models import (BACKGROUND, COLOURS, FOREGROUND, GREY_TEXT, AlarmModel,
+                                            ChannelFilterProxy, CommandHistoryModel, EventModel, TelemetryModel)
+from gridfree.ground.link.client import CommandHandle, EventRecord, Sample
+from tests.console.conftest import T0
+
+DISPLAY = Qt.ItemDataRole.DisplayRole
+
+
+def cell(model, name, column, role=DISPLAY):
+    return model.index(model.row_of[name], column).data(role)
+
+
+def test_models_stay_consistent_while_rows_change(qtmodeltester, dictionary, clock):
+    """Qt's own model tester watches every signal while the models insert, drop and update rows."""
+    telemetry = TelemetryModel(dictionary, clock=clock)
+    proxy = ChannelFilterProxy()
+    proxy.setSourceModel(telemetry)
+    events = EventModel(capacity=5)
+    history = CommandHistoryModel(clock=clock)
+    alarms = AlarmModel(dictionary, clock=clock)
+    for model in (telemetry, proxy, events, history, alarms):
+        qtmodeltester.check(model)
+
+    telemetry.apply_samples([Sample("eps.BatteryVoltage", 28.0, T0), Sample("node.Mode", 2, T0)])
+    telemetry.refresh()
+    proxy.set_text("eps.")
+    proxy.sort(1, Qt.SortOrder.DescendingOrder)
+    telemetry.apply_samples([Sample("eps.BatteryTemp", 30.0, T0)])
+    telemetry.refresh()
+    proxy.set_text("")
+
+    ev = dictionary.event_by_name["node.ModeChanged"]
+    for n in range(4):  # 12 events into a log of 5: the oldest go, in batches
+        events.append([EventRecord(ev, ev.id, ev.severity, {}, f"event {3 * n + i}", T0 + n) for i in range(3)])
+    assert events.rowCount() == 5
+    assert events.index(4, 3).data() == "event 11"
+
+    handles = [CommandHandle("test.Ping", None), CommandHandle("node.SetMode", None)]
+    for h in handles:
+        history.add(h)
+    handles[0].stages.append(("acceptance", True))
+    history.update(handles[:1])
+    history.update([CommandHandle("cmdDisp.Noop", None)])  # reported, but not sent from here
+    assert history.rowCount() == 3
+
+    alarms.apply_samples([Sample("eps.BatteryTemp", 50.0, T0), Sample("power.Soc", 10.0, T0)])
+    alarms.acknowledge("power.Soc")
+    alarms.apply_samples([Sample("power.Soc", 60.0, T0 + 1)])  # acknowledged and back: gone
+    alarms.acknowledge_all()
+    alarms.apply_samples([Sample("eps.BatteryTemp", 20.0, T0 + 1)])
+    assert alarms.rowCount() == 0
+
+
+@pytest.mark.parametrize("value, state", [(28.0, "green"), (25.0, "yellow"), (33.9, "yellow"), (23.5, "red"),
+                                          (34.5, "red")])
+def test_values_out_of_limits_get_the_limit_colour(dictionary, clock, value, state):
+    m = TelemetryModel(dictionary, clock=clock)
+    m.apply_samples([Sample("eps.BatteryVoltage", value, T0)])
+    m.refresh()
+    assert cell(m, "eps.BatteryVoltage", m.VALUE) == f"{value:g} V"
+    assert cell(m, "eps.BatteryVoltage", m.VALUE, BACKGROUND) == COLOURS[state]
+    assert cell(m, "eps.BatteryVoltage", m.STATE) == state.upper()
+
+
+def test_channels_without_limits_enums_and_times_read_as_an_operator_expects(dictionary, clock):
+    m = TelemetryModel(dictionary, clock=clock)
+    m.apply_samples([Sample("node.Mode", 2, T0), Sample("eps.ArrayPower", 1234.5678, T0),
+                     Sample("power.NextEclipseEntry", 1_795_000_600.25, T0), Sample("thermal.HeaterOn", True, T0)])
+    m.refresh()
+    assert (cell(m, "node.Mode", m.VALUE), cell(m, "node.Mode", m.RAW)) == ("NOMINAL", "2")
+    assert cell(m, "eps.ArrayPower", m.VALUE) == "1234.57 W"
+    assert cell(m, "eps.ArrayPower", m.VALUE, BACKGROUND) is None  # no limits, no colour
+    assert cell(m, "power.NextEclipseEntry", m.VALUE) == "2026-11-18T11:16:40.250Z"
+    assert cell(m, "thermal.HeaterOn", m.VALUE) == "true"
+    assert cell(m, "node.Mode", m.TIME) == "2026-11-18T11:06:40.000Z"
+    assert cell(m, "power.Soc", m.STATE) == "no data"
+
+
+def test_a_silent_channel_greys_out_and_recovers_on_the_next_sample(dictionary, clock):
+    m = TelemetryModel(dictionary, stale_s=5.0, clock=clock)
+    m.apply_samples([Sample("eps.BatteryVoltage", 23.0, T0), Sample("power.EclipseFraction", 35.0, T0)])
+    m.refresh()
+    assert not m.is_stale("eps.BatteryVoltage")
+    clock.advance(6.0)
+    assert m.refresh() is not None  # going stale is a change the views must repaint
+    assert m.is_stale("eps.BatteryVoltage")
+    assert cell(m, "eps.BatteryVoltage", m.STATE) == "STALE"
+    assert cell(m, "eps.BatteryVoltage", m.VALUE, BACKGROUND) == COLOURS["stale"]  # grey beats red
+    assert cell(m, "eps.BatteryVoltage", m.NAME, FOREGROUND) == GREY_TEXT
+    # A channel of a 10 s housekeeping packet is not stale after 6 s.
+    assert not m.is_stale("power.EclipseFraction")
+    clock.advance(25.0)
+    m.refresh()
+    assert m.is_stale("power.EclipseFraction")
+    m.apply_samples([Sample("eps.BatteryVoltage", 28.0, T0 + 31)])
+    m.refresh()
+    assert not m.is_stale("eps.BatteryVoltage")
+    assert cell(m, "eps.BatteryVoltage", m.VALUE, BACKGROUND) == COLOURS["green"]
+
+
+def test_the_filter_finds_channels_by_name_description_and_group(dictionary, clock):
+    m = TelemetryModel(dictionary, clock=clock)
+    proxy = ChannelFilterProxy()
+    proxy.setSourceModel(m)
+    proxy.set_text("batterytemp")
+    assert proxy.channel_names() == ["eps.BatteryTemp"]
+    proxy.set_text("shadow")  # in the descriptions of the eclipse channels, not their names
+    assert set(proxy.channel_names()) >= {"power.NextEclipseS", "power.NextEclipseEntry", "power.NextEclipseExit"}
+    proxy.set_text("")
+    proxy.set_group(dictionary.hk_by_name["thermal.Status"].channels)
+    assert proxy.channel_names() == list(dictionary.hk_by_name["thermal.Status"].channels)
+    proxy.set_text("heater")
+    assert proxy.channel_names() == ["thermal.HeaterOn"]
+
+
+def test_a_thousand_samples_over_a_hundred_channels_cost_one_repaint(qtbot, dictionary, clock):
+    m = TelemetryModel(dictionary, clock=clock)
+    names = [c.name for c in dictionary.channels if c.wire.kind == "float"]
+    names = (names * 100)[:100] if len(names) < 100 else names[:100]
+    changes = []
+    m.dataChanged.connect(lambda tl, br, roles: changes.append((tl.row(), br.row())))
+    m.apply_samples([Sample(names[i % len(names)], float(i), T0 + i / 1000) for i in range(1000)])
+    assert changes == []  # storing values signals nothing
+    m.refresh()
+    rows = sorted(m.row_of[n] for n in set(names))
+    assert changes == [(rows[0], rows[-1])]
+    assert m.refresh() is None and len(changes) == 1  # nothing new: no repaint
+    last = names[999 % len(names)]
+    assert m.value_text(last).startswith("999")  # the last of a burst is what shows
+
+
+def test_event_log_keeps_the_newest_and_colours_by_severity(dictionary):
+    m = EventModel(capacity=3)
+    fatal_like = dictionary.event_by_name["power.UnderVoltage"]  # WARNING_HI
+    info = dictionary.event_by_name["params.Loaded"]  # ACTIVITY_LO
+    m.append([EventRecord(info, info.id, info.severity, {"count": i}, info.text({"count": i}), T0 + i)
+              for i in range(2)])
+    m.append([EventRecord(fatal_like, fatal_like.id, fatal_like.severity, {}, "battery low", T0 + 5),
+              EventRecord(None, 999, None, {}, "unknown event 999", T0 + 6)])
+    assert m.rowCount() == 3 and m.dropped == 1
+    assert [m.index(r, 1).data() for r in range(3)] == ["ACTIVITY_LO", "WARNING_HI", "?"]
+    assert m.index(1, 0).data(BACKGROUND) == COLOURS["red"]
+    assert m.index(2, 2).data() == "#999"
+
+
+def test_command_history_follows_verification_to_completion_or_failure(clock):
+    m = CommandHistoryModel(timeout_s=10.0, clock=clock)
+    ok, bad, silent = (CommandHandle(n, None) for n in ("test.Ping", "node.SetMode", "cmdDisp.Noop"))
+    for h in (ok, bad, silent):
+        m.add(h, "")
+    assert [m.status(r) for r in range(3)] == ["SENT"] * 3
+    ok.stages.append(("acceptance", True))
+    m.update([ok])
+    assert m.status(0) == "ACCEPTED"
+    ok.stages += [("start", True), ("completion", True)]
+    bad.stages += [("acceptance", True), ("start", False)]
+    bad.failure = (6, "guard: battery too low")
+    m.update([ok, bad])
+    assert m.status(0) == "COMPLETED"
+    assert m.status(1) == "FAILED (start)"
+    assert "guard: battery too low" in m.index(1, 4).data()
+    clock.advance(11.0)
+    m.refresh()
+    assert m.status(2) == "NO REPORT"
+
+
+def test_alarms_latch_until_acknowledged_and_come_back_from_the_shelf(dictionary, clock):
+    m = AlarmModel(dictionary, clock=clock)
+    counts = []
+    m.activeChanged.connect(counts.append)
+    m.apply_samples([Sample("power.Soc", 25.0, T0)])  # yellow
+    assert m.names() == ["power.Soc"] and m.active_count() == 1
+    m.apply_samples([Sample("power.Soc", 50.0, T0 + 1)])  # back in limits, but nobody saw it
+    assert m.names() == ["power.Soc"] and m.alarm("power.Soc").worst == "yellow"
+    m.acknowledge("power.Soc")
+    assert m.names() == []
+    m.apply_samples([Sample("eps.BatteryTemp", 41.0, T0 + 2)])  # yellow
+    m.acknowledge("eps.BatteryTemp")
+    assert m.active_count() == 0
+    m.apply_samples([Sample("eps.BatteryTemp", 46.0, T0 + 3)])  # worse than acknowledged: raised again
+    assert m.active_count() == 1 and m.alarm("eps.BatteryTemp").worst == "red"
+    m.shelve("eps.BatteryTemp", 600.0)
+    assert m.active_count() == 0
+    clock.advance(601.0)
+    m.refresh()
+    assert m.active_count() == 1  # still out of limits when the shelf expired
+    assert counts == [1, 0, 1, 0, 1, 0, 1]

@@ -1,0 +1,94 @@
+"""Strip charts: channels arrive by drag and drop, history is kept in ring buffers, and curves
+are redrawn on the timer, not per sample."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from PySide6.QtCore import QMimeData, QPointF, Qt
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+
+from gridfree.ground.console.models import ChannelFilterProxy, TelemetryModel
+from gridfree.ground.console.plots import PlotPanel, RingBuffer
+from gridfree.ground.link.client import Sample
+from tests.console.conftest import T0
+
+
+def test_ring_buffer_keeps_the_newest_points_in_order():
+    buf = RingBuffer(capacity=100)
+    for i in range(1000):
+        buf.append(float(i), float(-i))
+    t, v = buf.arrays()
+    assert len(buf) == 100 and buf.first == 900.0
+    assert np.array_equal(t, np.arange(900.0, 1000.0)) and np.array_equal(v, -t)
+    t, _ = buf.arrays(t_from=990.0)
+    assert np.array_equal(t, np.arange(990.0, 1000.0))
+
+
+def drop(widget, mime: QMimeData) -> bool:
+    pos = QPointF(widget.width() / 2, widget.height() / 2)
+    with warnings.catch_warnings():  # Qt offers only a QPoint constructor, and deprecates it
+        warnings.simplefilter("ignore", DeprecationWarning)
+        enter = QDragEnterEvent(pos.toPoint(), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                                Qt.KeyboardModifier.NoModifier)
+    widget.dragEnterEvent(enter)
+    if not enter.isAccepted():
+        return False
+    event = QDropEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    widget.dropEvent(event)
+    return event.isAccepted()
+
+
+def test_channels_dragged_from_the_table_are_plotted(qtbot, dictionary):
+    model = TelemetryModel(dictionary)
+    proxy = ChannelFilterProxy()
+    proxy.setSourceModel(model)
+    proxy.set_text("eps.Battery")
+    panel = PlotPanel(dictionary, plots=2)
+    qtbot.addWidget(panel)
+    rows = [proxy.index(r, 0) for r in range(proxy.rowCount())]
+    mime = proxy.mimeData(rows)  # what a drag out of the (filtered, sorted) table carries
+    chart = panel.charts[1]
+    assert drop(chart, mime)
+    assert set(chart.curves) == {"eps.BatteryVoltage", "eps.BatteryCurrent", "eps.BatteryTemp"}
+    assert panel.charts[0].curves == {}
+
+    other = QMimeData()
+    other.setText("eps.BatteryVoltage")  # plain text from elsewhere is not a channel drag
+    assert not drop(panel.charts[0], other)
+
+    panel.apply_samples([Sample("eps.BatteryVoltage", 28.0 + i / 10, T0 + i) for i in range(30)])
+    x, y = chart.curves["eps.BatteryVoltage"].getData()
+    assert x is None or len(x) == 0  # samples alone draw nothing...
+    assert panel.redraw() == 1  # ...the timer's redraw does, once per changed curve
+    x, y = chart.curves["eps.BatteryVoltage"].getData()
+    assert np.allclose(y, 28.0 + np.arange(30) / 10) and x[-1] == T0 + 29
+    assert panel.redraw() == 0
+
+
+def test_the_time_window_follows_the_newest_onboard_time(qtbot, dictionary):
+    panel = PlotPanel(dictionary, plots=1)
+    qtbot.addWidget(panel)
+    panel.add_channels(["power.Soc"], 0)
+    panel.apply_samples([Sample("power.Soc", 50.0, T0 + i) for i in range(600)])
+    panel.time_window.setCurrentText("1 min")
+    panel.redraw()
+    x, _ = panel.charts[0].curves["power.Soc"].getData()
+    assert x[0] >= T0 + 599 - 60 and x[-1] == T0 + 599
+    panel.time_window.setCurrentText("all")
+    panel.redraw()
+    x, _ = panel.charts[0].curves["power.Soc"].getData()
+    assert len(x) == 600
+
+
+def test_plot_layout_survives_a_save_and_restore(qtbot, dictionary):
+    a = PlotPanel(dictionary, plots=1)
+    qtbot.addWidget(a)
+    a.add_channels(["power.Soc", "power.SocSigma"], 0)
+    a.add_channels(["eps.PayloadTemp"], None)
+    a.time_window.setCurrentText("15 min")
+    b = PlotPanel(dictionary, plots=1)
+    qtbot.addWidget(b)
+    b.restore(a.state())
+    assert [list(c.curves) for c in b.charts] == [["power.Soc", "power.SocSigma"], ["eps.PayloadTemp"]]
+    assert b.time_window.currentText() == "15 min"

@@ -1,0 +1,144 @@
+"""The entry, record and header formats of protocols/ledger.py, and the tariff's rounding rule."""
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import replace
+from fractions import Fraction
+
+import pytest
+from hypothesis import given, strategies as st
+
+from gridfree.protocols import ledger as L
+from gridfree.protocols.errors import CrcError, InvalidFieldError
+from tests.tokens.conftest import KEY, KEYS
+
+# RFC 4231 section 4.3, test case 2: a key shorter than the block, and ASCII data.
+RFC4231_CASE2_KEY = b"Jefe"
+RFC4231_CASE2_DATA = b"what do ya want for nothing?"
+RFC4231_CASE2_HMAC_SHA256 = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+
+
+def test_mac_is_hmac_sha256_rfc4231_case_2():
+    assert L.mac(RFC4231_CASE2_KEY, RFC4231_CASE2_DATA).hex() == RFC4231_CASE2_HMAC_SHA256
+
+
+finite = st.floats(allow_nan=False, allow_infinity=False)
+energy = st.floats(min_value=0.0, allow_nan=False, allow_infinity=False)
+u64 = st.integers(0, 2**64 - 1)
+
+
+@st.composite
+def entries(draw) -> L.Entry:
+    kind = draw(st.sampled_from(L.Kind))
+    job = 0 if kind in (L.Kind.QUOTA_SET, L.Kind.STATEMENT) else draw(st.integers(0, 2**32 - 1))
+    if kind is L.Kind.REFUND:
+        e_Wh, units, tokens = 0.0, 0, draw(st.integers(-(2**63), 0))
+    elif kind is L.Kind.QUOTA_SET:
+        e_Wh, units, tokens = 0.0, 0, draw(st.integers(0, 2**63 - 1))
+    else:
+        e_Wh, units, tokens = draw(energy), draw(u64), draw(st.integers(0, 2**63 - 1))
+    return L.Entry(seq=draw(u64), t_s=draw(finite), key_id=1, tenant=draw(st.integers(0, 0xFFFF)), job=job,
+                   kind=kind, energy_Wh=e_Wh, work_units=units, tokens=tokens,
+                   prev_hash=draw(st.binary(min_size=32, max_size=32)))
+
+
+@given(entries())
+def test_entry_and_record_round_trip(entry):
+    entry_bytes = L.encode_entry(entry, KEY)
+    assert len(entry_bytes) == L.ENTRY_OCTETS
+    record = L.encode_record(entry_bytes)
+    assert len(record) == L.RECORD_OCTETS
+    back = L.decode_entry(L.decode_record(record), KEYS)
+    assert back == replace(entry, mac=entry_bytes[-32:])
+    assert back.kind is entry.kind and math.copysign(1, back.t_s) == math.copysign(1, entry.t_s)
+    assert L.encode_entry(back, KEY) == entry_bytes
+    assert L.chain_hash(entry_bytes) == hashlib.sha256(entry_bytes).digest()
+
+
+@given(entries(), st.data())
+def test_any_flipped_bit_fails_the_mac(entry, data):
+    entry_bytes = bytearray(L.encode_entry(entry, KEY))
+    bit = data.draw(st.integers(0, 8 * L.ENTRY_OCTETS - 1))
+    entry_bytes[bit // 8] ^= 1 << (bit % 8)
+    # A flip in the key id picks a key we do not have; anywhere else the MAC catches it.
+    with pytest.raises((L.MacError, L.UnknownKeyError)):
+        L.decode_entry(bytes(entry_bytes), KEYS)
+
+
+@given(st.integers(0, 400).filter(lambda n: n != L.ENTRY_OCTETS))
+def test_decode_refuses_wrong_lengths_before_anything_else(n):
+    with pytest.raises(L.LengthError, match=f"exactly {L.ENTRY_OCTETS} octets, got {n}"):
+        L.decode_entry(bytes(n), KEYS)
+    if n != L.RECORD_OCTETS:
+        with pytest.raises(L.LengthError, match=f"exactly {L.RECORD_OCTETS} octets, got {n}"):
+            L.decode_record(bytes(n))
+
+
+def test_record_crc_catches_a_flipped_octet():
+    entry = L.Entry(0, 1.0, 1, 2, 3, L.Kind.CHARGE, 1.0, 1, 11, bytes(32))
+    record = bytearray(L.encode_record(L.encode_entry(entry, KEY)))
+    record[40] ^= 0x01
+    with pytest.raises(CrcError, match="record CRC-32"):
+        L.decode_record(bytes(record))
+
+
+@pytest.mark.parametrize("change, field", [
+    (dict(tenant=0x10000), "tenant"), (dict(job=2**32), "job"), (dict(seq=-1), "seq"),
+    (dict(t_s=math.nan), "t_s"), (dict(energy_Wh=-0.5), "energy_Wh"), (dict(energy_Wh=math.inf), "energy_Wh"),
+    (dict(tokens=-1), "tokens"), (dict(tokens=2**63), "tokens"), (dict(kind=9), "kind"),
+    (dict(prev_hash=bytes(31)), "prev_hash"), (dict(kind=L.Kind.REFUND, tokens=5), "tokens"),
+    (dict(kind=L.Kind.QUOTA_SET, job=4), "job"), (dict(kind=L.Kind.REFUND, tokens=0), "energy_Wh"),
+    (dict(kind=L.Kind.STATEMENT, job=4), "job"),
+])
+def test_encode_refuses_fields_the_format_cannot_hold(change, field):
+    entry = replace(L.Entry(0, 1.0, 1, 2, 0, L.Kind.CHARGE, 1.0, 1, 11, bytes(32)), **change)
+    with pytest.raises(InvalidFieldError) as info:
+        L.encode_entry(entry, KEY)
+    assert info.value.field == field
+
+
+def test_header_round_trip_and_refusals():
+    header = L.encode_header("node-é")
+    assert len(header) == L.HEADER_OCTETS and L.decode_header(header + b"records") == "node-é"
+    with pytest.raises(L.LengthError):
+        L.decode_header(header[:-1])
+    bad_length = bytearray(header)
+    bad_length[5] = 200  # the id length, which must not be believed before the CRC
+    with pytest.raises(CrcError, match="header"):
+        L.decode_header(bytes(bad_length))
+    with pytest.raises(L.LedgerFormatError, match="magic"):
+        L.decode_header(b"GFTX" + header[4:])
+    with pytest.raises(InvalidFieldError):
+        L.encode_header("x" * 63)
+
+
+def test_genesis_depends_on_the_ledger_id():
+    assert L.genesis_hash("a") != L.genesis_hash("b")
+    assert L.genesis_hash("a") == hashlib.sha256(b"gridfree compute token ledger v1\x00a").digest()
+
+
+@pytest.mark.parametrize("energy_Wh, units, tariff, tokens", [
+    (2.5, 30, L.Tariff(10, 1), 55),
+    (1.25, 100, L.Tariff(10, 1), 113),           # 112.5: halves round up
+    (3.0, 0, L.Tariff("0.5", 0), 2),             # 1.5 -> 2
+    (1.0, 0, L.Tariff("0.5", 0), 1),             # 0.5 -> 1
+    (0.0, 1, L.Tariff(0, "0.49"), 0),
+    (0.1, 0, L.Tariff(10, 0), 1),                # 0.1 Wh's binary value is a hair above 1/10
+    (0.0, 10, L.Tariff(0, 0.1), 1),              # a float rate means the decimal it prints as
+    (0.0, 3, L.Tariff(0, Fraction(1, 6)), 1),    # 0.5 -> 1
+    (1e6, 10**12, L.Tariff(1000, 7), 10**9 + 7 * 10**12),
+])
+def test_tokens_for_is_exact_and_rounds_halves_up(energy_Wh, units, tariff, tokens):
+    assert L.tokens_for(energy_Wh, units, tariff) == tokens
+
+
+@pytest.mark.parametrize("energy_Wh, units", [(-1.0, 0), (math.nan, 0), (1.0, -1), (1.0, 1.5)])
+def test_tokens_for_refuses_negative_or_nonsense_amounts(energy_Wh, units):
+    with pytest.raises(ValueError):
+        L.tokens_for(energy_Wh, units, L.Tariff(1, 1))
+
+
+def test_tariff_refuses_negative_rates():
+    with pytest.raises(ValueError, match="tokens_per_unit"):
+        L.Tariff(1, -1)
