@@ -24,6 +24,9 @@ from gridfree.protocols.dictionary import (
 
 SAFE_EXIT_MARGIN_V_PER_CELL = 0.05
 SHUNT_FREE_SOC = 0.95  # below this the battery takes all the surplus the arrays offer
+#: While the EPS is silent the current is unknown; a sun/shadow change in the gap swings it by
+#: tens of amps, which is what the SOC's uncertainty must grow by.
+COAST_CURRENT_SIGMA_A = 30.0
 
 
 class PowerManager(Component):
@@ -102,6 +105,8 @@ class PowerManager(Component):
         self.series, self.nominal_V, self.max_discharge_W = series, nominal_V, max_discharge_W
         self._low_count = 0
         self._uv_latched = False
+        self._last_A = 0.0  # the last battery current read, carried through a silent line
+        self._coast_s = 0.0  # how long the line has been silent
         self._initialised = False
         self._last_fast_s: float | None = None
         self.shed = False
@@ -188,7 +193,11 @@ class PowerManager(Component):
         volts = self.eps.readings.get(Quantity.BATTERY_VOLTAGE_V)
         amps = self.eps.readings.get(Quantity.BATTERY_CURRENT_A)
         if volts is None or amps is None:
+            if self._initialised:
+                self._coast_s += dt_s
+                self.soc.coast(self._last_A, dt_s, self._coast_s, COAST_CURRENT_SIGMA_A)
             return
+        self._last_A, self._coast_s = amps, 0.0
         if not self._initialised:  # first reading: start from the voltage, not from a guess
             self.soc.soc = self._soc_from_voltage(volts - amps * self.soc.resistance_ohm)
             self._initialised = True

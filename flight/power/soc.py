@@ -45,6 +45,15 @@ class SocEstimator:
         self.variance += (self.current_sigma_A * dt_s / 3600.0 / self.capacity_Ah) ** 2
         self.soc = min(1.0, max(0.0, self.soc))
 
+    def coast(self, current_A: float, dt_s: float, gap_s: float, current_sigma_A: float) -> None:
+        """No readings for dt_s more, `gap_s` in all (a silent EPS line): carry on with the last
+        current. The unseen current's error is a bias over the gap, not fresh noise each tick, so
+        the SOC error grows linearly with the gap and its variance as the gap squared."""
+        eff = self.charge_efficiency if current_A > 0 else 1.0
+        self.soc = min(1.0, max(0.0, self.soc + current_A * eff * dt_s / 3600.0 / self.capacity_Ah))
+        k = current_sigma_A / 3600.0 / self.capacity_Ah
+        self.variance += k * k * (gap_s ** 2 - (gap_s - dt_s) ** 2)
+
     def correct(self, voltage_V: float, current_A: float) -> None:
         h = cell_docv_dsoc(self.soc) * self.series
         predicted_V = cell_ocv_V(self.soc) * self.series + current_A * self.resistance_ohm

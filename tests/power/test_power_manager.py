@@ -157,3 +157,18 @@ def test_energy_forecast_for_the_next_orbit_matches_the_truth(tmp_path):
     truth_Wh = (truth.ledger.solar_Wh - solar0) - (truth.ledger.load_Wh - load0)
     assert abs(forecast_Wh - truth_Wh) <= 0.1 * (truth.ledger.solar_Wh - solar0)
     assert 0 <= node.telemetry.read("power.ForecastMinSocPct") <= 100
+
+
+def test_a_silent_eps_line_widens_the_soc_uncertainty_and_the_estimate_recovers(tmp_path):
+    truth, node = bench(tmp_path, soc=0.6, utilisation=0.5)
+    run(truth, node, 600.0)
+    before = node.power.soc.sigma
+    board = node.eps.board
+    real_read = board.read
+    board.read = lambda q: None  # the line goes silent for a minute
+    run(truth, node, 60.0)
+    during = node.power.soc.sigma
+    board.read = real_read
+    assert during > 1.5 * before  # the filter knows it has been flying blind
+    run(truth, node, 600.0)
+    assert abs(node.power.soc.soc - truth.battery.soc) < 0.02
