@@ -72,7 +72,7 @@ def hil_figures():
     yield Figure("hil_speedup_24h", result.speedup, "sim s / wall s", ">= 100")
     # The node's SOC estimate (downlinked) against the rig's truth, after the first orbit.
     rec = result.record
-    pairs = [(est, true) for t, est, true in zip(rec.t_h, rec.node_soc, rec.soc) if t > 1.6]
+    pairs = [(est, true) for t, est, true in zip(rec.t_h, rec.node_soc, rec.soc) if t > 1.6 and est == est]
     rmse = (sum((e - s) ** 2 for e, s in pairs) / len(pairs)) ** 0.5 if pairs else float("nan")
     yield Figure("soc_rmse_pct", 100 * rmse, "%", "<= 2 (24 h, 15 orbits, sensor noise)")
     errs = result.observed.eclipse_errors()

@@ -66,6 +66,7 @@ def run(argv: list[str]) -> int:
     headless = a.headless or not has_display()
     if headless:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        os.environ.setdefault("QT_LOGGING_RULES", "qt.qpa.*=false")  # the offscreen plugin's notices
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -93,6 +94,7 @@ def run(argv: list[str]) -> int:
         window.setWindowTitle("gridfree demo console")
         window.resize(1500, 950)
         window.show()
+        window.tabs.setCurrentWidget(window.power)  # a satellite going through sunlight and eclipse
         pacer = Pacer(session, float("inf") if headless else a.speed)
         pacer.start()
         signal.signal(signal.SIGINT, lambda *_: app.quit())  # Ctrl-C: leave the event loop, clean up below
@@ -105,11 +107,13 @@ def run(argv: list[str]) -> int:
         if pacer.error is not None:
             print(f"gridfree demo: the rig stopped: {pacer.error}", file=sys.stderr)
         client.wait_until(lambda: False, 1.5)  # the last housekeeping of the run
-        for _ in range(20):
-            app.processEvents()
-            time.sleep(0.05)
         shot = out / "console.png"
-        window.screenshot(shot)
+        for tab, path in ((window.power, shot), (window.table, out / "console-telemetry.png")):
+            window.tabs.setCurrentWidget(tab)
+            for _ in range(10):
+                app.processEvents()
+                time.sleep(0.05)
+            window.screenshot(path)
         result = session.result(pacer.wall_s)
         md = report.write(result, out)
         _summary(result, shot, md, recorder)

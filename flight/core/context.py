@@ -1,6 +1,7 @@
 """What a component may use of the node: the services, not the node itself (no god object)."""
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,10 +19,12 @@ class TelemetryDb:
         self._values: dict[str, Any] = {}
         self._times: dict[str, float] = {}
         self._lock = threading.Lock()
-        # Channels start at a typed zero so housekeeping is complete from the first tick.
+        # Housekeeping is complete from the first tick. A measurement not yet made is NaN, not a
+        # plausible 0.0 (a battery at 0 % is an emergency); counters and flags start at zero.
         for c in dictionary.channels:
             kind = c.wire.kind
-            self._values[c.name] = False if kind == "bool" else (0.0 if kind == "float" else ("" if kind == "string" else 0))
+            self._values[c.name] = False if kind == "bool" else (
+                math.nan if kind == "float" else ("" if kind == "string" else 0))
             self._times[c.name] = 0.0
 
     def write(self, name: str, value: Any, t: float) -> None:

@@ -281,9 +281,10 @@ class Session:
         record.sunlit.append(truth.sunlit_fraction)
         for name, node in truth.thermal.nodes.items():
             record.temps_C.setdefault(name, []).append(node.temp_C)
+        nan = float("nan")  # not downlinked yet
         record.node_mode.append(ground.value("node.Mode") or 0)
-        record.node_battery_V.append(ground.value("eps.BatteryVoltage") or 0.0)
-        record.node_soc.append((ground.value("power.Soc") or 0.0) / 100.0)
+        record.node_battery_V.append(ground.value("eps.BatteryVoltage") or nan)
+        record.node_soc.append((ground.value("power.Soc") or nan) / 100.0)
 
     def result(self, wall_s: float) -> RunResult:
         self.ground.wait_until(lambda: all(h.completed or h.failed for _, h in self.seen.commands), 1.0)
