@@ -27,6 +27,8 @@ SHUNT_FREE_SOC = 0.95  # below this the battery takes all the surplus the arrays
 #: While the EPS is silent the current is unknown; a sun/shadow change in the gap swings it by
 #: tens of amps, which is what the SOC's uncertainty must grow by.
 COAST_CURRENT_SIGMA_A = 30.0
+#: Array output below this is shadow: arrays in sunlight give kilowatts, in shadow only sensor noise.
+SHADOW_ARRAY_W = 50.0
 
 
 class PowerManager(Component):
@@ -53,6 +55,9 @@ class PowerManager(Component):
                                                                 ("BudgetW", "{} orbit-average allowance")))),
         Channel(25, "BudgetMarginW", "f32", "W", "Orbit-average power available less what all loads draw",
                 Limits(red_low=-200.0, yellow_low=0.0)),
+        Channel(28, "CapacityAh", "f32", "Ah", "Battery capacity measured over eclipses (charge out / SOC drop)"),
+        Channel(29, "CapacityFadePct", "f32", "%", "Capacity lost against the nameplate",
+                Limits(yellow_high=20.0, red_high=35.0)),
         Channel(26, "NextEclipseEntry", "f64", "s", "Predicted shadow entry of the next (or current) eclipse, UTC"),
         Channel(27, "NextEclipseExit", "f64", "s", "Predicted shadow exit of the next (or current) eclipse, UTC"),
     )
@@ -87,7 +92,8 @@ class PowerManager(Component):
                   min=0.0, max=20000.0),
     )
     housekeeping = (HousekeepingPacket(1, "Status", ("Soc", "SocSigma", "DodOrbit", "PayloadShed", "GrantPowerW",
-                                                     "GrantEnergyWh", "UnderVoltageTrips", "CycleCount"), 1.0,
+                                                     "GrantEnergyWh", "UnderVoltageTrips", "CycleCount", "CapacityAh",
+                                                     "CapacityFadePct"), 1.0,
                                        "Power management"),
                     HousekeepingPacket(2, "Eclipse", ("NextEclipseS", "NextEclipseDurationS", "EclipseFraction",
                                                       "ForecastNetWh1", "ForecastNetWh2", "ForecastNetWh3",
@@ -105,6 +111,9 @@ class PowerManager(Component):
         self.series, self.nominal_V, self.max_discharge_W = series, nominal_V, max_discharge_W
         self._low_count = 0
         self._uv_latched = False
+        self.nameplate_Ah = capacity_Ah
+        self.capacity_Ah: float | None = None  # measured, once an eclipse has been long enough
+        self._shadow: list[tuple[float, float]] | None = None  # (Ah out, SOC from voltage) in this eclipse
         self._last_A = 0.0  # the last battery current read, carried through a silent line
         self._coast_s = 0.0  # how long the line has been silent
         self._initialised = False
@@ -224,7 +233,7 @@ class PowerManager(Component):
             return
         # Arrays minus battery charging is the load only while nothing is shunted: in shadow, or
         # while the battery is taking charge below full. A full battery sheds the surplus.
-        if array_W < 1.0 or self.soc.soc < SHUNT_FREE_SOC:
+        if array_W < SHADOW_ARRAY_W or self.soc.soc < SHUNT_FREE_SOC:
             load = array_W - volts * amps
             self._load_now_W = load
             self.load_W = load if self.load_W == 0.0 else 0.98 * self.load_W + 0.02 * load
@@ -252,6 +261,32 @@ class PowerManager(Component):
         for k, net in enumerate(nets, 1):
             self.tlm(f"ForecastNetWh{k}", net)
         self.tlm("ForecastMinSocPct", 100 * low)
+
+    def _measure_capacity(self) -> None:
+        """Capacity fade from each eclipse: the charge that left the battery (counted) over the SOC
+        it cost (read from the resistance-corrected voltage at both ends). In shadow nothing
+        charges, so the count is clean; the first half minute is skipped while the load settles."""
+        r = self.eps.readings
+        array_W, volts, amps = (r.get(q) for q in (Quantity.ARRAY_POWER_W, Quantity.BATTERY_VOLTAGE_V,
+                                                     Quantity.BATTERY_CURRENT_A))
+        if array_W is None or volts is None or amps is None:
+            self._shadow = None  # a gap in the readings spoils this eclipse's sums
+            return
+        if array_W < SHADOW_ARRAY_W:
+            if self._shadow is None:
+                self._shadow = []
+            self._shadow.append((self.discharged_Ah, self._soc_from_voltage(volts - amps * self.soc.resistance_ohm)))
+            return
+        samples, self._shadow = self._shadow, None
+        if not samples or len(samples) < 600:
+            return
+        (ah0, soc0), (ah1, soc1) = samples[30], samples[-1]
+        if soc0 - soc1 < 0.05:
+            return  # too shallow for the voltage to tell
+        measured = (ah1 - ah0) / (soc0 - soc1)
+        self.capacity_Ah = measured if self.capacity_Ah is None else 0.7 * self.capacity_Ah + 0.3 * measured
+        self.tlm("CapacityAh", self.capacity_Ah)
+        self.tlm("CapacityFadePct", 100.0 * (1.0 - self.capacity_Ah / self.nameplate_Ah))
 
     def _observe_loads(self, t: float, period: float) -> None:
         """Each load's draw: the payload is metered, switched loads count at their nominal draw while
@@ -285,6 +320,7 @@ class PowerManager(Component):
         if not self._initialised:
             return
         self._learn()
+        self._measure_capacity()
         soc = self.soc.soc
         self._history.append((t, soc))
         window = self.param("OrbitPeriodS")

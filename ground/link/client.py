@@ -39,6 +39,18 @@ class Sample:
 
 
 @dataclass
+class PacketRecord:
+    """A good packet as it came off the link, for the console's packet viewer."""
+
+    raw: bytes
+    apid: int
+    service: int
+    subtype: int
+    seq_count: int
+    time_s: float
+
+
+@dataclass
 class EventRecord:
     event: Event | None
     event_id: int
@@ -124,8 +136,8 @@ class GroundClient(Protocol):
         self.close()
 
     def subscribe(self, callback: Callable[[str, Any], None]) -> None:
-        """callback(kind, item) for kind in "sample", "event", "verification"; called on the
-        reader thread, so it must be quick."""
+        """callback(kind, item) for kind in "packet", "sample", "event", "verification"; called
+        on the reader thread, so it must be quick (and ignore kinds it does not know)."""
         self._subscribers.append(callback)
 
     def tap_frames(self, callback: Callable[[bytes, Any], None]) -> None:
@@ -148,6 +160,8 @@ class GroundClient(Protocol):
             self.decode_errors += 1
             return
         self.packets += 1
+        self._notify("packet", PacketRecord(bytes(packet), tm.apid, tm.service, tm.subtype, tm.seq_count,
+                                            tm.time.to_unix()))
         try:
             self._dispatch(tm)
         except (DecodeError, ValueError, KeyError):

@@ -172,3 +172,11 @@ def test_a_silent_eps_line_widens_the_soc_uncertainty_and_the_estimate_recovers(
     assert during > 1.5 * before  # the filter knows it has been flying blind
     run(truth, node, 600.0)
     assert abs(node.power.soc.soc - truth.battery.soc) < 0.02
+
+
+def test_capacity_fade_is_measured_over_eclipses(tmp_path):
+    truth, node = bench(tmp_path, soc=0.8, utilisation=0.4)
+    truth.battery.cells_lost = 15  # a quarter of the parallel cells open: 135 of 180 Ah left
+    run(truth, node, 2 * 5677.0)
+    assert node.power.capacity_Ah == pytest.approx(truth.battery.capacity_Ah, rel=0.05)
+    assert node.telemetry.read("power.CapacityFadePct") == pytest.approx(25.0, abs=4.0)
