@@ -96,6 +96,10 @@ class NodeConfig:
     hardware_url: str = ""
     rates: RateConfig = field(default_factory=RateConfig)
     watchdog_s: float = 5.0
+    # The token ledger's HMAC key. The default is for development only: operations provision each
+    # node's own key before launch and keep it on the ground for `gridfree tokens verify`.
+    ledger_key_hex: str = "6772696466726565206465766c6f706d656e74206b6579206f6e6c7921212121"
+    ledger_key_id: int = 1
     raw: Table | None = None  # for component sections read by their own code
 
     @classmethod
@@ -126,6 +130,15 @@ class NodeConfig:
             background_hz=rates.get("background_hz", float, 0.1, min=0.001, max=1000.0),
         )
         rates.finish()
+        compute = t.table("compute")
+        cfg.ledger_key_hex = compute.get("ledger_key", str, cls.ledger_key_hex)
+        cfg.ledger_key_id = compute.get("ledger_key_id", int, cls.ledger_key_id, min=0, max=0xFFFF)
+        try:
+            if len(bytes.fromhex(cfg.ledger_key_hex)) < 16:
+                raise ValueError
+        except ValueError:
+            raise ConfigError(t.source, "[compute] ledger_key", "must be at least 16 octets in hex") from None
+        compute.finish()
         cfg.raw = t
         return cfg
 

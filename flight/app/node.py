@@ -11,6 +11,7 @@ from gridfree.flight.app.radio import Radio
 from gridfree.flight.core.bus import SoftwareBus
 from gridfree.flight.hardware.eps import EpsComponent
 from gridfree.flight.hardware.interfaces import open_board
+from gridfree.flight.compute.manager import ComputeManager
 from gridfree.flight.power.manager import PowerManager
 from gridfree.flight.thermal.manager import ThermalManager
 from gridfree.flight.core.clock import LockstepClock, RealClock
@@ -108,11 +109,14 @@ class Node:
         self.power = PowerManager(self.eps)
         self.thermal = ThermalManager(self.eps)
         self.large_data = LargeDataService()
+        self.compute = ComputeManager(self.power, self.thermal, self.eps, self.large_data, cfg.state_dir,
+                                      bytes.fromhex(cfg.ledger_key_hex), cfg.ledger_key_id)
         # Order is the order of work within a tick: commands act, sensors are read, monitoring
         # checks them, housekeeping reports them, and the radio sends what was produced.
         self.components: list[Component] = [self.node, self.dispatcher, self.events, self.params, TestService(),
                                             TimeService(), self.schedule, self.large_data, self.eps, self.power,
-                                            self.thermal, self.monitor, self.hk, self.radio, self.health]
+                                            self.thermal, self.compute, self.monitor, self.hk, self.radio,
+                                            self.health]
         action_specs = _actions(raw)
         if cfg.raw is not None:
             raw.finish()
@@ -183,6 +187,8 @@ def default_dictionary() -> Dictionary:
     from pathlib import Path
 
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = NodeConfig(state_dir=Path(tmp))
-        node = Node(cfg)
-        return node.dictionary
+        node = Node(NodeConfig(state_dir=Path(tmp)))
+        try:
+            return node.dictionary
+        finally:
+            node.stop()
