@@ -24,6 +24,7 @@ from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QTabWidget, QVBo
 from gridfree.ground.console.bridge import REFRESH_MS, ClientBridge
 from gridfree.ground.console.commanding import CommandSender, Confirm
 from gridfree.ground.console.compute import ComputeView
+from gridfree.ground.console.packets import PacketViewer
 from gridfree.ground.console.linkstatus import MISMATCH_TEXT, LinkStatusPanel
 from gridfree.ground.console.models import AlarmModel, CommandHistoryModel, EventModel, TelemetryModel
 from gridfree.ground.console.plots import PlotPanel
@@ -60,6 +61,7 @@ class MainWindow(QMainWindow):
         self.power = PowerView(d, self.plots.store)
         self.thermal = ThermalView(d, self.plots.store)
         self.compute = ComputeView(d)
+        self.packet_viewer = PacketViewer(client)
         self.link_status = LinkStatusPanel(client, self.bridge)
         self.command_sender = CommandSender(client, self.history, confirm)
         self.event_log = EventLog(self.events)
@@ -69,7 +71,7 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.setObjectName("views")
         for widget, title in ((self.table, "Telemetry"), (self.plots, "Plots"), (self.power, "Power"),
-                              (self.thermal, "Thermal"), (self.compute, "Compute")):
+                              (self.thermal, "Thermal"), (self.compute, "Compute"), (self.packet_viewer, "Packets")):
             self.tabs.addTab(widget, title)
         self.banner = QLabel(MISMATCH_TEXT)
         self.banner.setObjectName("mismatchBanner")
@@ -99,6 +101,7 @@ class MainWindow(QMainWindow):
 
         self.bridge.samples.connect(self._on_samples)
         self.bridge.events.connect(self.events.append)
+        self.bridge.events.connect(self.compute.apply_events)
         self.bridge.verifications.connect(self.history.update)
         self.bridge.tick.connect(self._on_tick)
         self.alarms.activeChanged.connect(self._alarm_count)
@@ -201,6 +204,7 @@ class MainWindow(QMainWindow):
         self.plots.apply_samples(batch)
         self.power.apply_samples(batch)
         self.thermal.apply_samples(batch)
+        self.compute.apply_samples(batch)
 
     def _on_tick(self) -> None:
         v = self.link_status.refresh()
@@ -216,7 +220,7 @@ class MainWindow(QMainWindow):
             self.node_mode.setText(f"node mode {self.telemetry.value_text('node.Mode') or '—'}")
         if self.plots.isVisible():
             self.plots.redraw()
-        for view in (self.power, self.thermal):
+        for view in (self.power, self.thermal, self.compute):
             if view.isVisible():
                 view.refresh()
 

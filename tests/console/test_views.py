@@ -3,9 +3,7 @@ dictionary's limits, and says so when it has nothing to show."""
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import Qt
 
-from gridfree.ground.console.compute import ComputeView
 from gridfree.ground.console.linkstatus import LinkStatusPanel
 from gridfree.ground.console.plots import SeriesStore
 from gridfree.ground.console.power import PowerView, eclipse_plan
@@ -80,15 +78,6 @@ def test_thermal_view_marks_temperatures_against_limits_and_shows_throttle_and_h
     assert view.throttled.text() == "PAYLOAD THROTTLED" and view.heater.text() == "heater off"
     assert view.headroom.text() == "3.5 C"
     assert view.gauges["eps.RadiatorTemp"].bands() == []  # declared without limits
-
-
-def test_compute_view_is_an_honest_empty_table(qtbot, dictionary):
-    view = ComputeView(dictionary)
-    qtbot.addWidget(view)
-    headers = [view.model.headerData(i, Qt.Orientation.Horizontal) for i in range(view.model.columnCount())]
-    assert headers == ["Job", "Tenant", "State", "Tokens"]
-    assert view.model.rowCount() == 0
-    assert "compute manager" in view.note.text()
 
 
 def test_link_status_counts_trouble_and_raises_the_dictionary_banner(qtbot, fake):
