@@ -3,8 +3,11 @@ import binascii
 import os
 import zlib
 
+import numpy as np
+
 from gridfree.native.crc import crc16, crc16_impls, crc32, crc32_impls, crc32c, crc32c_impls
 from gridfree.native.benchkit import Figure, best_rate
+from gridfree.native.edac import edac_impls, encode, scrub
 
 MIB = 1 << 20
 
@@ -33,4 +36,20 @@ def crc32_figures():
         yield Figure(f"crc32c_{name}_GBps", best_rate(lambda: fn(data), MIB) / 1e9, "GB/s")
 
 
-BENCHMARKS = [crc16_figures, crc32_figures]
+def edac_figures():
+    # A clean 64 MiB buffer of random words (the worst case for the table path's cache), far
+    # past the caches: a scrub streams from memory, so the baseline is a numpy copy of it.
+    size = 64 * MIB
+    words = np.random.default_rng(0).integers(0, 2**64 - 1, size // 8, np.uint64, endpoint=True)
+    check = encode(words)
+    copy = np.empty_like(words)
+    base = best_rate(lambda: np.copyto(copy, words), size)
+    ours = best_rate(lambda: scrub(words, check), size)
+    yield Figure("edac_scrub_GBps", ours / 1e9, "GB/s", ">= 2")
+    yield Figure("edac_scrub_vs_memcpy", ours / base, "x")
+    yield Figure("edac_encode_GBps", best_rate(lambda: encode(words, out=check), size) / 1e9, "GB/s")
+    for name, impl in edac_impls().items():
+        yield Figure(f"edac_scrub_{name}_GBps", best_rate(lambda: impl.scrub(words, check), size) / 1e9, "GB/s")
+
+
+BENCHMARKS = [crc16_figures, crc32_figures, edac_figures]

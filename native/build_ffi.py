@@ -76,6 +76,15 @@ int gf_unpack_columns(const uint8_t *rows, size_t n, size_t row_len, size_t ncol
 int gf_unpack_at(const uint8_t *src, size_t src_len, const int64_t *offsets, const int64_t *dest_rows, size_t n,
                  size_t row_len, size_t ncols, const uint32_t *col_offset, const uint32_t *col_size,
                  const uint8_t *col_swap, uint8_t *const *out, size_t out_rows);
+typedef struct { size_t corrected; size_t uncorrectable; int64_t first_uncorrectable; } gf_edac_stats;
+int gf_edac_encode(const uint64_t *data, size_t nwords, uint8_t *check);
+int gf_edac_scrub(uint64_t *data, uint8_t *check, size_t nwords, gf_edac_stats *st);
+int gf_edac_encode_table(const uint64_t *data, size_t nwords, uint8_t *check);
+int gf_edac_scrub_table(uint64_t *data, uint8_t *check, size_t nwords, gf_edac_stats *st);
+int gf_edac_encode_gfni(const uint64_t *data, size_t nwords, uint8_t *check);
+int gf_edac_scrub_gfni(uint64_t *data, uint8_t *check, size_t nwords, gf_edac_stats *st);
+int gf_edac_have_gfni(void);
+const char *gf_edac_impl_name(void);
 """
 
 SOURCES = sorted(str(p.relative_to(ROOT)) for p in (HERE / "src").glob("*.c"))

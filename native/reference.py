@@ -211,3 +211,51 @@ def gather_rows(src, offsets, width):
     if len(offsets) and (offsets.min() < 0 or offsets.max() + width > len(src)):
         raise ValueError("a row leaves the buffer")
     return src[offsets[:, None] + np.arange(width, dtype=np.int64)].reshape(len(offsets), width)
+
+
+# ---- SECDED Hamming(72,64), the textbook extended Hamming code (src/edac.c) ----------------
+# Codeword positions 1..71: check bits at the powers of two, data bits 0..63 at the others in
+# increasing order; position 0: overall parity. Check byte: bit i = the check bit at position
+# 2**i (i < 7), bit 7 = the overall parity bit.
+
+EDAC_DATA_POSITIONS = [p for p in range(3, 72) if p & (p - 1)]
+assert len(EDAC_DATA_POSITIONS) == 64
+
+
+def _edac_codeword(word: int, check: int) -> list[int]:
+    """The 72 received bits, indexed by codeword position."""
+    bits = [0] * 72
+    bits[0] = check >> 7 & 1
+    for i in range(7):
+        bits[1 << i] = check >> i & 1
+    for j, p in enumerate(EDAC_DATA_POSITIONS):
+        bits[p] = word >> j & 1
+    return bits
+
+
+def edac_encode(word: int) -> int:
+    """Check byte of one 64-bit word, bit by bit from the definition."""
+    bits = _edac_codeword(word, 0)
+    for i in range(7):  # each check bit makes the parity over the positions with bit i set even
+        bits[1 << i] = sum(bits[p] for p in range(1, 72) if p >> i & 1) & 1
+    bits[0] = sum(bits[1:]) & 1  # the overall bit makes all 72 even
+    return sum(bits[1 << i] << i for i in range(7)) | bits[0] << 7
+
+
+def edac_decode(word: int, check: int) -> tuple[int, int, str]:
+    """(word, check, status) after decoding one received word; status is 'ok', 'corrected' or
+    'uncorrectable' (then word and check are returned as received)."""
+    bits = _edac_codeword(word, check)
+    syndrome = 0
+    for p in range(1, 72):
+        if bits[p]:
+            syndrome ^= p
+    parity = sum(bits) & 1
+    if not syndrome and not parity:
+        return word, check, "ok"
+    if not parity or syndrome >= 72:  # two errors, or more than a single error can explain
+        return word, check, "uncorrectable"
+    bits[syndrome] ^= 1  # syndrome 0 with odd parity: the overall bit itself
+    fixed_word = sum(bits[p] << j for j, p in enumerate(EDAC_DATA_POSITIONS))
+    fixed_check = sum(bits[1 << i] << i for i in range(7)) | bits[0] << 7
+    return fixed_word, fixed_check, "corrected"

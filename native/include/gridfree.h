@@ -151,4 +151,25 @@ int gf_unpack_columns(const uint8_t *rows, size_t n, size_t row_len, size_t ncol
 int gf_unpack_at(const uint8_t *src, size_t src_len, const int64_t *offsets, const int64_t *dest_rows, size_t n,
                  size_t row_len, size_t ncols, const uint32_t *col_offset, const uint32_t *col_size,
                  const uint8_t *col_swap, uint8_t *const *out, size_t out_rows);
+
+/* ---- SECDED Hamming(72,64) EDAC for resident memory (src/edac.c) -------------------------- */
+/* One check byte per 64-bit word: bits 0..6 the Hamming bits at codeword positions 1, 2, 4, ..,
+ * 64, bit 7 the overall parity (the textbook extended Hamming code; layout in src/edac.c). */
+typedef struct {
+    size_t corrected;            /* words with one flipped bit, repaired in data or check byte */
+    size_t uncorrectable;        /* words with two (or more) flipped bits, left untouched */
+    int64_t first_uncorrectable; /* index of the first such word, -1 if none */
+} gf_edac_stats;
+
+/* check[i] = the check byte of data[i], for nwords words. */
+int gf_edac_encode(const uint64_t *data, size_t nwords, uint8_t *check);
+/* Verify every word, correct single-bit errors in place; stats are written, not accumulated. */
+int gf_edac_scrub(uint64_t *data, uint8_t *check, size_t nwords, gf_edac_stats *st);
+/* The same through one path each (the calls above pick the fastest this CPU runs). */
+int gf_edac_encode_table(const uint64_t *data, size_t nwords, uint8_t *check);
+int gf_edac_scrub_table(uint64_t *data, uint8_t *check, size_t nwords, gf_edac_stats *st);
+int gf_edac_encode_gfni(const uint64_t *data, size_t nwords, uint8_t *check); /* AVX-512 VBMI+GFNI */
+int gf_edac_scrub_gfni(uint64_t *data, uint8_t *check, size_t nwords, gf_edac_stats *st);
+int gf_edac_have_gfni(void);
+const char *gf_edac_impl_name(void);
 #endif
