@@ -16,13 +16,14 @@ from gridfree.protocols.compute import (JobSpec, Kind, keep_tiles, matmul_inputs
 Matmul = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
-def run_chunk(spec: JobSpec, chunk: int, matmul: Matmul = np.matmul) -> dict[str, np.ndarray]:
-    """The outputs of one chunk, as they go into the downlinked result."""
+def run_chunk(spec: JobSpec, chunk: int, matmul: Matmul = np.matmul, weights=mlp_weights) -> dict[str, np.ndarray]:
+    """The outputs of one chunk, as they go into the downlinked result. `weights(size)` gives the
+    model: the manager passes its EDAC-protected resident copy."""
     if spec.kind == Kind.MATMUL:
         c = matmul(*matmul_inputs(spec, chunk))
         return {"row_sums": c.sum(axis=1, dtype=np.float64), "col_sums": c.sum(axis=0, dtype=np.float64)}
     if spec.kind == Kind.MLP:
-        logits = mlp_forward(mlp_weights(spec.size), mlp_inputs(spec, chunk), matmul)
+        logits = mlp_forward(weights(spec.size), mlp_inputs(spec, chunk), matmul)
         return {"labels": logits.argmax(axis=1).astype(np.uint16), "logit_sums": logits.sum(axis=1)}
     if spec.kind == Kind.TILES:
         return {"kept": keep_tiles(tiles(spec, chunk), spec.threshold)}

@@ -30,7 +30,8 @@ from gridfree.flight.core.component import CommandFailed, Component
 from gridfree.flight.core.modes import Mode
 from gridfree.flight.core.store import AtomicRecordFile, CorruptStoreError
 from gridfree.flight.hardware.interfaces import Switch
-from gridfree.protocols.compute import JobSpec, Kind, pack_result
+from gridfree.native.edac import EdacBuffer
+from gridfree.protocols.compute import JobSpec, Kind, mlp_weights, pack_result
 from gridfree.protocols.dictionary import Channel, Command, Event, Field, HousekeepingPacket, Severity
 from gridfree.protocols.services.verification import FailureCode
 
@@ -51,6 +52,8 @@ class ComputeManager(Component):
         Channel(7, "EnergyWh", "f32", "Wh", "Payload energy spent on jobs since boot"),
         Channel(8, "TokensCharged", "u32", description="Tokens charged to tenants since boot"),
         Channel(9, "Running", "bool", description="Compute may run now (mode, power, heat)"),
+        Channel(10, "EdacCorrected", "u32", description="Single-bit upsets corrected in resident model weights"),
+        Channel(11, "EdacUncorrectable", "u32", description="Double-bit upsets found (the model was reloaded)"),
     )
     commands = (
         Command("Submit", opcode=0x01, description="Queue a tenant's job", arguments=(
@@ -72,10 +75,13 @@ class ComputeManager(Component):
         Event(3, "ComputeHeld", Severity.ACTIVITY_LO, "compute held: {reason}", (Field("reason", "string[40]"),)),
         Event(4, "CheckpointDamaged", Severity.WARNING_LO, "job {job}: checkpoint damaged, restarting it",
               (Field("job", "u32"),)),
+        Event(5, "WeightsReloaded", Severity.WARNING_LO, "model {size}: uncorrectable upset at word {word}, reloaded",
+              (Field("size", "u8"), Field("word", "u32"))),
     )
     housekeeping = (HousekeepingPacket(1, "Status", ("JobsQueued", "ActiveJob", "ChunksDone", "JobsDone",
                                                      "Preemptions", "Utilisation", "EnergyWh", "TokensCharged",
-                                                     "Running"), 1.0, "Compute jobs"),)
+                                                     "Running", "EdacCorrected", "EdacUncorrectable"), 1.0,
+                                       "Compute jobs"),)
 
     def __init__(self, power, thermal, eps, large_data, state_dir: Path, ledger_key: bytes, key_id: int = 1,
                  matmul=np.matmul, name: str = "compute", id_base: int = 0x0400):
@@ -95,10 +101,36 @@ class ComputeManager(Component):
         self.energy_Wh = 0.0
         self.tokens = 0
         self.utilisation = 0.0
+        self._models: dict[int, list[EdacBuffer]] = {}
+        self.edac_corrected = self.edac_uncorrectable = 0
         self._load_queue()
 
     def schedule(self):
-        return {"slow": [self.tick]}
+        return {"slow": [self.tick], "background": [self.scrub]}
+
+    # ---- resident model weights, under EDAC --------------------------------------------------------
+    def weights(self, size: int) -> list[np.ndarray]:
+        """The model's weights as the jobs use them: held in EDAC-protected memory, so an upset
+        between two scrubs is corrected before it can bias a tenant's result."""
+        if size not in self._models:
+            self._models[size] = [EdacBuffer.protect(w) for w in mlp_weights(size)]
+        return [b.array for b in self._models[size]]
+
+    def scrub(self, _t: float = 0.0) -> None:
+        """Every 10 s: correct single-bit upsets; a double one means the copy is lost, reload it."""
+        if self._pending is not None:
+            return  # the worker is reading the weights; scrub between chunks
+        for size, buffers in list(self._models.items()):
+            for b in buffers:
+                report = b.scrub()
+                self.edac_corrected += report.corrected
+                if report.uncorrectable:
+                    self.edac_uncorrectable += report.uncorrectable
+                    del self._models[size]
+                    self.log("WeightsReloaded", size=size, word=max(0, report.first_bad_word))
+                    break
+        self.tlm("EdacCorrected", self.edac_corrected)
+        self.tlm("EdacUncorrectable", self.edac_uncorrectable)
 
     @property
     def ledger(self) -> TokenLedger:
@@ -186,7 +218,7 @@ class ComputeManager(Component):
 
         def work():
             try:
-                pending["outputs"] = run_chunk(spec, chunk, self.matmul)
+                pending["outputs"] = run_chunk(spec, chunk, self.matmul, self.weights)
             except Exception as exc:  # a failed chunk is retried, the manager keeps going
                 pending["error"] = exc
 
