@@ -285,6 +285,7 @@ class PowerManager(Component):
             return  # too shallow for the voltage to tell
         measured = (ah1 - ah0) / (soc0 - soc1)
         self.capacity_Ah = measured if self.capacity_Ah is None else 0.7 * self.capacity_Ah + 0.3 * measured
+        self.soc.capacity_Ah = self.capacity_Ah  # coulomb counting with the capacity the cells have now
         self.tlm("CapacityAh", self.capacity_Ah)
         self.tlm("CapacityFadePct", 100.0 * (1.0 - self.capacity_Ah / self.nameplate_Ah))
 

@@ -180,3 +180,6 @@ def test_capacity_fade_is_measured_over_eclipses(tmp_path):
     run(truth, node, 2 * 5677.0)
     assert node.power.capacity_Ah == pytest.approx(truth.battery.capacity_Ah, rel=0.05)
     assert node.telemetry.read("power.CapacityFadePct") == pytest.approx(25.0, abs=4.0)
+    errors = []  # and the SOC estimate counts charge against the capacity the cells have now
+    run(truth, node, 5677.0, each=lambda: errors.append(abs(node.power.soc.soc - truth.battery.soc)))
+    assert max(errors) < 0.03
