@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from gridfree.flight.compute import checkpoint
+from gridfree.flight.compute.abft import abft_matmul
 from gridfree.flight.compute.jobs import run_chunk
 from gridfree.flight.compute.ledger import QuotaExceeded, TokenLedger
 from gridfree.flight.core.component import CommandFailed, Component
@@ -54,6 +55,8 @@ class ComputeManager(Component):
         Channel(9, "Running", "bool", description="Compute may run now (mode, power, heat)"),
         Channel(10, "EdacCorrected", "u32", description="Single-bit upsets corrected in resident model weights"),
         Channel(11, "EdacUncorrectable", "u32", description="Double-bit upsets found (the model was reloaded)"),
+        Channel(12, "AbftCorrected", "u32", description="Product elements put back from their checksums"),
+        Channel(13, "AbftRecomputed", "u32", description="Products computed again after a failed check"),
     )
     commands = (
         Command("Submit", opcode=0x01, description="Queue a tenant's job", arguments=(
@@ -80,18 +83,20 @@ class ComputeManager(Component):
     )
     housekeeping = (HousekeepingPacket(1, "Status", ("JobsQueued", "ActiveJob", "ChunksDone", "JobsDone",
                                                      "Preemptions", "Utilisation", "EnergyWh", "TokensCharged",
-                                                     "Running", "EdacCorrected", "EdacUncorrectable"), 1.0,
+                                                     "Running", "EdacCorrected", "EdacUncorrectable", "AbftCorrected",
+                                                     "AbftRecomputed"), 1.0,
                                        "Compute jobs"),)
 
     def __init__(self, power, thermal, eps, large_data, state_dir: Path, ledger_key: bytes, key_id: int = 1,
-                 matmul=np.matmul, name: str = "compute", id_base: int = 0x0400):
+                 matmul=None, name: str = "compute", id_base: int = 0x0400):
         super().__init__(name, id_base)
         self.power, self.thermal, self.eps, self.lds = power, thermal, eps, large_data
         self.dir = Path(state_dir) / "compute"
         self.dir.mkdir(parents=True, exist_ok=True)
         self._ledger_args = (self.dir / "tokens.ledger", key_id, ledger_key, "gridfree-node")
         self._ledger: TokenLedger | None = None
-        self.matmul = matmul
+        self.matmul = matmul or self._abft_matmul
+        self.abft_corrected = self.abft_recomputed = 0
         self._queue_store = AtomicRecordFile(self.dir / "queue.bin")
         self.jobs: dict[int, dict] = {}  # job id -> {"spec", "done", "energy_Wh", "outputs"}
         self._worker: threading.Thread | None = None
@@ -107,6 +112,15 @@ class ComputeManager(Component):
 
     def schedule(self):
         return {"slow": [self.tick], "background": [self.scrub]}
+
+    def _abft_matmul(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Every product a job makes, checked by its checksums: an upset in the result is put back
+        or the product computed again, never passed on (AbftUncorrectable fails the chunk, which
+        is then retried)."""
+        r = abft_matmul(a, b)
+        self.abft_corrected += r.corrected
+        self.abft_recomputed += r.recomputed
+        return r.c
 
     # ---- resident model weights, under EDAC --------------------------------------------------------
     def weights(self, size: int) -> list[np.ndarray]:
@@ -131,6 +145,8 @@ class ComputeManager(Component):
                     break
         self.tlm("EdacCorrected", self.edac_corrected)
         self.tlm("EdacUncorrectable", self.edac_uncorrectable)
+        self.tlm("AbftCorrected", self.abft_corrected)
+        self.tlm("AbftRecomputed", self.abft_recomputed)
 
     @property
     def ledger(self) -> TokenLedger:

@@ -105,3 +105,26 @@ def test_upsets_in_resident_weights_are_corrected_or_the_model_reloaded(tmp_path
     assert c.edac_uncorrectable == 1 and all((w == k).all() for w, k in zip(c.weights(1), clean))
     run(truth, node, 10.0)
     assert node.telemetry.read("compute.EdacCorrected") == 1 and node.telemetry.read("compute.EdacUncorrectable") == 1
+
+
+def test_an_upset_in_a_product_is_corrected_before_the_result_goes_down(tmp_path):
+    from gridfree.flight.compute.abft import abft_matmul, flip_bit
+
+    truth, node = bench(tmp_path, soc=0.8, utilisation=0.0)
+    results = capture_results(node)
+    hits = []
+
+    def upset(stage, array, attempt):
+        if stage == "product" and attempt == 0 and not hits:
+            flip_bit(array, 5 * array.shape[-1] + 7, 30)  # an exponent bit of one element of C
+            hits.append(1)
+
+    c = node.compute
+    c.matmul = lambda a, b: (lambda r: (setattr(c, "abft_corrected", c.abft_corrected + r.corrected), r.c)[1])(
+        abft_matmul(a, b, inject=upset))
+    node.modes.request(Mode.NOMINAL, "test")
+    send(node, "compute.SetQuota", tenant=3, tokens=1_000_000)
+    submit(node, MATMUL)
+    run(truth, node, 15.0)
+    assert hits and c.abft_corrected == 1
+    assert verify(MATMUL, results[0]) == []  # the tenant gets the fault-free result
