@@ -31,6 +31,7 @@ ROWS = [  # (key, label, is a count of trouble)
     ("held", "Display", False),
 ]
 
+BANNER_STYLE = "QLabel { background: #b3261e; color: white; font-weight: bold; font-size: 14pt; padding: 8px; }"
 MISMATCH_TEXT = ("DICTIONARY MISMATCH: the node reports a different dictionary hash than the one loaded "
                  "here. Values, events and commands may be decoded or encoded wrongly.")
 
@@ -58,8 +59,7 @@ class LinkStatusPanel(QWidget):
         self.banner = QLabel(MISMATCH_TEXT)
         self.banner.setObjectName("hashMismatchBanner")
         self.banner.setWordWrap(True)
-        self.banner.setStyleSheet("QLabel { background: #b3261e; color: white; font-weight: bold; font-size: 14pt;"
-                                  " padding: 8px; }")
+        self.banner.setStyleSheet(BANNER_STYLE)
         self.banner.setVisible(False)
         layout = QVBoxLayout(self)
         layout.addWidget(self.banner)
@@ -117,7 +117,7 @@ class LinkStatusPanel(QWidget):
                         False: "matches the node"}[value]
             elif key == "held":
                 dropped, held = value
-                text = (f"{held} items held while paused" if held else "live") + (
+                text = (f"{held} items held while paused" if held else "up to date") + (
                     f"; {dropped} dropped (console too slow)" if dropped else "")
             else:
                 text = str(value)

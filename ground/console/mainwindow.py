@@ -9,6 +9,11 @@ One timer drives everything: the bridge's tick. Models and views update from its
 redraw on it, so the display costs the same whether telemetry comes at 1 Hz or in a flood.
 The status bar says LIVE or REPLAY in colour, because commanding a replay, or trusting a replay
 as live, is the mistake an operator must not be able to make by accident.
+
+Logs: on a live link, Record (Ctrl+R) writes every received frame into an archive directory
+(REC and the frame count in the status bar); File > Open log… (Ctrl+O) replays one in the same
+window, through the same decoding path, with a transport bar (Space plays and pauses, "." steps
+one frame, a speed, a time slider) and the log's dictionary note, when it has one, above the tabs.
 """
 from __future__ import annotations
 
@@ -19,41 +24,135 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QTabWidget, QVBoxLayout,
+                               QWidget)
 
 from gridfree.ground.console.bridge import REFRESH_MS, ClientBridge
 from gridfree.ground.console.commanding import CommandSender, Confirm
 from gridfree.ground.console.compute import ComputeView
 from gridfree.ground.console.packets import PacketViewer
-from gridfree.ground.console.linkstatus import MISMATCH_TEXT, LinkStatusPanel
+from gridfree.ground.console.linkstatus import BANNER_STYLE, MISMATCH_TEXT, LinkStatusPanel
 from gridfree.ground.console.models import AlarmModel, CommandHistoryModel, EventModel, TelemetryModel
 from gridfree.ground.console.plots import PlotPanel
 from gridfree.ground.console.power import PowerView
+from gridfree.ground.console.recording import RecordingTap
 from gridfree.ground.console.tables import AlarmPanel, EventLog, HistoryTable, TelemetryTable
 from gridfree.ground.console.thermal import ThermalView
+from gridfree.ground.console.transport import SPEEDS, TransportBar, log_span
 
 LAYOUT_VERSION = 1
 BADGE = "QLabel {{ background: {bg}; color: white; font-weight: bold; padding: 2px 10px; border-radius: 3px; }}"
+NOTE_STYLE = "QLabel { background: #e37400; color: white; font-weight: bold; font-size: 12pt; padding: 6px; }"
+
+
+#: Asks the operator for a directory: (parent, caption) -> path, or None when cancelled. Tests
+#: inject their own, as they inject the confirmation of hazardous commands.
+ChooseDirectory = Callable[[QWidget, str], "str | os.PathLike | None"]
+
+
+def replay_clock(client: Any) -> Callable[[], float]:
+    """Receive time of the frame a replay has reached (before the first, where the log begins)."""
+    span = log_span(client)
+    start = span[0] if span is not None else 0.0
+
+    def now() -> float:
+        position = getattr(client, "position", None)
+        return start if position is None else position
+    return now
+
+
+def ask_directory(parent: QWidget, caption: str) -> str | None:
+    return QFileDialog.getExistingDirectory(parent, caption) or None
 
 
 class MainWindow(QMainWindow):
+    """The console on one client at a time: a live link, or the replay of a recorded log.
+
+    The window's frame (menus, docks, status bar, transport bar) stays; what shows a client's
+    data is built for it by `_attach` and thrown away by `_detach`, when the window switches to
+    another client (File > Open log…) or a replay seeks (a display that jumped back in time must
+    not keep what it showed from later). The operator's arrangement carries over: tab, plotted
+    channels, table columns and filter.
+    """
+
     def __init__(self, client: Any, settings_path: str | os.PathLike | None = None, confirm: Confirm | None = None,
                  stale_s: float = 5.0, refresh_ms: int = REFRESH_MS, clock: Callable[[], float] = time.monotonic,
+                 choose_directory: ChooseDirectory | None = None, choose_log: ChooseDirectory | None = None,
                  parent=None):
         super().__init__(parent)
-        self.client = client
-        self.is_replay = bool(getattr(client, "is_replay", False))
-        d = client.dictionary
         self.settings = (QSettings(str(settings_path), QSettings.Format.IniFormat) if settings_path is not None
                          else QSettings("gridfree", "console"))
-        title = f"gridfree console — {getattr(client, 'url', '')}"
-        self.setWindowTitle(title + (" (REPLAY)" if self.is_replay else ""))
+        self.confirm, self.stale_s, self.refresh_ms, self.clock = confirm, stale_s, refresh_ms, clock
+        self.choose_directory = choose_directory or ask_directory
+        self.choose_log = choose_log or ask_directory
+        self.client: Any = None
+        self.is_replay = False
+        self.live_client: Any = None  # the live link this window showed last, to return to from a replay
+        self._owned: list[Any] = []  # clients this window opened, and so closes
+        self._taps: dict[int, RecordingTap] = {}  # by id(client): a client is tapped once for its life
+        self._display_paused = False
 
-        self.bridge = ClientBridge(client, refresh_ms, parent=self)
-        self.telemetry = TelemetryModel(d, stale_s, clock, self)
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("views")
+        self.banner = QLabel(MISMATCH_TEXT)
+        self.banner.setObjectName("mismatchBanner")
+        self.banner.setWordWrap(True)
+        self.banner.setStyleSheet(BANNER_STYLE)
+        self.banner.setVisible(False)
+        self.note_banner = QLabel()
+        self.note_banner.setObjectName("dictionaryNote")
+        self.note_banner.setWordWrap(True)
+        self.note_banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.note_banner.setStyleSheet(NOTE_STYLE)
+        self.note_banner.setVisible(False)
+        self.transport = TransportBar()
+        self.transport.seekRequested.connect(self.seek)
+        self.transport.setVisible(False)
+        central = QWidget()
+        box = QVBoxLayout(central)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.setSpacing(2)
+        box.addWidget(self.transport)
+        box.addWidget(self.note_banner)
+        box.addWidget(self.banner)
+        box.addWidget(self.tabs, 1)
+        self.setCentralWidget(central)
+
+        self.docks: dict[str, QDockWidget] = {}
+        self._dock("command", "Command", Qt.DockWidgetArea.RightDockWidgetArea)
+        self._dock("link", "Link", Qt.DockWidgetArea.RightDockWidgetArea)
+        self._dock("alarms", "Alarms", Qt.DockWidgetArea.BottomDockWidgetArea)
+        self._dock("events", "Events", Qt.DockWidgetArea.BottomDockWidgetArea)
+        self._dock("history", "Command history", Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.docks["alarms"], self.docks["events"])
+        self.tabifyDockWidget(self.docks["events"], self.docks["history"])
+        self.docks["events"].raise_()
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+
+        self._status_bar()
+        self._actions()
+        self._attach(client)
+
+        self.resize(1600, 1000)
+        self.resizeDocks([self.docks["command"]], [440], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["events"]], [240], Qt.Orientation.Vertical)
+        self._default_state = self.saveState(LAYOUT_VERSION)
+        self.restore_layout()
+
+    # ---- what shows one client ----------------------------------------------------------------------
+    def _attach(self, client: Any, keep: dict | None = None) -> None:
+        """Build the models and views for `client` and put them in the window's frame."""
+        d = client.dictionary
+        self.client = client
+        self.is_replay = bool(getattr(client, "is_replay", False))
+        if not self.is_replay:
+            self.live_client = client
+        self.bridge = ClientBridge(client, self.refresh_ms, parent=self)
+        # A replay ages its rows on the log's clock: paused, or at the end, nothing goes stale.
+        self.telemetry = TelemetryModel(d, self.stale_s, replay_clock(client) if self.is_replay else self.clock, self)
         self.events = EventModel(parent=self)
-        self.history = CommandHistoryModel(clock=clock, parent=self)
-        self.alarms = AlarmModel(d, clock, self)
+        self.history = CommandHistoryModel(clock=self.clock, parent=self)
+        self.alarms = AlarmModel(d, self.clock, self)
 
         self.plots = PlotPanel(d)
         self.table = TelemetryTable(self.telemetry, lambda: len(self.plots.charts))
@@ -63,41 +162,21 @@ class MainWindow(QMainWindow):
         self.compute = ComputeView(d)
         self.packet_viewer = PacketViewer(client)
         self.link_status = LinkStatusPanel(client, self.bridge)
-        self.command_sender = CommandSender(client, self.history, confirm)
+        self.command_sender = CommandSender(client, self.history, self.confirm)
         self.event_log = EventLog(self.events)
         self.history_table = HistoryTable(self.history)
         self.alarm_panel = AlarmPanel(self.alarms)
 
-        self.tabs = QTabWidget()
-        self.tabs.setObjectName("views")
         for widget, title in ((self.table, "Telemetry"), (self.plots, "Plots"), (self.power, "Power"),
                               (self.thermal, "Thermal"), (self.compute, "Compute"), (self.packet_viewer, "Packets")):
             self.tabs.addTab(widget, title)
-        self.banner = QLabel(MISMATCH_TEXT)
-        self.banner.setObjectName("mismatchBanner")
-        self.banner.setWordWrap(True)
-        self.banner.setStyleSheet(self.link_status.banner.styleSheet())
-        self.banner.setVisible(False)
-        central = QWidget()
-        box = QVBoxLayout(central)
-        box.setContentsMargins(0, 0, 0, 0)
-        box.addWidget(self.banner)
-        box.addWidget(self.tabs, 1)
-        self.setCentralWidget(central)
-
-        self.docks: dict[str, QDockWidget] = {}
-        self._dock("command", "Command", self.command_sender, Qt.DockWidgetArea.RightDockWidgetArea)
-        self._dock("link", "Link", self.link_status, Qt.DockWidgetArea.RightDockWidgetArea)
-        self._dock("alarms", "Alarms", self.alarm_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
-        self._dock("events", "Events", self.event_log, Qt.DockWidgetArea.BottomDockWidgetArea)
-        self._dock("history", "Command history", self.history_table, Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.tabifyDockWidget(self.docks["alarms"], self.docks["events"])
-        self.tabifyDockWidget(self.docks["events"], self.docks["history"])
-        self.docks["events"].raise_()
-        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
-
-        self._status_bar()
-        self._actions()
+        for key, widget in (("command", self.command_sender), ("link", self.link_status),
+                            ("alarms", self.alarm_panel), ("events", self.event_log),
+                            ("history", self.history_table)):
+            old = self.docks[key].widget()
+            self.docks[key].setWidget(widget)
+            if old is not None:
+                old.deleteLater()
 
         self.bridge.samples.connect(self._on_samples)
         self.bridge.events.connect(self.events.append)
@@ -106,34 +185,85 @@ class MainWindow(QMainWindow):
         self.bridge.tick.connect(self._on_tick)
         self.alarms.activeChanged.connect(self._alarm_count)
         self.command_sender.sent.connect(lambda _: self.docks["history"].raise_())
+        if self._display_paused:
+            self.bridge.set_paused(True)
+        if keep:
+            self._restore_views(keep)
 
-        self.resize(1600, 1000)
-        self.resizeDocks([self.docks["command"]], [440], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.docks["events"]], [240], Qt.Orientation.Vertical)
-        self._default_state = self.saveState(LAYOUT_VERSION)
-        self.restore_layout()
+        title = f"gridfree console — {getattr(client, 'url', '')}"
+        self.setWindowTitle(title + (" (REPLAY)" if self.is_replay else ""))
+        self.mode_badge.setText("REPLAY" if self.is_replay else "LIVE")
+        self.mode_badge.setStyleSheet(BADGE.format(bg="#e37400" if self.is_replay else "#188038"))
+        self.mode_badge.setToolTip("Replaying a recorded log: nothing here is happening now"
+                                   if self.is_replay else "Live link to the node")
+        note = getattr(client, "dictionary_note", "") if self.is_replay else ""
+        self.note_banner.setText(f"DICTIONARY: {note}" if note else "")
+        self.note_banner.setVisible(bool(note))
+        self.banner.setVisible(False)
+        self.transport.set_client(client)
+        self.node_mode.setText("node mode —")
+        self._alarm_count(0)
+        self._sync_actions()
+
+    def _detach(self) -> dict:
+        """Throw away what shows the present client; returns the operator's arrangement of it."""
+        keep = {"tab": self.tabs.currentIndex(), "plots": self.plots.state(), "filter": self.table.filter.text(),
+                "group": self.table.group.currentIndex(),
+                "header": self.table.view.horizontalHeader().saveState()}
+        self.bridge.stop()
+        self.packet_viewer.stop()
+        widgets = [self.tabs.widget(i) for i in range(self.tabs.count())]
+        self.tabs.clear()
+        for w in widgets:
+            w.deleteLater()
+        for obj in (self.bridge, self.telemetry, self.events, self.history, self.alarms):
+            obj.deleteLater()  # after the views that show them: deferred deletes go in order
+        return keep
+
+    def _restore_views(self, keep: dict) -> None:
+        self.plots.restore(keep["plots"])
+        self.table.view.horizontalHeader().restoreState(keep["header"])
+        self.table.filter.setText(keep["filter"])
+        if 0 <= keep["group"] < self.table.group.count():
+            self.table.group.setCurrentIndex(keep["group"])
+        self.tabs.setCurrentIndex(keep["tab"])
+
+    def switch_to(self, client: Any, owned: bool = False) -> None:
+        """Show `client` instead of the present one; `owned`: this window closes it when done with
+        it. A recording stops (it records the link being left)."""
+        if client is self.client:
+            return
+        self.set_recording(False)
+        old = self.client
+        keep = self._detach()
+        if old in self._owned:
+            self._owned.remove(old)
+            old.close()
+        if owned:
+            self._owned.append(client)
+        self._attach(client, keep)
 
     # ---- construction --------------------------------------------------------------------------
-    def _dock(self, key: str, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+    def _dock(self, key: str, title: str, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(f"dock_{key}")  # saveState needs a name for each
-        dock.setWidget(widget)
         self.addDockWidget(area, dock)
         self.docks[key] = dock
         return dock
 
     def _status_bar(self) -> None:
         bar = self.statusBar()
-        self.mode_badge = QLabel("REPLAY" if self.is_replay else "LIVE")
+        self.mode_badge = QLabel()  # LIVE or REPLAY, set for each client
         self.mode_badge.setObjectName("modeBadge")
-        self.mode_badge.setStyleSheet(BADGE.format(bg="#e37400" if self.is_replay else "#188038"))
-        self.mode_badge.setToolTip("Replaying a recorded log: nothing here is happening now"
-                                   if self.is_replay else "Live link to the node")
+        self.rec_label = QLabel("")
+        self.rec_label.setObjectName("recBadge")
+        self.rec_label.setVisible(False)
         self.node_mode = QLabel("node mode —")
         self.alarm_label = QLabel("no alarms")
         self.pause_label = QLabel("")
         self.link_label = QLabel("")
         bar.addPermanentWidget(self.mode_badge)
+        bar.addPermanentWidget(self.rec_label)
         bar.addPermanentWidget(self.node_mode)
         bar.addPermanentWidget(self.alarm_label)
         bar.addPermanentWidget(self.pause_label)
@@ -153,6 +283,13 @@ class MainWindow(QMainWindow):
 
         mb = self.menuBar()
         file = mb.addMenu("&File")
+        self.open_log_action = action(file, "Open log…", "Ctrl+O", lambda: self.open_log())
+        self.open_log_action.setToolTip("Replay a recorded log (an archive directory) in this window")
+        self.live_action = action(file, "Back to the live link", None, self.return_to_live)
+        file.addSeparator()
+        self.record_action = action(file, "Record", "Ctrl+R", self.set_recording, checkable=True)
+        self.record_action.setToolTip("Record every frame received from the live link into a directory (Ctrl+R)")
+        file.addSeparator()
         action(file, "Close", "Ctrl+Q", self.close)
         view = mb.addMenu("&View")
         self.filter_action = action(view, "Filter telemetry", "Ctrl+F", self.focus_filter)
@@ -166,6 +303,30 @@ class MainWindow(QMainWindow):
         self.command_action = action(cmd, "Send a command…", "Ctrl+K", self.focus_command)
         alarms = mb.addMenu("&Alarms")
         self.ack_all_action = action(alarms, "Acknowledge all", "Ctrl+Shift+A", self.acknowledge_all)
+        replay = mb.addMenu("&Replay")
+        self.play_action = action(replay, "Play / pause", "Space", self.transport.toggle)
+        self.step_action = action(replay, "Step one frame (paused)", ".", self.transport.step)
+        speeds = replay.addMenu("Speed")
+        for text, speed in SPEEDS.items():
+            speeds.addAction(text).triggered.connect(lambda _=False, x=speed: self.transport.set_speed(x))
+        self.speed_menu = speeds
+
+        tools = self.addToolBar("Main")
+        tools.setObjectName("toolbar_main")  # saveState needs a name
+        tools.setMovable(False)
+        for act in (self.open_log_action, self.live_action, self.record_action):
+            tools.addAction(act)
+
+    def _sync_actions(self) -> None:
+        """What the present client allows: recording and live on a link, the transport on a replay."""
+        replay = self.is_replay
+        self.record_action.setEnabled(not replay)
+        self.record_action.setChecked(self.recording)
+        self.live_action.setEnabled(replay and self.live_client is not None)
+        self.live_action.setVisible(self.live_client is not None)
+        for act in (self.play_action, self.step_action):
+            act.setEnabled(replay)
+        self.speed_menu.setEnabled(replay)
 
     # ---- operator actions -------------------------------------------------------------------------
     def focus_filter(self) -> None:
@@ -184,6 +345,7 @@ class MainWindow(QMainWindow):
         return self.alarms.acknowledge_all()
 
     def set_paused(self, paused: bool) -> None:
+        self._display_paused = paused
         self.pause_action.setChecked(paused)
         self.bridge.set_paused(paused)
         self.pause_label.setText("PAUSED (F5)" if paused else "")
@@ -192,6 +354,91 @@ class MainWindow(QMainWindow):
     @property
     def paused(self) -> bool:
         return self.bridge.paused
+
+    # ---- logs: record and replay -------------------------------------------------------------------
+    @property
+    def recording(self) -> bool:
+        tap = self._taps.get(id(self.client))
+        return tap is not None and tap.recording
+
+    @property
+    def recorded_frames(self) -> int:
+        tap = self._taps.get(id(self.client))
+        return tap.frames() if tap is not None else 0
+
+    def set_recording(self, on: bool) -> bool:
+        """Start recording the live link into a directory the operator picks, or stop; returns
+        whether it is recording now."""
+        if bool(on) == self.recording:
+            self.record_action.setChecked(self.recording)
+            return self.recording
+        tap = self._taps.get(id(self.client))
+        if on:
+            if self.is_replay:
+                self.statusBar().showMessage("A replay is not recorded again: record the live link.", 10_000)
+            else:
+                directory = self.choose_directory(self, "Record the downlink into a directory")
+                if directory:
+                    if tap is None:
+                        tap = self._taps[id(self.client)] = RecordingTap(self.client)
+                    try:
+                        tap.start(directory)
+                        self.statusBar().showMessage(f"Recording into {directory}", 10_000)
+                    except OSError as exc:
+                        self.statusBar().showMessage(f"Cannot record into {directory}: {exc}", 15_000)
+        elif tap is not None:
+            directory, rec = tap.directory, tap.stop()
+            self.statusBar().showMessage(f"Recorded {rec.stats.acknowledged} frames in {directory}", 15_000)
+        self.record_action.setChecked(self.recording)
+        self._rec_badge()
+        return self.recording
+
+    def _rec_badge(self) -> None:
+        on = self.recording
+        self.rec_label.setVisible(on)
+        if on:
+            tap = self._taps[id(self.client)]
+            self.rec_label.setText(f"REC {tap.frames()} frames")
+            self.rec_label.setToolTip(f"Recording every received frame into {tap.directory} (Ctrl+R stops)")
+            self.rec_label.setStyleSheet(BADGE.format(bg="#b3261e"))
+
+    def open_log(self, directory: str | os.PathLike | None = None, speed: float = 1.0) -> bool:
+        """Replay a recorded log in this window (the operator picks it when `directory` is None);
+        False, with the reason in the status bar, if it cannot be opened."""
+        if directory is None:
+            directory = self.choose_log(self, "Open a recorded log (an archive directory)")
+            if not directory:
+                return False
+        from gridfree.ground.archive.dictionaries import DictionaryMissing
+        from gridfree.ground.archive.replay import ReplayClient, ReplayError
+
+        try:
+            try:  # the log's own dictionary; ours only if it is missing (the note then says so)
+                client = ReplayClient(directory, None, speed=speed)
+            except DictionaryMissing:
+                client = ReplayClient(directory, self.client.dictionary, speed=speed)
+        except (ReplayError, DictionaryMissing, OSError) as exc:
+            self.statusBar().showMessage(f"Cannot open {directory}: {exc}", 15_000)
+            return False
+        self.switch_to(client, owned=True)
+        client.connect()
+        return True
+
+    def return_to_live(self) -> None:
+        if self.live_client is not None:
+            self.switch_to(self.live_client)
+
+    def seek(self, t: float) -> None:
+        """Continue the replay from receive time `t`, on a display cleared of what it showed; while
+        paused, one frame is let through to show where it landed."""
+        c = self.client
+        if not self.is_replay:
+            return
+        keep = self._detach()
+        c.seek(t)
+        if c.paused:
+            c.step(1)
+        self._attach(c, keep)
 
     def _plot(self, names: list[str], plot: int | None) -> None:
         self.plots.add_channels(names, plot)
@@ -210,6 +457,9 @@ class MainWindow(QMainWindow):
         v = self.link_status.refresh()
         self.banner.setVisible(v["dictionary"] is True)
         self.link_label.setText(self.link_status.summary())
+        self.transport.refresh()
+        if self.rec_label.isVisible():
+            self._rec_badge()
         if self.bridge.paused:
             self.pause_label.setText(f"PAUSED (F5): {self.bridge.pending()} held")
             return
@@ -270,5 +520,9 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event):
         self.save_layout()
+        self.set_recording(False)
         self.bridge.stop()
+        self.packet_viewer.stop()
+        while self._owned:
+            self._owned.pop().close()
         super().closeEvent(event)

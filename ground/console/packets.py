@@ -86,7 +86,7 @@ class PacketModel(QAbstractTableModel):
     def __init__(self, dictionary: Dictionary, keep: int = KEEP, parent=None):
         super().__init__(parent)
         self.dictionary, self.keep = dictionary, keep
-        self.rows: list[tuple[Any, tuple[str, ...]]] = []  # (record, preformatted cells)
+        self.rows: list[list] = []  # [record, its cells, made when first shown (None until then)]
 
     def rowCount(self, parent=QModelIndex()):
         return 0 if parent.isValid() else len(self.rows)
@@ -96,8 +96,17 @@ class PacketModel(QAbstractTableModel):
 
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):
         if role == Qt.ItemDataRole.DisplayRole and index.isValid():
-            return self.rows[index.row()][1][index.column()]
+            row = self.rows[index.row()]
+            if row[1] is None:
+                row[1] = self.cells(row[0])
+            return row[1][index.column()]
         return None
+
+    def cells(self, r) -> tuple[str, ...]:
+        """The texts of a packet's row. Made on demand: naming a packet means decoding it, and
+        a busy link brings far more packets than anyone scrolls through."""
+        t = datetime.fromtimestamp(r.time_s, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        return t, str(r.apid), describe(self.dictionary, r), str(r.seq_count), str(len(r.raw))
 
     def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
         if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
@@ -114,9 +123,7 @@ class PacketModel(QAbstractTableModel):
         if records:
             first = len(self.rows)
             self.beginInsertRows(QModelIndex(), first, first + len(records) - 1)
-            for r in records:
-                t = datetime.fromtimestamp(r.time_s, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-                self.rows.append((r, (t, str(r.apid), describe(self.dictionary, r), str(r.seq_count), str(len(r.raw)))))
+            self.rows.extend([r, None] for r in records)
             self.endInsertRows()
 
 
@@ -126,6 +133,7 @@ class PacketViewer(QWidget):
         self._ring: deque = deque(maxlen=KEEP)
         self._lock = threading.Lock()
         self.received = 0
+        self._stopped = False  # the client keeps its subscribers; a discarded viewer ignores them
         client.subscribe(self._on_item)
         self.model = PacketModel(client.dictionary, parent=self)
         self.view = QTableView()
@@ -163,8 +171,12 @@ class PacketViewer(QWidget):
         self.timer.timeout.connect(self.refresh)
         self.timer.start(interval_ms)
 
+    def stop(self) -> None:
+        self._stopped = True
+        self.timer.stop()
+
     def _on_item(self, kind: str, item: Any) -> None:
-        if kind == "packet":  # the reader thread: a locked append, nothing else
+        if kind == "packet" and not self._stopped:  # the reader thread: a locked append, nothing else
             with self._lock:
                 self._ring.append(item)
                 self.received += 1

@@ -17,7 +17,7 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QGridLayout, QGroupBox, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from gridfree.ground.console.plots import SeriesStore
+from gridfree.ground.console.plots import SeriesStore, light_grid
 from gridfree.ground.console.widgets import NO_DATA, Lamp, LatestValues, Readout
 from gridfree.protocols.dictionary import Dictionary
 
@@ -34,6 +34,7 @@ READOUTS = [  # (channel, title)
     ("power.ForecastMinSocPct", "Lowest SOC forecast"),
     ("power.DodOrbit", "Depth of discharge"),
 ]
+READOUT_DIGITS = 4
 ECLIPSE = ["power.NextEclipseEntry", "power.NextEclipseExit", "power.EclipseFraction"]
 FORECASTS = ["power.ForecastNetWh1", "power.ForecastNetWh2", "power.ForecastNetWh3"]
 ORBITS_SHOWN = 3
@@ -64,6 +65,10 @@ def eclipse_plan(now_s: float, entry_s: float, exit_s: float, fraction_pct: floa
             out.append((start, start + duration))
         start += period
     return EclipsePlan(now_s, period, out)
+
+
+def _finite(v) -> bool:
+    return isinstance(v, (int, float)) and math.isfinite(v)
 
 
 def _minutes(s: float) -> str:
@@ -164,7 +169,8 @@ class PowerView(QWidget):
                                       axisItems={"bottom": pg.DateAxisItem(orientation="bottom", utcOffset=0)})
         self.soc_plot.setTitle("State of charge ± 1σ", color="#333")
         self.soc_plot.setLabel("left", "SOC", units="%")
-        self.soc_plot.showGrid(x=True, y=True, alpha=0.25)
+        self.soc_plot.getAxis("left").enableAutoSIPrefix(False)  # never "m%"
+        light_grid(self.soc_plot)
         self.soc_plot.setMinimumHeight(180)
         self._soc = self.soc_plot.plot([], [], pen=pg.mkPen("#1565c0", width=2))
         self._hi = pg.PlotDataItem([], [], pen=pg.mkPen("#90caf9"))
@@ -186,8 +192,8 @@ class PowerView(QWidget):
         v = self.values
         if v.take_dirty():
             for name, r in self.readouts.items():
-                text = v.text(name)
-                if name == "power.Soc" and v.value("power.SocSigma") is not None and text != NO_DATA:
+                text = v.text(name, READOUT_DIGITS)
+                if name == "power.Soc" and _finite(v.value(name)) and _finite(v.value("power.SocSigma")):
                     text = f"{v.value(name):.1f} ± {v.value('power.SocSigma'):.1f} %"
                 r.set(text, v.state(name))
             self.shed.set(v.value("power.PayloadShed"))
@@ -208,10 +214,13 @@ class PowerView(QWidget):
             return
         self._drawn = soc.version
         t, s = soc.arrays()
+        ok = np.isfinite(s)  # no estimate yet (NaN) is a gap, not a point far off the scale
+        t, s = t[ok], s[ok]
         sig = self.store.buffers.get("power.SocSigma")
         if sig is not None and len(sig):
             ts, ss = sig.arrays()
-            sigma = np.interp(t, ts, ss)
+            good = np.isfinite(ss)
+            sigma = np.interp(t, ts[good], ss[good]) if good.any() else np.zeros_like(s)
         else:
             sigma = np.zeros_like(s)
         self._soc.setData(t, s)

@@ -9,16 +9,19 @@ everywhere in the console.
 from __future__ import annotations
 
 import math
+from operator import attrgetter
 from typing import Any
 
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPen
 from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from gridfree.ground.console.models import COLOURS, format_value, limit_state
+from gridfree.ground.console.models import COLOURS, format_value, is_utc_channel, limit_state
 from gridfree.protocols.dictionary import Dictionary, Limits
 
 NO_DATA = "—"
+_CHANNEL = attrgetter("channel")
+_TIME = attrgetter("time_s")
 
 
 def _first(*values):
@@ -162,20 +165,33 @@ class LatestValues:
         self.dirty = False
 
     def apply(self, batch) -> None:
-        for s in batch:
-            if s.channel in self.channels:
-                self.samples[s.channel] = s
-                self.dirty = True
-            if self.latest_time is None or s.time_s > self.latest_time:
-                self.latest_time = s.time_s
+        if not batch:
+            return
+        channels = self.channels
+        mine = [s for s in batch if s.channel in channels]
+        if mine:
+            self.samples.update(zip(map(_CHANNEL, mine), mine))
+            self.dirty = True
+        newest = max(map(_TIME, batch))
+        if self.latest_time is None or newest > self.latest_time:
+            self.latest_time = newest
 
     def value(self, name: str) -> Any:
         s = self.samples.get(name)
         return None if s is None else s.value
 
-    def text(self, name: str) -> str:
+    def text(self, name: str, digits: int | None = None) -> str:
+        """The value as the table shows it, or, with `digits`, a number rounded to that many
+        significant digits (a readout read from across the room, not a measurement to copy)."""
         s = self.samples.get(name)
-        return NO_DATA if s is None else format_value(self.channels[name], s.value)[0]
+        if s is None:
+            return NO_DATA
+        ch, v = self.channels[name], s.value
+        if (digits is not None and isinstance(v, float) and ch.enum is None and math.isfinite(v)
+                and not is_utc_channel(ch)):
+            text = f"{v:.0f}" if abs(v) >= 10 ** digits else f"{v:.{digits}g}"
+            return f"{text} {ch.unit}" if ch.unit else text
+        return format_value(ch, v)[0]
 
     def state(self, name: str) -> str | None:
         s = self.samples.get(name)

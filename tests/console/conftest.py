@@ -28,9 +28,13 @@ class FakeClient:
         self.decode_errors = 0
         self.sent: list[tuple[str, dict]] = []
         self._subscribers = []
+        self.frame_taps = []
 
     def subscribe(self, callback):
         self._subscribers.append(callback)
+
+    def tap_frames(self, callback):
+        self.frame_taps.append(callback)
 
     def emit(self, kind, item):
         for cb in self._subscribers:

@@ -9,20 +9,36 @@ from PySide6.QtCore import QMimeData, QPointF, Qt
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 
 from gridfree.ground.console.models import ChannelFilterProxy, TelemetryModel
-from gridfree.ground.console.plots import PlotPanel, RingBuffer
+from gridfree.ground.console.plots import (MIN_POINTS_PER_CHANNEL, POINTS_PER_CHANNEL, PlotPanel, SeriesStore,
+                                           default_capacity)
 from gridfree.ground.link.client import Sample
 from tests.console.conftest import T0
 
 
-def test_ring_buffer_keeps_the_newest_points_in_order():
-    buf = RingBuffer(capacity=100)
-    for i in range(1000):
-        buf.append(float(i), float(-i))
+def test_the_store_keeps_the_newest_points_of_each_channel_in_order(dictionary):
+    store = SeriesStore(dictionary, capacity=100)
+    assert store.buffers.get("power.Soc") is None  # nothing before the first sample
+    for k in range(0, 1000, 7):  # batches of 7, two channels interleaved as they arrive
+        store.apply_samples([s for i in range(k, min(k + 7, 1000)) for s in
+                             (Sample("power.Soc", float(-i), float(i)), Sample("eps.BusVoltage", 28.0, float(i)))])
+    buf = store.buffers["power.Soc"]
     t, v = buf.arrays()
-    assert len(buf) == 100 and buf.first == 900.0
+    assert len(buf) == 100 and buf.first == 900.0 and store.latest_time == 999.0
     assert np.array_equal(t, np.arange(900.0, 1000.0)) and np.array_equal(v, -t)
     t, _ = buf.arrays(t_from=990.0)
     assert np.array_equal(t, np.arange(990.0, 1000.0))
+    version = buf.version
+    store.apply_samples([Sample("power.Soc", 1.0, 1000.0 + i) for i in range(250)])  # more than it keeps
+    t, v = buf.arrays()
+    assert buf.version == version + 1 and np.array_equal(t, np.arange(1150.0, 1250.0)) and (v == 1.0).all()
+    assert len(store.buffers["eps.BusVoltage"]) == 100
+    assert "eps.BusVoltage" in store.buffers and "node.Mode" not in store.buffers
+
+
+def test_history_is_bounded_however_many_channels(dictionary):
+    assert default_capacity(92) == POINTS_PER_CHANNEL
+    assert default_capacity(1000) == 8192 and default_capacity(8000) == 1024
+    assert default_capacity(10 ** 7) == MIN_POINTS_PER_CHANNEL
 
 
 def drop(widget, mime: QMimeData) -> bool:
