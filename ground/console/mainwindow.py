@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from typing import Any, Callable
 
@@ -41,6 +42,7 @@ from gridfree.ground.console.thermal import ThermalView
 from gridfree.ground.console.transport import SPEEDS, TransportBar, log_span
 
 LAYOUT_VERSION = 1
+HASH_DIGITS = re.compile(r"(sha256:[0-9a-f]{12})[0-9a-f]+")  # enough of a hash to tell two apart
 BADGE = "QLabel {{ background: {bg}; color: white; font-weight: bold; padding: 2px 10px; border-radius: 3px; }}"
 NOTE_STYLE = "QLabel { background: #e37400; color: white; font-weight: bold; font-size: 12pt; padding: 6px; }"
 
@@ -197,7 +199,8 @@ class MainWindow(QMainWindow):
         self.mode_badge.setToolTip("Replaying a recorded log: nothing here is happening now"
                                    if self.is_replay else "Live link to the node")
         note = getattr(client, "dictionary_note", "") if self.is_replay else ""
-        self.note_banner.setText(f"DICTIONARY: {note}" if note else "")
+        self.note_banner.setText("DICTIONARY: " + HASH_DIGITS.sub(r"\1…", note) if note else "")
+        self.note_banner.setToolTip(note)  # the hashes in full
         self.note_banner.setVisible(bool(note))
         self.banner.setVisible(False)
         self.transport.set_client(client)
