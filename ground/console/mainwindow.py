@@ -91,7 +91,7 @@ class MainWindow(QMainWindow):
         self.is_replay = False
         self.live_client: Any = None  # the live link this window showed last, to return to from a replay
         self._owned: list[Any] = []  # clients this window opened, and so closes
-        self._taps: dict[int, RecordingTap] = {}  # by id(client): a client is tapped once for its life
+        self._tap: RecordingTap | None = None  # on the live client, made at its first recording
         self._display_paused = False
 
         self.tabs = QTabWidget()
@@ -233,10 +233,9 @@ class MainWindow(QMainWindow):
 
     def switch_to(self, client: Any, owned: bool = False) -> None:
         """Show `client` instead of the present one; `owned`: this window closes it when done with
-        it. A recording stops (it records the link being left)."""
+        it. A recording of the live link goes on while a log is replayed (REC stays in sight)."""
         if client is self.client:
             return
-        self.set_recording(False)
         old = self.client
         keep = self._detach()
         if old in self._owned:
@@ -323,7 +322,7 @@ class MainWindow(QMainWindow):
     def _sync_actions(self) -> None:
         """What the present client allows: recording and live on a link, the transport on a replay."""
         replay = self.is_replay
-        self.record_action.setEnabled(not replay)
+        self.record_action.setEnabled(not replay or self.recording)  # a replay may stop it, not start it
         self.record_action.setChecked(self.recording)
         self.live_action.setEnabled(replay and self.live_client is not None)
         self.live_action.setVisible(self.live_client is not None)
@@ -361,13 +360,12 @@ class MainWindow(QMainWindow):
     # ---- logs: record and replay -------------------------------------------------------------------
     @property
     def recording(self) -> bool:
-        tap = self._taps.get(id(self.client))
-        return tap is not None and tap.recording
+        """Whether the live link is being recorded (also while this window shows a replay)."""
+        return self._tap is not None and self._tap.recording
 
     @property
     def recorded_frames(self) -> int:
-        tap = self._taps.get(id(self.client))
-        return tap.frames() if tap is not None else 0
+        return self._tap.frames() if self._tap is not None else 0
 
     def set_recording(self, on: bool) -> bool:
         """Start recording the live link into a directory the operator picks, or stop; returns
@@ -375,24 +373,23 @@ class MainWindow(QMainWindow):
         if bool(on) == self.recording:
             self.record_action.setChecked(self.recording)
             return self.recording
-        tap = self._taps.get(id(self.client))
         if on:
             if self.is_replay:
                 self.statusBar().showMessage("A replay is not recorded again: record the live link.", 10_000)
             else:
                 directory = self.choose_directory(self, "Record the downlink into a directory")
                 if directory:
-                    if tap is None:
-                        tap = self._taps[id(self.client)] = RecordingTap(self.client)
+                    if self._tap is None or self._tap.client is not self.client:
+                        self._tap = RecordingTap(self.client)
                     try:
-                        tap.start(directory)
+                        self._tap.start(directory)
                         self.statusBar().showMessage(f"Recording into {directory}", 10_000)
                     except OSError as exc:
                         self.statusBar().showMessage(f"Cannot record into {directory}: {exc}", 15_000)
-        elif tap is not None:
-            directory, rec = tap.directory, tap.stop()
+        else:
+            directory, rec = self._tap.directory, self._tap.stop()
             self.statusBar().showMessage(f"Recorded {rec.stats.acknowledged} frames in {directory}", 15_000)
-        self.record_action.setChecked(self.recording)
+        self._sync_actions()
         self._rec_badge()
         return self.recording
 
@@ -400,9 +397,10 @@ class MainWindow(QMainWindow):
         on = self.recording
         self.rec_label.setVisible(on)
         if on:
-            tap = self._taps[id(self.client)]
+            tap = self._tap
             self.rec_label.setText(f"REC {tap.frames()} frames")
-            self.rec_label.setToolTip(f"Recording every received frame into {tap.directory} (Ctrl+R stops)")
+            self.rec_label.setToolTip(f"Recording every frame received from the live link into {tap.directory} "
+                                      "(Ctrl+R stops)")
             self.rec_label.setStyleSheet(BADGE.format(bg="#b3261e"))
 
     def open_log(self, directory: str | os.PathLike | None = None, speed: float = 1.0) -> bool:

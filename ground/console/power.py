@@ -18,7 +18,7 @@ from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QGridLayout, QGroupBox, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from gridfree.ground.console.plots import SeriesStore, light_grid
-from gridfree.ground.console.widgets import NO_DATA, Lamp, LatestValues, Readout
+from gridfree.ground.console.widgets import Lamp, LatestValues, Readout
 from gridfree.protocols.dictionary import Dictionary
 
 READOUTS = [  # (channel, title)

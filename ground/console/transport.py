@@ -77,7 +77,8 @@ class TransportBar(QWidget):
         self.position.setObjectName("replayPosition")
         self.position.setToolTip("Receive time (UTC) of the last frame replayed")
         self.position.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.position.setMinimumWidth(self.position.fontMetrics().horizontalAdvance("2026-01-01T00:00:00.000Z · end of log") + 8)
+        widest = "2026-01-01T00:00:00.000Z · end of log"
+        self.position.setMinimumWidth(self.position.fontMetrics().horizontalAdvance(widest) + 8)
         self.ends = QLabel("")
         self.ends.setStyleSheet("color: #555;")
         layout = QHBoxLayout(self)

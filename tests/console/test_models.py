@@ -192,3 +192,33 @@ def test_alarms_latch_until_acknowledged_and_come_back_from_the_shelf(dictionary
     m.refresh()
     assert m.active_count() == 1  # still out of limits when the shelf expired
     assert counts == [1, 0, 1, 0, 1, 0, 1]
+
+
+def test_a_table_sorted_by_value_follows_new_values_and_unsorted_rows_stay_put(dictionary, clock):
+    telemetry = TelemetryModel(dictionary, clock=clock)
+    proxy = ChannelFilterProxy()
+    proxy.setSourceModel(telemetry)
+    proxy.set_text("eps.battery")
+    names = ["eps.BatteryVoltage", "eps.BatteryCurrent", "eps.BatteryTemp"]
+    telemetry.apply_samples([Sample(n, float(i), T0) for i, n in enumerate(names)])
+    telemetry.refresh()
+    proxy.sort(1, Qt.SortOrder.DescendingOrder)  # by value: the proxy watches the values
+    assert proxy.dynamicSortFilter() and proxy.channel_names() == names[::-1]
+    telemetry.apply_samples([Sample("eps.BatteryVoltage", 99.0, T0 + 1)])
+    telemetry.refresh()
+    assert proxy.channel_names()[0] == "eps.BatteryVoltage"
+    proxy.sort(-1)  # dictionary order: a value cannot move a row, so changes are not re-filtered
+    assert not proxy.dynamicSortFilter()
+    telemetry.apply_samples([Sample("eps.BatteryTemp", 500.0, T0 + 2)])
+    telemetry.refresh()
+    assert sorted(proxy.channel_names()) == sorted(names)  # the filter still holds
+    assert telemetry.value_text("eps.BatteryTemp") == "500 C"  # formatted when asked for
+
+
+def test_rows_are_formatted_when_shown_not_when_a_sample_arrives(dictionary, clock):
+    telemetry = TelemetryModel(dictionary, clock=clock)
+    telemetry.apply_samples([Sample(c.name, 1, T0) for c in dictionary.channels if c.type.startswith("u")])
+    assert telemetry._unformatted and not any(telemetry._value)  # nothing formatted yet
+    row = telemetry.row_of["node.BootCount"]
+    assert telemetry.index(row, TelemetryModel.VALUE).data() == "1"
+    assert row not in telemetry._unformatted and telemetry._value[row] == "1"

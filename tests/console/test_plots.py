@@ -108,3 +108,19 @@ def test_plot_layout_survives_a_save_and_restore(qtbot, dictionary):
     b.restore(a.state())
     assert [list(c.curves) for c in b.charts] == [["power.Soc", "power.SocSigma"], ["eps.PayloadTemp"]]
     assert b.time_window.currentText() == "15 min"
+
+
+def test_busy_charts_are_redrawn_in_turn_one_a_tick(qtbot, dictionary):
+    panel = PlotPanel(dictionary, plots=3)
+    qtbot.addWidget(panel)
+    names = ("power.Soc", "eps.BusVoltage", "eps.BatteryTemp")
+    for i, name in enumerate(names):
+        panel.add_channels([name], i)
+    panel.apply_samples([Sample(n, 1.0, T0) for n in names])
+    drawn = []
+    for _ in range(4):
+        panel.redraw()
+        xs = [c.curves[n].getData()[0] for c, n in zip(panel.charts, names)]
+        drawn.append([0 if x is None else len(x) for x in xs])
+    assert drawn == [[1, 0, 0], [1, 1, 0], [1, 1, 1], [1, 1, 1]]  # one chart a tick, then nothing new
+    assert panel.redraw() == 0

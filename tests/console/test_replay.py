@@ -51,7 +51,8 @@ def hk_frames(d: Dictionary, count: int = FRAMES) -> list[bytes]:
         sid = SIDS[i % 2]
         values = {c: _value(d.channel_by_name[c], i) for c in d.hk_by_sid[sid].channels}
         tm = PusTm(apid=100, service=3, subtype=pus3.Subtype.HK_REPORT, seq_count=i,
-                   app_data=pus3.HkReport(sid, d.encode_hk(sid, values)).pack(), time=CucTime.from_unix(T0 + i * FRAME_S))
+                   app_data=pus3.HkReport(sid, d.encode_hk(sid, values)).pack(),
+                   time=CucTime.from_unix(T0 + i * FRAME_S))
         frames += enc.add_packet(0, tm.pack()) + enc.flush(0)
     return frames
 
@@ -124,8 +125,10 @@ def test_ctrl_r_records_what_the_link_receives(qtbot, dictionary, tmp_path):
 def test_ctrl_o_switches_the_window_to_a_log_and_back_to_live(qtbot, dictionary, synthetic_log, tmp_path):
     live = unconnected(dictionary)
     w = active(qtbot, MainWindow(live, settings_path=tmp_path / "c.ini",
-                                 choose_log=lambda parent, caption: str(synthetic_log)))
+                                 choose_log=lambda parent, caption: str(synthetic_log),
+                                 choose_directory=lambda parent, caption: str(tmp_path / "pass")))
     qtbot.addWidget(w)
+    assert w.set_recording(True)  # recording the live pass: opening a log must not stop that
     w.plots.add_channels(["eps.BusVoltage"], 0)
     w.tabs.setCurrentWidget(w.power)
     assert not w.transport.isVisible() and not w.live_action.isEnabled()
@@ -133,7 +136,12 @@ def test_ctrl_o_switches_the_window_to_a_log_and_back_to_live(qtbot, dictionary,
     replay = w.client
     assert replay.is_replay and w.is_replay and w.mode_badge.text() == "REPLAY" and "REPLAY" in w.windowTitle()
     assert w.transport.isVisible() and w.live_action.isEnabled()
-    assert not w.record_action.isEnabled() and not w.command_sender.isEnabled()
+    assert not w.command_sender.isEnabled()
+    frames = hk_frames(dictionary, 3)
+    for f in frames:
+        live.data_received(f)  # the live link goes on meanwhile...
+    qtbot.waitUntil(lambda: w.rec_label.text() == "REC 3 frames")  # ...and so does its recording
+    assert w.recording and w.record_action.isEnabled() and w.record_action.isChecked()
     assert not w.note_banner.isVisible()  # the log's own dictionary, kept beside it: nothing to say
     # The operator's arrangement came along.
     assert w.tabs.currentWidget() is w.power and list(w.plots.charts[0].curves) == ["eps.BusVoltage"]
@@ -150,6 +158,15 @@ def test_ctrl_o_switches_the_window_to_a_log_and_back_to_live(qtbot, dictionary,
     assert w.telemetry.value_text("eps.BusVoltage") == f"{20 + (FRAMES - 1) / 8:g} V"
     assert w.transport.position.text() == stamp(T_RX0 + (FRAMES - 1) * FRAME_S) + " · end of log"
     assert w.transport.slider.value() == w.transport.slider.maximum()
+    assert w.transport.play_button.text() == "From the start"
+    qtbot.keyClick(w, Qt.Key.Key_Space)  # at the end, play plays it again
+    qtbot.waitUntil(lambda: replay.frames_replayed == 2 * FRAMES and replay.finished.is_set(), timeout=10_000)
+    ticks(qtbot, w)
+    assert w.telemetry.value_text("eps.BusVoltage") == f"{20 + (FRAMES - 1) / 8:g} V"
+
+    qtbot.keyClick(w, Qt.Key.Key_R, CTRL)  # stopped from the replay
+    assert not w.recording and not w.rec_label.isVisible() and not w.record_action.isEnabled()
+    assert len(list(ReplayClient(tmp_path / "pass").archive.records())) == 3
 
     w.live_action.trigger()
     assert w.client is live and w.mode_badge.text() == "LIVE" and not w.transport.isVisible()
