@@ -102,9 +102,31 @@ def describe_limits(ch: Channel) -> str:
     return ", ".join(parts) + (f" {ch.unit}" if ch.unit else "")
 
 
+# ---- the shape every table here shares -----------------------------------------------------------
+
+class ColumnsModel(QAbstractTableModel):
+    """A flat table whose columns are the class's COLUMNS and whose rows a subclass counts."""
+
+    COLUMNS: tuple[str, ...] = ()
+
+    def _row_count(self) -> int:
+        raise NotImplementedError
+
+    def rowCount(self, parent=QModelIndex()):
+        return 0 if parent.isValid() else self._row_count()
+
+    def columnCount(self, parent=QModelIndex()):
+        return 0 if parent.isValid() else len(self.COLUMNS)
+
+    def headerData(self, section, orientation, role=DISPLAY):
+        if orientation == Qt.Orientation.Horizontal and role == DISPLAY and 0 <= section < len(self.COLUMNS):
+            return self.COLUMNS[section]
+        return None
+
+
 # ---- telemetry ----------------------------------------------------------------------------------
 
-class TelemetryModel(QAbstractTableModel):
+class TelemetryModel(ColumnsModel):
     """One row per dictionary channel, in dictionary order; what the operator reads first.
 
     A row greys out when its channel has not been heard from for `stale_s` seconds, or three of
@@ -207,16 +229,10 @@ class TelemetryModel(QAbstractTableModel):
         return list(dict.fromkeys(c.component for c in self.channels))
 
     # -- QAbstractTableModel -------------------------------------------------------------------------
-    def rowCount(self, parent=QModelIndex()):
-        return 0 if parent.isValid() else len(self.channels)
+    def _row_count(self) -> int:
+        return len(self.channels)
 
-    def columnCount(self, parent=QModelIndex()):
-        return 0 if parent.isValid() else len(self.COLUMNS)
 
-    def headerData(self, section, orientation, role=DISPLAY):
-        if orientation == Qt.Orientation.Horizontal and role == DISPLAY and 0 <= section < len(self.COLUMNS):
-            return self.COLUMNS[section]
-        return None
 
     def flags(self, index):
         if not index.isValid():
@@ -341,7 +357,7 @@ SEVERITY_STYLE = {  # background, foreground
 }
 
 
-class EventModel(QAbstractTableModel):
+class EventModel(ColumnsModel):
     """The event log: newest at the bottom, capped at `capacity` rows (oldest dropped first)."""
 
     COLUMNS = ("Time (UTC)", "Severity", "Event", "Message")
@@ -372,16 +388,10 @@ class EventModel(QAbstractTableModel):
                                e.event.name if e.event is not None else f"#{e.event_id}", e.text, sev))
         self.endInsertRows()
 
-    def rowCount(self, parent=QModelIndex()):
-        return 0 if parent.isValid() else len(self._rows)
+    def _row_count(self) -> int:
+        return len(self._rows)
 
-    def columnCount(self, parent=QModelIndex()):
-        return 0 if parent.isValid() else len(self.COLUMNS)
 
-    def headerData(self, section, orientation, role=DISPLAY):
-        if orientation == Qt.Orientation.Horizontal and role == DISPLAY and 0 <= section < len(self.COLUMNS):
-            return self.COLUMNS[section]
-        return None
 
     def data(self, index, role=DISPLAY):
         if not index.isValid():
@@ -413,7 +423,7 @@ class _Sent:
     tone: str | None = None  # colour key
 
 
-class CommandHistoryModel(QAbstractTableModel):
+class CommandHistoryModel(ColumnsModel):
     """Every command sent from this console, its verification following the node's PUS 1
     reports live: accepted, started, completed, or failed with the node's reason. A command
     with no report at all after `timeout_s` is flagged: the uplink may not have reached the node."""
@@ -485,16 +495,10 @@ class CommandHistoryModel(QAbstractTableModel):
     def status(self, row: int) -> str:
         return self._rows[row].status
 
-    def rowCount(self, parent=QModelIndex()):
-        return 0 if parent.isValid() else len(self._rows)
+    def _row_count(self) -> int:
+        return len(self._rows)
 
-    def columnCount(self, parent=QModelIndex()):
-        return 0 if parent.isValid() else len(self.COLUMNS)
 
-    def headerData(self, section, orientation, role=DISPLAY):
-        if orientation == Qt.Orientation.Horizontal and role == DISPLAY and 0 <= section < len(self.COLUMNS):
-            return self.COLUMNS[section]
-        return None
 
     def data(self, index, role=DISPLAY):
         if not index.isValid():
@@ -526,7 +530,7 @@ class Alarm:
         return not self.acknowledged and self.shelved_until is None
 
 
-class AlarmModel(QAbstractTableModel):
+class AlarmModel(ColumnsModel):
     """Channels outside their dictionary limits, latched until the operator has seen them.
 
     An alarm is raised when a limit-checked value leaves green. Acknowledging it says "seen";
@@ -637,16 +641,10 @@ class AlarmModel(QAbstractTableModel):
             self._active = active
             self.activeChanged.emit(active)
 
-    def rowCount(self, parent=QModelIndex()):
-        return 0 if parent.isValid() else len(self._alarms)
+    def _row_count(self) -> int:
+        return len(self._alarms)
 
-    def columnCount(self, parent=QModelIndex()):
-        return 0 if parent.isValid() else len(self.COLUMNS)
 
-    def headerData(self, section, orientation, role=DISPLAY):
-        if orientation == Qt.Orientation.Horizontal and role == DISPLAY and 0 <= section < len(self.COLUMNS):
-            return self.COLUMNS[section]
-        return None
 
     def data(self, index, role=DISPLAY):
         if not index.isValid():

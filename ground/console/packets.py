@@ -12,11 +12,12 @@ from collections import deque
 from datetime import datetime, timezone
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, QTimer
+from PySide6.QtCore import QModelIndex, Qt, QTimer
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QHeaderView, QLabel, QPlainTextEdit, QSplitter,
                                QTableView, QVBoxLayout, QWidget)
 
+from gridfree.ground.console.models import ColumnsModel
 from gridfree.protocols.dictionary import Dictionary
 from gridfree.protocols.pus import PusTm
 from gridfree.protocols.services import events as pus5
@@ -82,17 +83,16 @@ def hexdump(raw: bytes, width: int = 16) -> str:
     return "\n".join(lines)
 
 
-class PacketModel(QAbstractTableModel):
+class PacketModel(ColumnsModel):
     def __init__(self, dictionary: Dictionary, keep: int = KEEP, parent=None):
         super().__init__(parent)
         self.dictionary, self.keep = dictionary, keep
         self.rows: list[list] = []  # [record, its cells, made when first shown (None until then)]
 
-    def rowCount(self, parent=QModelIndex()):
-        return 0 if parent.isValid() else len(self.rows)
+    COLUMNS = COLUMNS
 
-    def columnCount(self, parent=QModelIndex()):
-        return 0 if parent.isValid() else len(COLUMNS)
+    def _row_count(self) -> int:
+        return len(self.rows)
 
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):
         if role == Qt.ItemDataRole.DisplayRole and index.isValid():
@@ -107,11 +107,6 @@ class PacketModel(QAbstractTableModel):
         a busy link brings far more packets than anyone scrolls through."""
         t = datetime.fromtimestamp(r.time_s, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
         return t, str(r.apid), describe(self.dictionary, r), str(r.seq_count), str(len(r.raw))
-
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return COLUMNS[section]
-        return None
 
     def append(self, records: list) -> None:
         records = records[-self.keep:]
