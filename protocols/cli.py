@@ -17,12 +17,13 @@ def _commands():
 
 def _usage(commands) -> str:
     lines = ["usage: gridfree [--version] <command> [args...]", "", "commands:"]
+    width = max(map(len, commands), default=0) + 1
     for name in sorted(commands):
         try:
             helptext = commands[name].load()["help"]
         except ImportError as exc:
             helptext = f"(unavailable: {exc})"
-        lines.append(f"  {name:12} {helptext}")
+        lines.append(f"  {name:{width}} {helptext}")
     lines.append("")
     lines.append("`gridfree <command> --help` describes each command.")
     return "\n".join(lines)
