@@ -2,11 +2,25 @@
 both sides can regenerate, and how the ground checks a downlinked result without trusting the
 node.
 
-Inputs come from a seed (a tenant who needs their own data uplinks it through PUS 13; the
-shipped kinds make theirs), so the ground can recompute or, for big products, check a result
-far more cheaply than computing it: a matrix product is checked through its row and column sums,
+Inputs come from a seed, so the ground can recompute or, for big products, check a result far
+more cheaply than computing it: a matrix product is checked through its row and column sums,
 (e^T A) B and A (B e), in O(n^2). Floating-point results are compared with tolerances from the
 error bound of the arithmetic, integer ones exactly.
+
+A tenant with data of its own uplinks it through PUS 13 as a `TenantInput` and submits jobs with
+its `input_id`: the input then holds every chunk's inputs, one chunk after another, in the layout
+the kind reads (`chunk_input_octets`); the ground checks the result against the data it sent.
+
+    tenant input (big-endian header, then the payload)
+    offset size field
+    0      4    magic "GFIN"
+    4      1    format version (1)
+    5      4    input id, u32 (>= 1)
+    9      2    tenant, u16
+    11     4    payload length, u32
+    15     4    CRC-32C of octets 0..14 and the payload
+    19     n    payload: MATMUL chunks x (A, B), n x n float32 little-endian each, row-major;
+                MLP chunks x batch x inputs float32; TILES chunks x batch x 64 x 64 uint8
 
 Kinds:
 - MATMUL: per chunk, C = A B for n x n float32 A, B; the result is C's row and column sums.
@@ -25,7 +39,14 @@ from enum import IntEnum
 
 import numpy as np
 
+from gridfree.native.crc import crc32c
+
 RESULT_MAGIC = b"GFRS"
+INPUT_MAGIC = b"GFIN"
+INPUT_VERSION = 1
+_INPUT_HEAD = struct.Struct(">4sBIHI")
+MAX_INPUT_PAYLOAD = 16 << 20  # what one PUS 13 uplink carries, less its header
+MAX_INPUT_MAGNITUDE = 1e15  # a float input beyond this could overflow float32 products of n <= 4096
 _RESULT_HEAD = struct.Struct(">4sIBI")
 MLP_LAYERS = {0: (64, 32, 10), 1: (256, 128, 10), 2: (1024, 512, 10)}
 TILE = 64
@@ -48,6 +69,7 @@ class JobSpec:
     batch: int  # MLP samples, TILES tiles per chunk; MATMUL: 1
     chunks: int
     threshold: float = 0.3  # TILES: largest cloud fraction kept
+    input_id: int = 0  # 0: inputs from the seed; else the uplinked TenantInput they come from
 
     def check(self) -> None:
         limits = {Kind.MATMUL: (8, 4096), Kind.MLP: (0, 2), Kind.TILES: (0, 0)}
@@ -70,10 +92,89 @@ def _rng(spec: JobSpec, chunk: int) -> np.random.Generator:
     return np.random.default_rng([spec.seed, spec.job_id, chunk])
 
 
-def matmul_inputs(spec: JobSpec, chunk: int) -> tuple[np.ndarray, np.ndarray]:
-    rng = _rng(spec, chunk)
+# ---- tenant inputs ----------------------------------------------------------------------------
+
+class InputDamaged(ValueError):
+    """Octets that are not an intact tenant input; nothing in them may be computed on."""
+
+
+@dataclass(frozen=True)
+class TenantInput:
+    input_id: int
+    tenant: int
+    payload: bytes
+
+    def pack(self) -> bytes:
+        if not 1 <= self.input_id <= 0xFFFF_FFFF or not 0 <= self.tenant <= 0xFFFF:
+            raise ValueError(f"input id {self.input_id} (1..2**32-1), tenant {self.tenant} (0..65535)")
+        if not 0 < len(self.payload) <= MAX_INPUT_PAYLOAD:
+            raise ValueError(f"a tenant input holds 1..{MAX_INPUT_PAYLOAD} octets, not {len(self.payload)}")
+        head = _INPUT_HEAD.pack(INPUT_MAGIC, INPUT_VERSION, self.input_id, self.tenant, len(self.payload))
+        return head + struct.pack(">I", crc32c(self.payload, crc32c(head))) + bytes(self.payload)
+
+    @classmethod
+    def unpack(cls, data: bytes) -> "TenantInput":
+        """The input in `data`, after its CRC-32C has checked header and payload: InputDamaged if not."""
+        if len(data) < _INPUT_HEAD.size + 4:
+            raise InputDamaged(f"a tenant input is at least {_INPUT_HEAD.size + 4} octets, got {len(data)}")
+        (crc,) = struct.unpack_from(">I", data, _INPUT_HEAD.size)
+        payload = data[_INPUT_HEAD.size + 4:]
+        if crc32c(payload, crc32c(data[:_INPUT_HEAD.size])) != crc:
+            raise InputDamaged("tenant input damaged: CRC-32C does not match")
+        magic, version, input_id, tenant, length = _INPUT_HEAD.unpack_from(data)
+        # The length is only compared, and only now that the CRC has checked.
+        if magic != INPUT_MAGIC or version != INPUT_VERSION or length != len(payload) or input_id == 0:
+            raise InputDamaged(f"not a tenant input: magic {magic!r}, version {version}, id {input_id}, "
+                               f"{length} octets declared, {len(payload)} present")
+        return cls(input_id, tenant, bytes(payload))
+
+
+def chunk_input_octets(spec: JobSpec) -> int:
+    """Octets of one chunk's inputs in a tenant input, for the kind and shape of `spec`."""
+    if spec.kind == Kind.MATMUL:
+        return 2 * spec.size * spec.size * 4
+    if spec.kind == Kind.MLP:
+        return spec.batch * MLP_LAYERS[spec.size][0] * 4
+    return spec.batch * TILE * TILE
+
+
+def check_input(spec: JobSpec, inp: TenantInput) -> None:
+    """ValueError unless `inp` can feed every chunk of `spec`: its tenant, its size, finite numbers."""
+    if inp.input_id != spec.input_id or inp.tenant != spec.tenant:
+        raise ValueError(f"input {inp.input_id} belongs to tenant {inp.tenant}, not to job {spec.job_id} "
+                         f"of tenant {spec.tenant}")
+    need = spec.chunks * chunk_input_octets(spec)
+    if len(inp.payload) != need:
+        raise ValueError(f"input {inp.input_id} holds {len(inp.payload)} octets; {spec.chunks} chunks of "
+                         f"{Kind(spec.kind).name} size {spec.size} batch {spec.batch} need {need}")
+    if spec.kind != Kind.TILES:
+        x = np.frombuffer(inp.payload, dtype="<f4")
+        if not np.isfinite(x).all() or np.abs(x).max() > MAX_INPUT_MAGNITUDE:
+            raise ValueError(f"input {inp.input_id}: values must be finite and within +-{MAX_INPUT_MAGNITUDE:g}")
+
+
+def _uplinked(spec: JobSpec, chunk: int, payload: bytes, dtype: str, shape: tuple) -> np.ndarray:
+    size = chunk_input_octets(spec)
+    if len(payload) < (chunk + 1) * size:
+        raise ValueError(f"input {spec.input_id} has no chunk {chunk}")
+    return np.frombuffer(payload, dtype=dtype, count=size // np.dtype(dtype).itemsize,
+                         offset=chunk * size).reshape(shape).astype(dtype[1:])
+
+
+def matmul_inputs(spec: JobSpec, chunk: int, payload: bytes | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """A and B of a chunk: from the seed, or from `payload`, the tenant input of a job that has one."""
     n = spec.size
+    if spec.input_id:
+        ab = _uplinked(spec, chunk, _need(spec, payload), "<f4", (2, n, n))
+        return ab[0], ab[1]
+    rng = _rng(spec, chunk)
     return (rng.standard_normal((n, n), dtype=np.float32), rng.standard_normal((n, n), dtype=np.float32))
+
+
+def _need(spec: JobSpec, payload: bytes | None) -> bytes:
+    if payload is None:
+        raise ValueError(f"job {spec.job_id} computes on uplinked input {spec.input_id}: its payload is needed")
+    return payload
 
 
 def mlp_weights(size: int) -> list[np.ndarray]:
@@ -84,8 +185,11 @@ def mlp_weights(size: int) -> list[np.ndarray]:
             for shape in ((a, b), (b, c), (c, c))]
 
 
-def mlp_inputs(spec: JobSpec, chunk: int) -> np.ndarray:
-    return _rng(spec, chunk).standard_normal((spec.batch, MLP_LAYERS[spec.size][0]), dtype=np.float32)
+def mlp_inputs(spec: JobSpec, chunk: int, payload: bytes | None = None) -> np.ndarray:
+    shape = (spec.batch, MLP_LAYERS[spec.size][0])
+    if spec.input_id:
+        return _uplinked(spec, chunk, _need(spec, payload), "<f4", shape)
+    return _rng(spec, chunk).standard_normal(shape, dtype=np.float32)
 
 
 def mlp_forward(weights: list[np.ndarray], x: np.ndarray, matmul=np.matmul) -> np.ndarray:
@@ -94,8 +198,11 @@ def mlp_forward(weights: list[np.ndarray], x: np.ndarray, matmul=np.matmul) -> n
     return matmul(h, weights[2])
 
 
-def tiles(spec: JobSpec, chunk: int) -> np.ndarray:
-    """Synthetic scenes: ground at 0..180, clouds above CLOUD_LEVEL over a random share of each."""
+def tiles(spec: JobSpec, chunk: int, payload: bytes | None = None) -> np.ndarray:
+    """Synthetic scenes: ground at 0..180, clouds above CLOUD_LEVEL over a random share of each
+    (or the tenant's own scenes, from its input)."""
+    if spec.input_id:
+        return _uplinked(spec, chunk, _need(spec, payload), "|u1", (spec.batch, TILE, TILE))
     rng = _rng(spec, chunk)
     out = rng.integers(0, 180, (spec.batch, TILE, TILE), dtype=np.uint8)
     cover = rng.uniform(0, 1, spec.batch)
@@ -130,19 +237,29 @@ def unpack_result(data: bytes) -> tuple[int, Kind, list[dict[str, np.ndarray]]]:
     return job_id, Kind(kind), chunks
 
 
-def verify(spec: JobSpec, data: bytes) -> list[str]:
-    """What is wrong with a downlinked result, chunk by chunk; empty when it is right."""
+def verify(spec: JobSpec, data: bytes, tenant_input: TenantInput | None = None) -> list[str]:
+    """What is wrong with a downlinked result, chunk by chunk; empty when it is right. A job on an
+    uplinked input is checked against `tenant_input`, the input the ground sent."""
     try:
         job_id, kind, chunks = unpack_result(data)
     except (ValueError, OSError) as exc:
         return [str(exc)]
+    payload = None
+    if spec.input_id:
+        if tenant_input is None or tenant_input.input_id != spec.input_id:
+            return [f"job {spec.job_id} computes on uplinked input {spec.input_id}: give that input to verify it"]
+        try:
+            check_input(spec, tenant_input)
+        except ValueError as exc:
+            return [str(exc)]
+        payload = tenant_input.payload
     problems = []
     if job_id != spec.job_id or kind != spec.kind or len(chunks) != spec.chunks:
         return [f"result is job {job_id} {kind.name} with {len(chunks)} chunks, expected job {spec.job_id} "
                 f"{Kind(spec.kind).name} with {spec.chunks}"]
     for k, c in enumerate(chunks):
         try:
-            bad = _verify_chunk(spec, k, c)
+            bad = _verify_chunk(spec, k, c, payload)
         except KeyError as exc:
             bad = f"missing {exc}"
         if bad:
@@ -150,30 +267,40 @@ def verify(spec: JobSpec, data: bytes) -> list[str]:
     return problems
 
 
-def _verify_chunk(spec: JobSpec, k: int, c: dict[str, np.ndarray]) -> str:
+def matmul_sums_error(a: np.ndarray, b: np.ndarray, row_sums: np.ndarray, col_sums: np.ndarray) -> str:
+    """What is wrong with the row and column sums of C = A B ("" if nothing), checked against
+    A (B e) and (e^T A) B in O(n^2): the MATMUL contract. The ground holds a downlinked result to
+    it, and the node its own outputs before they go into a checkpoint, for an upset in C smaller
+    than its ABFT tolerance can still be larger than this one (flight/compute/jobs.py)."""
+    # In float64, by numpy's single-threaded einsum loops and without float64 copies of A and B: a
+    # threaded BLAS gemv on a loaded node costs more than all of this (7 ms at n = 1024).
+    f8 = np.float64
+    rows = np.einsum("ik,k->i", a, b.sum(axis=1, dtype=f8), dtype=f8)  # C e and e^T C without forming C
+    cols = np.einsum("k,kj->j", a.sum(axis=0, dtype=f8), b, dtype=f8)
+    # Rounding in a float32 product and its sums grows like eps * sqrt(n) times the root sum of
+    # squares of the terms (measured: at most 0.63 of that on random inputs, n = 64..1024); 8x
+    # leaves no false alarm and still sees an error in the 20th bit of an element.
+    scale = 8 * np.finfo(np.float32).eps * np.sqrt(a.shape[1])
+    tol_rows = scale * np.sqrt(np.einsum("ik,ik,k->i", a, a, np.einsum("kj,kj->k", b, b, dtype=f8), dtype=f8))
+    tol_cols = scale * np.sqrt(np.einsum("k,kj,kj->j", np.einsum("ik,ik->k", a, a, dtype=f8), b, b, dtype=f8))
+    if row_sums.shape != rows.shape or col_sums.shape != cols.shape \
+            or not (np.abs(row_sums - rows) <= tol_rows).all() or not (np.abs(col_sums - cols) <= tol_cols).all():
+        return "row/column sums disagree with (e^T A) B and A (B e)"
+    return ""
+
+
+def _verify_chunk(spec: JobSpec, k: int, c: dict[str, np.ndarray], payload: bytes | None) -> str:
     if spec.kind == Kind.MATMUL:
-        a, b = (x.astype(np.float64) for x in matmul_inputs(spec, k))
-        rows, cols = a @ b.sum(axis=1), a.sum(axis=0) @ b  # C e and e^T C without forming C
-        # Rounding in a float32 product and its sums grows like eps * sqrt(n) times the root sum of
-        # squares of the terms (measured: at most 0.63 of that on random inputs, n = 64..1024); 8x
-        # leaves no false alarm and still sees an error in the 20th bit of an element.
-        eps, n = np.finfo(np.float32).eps, spec.size
-        a2, b2 = a * a, b * b
-        tol_rows = 8 * eps * np.sqrt(n) * np.sqrt(a2 @ b2.sum(axis=1))
-        tol_cols = 8 * eps * np.sqrt(n) * np.sqrt(a2.sum(axis=0) @ b2)
-        if c["row_sums"].shape != rows.shape or c["col_sums"].shape != cols.shape \
-                or (np.abs(c["row_sums"] - rows) > tol_rows).any() or (np.abs(c["col_sums"] - cols) > tol_cols).any():
-            return "row/column sums disagree with (e^T A) B and A (B e)"
-        return ""
+        return matmul_sums_error(*matmul_inputs(spec, k, payload), c["row_sums"], c["col_sums"])
     if spec.kind == Kind.MLP:
-        logits = mlp_forward(mlp_weights(spec.size), mlp_inputs(spec, k))
+        logits = mlp_forward(mlp_weights(spec.size), mlp_inputs(spec, k, payload))
         top2 = np.sort(logits, axis=1)[:, -2:]
         clear = (top2[:, 1] - top2[:, 0]) > 1e-3  # near-ties may go either way in float32
         labels = logits.argmax(axis=1)
         if c["labels"].shape != labels.shape or (c["labels"][clear] != labels[clear]).any():
             return f"{int((c['labels'][clear] != labels[clear]).sum())} wrong classes"
         return ""
-    kept = keep_tiles(tiles(spec, k), spec.threshold)
+    kept = keep_tiles(tiles(spec, k, payload), spec.threshold)
     if not np.array_equal(c["kept"], kept):
         return f"kept tiles {c['kept'].tolist()[:8]}..., expected {kept.tolist()[:8]}..."
     return ""

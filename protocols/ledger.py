@@ -53,6 +53,16 @@ previous hash, which its MAC covers.
 A statement for a tenant is the concatenation of that tenant's records (same framing), ending with
 its STATEMENT entry; each record is checked on its own (`decode_statement`), and the full ledger
 file, checked by `verify`, shows that no entry of the tenant is missing from it.
+
+Statement transfer (how the node downlinks a statement through PUS 13, so the ground can tell it
+from a job result, which starts b"GFRS")::
+
+    header: magic b"GFST" (4) | version u8 = 1 | tenant u16 | since seq u64 | records u32
+            | CRC-32 over the 19 octets before it (u32)                  = STATEMENT_HEADER_OCTETS = 23
+    then `records` records of the tenant, as above, the last one its STATEMENT entry
+
+The record count is believed only after the header CRC has checked, and only if the records that
+follow are exactly that many. `check_statement` checks a transfer whole, never raising.
 """
 from __future__ import annotations
 
@@ -78,6 +88,9 @@ MIN_KEY_OCTETS: Final = 16  # RFC 2104: keys shorter than the hash's 32 octets w
 
 _BODY = struct.Struct(">BQdHHIBdQq32s")  # octets 0..81, what the MAC covers
 _HEADER_BODY = struct.Struct(f">4sBB{MAX_LEDGER_ID_OCTETS}s")
+_STATEMENT_BODY = struct.Struct(">4sBHQI")
+STATEMENT_MAGIC: Final = b"GFST"
+STATEMENT_VERSION: Final = 1
 _CRC = struct.Struct(">I")
 
 MAC_OCTETS: Final = 32
@@ -85,6 +98,7 @@ HASH_OCTETS: Final = 32
 ENTRY_OCTETS: Final = _BODY.size + MAC_OCTETS  # 114
 RECORD_OCTETS: Final = ENTRY_OCTETS + _CRC.size  # 118
 HEADER_OCTETS: Final = _HEADER_BODY.size + _CRC.size  # 72
+STATEMENT_HEADER_OCTETS: Final = _STATEMENT_BODY.size + _CRC.size  # 23
 
 U16, U32, U64, I64_MIN, I64_MAX = 0xFFFF, 0xFFFF_FFFF, 2**64 - 1, -(2**63), 2**63 - 1
 
@@ -620,3 +634,117 @@ def decode_statement(data: bytes, keys: Mapping[int, bytes]) -> list[Entry]:
         raise LedgerFormatError(f"a statement is whole {RECORD_OCTETS}-octet records; got {len(data)} octets "
                                 f"({len(data) % RECORD_OCTETS} left over)")
     return [decode_entry(decode_record(r), keys) for r in split_records(data)]
+
+
+# ----------------------------------------------------------------------------------------------
+# Statements as downlinked
+# ----------------------------------------------------------------------------------------------
+
+def encode_statement_transfer(tenant: int, since_seq: int, records: bytes) -> bytes:
+    """A statement (the records `TokenLedger.statement` returns) behind its transfer header."""
+    check_ranges(("tenant", tenant, U16), ("since_seq", since_seq, U64))
+    if len(records) % RECORD_OCTETS:
+        raise LengthError("a statement's records", (len(records) // RECORD_OCTETS + 1) * RECORD_OCTETS,
+                          len(records))
+    body = _STATEMENT_BODY.pack(STATEMENT_MAGIC, STATEMENT_VERSION, tenant, since_seq, len(records) // RECORD_OCTETS)
+    return body + _CRC.pack(crc32(body)) + records
+
+
+def decode_statement_transfer(data: bytes) -> tuple[int, int, bytes]:
+    """(tenant, since seq, records) of a statement transfer whose header checks; LedgerFormatError
+    or CrcError if it is not one. The records themselves are not checked here."""
+    if len(data) < STATEMENT_HEADER_OCTETS:
+        raise LengthError("a statement header", STATEMENT_HEADER_OCTETS, len(data))
+    body = data[:_STATEMENT_BODY.size]
+    (carried,) = _CRC.unpack_from(data, _STATEMENT_BODY.size)
+    magic, version, tenant, since_seq, count = _STATEMENT_BODY.unpack(body)
+    if magic != STATEMENT_MAGIC:
+        raise LedgerFormatError(f"not a ledger statement: magic {magic!r}, expected {STATEMENT_MAGIC!r}")
+    if carried != crc32(body):
+        raise CrcError(carried, crc32(body), "statement header CRC-32")
+    if version != STATEMENT_VERSION:
+        raise LedgerFormatError(f"statement version {version}; this software reads {STATEMENT_VERSION}")
+    records = bytes(data[STATEMENT_HEADER_OCTETS:])
+    if count * RECORD_OCTETS != len(records):
+        raise LedgerFormatError(f"statement header counts {count} records; {len(records)} octets follow "
+                                f"({len(records) / RECORD_OCTETS:g} records)")
+    return tenant, since_seq, records
+
+
+@dataclass
+class StatementReport:
+    tenant: int | None  # None: the header did not check
+    since_seq: int | None
+    records: int = 0
+    entries: list[Entry] = field(default_factory=list)  # authentic entries of the tenant, in order
+    totals: tuple[float, int, int] | None = None  # (energy Wh, work units, net tokens) of the last STATEMENT
+    totals_checked: bool = False  # False when no baseline (seq 0 or an earlier statement) was in it
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def check_statement(data: bytes, keys: Mapping[int, bytes]) -> StatementReport:
+    """Check a downlinked statement transfer: its header, each record's CRC-32 and MAC, that every
+    entry is the tenant's, from `since_seq` on, in sequence order, that it ends with the tenant's
+    STATEMENT entry, and that each STATEMENT's totals equal its baseline (zero for a statement from
+    seq 0, else an earlier STATEMENT in it) plus the charges and refunds between them. Energy is
+    summed exactly from zero; from an earlier statement's rounded total it agrees to 1e-12.
+
+    A statement cannot show that no entry was left out: `verify` on the full ledger does that.
+    """
+    try:
+        tenant, since_seq, body = decode_statement_transfer(data)
+    except ProtocolError as exc:
+        return StatementReport(None, None, problems=[f"not a readable statement: {exc}"])
+    report = StatementReport(tenant, since_seq)
+    base: tuple[Fraction, int, int] | None = (Fraction(0), 0, 0) if since_seq == 0 else None
+    exact = since_seq == 0
+    energy, units, tokens = Fraction(0), 0, 0
+    last_seq = None
+    ended = False  # the last record is an authentic STATEMENT entry of the tenant
+    for position, record in enumerate(split_records(body)):
+        report.records += 1
+        ended = False
+        try:
+            e = decode_entry(decode_record(record), keys)
+        except ProtocolError as exc:
+            report.problems.append(f"record {position}: {exc}")
+            continue
+        where = f"record {position} (seq {e.seq})"
+        if e.tenant != tenant:
+            report.problems.append(f"{where}: an entry of tenant {e.tenant} in tenant {tenant}'s statement")
+            continue
+        if e.seq < since_seq:
+            report.problems.append(f"{where}: before the statement's start, seq {since_seq}")
+            continue
+        if last_seq is not None and e.seq <= last_seq:
+            report.problems.append(f"{where}: after seq {last_seq} (reordered or repeated)")
+            continue
+        last_seq = e.seq
+        report.entries.append(e)
+        if e.kind is Kind.CHARGE:
+            energy, units, tokens = energy + Fraction(e.energy_Wh), units + e.work_units, tokens + e.tokens
+        elif e.kind is Kind.REFUND:
+            tokens += e.tokens
+        elif e.kind is Kind.STATEMENT:
+            if base is not None:
+                want = (float(base[0] + energy), base[1] + units, base[2] + tokens)
+                same_energy = (want[0] == e.energy_Wh if exact else
+                               math.isclose(want[0], e.energy_Wh, rel_tol=1e-12, abs_tol=1e-12))
+                if not same_energy or want[1:] != (e.work_units, e.tokens):
+                    report.problems.append(
+                        f"{where}: statement says {e.energy_Wh!r} Wh, {e.work_units} units, {e.tokens} tokens; "
+                        f"the entries add up to {want[0]!r} Wh, {want[1]} units, {want[2]} tokens")
+                report.totals_checked = True
+            base, exact = (Fraction(e.energy_Wh), e.work_units, e.tokens), False
+            energy, units, tokens = Fraction(0), 0, 0
+            ended = True
+    if ended:
+        last = report.entries[-1]
+        report.totals = (last.energy_Wh, last.work_units, last.tokens)
+    else:
+        report.problems.append(f"does not end with tenant {tenant}'s STATEMENT entry")
+    return report

@@ -41,6 +41,11 @@ def _path(directory: Path, job_id: int) -> Path:
     return Path(directory) / f"job-{job_id:08d}.ckpt"
 
 
+def path(directory: str | os.PathLike, job_id: int) -> Path:
+    """Where a job's checkpoint lies on disk (what an upset campaign flips bits in)."""
+    return _path(Path(directory), job_id)
+
+
 def save(directory: str | os.PathLike, job_id: int, chunk: int, state: dict[str, np.ndarray | int | float]) -> Path:
     arrays = {k: np.asarray(v) for k, v in state.items()}
     if any(a.dtype.hasobject for a in arrays.values()):

@@ -8,11 +8,29 @@ first job on a worker thread (the rate groups never wait for numpy) with ABFT-pr
 products, and commits it when both the computation and its simulated duration on the payload
 are done: the outputs go into a CRC-32C checkpoint, so a job preempted by eclipse, low charge,
 heat or a reboot resumes at its last chunk. A finished job's result goes down through PUS 13,
-and its energy and work are charged to the tenant in the token ledger.
+and its energy and work are charged to the tenant in the token ledger; `compute.Statement` cuts a
+tenant's ledger statement and sends it down the same way.
 
-Energy is what the payload model says the chunk cost: a GPU-class board that draws
-`idle + u * (max - idle)` watts and does `PEAK_MFLOPS * u` of work, so a chunk of W MFLOP at
-utilisation u takes W / (PEAK_MFLOPS * u) seconds of node time.
+A tenant's own data comes up through PUS 13 as a tenant input (protocols/compute.py); the
+manager stores it once it checks (flight/compute/inputs.py) and a job submitted with its
+`input_id` computes on it, re-checked before every chunk: a missing or damaged input fails the
+job with an event, never feeds it garbage.
+
+Radiation (issue 9): products are ABFT-checked; a chunk checks its inputs (CRC-32C) and its
+elementwise steps (computed twice) itself (flight/compute/jobs.py); the resident models sit under
+EDAC with a CRC-32C per layer, checked (scrubbed, reloaded if lost) just before a chunk reads them
+and again after it, an upset found then meaning the chunk may have read it; checkpoints carry a
+CRC-32C. A chunk whose check fails is not committed but computed again, and after CHUNK_TRIES
+failures in a row its job is dropped with an event: no result goes down that a check doubted.
+`compute.SetUpsetRates` (hazardous) turns on an upset campaign (flight/compute/faults.py) that
+hits all of these, for test benches.
+
+How much power compute may use is the onboard planner's call (onboard.py: an LP over the next
+three orbits that spreads the energy where the board is most efficient, within the DoD, SOC
+floor and thermal limits), the power manager's grant until the planner has an orbit to plan on;
+the power manager's shed and SAFE stay above both. The power becomes a clock through the
+payload's datasheet (protocols/payload.py), and energy is what the datasheet says a chunk cost
+at that clock: a chunk of W MFLOP takes W / mflops(clock) seconds of node time.
 """
 from __future__ import annotations
 
@@ -24,22 +42,33 @@ from pathlib import Path
 import numpy as np
 
 from gridfree.flight.compute import checkpoint
-from gridfree.flight.compute.abft import abft_matmul
-from gridfree.flight.compute.jobs import run_chunk
+from gridfree.flight.compute.abft import AbftUncorrectable, abft_matmul
+from gridfree.flight.compute.faults import Basis, Target, UpsetInjector, UpsetRates
+from gridfree.flight.compute.inputs import InputMissing, InputRefused, InputStore
+from gridfree.flight.compute.jobs import SITES, ChunkUpset, run_chunk
 from gridfree.flight.compute.ledger import QuotaExceeded, TokenLedger
+from gridfree.flight.compute.onboard import OnboardPlanner
 from gridfree.flight.core.component import CommandFailed, Component
 from gridfree.flight.core.modes import Mode
+from gridfree.flight.core.services.largedata import UplinkRejected
 from gridfree.flight.core.store import AtomicRecordFile, CorruptStoreError
 from gridfree.flight.hardware.interfaces import Switch
+from gridfree.native.crc import crc32c
 from gridfree.native.edac import EdacBuffer
-from gridfree.protocols.compute import JobSpec, Kind, mlp_weights, pack_result
-from gridfree.protocols.dictionary import Channel, Command, Event, Field, HousekeepingPacket, Severity
+from gridfree.protocols.compute import (INPUT_MAGIC, InputDamaged, JobSpec, Kind, check_input, mlp_weights,
+                                        pack_result)
+from gridfree.protocols.dictionary import Channel, Command, Event, Field, HousekeepingPacket, Parameter, Severity
+from gridfree.protocols.payload import BOARD
+from gridfree.protocols.ledger import RECORD_OCTETS, encode_statement_transfer
 from gridfree.protocols.services.verification import FailureCode
 
-PEAK_MFLOPS = 20e6  # 20 TFLOP/s at full utilisation
-IDLE_W, MAX_W = 150.0, 3000.0  # the payload board, as the power budget knows it
 MIN_UTILISATION = 0.05
 KINDS = {k.name: k.value for k in Kind}
+BASES = {b.name: b.value for b in Basis}
+CHUNK_TRIES = 4  # failed attempts in a row at one chunk (or damaged checkpoints of one job) that drop the job
+RADIATION_CHANNELS = ("UpsetsInputs", "UpsetsIntermediates", "UpsetsWeights", "UpsetsCheckpoints", "ChunksRecomputed",
+                      "InputMismatches", "DmrMismatches", "WeightsHitInUse", "AbftFailed", "ModelCrcMismatches",
+                      "CheckpointsDamaged", "JobsFailed", "ResultMismatches")
 
 
 class ComputeManager(Component):
@@ -57,6 +86,30 @@ class ComputeManager(Component):
         Channel(11, "EdacUncorrectable", "u32", description="Double-bit upsets found (the model was reloaded)"),
         Channel(12, "AbftCorrected", "u32", description="Product elements put back from their checksums"),
         Channel(13, "AbftRecomputed", "u32", description="Products computed again after a failed check"),
+        Channel(14, "InputsStored", "u16", description="Tenant inputs on board"),
+        Channel(15, "InputsRejected", "u32", description="Uplinked tenant inputs refused (damaged, id taken, full)"),
+        Channel(20, "UpsetsInputs", "u32", description="Upsets injected into chunk inputs (SetUpsetRates)"),
+        Channel(21, "UpsetsIntermediates", "u32", description="Upsets injected into products and activations"),
+        Channel(22, "UpsetsWeights", "u32", description="Upsets injected into resident model codewords"),
+        Channel(23, "UpsetsCheckpoints", "u32", description="Upsets injected into checkpoint files"),
+        Channel(24, "ChunksRecomputed", "u32", description="Chunk attempts thrown away after a failed check, rerun"),
+        Channel(25, "InputMismatches", "u32", description="Chunks whose inputs changed while computed (CRC-32C)"),
+        Channel(26, "DmrMismatches", "u32", description="Elementwise steps whose two computations disagreed"),
+        Channel(27, "WeightsHitInUse", "u32", description="Chunks whose model was found upset after they read it"),
+        Channel(28, "AbftFailed", "u32", description="Chunks whose products failed their checks after recomputing"),
+        Channel(29, "ModelCrcMismatches", "u32", description="Models whose CRC-32C was wrong after a scrub (reloaded)"),
+        Channel(30, "CheckpointsDamaged", "u32", description="Checkpoints found damaged (job restarted from chunk 0)"),
+        Channel(31, "JobsFailed", "u32", description="Jobs dropped: failing checks, damaged input, ... (no result)"),
+        Channel(32, "ResultMismatches", "u32", description="MATMUL chunks whose sums failed the contract on board"),
+        Channel(40, "PlannedPowerW", "f32", "W", "Payload power the onboard plan gives now (NaN: no plan, the "
+                "grant rules)"),
+    )
+    parameters = (
+        Parameter(1, "PlanOnBoard", "bool", True, description="Run at the onboard plan's power (else the grant's)"),
+        Parameter(2, "PayloadConductanceWK", "f32", 150.0, "W/K", "Payload to radiator conductance, for the plan",
+                  min=1.0, max=10_000.0),
+        Parameter(3, "PayloadHeatCapacityJK", "f32", 22_500.0, "J/K", "Payload heat capacity, for the plan",
+                  min=100.0, max=1e7),
     )
     commands = (
         Command("Submit", opcode=0x01, description="Queue a tenant's job", arguments=(
@@ -65,10 +118,20 @@ class ComputeManager(Component):
             Field("batch", "u16", min=1, description="MLP samples / TILES tiles per chunk"),
             Field("chunks", "u32", min=1, max=1_000_000), Field("priority", "u8", description="0 first"),
             Field("deadline_unix_s", "f64", "s", description="0: none"),
-            Field("threshold", "f32", min=0.0, max=1.0, description="TILES: cloud fraction kept below"))),
+            Field("threshold", "f32", min=0.0, max=1.0, description="TILES: cloud fraction kept below"),
+            Field("input_id", "u32", description="0: inputs from the seed; else an uplinked tenant input"))),
         Command("Cancel", opcode=0x02, arguments=(Field("job_id", "u32"),), description="Drop a queued job"),
         Command("SetQuota", opcode=0x03, arguments=(Field("tenant", "u16"), Field("tokens", "u32")),
                 description="A tenant's token quota (recorded in the ledger)"),
+        Command("Statement", opcode=0x04, arguments=(Field("tenant", "u16"), Field("since_seq", "u32")),
+                description="Cut a tenant's ledger statement from this sequence number and downlink it (PUS 13)"),
+        Command("DeleteInput", opcode=0x05, arguments=(Field("input_id", "u32", min=1),),
+                description="Drop an uplinked tenant input no queued job uses"),
+        Command("SetUpsetRates", opcode=0x10, hazardous=True, arguments=tuple(
+            Field(t.name.lower(), "f32", min=0.0, max=1000.0, description="Mean upsets per chunk or per second")
+            for t in Target) + (Field("basis", "u8", enum=BASES), Field("seed", "u32")),
+                description="Fault injection for test benches: bit flips in chunk inputs, intermediates, resident "
+                            "weights and checkpoints at these rates (all 0: off, the default)"),
     )
     events = (
         Event(1, "JobAccepted", Severity.ACTIVITY_LO, "job {job} of tenant {tenant} queued, ~{tokens} tokens",
@@ -80,12 +143,31 @@ class ComputeManager(Component):
               (Field("job", "u32"),)),
         Event(5, "WeightsReloaded", Severity.WARNING_LO, "model {size}: uncorrectable upset at word {word}, reloaded",
               (Field("size", "u8"), Field("word", "u32"))),
+        Event(6, "InputStored", Severity.ACTIVITY_LO, "input {input} of tenant {tenant} stored, {octets} octets",
+              (Field("input", "u32"), Field("tenant", "u16"), Field("octets", "u32", "B"))),
+        Event(7, "InputRejected", Severity.WARNING_LO, "uplinked input refused: {reason}",
+              (Field("reason", "string[48]"),)),
+        Event(8, "JobFailed", Severity.WARNING_HI, "job {job} dropped: {reason}",
+              (Field("job", "u32"), Field("reason", "string[48]"))),
+        Event(9, "StatementQueued", Severity.ACTIVITY_LO, "statement of tenant {tenant}: {records} records, "
+              "transfer {transaction}", (Field("tenant", "u16"), Field("records", "u32"), Field("transaction", "u16"))),
+        Event(16, "ChunkRecomputed", Severity.WARNING_LO, "job {job} chunk {chunk}: {check} check failed, "
+              "computing it again", (Field("job", "u32"), Field("chunk", "u32"), Field("check", "string[24]"))),
+        Event(17, "ModelCrcMismatch", Severity.WARNING_HI, "model {size} layer {layer}: CRC-32C wrong after scrub, "
+              "reloaded", (Field("size", "u8"), Field("layer", "u8"))),
+        Event(18, "UpsetRatesSet", Severity.ACTIVITY_HI, "upset injection per {basis}: inputs {inputs:g}, "
+              "intermediates {intermediates:g}, weights {weights:g}, checkpoints {checkpoints:g}, seed {seed}",
+              tuple(Field(t.name.lower(), "f32") for t in Target) + (Field("basis", "u8", enum=BASES),
+                                                                    Field("seed", "u32"))),
     )
     housekeeping = (HousekeepingPacket(1, "Status", ("JobsQueued", "ActiveJob", "ChunksDone", "JobsDone",
                                                      "Preemptions", "Utilisation", "EnergyWh", "TokensCharged",
                                                      "Running", "EdacCorrected", "EdacUncorrectable", "AbftCorrected",
-                                                     "AbftRecomputed"), 1.0,
-                                       "Compute jobs"),)
+                                                     "AbftRecomputed", "InputsStored", "InputsRejected"), 1.0,
+                                       "Compute jobs"),
+                    HousekeepingPacket(2, "Radiation", RADIATION_CHANNELS, 5.0,
+                                       "Upsets injected and what the checks made of them"),
+                    HousekeepingPacket(3, "Plan", ("PlannedPowerW",), 10.0, "The onboard compute plan"))
 
     def __init__(self, power, thermal, eps, large_data, state_dir: Path, ledger_key: bytes, key_id: int = 1,
                  matmul=None, name: str = "compute", id_base: int = 0x0400):
@@ -96,6 +178,7 @@ class ComputeManager(Component):
         self._ledger_args = (self.dir / "tokens.ledger", key_id, ledger_key, "gridfree-node")
         self._ledger: TokenLedger | None = None
         self.matmul = matmul or self._abft_matmul
+        self.planner = OnboardPlanner(power, thermal, eps)
         self.abft_corrected = self.abft_recomputed = 0
         self._queue_store = AtomicRecordFile(self.dir / "queue.bin")
         self.jobs: dict[int, dict] = {}  # job id -> {"spec", "done", "energy_Wh", "outputs"}
@@ -107,46 +190,75 @@ class ComputeManager(Component):
         self.tokens = 0
         self.utilisation = 0.0
         self._models: dict[int, list[EdacBuffer]] = {}
+        self._model_crcs: dict[int, list[int]] = {}  # CRC-32C of each layer as loaded
         self.edac_corrected = self.edac_uncorrectable = 0
+        self.upsets = UpsetInjector()
+        self.chunks_recomputed = self.input_mismatches = self.dmr_mismatches = self.weights_hit_in_use = 0
+        self.abft_failed = self.model_crc_mismatches = self.checkpoints_damaged = self.jobs_failed = 0
+        self.result_mismatches = 0
+        self.inputs = InputStore(self.dir / "inputs")
+        self.inputs_rejected = 0
+        large_data.on_uplink(INPUT_MAGIC, self._input_uplinked)
         self._load_queue()
 
     def schedule(self):
         return {"slow": [self.tick], "background": [self.scrub]}
 
-    def _abft_matmul(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    def _abft_matmul(self, a: np.ndarray, b: np.ndarray, inject=None) -> np.ndarray:
         """Every product a job makes, checked by its checksums: an upset in the result is put back
         or the product computed again, never passed on (AbftUncorrectable fails the chunk, which
-        is then retried)."""
-        r = abft_matmul(a, b)
+        is then retried). `inject` is an upset campaign's hook (flight/compute/faults.py)."""
+        r = abft_matmul(a, b, inject=inject)
         self.abft_corrected += r.corrected
         self.abft_recomputed += r.recomputed
         return r.c
 
     # ---- resident model weights, under EDAC --------------------------------------------------------
     def weights(self, size: int) -> list[np.ndarray]:
-        """The model's weights as the jobs use them: held in EDAC-protected memory, so an upset
-        between two scrubs is corrected before it can bias a tenant's result."""
+        """The model's weights as a chunk reads them: held in EDAC-protected memory and checked
+        just before (`_check_model`), so an upset since the last scrub is corrected, or the model
+        reloaded, before it can bias a tenant's result."""
+        self._check_model(size)
         if size not in self._models:
             self._models[size] = [EdacBuffer.protect(w) for w in mlp_weights(size)]
+            self._model_crcs[size] = [crc32c(b.array) for b in self._models[size]]
         return [b.array for b in self._models[size]]
 
+    def _check_model(self, size: int) -> bool:
+        """Scrub a resident model and compare each layer with its CRC-32C from loading; True if
+        anything was found. A word EDAC cannot correct, or a CRC that disagrees after the scrub
+        (three or more flips in one word, which SECDED may "correct" into a wrong value), drops
+        the model: the next read loads it again from its source."""
+        found = False
+        for layer, (b, crc) in enumerate(zip(self._models.get(size, ()), self._model_crcs.get(size, ()))):
+            report = b.scrub()
+            self.edac_corrected += report.corrected
+            found = found or not report.clean
+            if report.uncorrectable:
+                self.edac_uncorrectable += report.uncorrectable
+                del self._models[size]
+                self.log("WeightsReloaded", size=size, word=max(0, report.first_bad_word))
+                return True
+            if crc32c(b.array) != crc:
+                self.model_crc_mismatches += 1
+                del self._models[size]
+                self.log("ModelCrcMismatch", size=size, layer=layer)
+                return True
+        return found
+
     def scrub(self, _t: float = 0.0) -> None:
-        """Every 10 s: correct single-bit upsets; a double one means the copy is lost, reload it."""
-        if self._pending is not None:
-            return  # the worker is reading the weights; scrub between chunks
-        for size, buffers in list(self._models.items()):
-            for b in buffers:
-                report = b.scrub()
-                self.edac_corrected += report.corrected
-                if report.uncorrectable:
-                    self.edac_uncorrectable += report.uncorrectable
-                    del self._models[size]
-                    self.log("WeightsReloaded", size=size, word=max(0, report.first_bad_word))
-                    break
+        """Every 10 s: correct single-bit upsets; a double one means the copy is lost, reload it.
+        Not the model a chunk is reading: its own checks, before and after, cover it."""
+        p = self._pending
+        busy = p["spec"].size if p is not None and p["spec"].kind == Kind.MLP else None
+        for size in [s for s in self._models if s != busy]:
+            self._check_model(size)
         self.tlm("EdacCorrected", self.edac_corrected)
         self.tlm("EdacUncorrectable", self.edac_uncorrectable)
         self.tlm("AbftCorrected", self.abft_corrected)
         self.tlm("AbftRecomputed", self.abft_recomputed)
+        self.tlm("InputsStored", len(self.inputs.ids()))
+        self.tlm("InputsRejected", self.inputs_rejected)
 
     @property
     def ledger(self) -> TokenLedger:
@@ -156,11 +268,14 @@ class ComputeManager(Component):
         return self._ledger
 
     # ---- commands ----------------------------------------------------------------------------------
-    def cmd_Submit(self, job_id, tenant, kind, seed, size, batch, chunks, priority, deadline_unix_s, threshold):
-        spec = JobSpec(job_id, tenant, Kind(kind), seed, size, batch, chunks, threshold)
+    def cmd_Submit(self, job_id, tenant, kind, seed, size, batch, chunks, priority, deadline_unix_s, threshold,
+                   input_id):
+        spec = JobSpec(job_id, tenant, Kind(kind), seed, size, batch, chunks, threshold, input_id)
         try:
             spec.check()
-        except ValueError as exc:
+            if input_id:
+                check_input(spec, self.inputs.load(input_id))
+        except (ValueError, InputMissing) as exc:
             raise CommandFailed(FailureCode.BAD_ARGUMENT, str(exc)) from None
         if job_id in self.jobs:
             raise CommandFailed(FailureCode.BAD_ARGUMENT, f"job {job_id} already queued")
@@ -185,6 +300,46 @@ class ComputeManager(Component):
     def cmd_SetQuota(self, tenant, tokens):
         self.ledger.set_quota(tenant, tokens, self.ctx.clock.now())
 
+    def cmd_Statement(self, tenant, since_seq):
+        try:
+            records = self.ledger.statement(tenant, since_seq, self.ctx.clock.now())
+        except ValueError as exc:
+            raise CommandFailed(FailureCode.BAD_ARGUMENT, str(exc)) from None
+        tid = self.lds.queue(encode_statement_transfer(tenant, since_seq, records))
+        self.log("StatementQueued", tenant=tenant, records=len(records) // RECORD_OCTETS, transaction=tid)
+
+    def cmd_DeleteInput(self, input_id):
+        users = [j for j, e in self.jobs.items() if e["spec"].get("input_id") == input_id]
+        if users:
+            raise CommandFailed(FailureCode.BUSY, f"input {input_id} is used by queued job {users[0]}")
+        try:
+            self.inputs.delete(input_id)
+        except InputMissing as exc:
+            raise CommandFailed(FailureCode.BAD_ARGUMENT, str(exc)) from None
+        self.tlm("InputsStored", len(self.inputs.ids()))
+
+    def cmd_SetUpsetRates(self, inputs, intermediates, weights, checkpoints, basis, seed):
+        try:
+            rates = UpsetRates(inputs, intermediates, weights, checkpoints, Basis(basis))
+        except ValueError as exc:  # NaN passes the declared range; the rates do not
+            raise CommandFailed(FailureCode.BAD_ARGUMENT, str(exc)) from None
+        self.upsets.set_rates(rates, seed)
+        self.log("UpsetRatesSet", inputs=inputs, intermediates=intermediates, weights=weights, checkpoints=checkpoints,
+                 basis=basis, seed=seed)
+
+    def _input_uplinked(self, data: bytes) -> None:
+        """A complete PUS 13 uplink starting with INPUT_MAGIC: kept if it checks, else refused (the
+        large-data service reports UplinkRejected) with nothing stored before touched."""
+        try:
+            inp = self.inputs.store(data)
+        except (InputDamaged, InputRefused) as exc:
+            self.inputs_rejected += 1
+            self.tlm("InputsRejected", self.inputs_rejected)
+            self.log("InputRejected", reason=str(exc)[:48])
+            raise UplinkRejected(str(exc)) from None
+        self.tlm("InputsStored", len(self.inputs.ids()))
+        self.log("InputStored", input=inp.input_id, tenant=inp.tenant, octets=len(inp.payload))
+
     # ---- the 1 Hz decision -----------------------------------------------------------------------
     def tick(self, t: float) -> None:
         if self._pending is not None:
@@ -206,6 +361,13 @@ class ComputeManager(Component):
                              ("EnergyWh", self.energy_Wh), ("TokensCharged", min(self.tokens, 0xFFFFFFFF)),
                              ("Running", allowed)):
             self.tlm(local, value)
+        if not self.upsets.rates.off:  # per-second upsets land now, whatever is running
+            self.upsets.tick(t, self._models, [checkpoint.path(self.dir, j) for j, e in self.jobs.items() if e["done"]])
+        for local, value in zip(RADIATION_CHANNELS, (
+                *(self.upsets.injected[target] for target in Target), self.chunks_recomputed, self.input_mismatches,
+                self.dmr_mismatches, self.weights_hit_in_use, self.abft_failed, self.model_crc_mismatches,
+                self.checkpoints_damaged, self.jobs_failed, self.result_mismatches)):
+            self.tlm(local, value)
 
     def _allowance(self) -> tuple[bool, str, float]:
         if self.ctx.modes.mode is not Mode.NOMINAL:
@@ -213,7 +375,12 @@ class ComputeManager(Component):
         if self.power.shed:
             return False, "payload shed", 0.0
         grant_W = self.power.grant[0]
-        u = min(self.thermal.utilisation_cap, (grant_W - IDLE_W) / (MAX_W - IDLE_W))
+        planned_W = self.planner.power_W(self.ctx.clock.now(), self.param("PayloadConductanceWK"),
+                                         self.param("PayloadHeatCapacityJK")) if self.param("PlanOnBoard") else None
+        self.tlm("PlannedPowerW", float("nan") if planned_W is None else planned_W)
+        if planned_W is not None:
+            grant_W = planned_W
+        u = min(self.thermal.utilisation_cap, BOARD.clock_for(grant_W))
         if u < MIN_UTILISATION:
             return False, f"grant {grant_W:.0f} W", 0.0
         return True, "", u
@@ -228,13 +395,28 @@ class ComputeManager(Component):
         entry = self.jobs[job_id]
         spec = JobSpec(**{**entry["spec"], "kind": Kind(entry["spec"]["kind"])})
         chunk = entry["done"]
+        payload = None
+        if spec.input_id:  # checked again before every chunk: storage may have changed since the last
+            try:
+                inp = self.inputs.load(spec.input_id)
+                check_input(spec, inp)
+            except (ValueError, InputMissing) as exc:
+                self._drop(job_id, str(exc))
+                return
+            payload = inp.payload
         self._set_utilisation(u)
         pending = {"job": job_id, "chunk": chunk, "spec": spec, "u": u, "outputs": None, "error": None,
-                   "due": t + spec.work_units() / (PEAK_MFLOPS * u)}
+                   "due": t + spec.work_units() / float(BOARD.mflops(u))}
+        upsets = pending["upsets"] = self.upsets.chunk(job_id, chunk, pending["due"] - t, SITES[spec.kind])
+        if upsets and self.upsets.rates.basis is Basis.CHUNK:
+            upsets.weights(self._models, self.upsets.rates.weights)  # collected while the models waited
+        model = None
+        if spec.kind == Kind.MLP:
+            model = self.weights(spec.size)  # checked here, on this thread, and again at the commit
 
         def work():
             try:
-                pending["outputs"] = run_chunk(spec, chunk, self.matmul, self.weights)
+                pending["outputs"] = run_chunk(spec, chunk, self.matmul, lambda _size: model, payload, upsets)
             except Exception as exc:  # a failed chunk is retried, the manager keeps going
                 pending["error"] = exc
 
@@ -251,21 +433,68 @@ class ComputeManager(Component):
                 return  # the real computation is slower than the payload model: commit next tick
             self._worker.join()  # lockstep: simulated time waits for the real computation
         self._pending = None
-        if p["error"] is not None or p["job"] not in self.jobs:
-            return
+        if p["job"] not in self.jobs:
+            return self._outcome(p, "job dropped")
         entry, spec = self.jobs[p["job"]], p["spec"]
-        energy = self._energy_Wh(spec, p["u"])
+        if p["error"] is None and spec.kind == Kind.MLP and self._check_model(spec.size):
+            p["error"] = ChunkUpset("weights")  # the model was hit while the chunk read it, or just after: unknowable
+        if p["error"] is not None:
+            return self._chunk_failed(p, entry)
         saved = self._restore(p["job"], entry)
+        if entry["done"] != p["chunk"]:  # the checkpoint was damaged: the job starts again from chunk 0
+            self._outcome(p, "checkpoint damaged")
+            entry["restarts"] = entry.get("restarts", 0) + 1
+            if entry["restarts"] >= CHUNK_TRIES:
+                self._drop(p["job"], f"checkpoint damaged {entry['restarts']} times")
+            else:
+                self._save_queue()
+            return
+        entry.pop("tries", None)
+        self._outcome(p, "committed")
+        energy = self._energy_Wh(spec, p["u"])
         outputs = saved + [p["outputs"]]
         entry["done"] = p["chunk"] + 1
         entry["energy_Wh"] += energy
         self.energy_Wh += energy
         self.chunks_done += 1
-        checkpoint.save(self.dir, p["job"], entry["done"], {f"{k}.{n}": v for k, c in enumerate(outputs)
-                                                             for n, v in c.items()})
+        path = checkpoint.save(self.dir, p["job"], entry["done"], {f"{k}.{n}": v for k, c in enumerate(outputs)
+                                                                    for n, v in c.items()})
         self._save_queue()
         if entry["done"] == spec.chunks:
             self._finish(p["job"], entry, spec, outputs, t)
+        else:
+            self.upsets.checkpoint_written(path)
+
+    @staticmethod
+    def _outcome(p: dict, what: str) -> None:
+        """What became of an attempt, in the upset campaign's record of it."""
+        if p.get("upsets") is not None:
+            p["upsets"].exposure.outcome = what
+
+    def _chunk_failed(self, p: dict, entry: dict) -> None:
+        """An attempt that failed a check (or raised): nothing of it is kept and the chunk runs
+        again; after CHUNK_TRIES failures in a row the job is dropped, never sent down doubted."""
+        exc = p["error"]
+        what = exc.what if isinstance(exc, ChunkUpset) else type(exc).__name__
+        self._outcome(p, what)
+        if isinstance(exc, ChunkUpset):
+            if exc.what == "inputs":
+                self.input_mismatches += 1
+            elif exc.what == "weights":
+                self.weights_hit_in_use += 1
+            elif exc.what == "result":
+                self.result_mismatches += 1
+            else:
+                self.dmr_mismatches += 1
+        elif isinstance(exc, AbftUncorrectable):
+            self.abft_failed += 1
+        entry["tries"] = entry.get("tries", 0) + 1
+        if entry["tries"] >= CHUNK_TRIES:
+            self._drop(p["job"], f"chunk {p['chunk']} failed {entry['tries']} times, last: {what}")
+            return
+        self.chunks_recomputed += 1
+        self._save_queue()
+        self.log("ChunkRecomputed", job=p["job"], chunk=p["chunk"], check=what[:24])
 
     def _finish(self, job_id: int, entry: dict, spec: JobSpec, outputs: list, t: float) -> None:
         self.lds.queue(pack_result(spec, outputs))
@@ -280,6 +509,14 @@ class ComputeManager(Component):
         self._save_queue()
         self.log("JobDone", job=job_id, tokens=min(tokens, 0xFFFFFFFF), energy_Wh=entry["energy_Wh"])
 
+    def _drop(self, job_id: int, reason: str) -> None:
+        """A job that cannot go on (its input is gone or damaged): out of the queue, with an event."""
+        del self.jobs[job_id]
+        checkpoint.discard(self.dir, job_id)
+        self._save_queue()
+        self.jobs_failed += 1
+        self.log("JobFailed", job=job_id, reason=reason[:48])
+
     def _restore(self, job_id: int, entry: dict) -> list[dict]:
         """The outputs of the chunks already done, from the checkpoint (restarting if it is bad)."""
         if entry["done"] == 0:
@@ -289,6 +526,7 @@ class ComputeManager(Component):
         except checkpoint.CheckpointDamaged:
             got = None
         if got is None or got[0] != entry["done"]:
+            self.checkpoints_damaged += 1
             self.log("CheckpointDamaged", job=job_id)
             entry["done"], entry["energy_Wh"] = 0, 0.0
             return []
@@ -300,8 +538,8 @@ class ComputeManager(Component):
         return out
 
     def _energy_Wh(self, spec: JobSpec, u: float) -> float:
-        seconds = spec.work_units() / (PEAK_MFLOPS * u)
-        return (IDLE_W + u * (MAX_W - IDLE_W)) * seconds / 3600.0
+        seconds = spec.work_units() / float(BOARD.mflops(u))
+        return float(BOARD.power_W(u)) * seconds / 3600.0
 
     def _set_utilisation(self, u: float) -> None:
         if u > 0 and not self.eps.switched.get(Switch.PAYLOAD, True):

@@ -21,6 +21,7 @@ from gridfree.flight.power.soc import SocEstimator, cell_ocv_V
 from gridfree.protocols.dictionary import (
     Channel, Command, Event, Field, HousekeepingPacket, Limits, Parameter, Severity,
 )
+from gridfree.protocols.payload import BOARD
 
 SAFE_EXIT_MARGIN_V_PER_CELL = 0.05
 SHUNT_FREE_SOC = 0.95  # below this the battery takes all the surplus the arrays offer
@@ -88,7 +89,7 @@ class PowerManager(Component):
         Parameter(6, "SafeExitSocPct", "f32", 40.0, "%", "SOC needed to leave SAFE", min=10.0, max=95.0),
         Parameter(7, "HeaterNominalW", "f32", 30.0, "W", "Survival heater draw when on", min=0.0, max=1000.0),
         Parameter(8, "RadioTxNominalW", "f32", 20.0, "W", "Transmitter draw when on", min=0.0, max=1000.0),
-        Parameter(9, "PayloadMaxW", "f32", 3000.0, "W", "Compute payload draw at full utilisation",
+        Parameter(9, "PayloadMaxW", "f32", BOARD.max_W, "W", "Compute payload draw at full utilisation",
                   min=0.0, max=20000.0),
     )
     housekeeping = (HousekeepingPacket(1, "Status", ("Soc", "SocSigma", "DodOrbit", "PayloadShed", "GrantPowerW",

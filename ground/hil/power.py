@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from gridfree.protocols.payload import BOARD, PayloadModel
+
 SOLAR_CONSTANT_W_M2 = 1361.0  # total solar irradiance at 1 AU (Kopp & Lean 2011)
 
 
@@ -134,9 +136,8 @@ class Loads:
     radio_tx_on: bool = False
     heater_W: float = 30.0
     heaters_on: bool = False
-    compute_idle_W: float = 150.0
-    compute_max_W: float = 3000.0  # a GPU-class board at full tilt
-    compute_utilisation: float = 0.0
+    board: PayloadModel = BOARD  # the GPU-class board's datasheet: draw follows the clock (DVFS)
+    compute_utilisation: float = 0.0  # the clock the node set
     compute_on: bool = True
     switches: dict = field(default_factory=dict)  # extra named loads
 
@@ -144,8 +145,7 @@ class Loads:
     def compute_W(self) -> float:
         if not self.compute_on:
             return 0.0
-        u = min(1.0, max(0.0, self.compute_utilisation))
-        return self.compute_idle_W + u * (self.compute_max_W - self.compute_idle_W)
+        return float(self.board.power_W(self.compute_utilisation))
 
     @property
     def total_W(self) -> float:

@@ -123,6 +123,7 @@ class RunResult:
     observed: Observations
     downlink: dict = field(default_factory=dict)  # the ground decoder's statistics
     bits_flipped: int = 0
+    downlinked: dict = field(default_factory=dict)  # PUS 13 transfers the ground reassembled, by transaction id
 
     @property
     def node_events(self) -> list[str]:
@@ -292,7 +293,8 @@ class Session:
         # What was simulated, for reports of runs stopped early.
         s = Scenario(**{**vars(s), "duration_s": self.k * s.step_s}) if self.k < self.steps else s
         return RunResult(s, self.record, self.truth, wall_s, evaluate(s, self.record, self.truth, self.seen),
-                         self.seen, asdict(self.ground.decoder.stats), self.bit_errors.flipped)
+                         self.seen, asdict(self.ground.decoder.stats), self.bit_errors.flipped,
+                         dict(self.ground.completed_transfers))
 
     def close(self) -> None:
         if self.node.poll() is None:

@@ -18,6 +18,15 @@
                                   # bus_short: value = W added to the unswitched bus;
                                   # duration_s ends serial_silent, radio_ber, bus_short, array_string_loss
                                   # and heater_stuck_on; without it they last)
+    [radiation]                   # upset injection on the node from at_h on: the ground arms and sends
+    at_h = 0.0                    # compute.SetUpsetRates; rates are mean upsets per chunk (per = "chunk")
+    per = "chunk"                 # or per second of node time (per = "second") into chunk inputs,
+    inputs = 0.2                  # products and activations, resident model codewords and checkpoint
+    intermediates = 0.4           # files; every one must end detected, corrected or flagged, never in a
+    weights = 2.0                 # wrong result
+    checkpoints = 0.3
+    seed = 1
+
     [[command]]                   # the ground sends a command at a time and expects an outcome
     at_h = 2.0
     name = "node.SetMode"
@@ -50,6 +59,8 @@ CRITERIA = {"min_soc": float, "max_payload_temp_C": float, "max_battery_temp_C":
             "min_battery_temp_C": float, "no_undervoltage": bool, "final_mode": str, "max_dod_pct": float,
             "max_eclipse_err_s": float, "max_uv_to_safe_s": float}
 OUTCOMES = {"completed", "failed"}
+UPSET_TARGETS = ("inputs", "intermediates", "weights", "checkpoints")
+UPSET_BASES = {"chunk": "CHUNK", "second": "SECOND"}
 
 
 class ScenarioError(ValueError):
@@ -90,6 +101,7 @@ class Scenario:
     faults: list[Fault] = field(default_factory=list)
     commands: list[ScheduledCommand] = field(default_factory=list)
     criteria: dict = field(default_factory=dict)
+    radiation: dict = field(default_factory=dict)  # compute.SetUpsetRates arguments, as sent
 
     @classmethod
     def load(cls, path: str | Path) -> "Scenario":
@@ -105,7 +117,7 @@ class Scenario:
     @classmethod
     def from_dict(cls, doc: dict, src: str = "<scenario>") -> "Scenario":
         known = {"name", "orbit", "start", "duration_h", "step_s", "initial_soc", "compute_utilisation", "fault",
-                 "criteria", "upload_orbit", "command"}
+                 "criteria", "upload_orbit", "command", "radiation"}
         for key in doc:
             if key not in known:
                 raise ScenarioError(src, key, f"unknown key (known: {', '.join(sorted(known))})")
@@ -162,6 +174,11 @@ class Scenario:
                 raise ScenarioError(src, f"{where}.expect", f"one of {sorted(OUTCOMES)}")
             s.commands.append(ScheduledCommand(float(c.get("at_h", 0.0)) * 3600.0, c["name"], dict(c.get("args", {})),
                                                c.get("expect", "completed")))
+        if "radiation" in doc:
+            s.radiation, at_s = _radiation(doc["radiation"], src)
+            # SetUpsetRates is hazardous: one arm, one command, sent together.
+            s.commands += [ScheduledCommand(at_s, "node.Arm", {"window_s": 60}, "completed"),
+                           ScheduledCommand(at_s, "compute.SetUpsetRates", dict(s.radiation), "completed")]
         for key, value in doc.get("criteria", {}).items():
             if key not in CRITERIA or not isinstance(value, CRITERIA[key]) and not (
                     CRITERIA[key] is float and isinstance(value, int) and not isinstance(value, bool)):
@@ -169,3 +186,29 @@ class Scenario:
                                                             f"(known: {', '.join(sorted(CRITERIA))})")
             s.criteria[key] = value
         return s
+
+
+def _radiation(table, src: str) -> tuple[dict, float]:
+    """The [radiation] table as compute.SetUpsetRates arguments, and when to send them."""
+    if not isinstance(table, dict):
+        raise ScenarioError(src, "radiation", "expected a table: [radiation]")
+    known = {"at_h", "per", "seed", *UPSET_TARGETS}
+    for key in table:
+        if key not in known:
+            raise ScenarioError(src, f"radiation.{key}", f"unknown key (known: {', '.join(sorted(known))})")
+    args = {}
+    for key in UPSET_TARGETS:
+        v = table.get(key, 0.0)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= 1000.0:
+            raise ScenarioError(src, f"radiation.{key}", f"expected mean upsets in 0..1000, got {v!r}")
+        args[key] = float(v)
+    per = table.get("per", "chunk")
+    if per not in UPSET_BASES:
+        raise ScenarioError(src, "radiation.per", f"one of {sorted(UPSET_BASES)}, got {per!r}")
+    seed = table.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= 0xFFFF_FFFF:
+        raise ScenarioError(src, "radiation.seed", f"expected an integer 0..2**32-1, got {seed!r}")
+    at_h = table.get("at_h", 0.0)
+    if isinstance(at_h, bool) or not isinstance(at_h, (int, float)) or at_h < 0:
+        raise ScenarioError(src, "radiation.at_h", "expected a number of hours >= 0")
+    return {**args, "basis": UPSET_BASES[per], "seed": seed}, float(at_h) * 3600.0

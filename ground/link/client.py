@@ -8,6 +8,7 @@ reason) as they arrive.
 """
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections import deque
@@ -20,15 +21,19 @@ from gridfree.protocols.dictionary import DecodeError, Dictionary, Event, Severi
 from gridfree.protocols.errors import ProtocolError
 from gridfree.protocols.framing import TcFrameEncoder
 from gridfree.protocols.links import LinkReader, Protocol, open_link
-from gridfree.protocols.pus import AckFlags, PusTc, PusTm
+from gridfree.protocols.pus import PEC_LEN, TC_SEC_HEADER_LEN, AckFlags, PusTc, PusTm
 from gridfree.protocols.services import events as pus5
 from gridfree.protocols.services import housekeeping as pus3
 from gridfree.protocols.services import largedata as pus13
 from gridfree.protocols.services import schedule as pus11
 from gridfree.protocols.services import parameters as pus20
 from gridfree.protocols.services.verification import FailureCode, RequestId, Subtype, VerificationReport
+from gridfree.protocols.spacepacket import PRIMARY_HEADER_LEN
 
 HASH_CHANNEL = "node.DictionaryHash"
+UPLINK_COMMANDS = {pus13.Subtype.UPLINK_FIRST_PART: "lds.UplinkFirstPart",
+                   pus13.Subtype.UPLINK_INTERMEDIATE_PART: "lds.UplinkIntermediatePart",
+                   pus13.Subtype.UPLINK_LAST_PART: "lds.UplinkLastPart"}
 
 
 @dataclass
@@ -90,6 +95,14 @@ class CommandHandle:
         return f"{self.name}: {text}"
 
 
+class UplinkError(RuntimeError):
+    """A large-data uplink stopped: one of its parts failed or went unanswered."""
+
+    def __init__(self, transaction: int, why: str):
+        super().__init__(f"uplink {transaction}: {why}")
+        self.transaction = transaction
+
+
 class GroundClient(Protocol):
     is_replay = False  # a ReplayClient (ground/archive) says True; nothing else may tell them apart
 
@@ -104,6 +117,9 @@ class GroundClient(Protocol):
         self.pongs = 0
         self.transfers: dict[int, pus13.Reassembly] = {}
         self.completed_transfers: dict[int, bytes] = {}
+        self.uplinks: dict[int, list[CommandHandle]] = {}  # transaction -> its parts' handles
+        self.uplink_aborts: dict[int, int] = {}  # transaction -> UplinkFailure, from TM[13,16]
+        self._next_uplink = random.randrange(1, 0x10000)
         self.schedule_report: list[tuple[float, bytes]] | None = None
         self.packets = 0
         self.decode_errors = 0
@@ -202,7 +218,7 @@ class GroundClient(Protocol):
             self.schedule_report = pus11.unpack_activities(tm.app_data)
         elif tm.service == 13 and tm.subtype in (1, 2, 3):
             tid, seq, part = pus13.unpack_part(tm.app_data)
-            if tm.subtype == pus13.Subtype.FIRST_PART:
+            if seq == 0:  # a first part, or the only part of a short transfer: a new transaction
                 self.transfers[tid] = pus13.Reassembly(tid)
             r = self.transfers.get(tid)
             if r is None:
@@ -211,6 +227,9 @@ class GroundClient(Protocol):
             if r.complete:
                 self.completed_transfers[tid] = r.data()
                 del self.transfers[tid]
+        elif (tm.service, tm.subtype) == (13, pus13.UPLINK_ABORTION):
+            tid, reason = pus13.unpack_abortion(tm.app_data)
+            self.uplink_aborts[tid] = reason
 
     def _verification(self, rep: VerificationReport) -> None:
         key = (rep.request.apid, rep.request.seq_count)
@@ -267,6 +286,33 @@ class GroundClient(Protocol):
         """Send a dictionary command by name; arguments are checked before anything is sent."""
         cmd, data = self._encode(name, args)
         return self.send_packet(name, cmd.service, cmd.subtype, data)
+
+    def uplink(self, data: bytes, part_octets: int | None = None, *, window: int = 16,
+               timeout: float = 10.0) -> int:
+        """Send `data` up in TC[13,9..11] parts; returns the transaction id (the parts' handles are
+        in `uplinks[tid]`, an abortion report in `uplink_aborts[tid]`).
+
+        `part_octets` defaults to the most a TC frame carries. With `window` > 0 at most that many
+        parts are out before the oldest has completed, so a fast link does not overrun the node's
+        command queue; `window=0` sends every part at once (a caller that paces the link itself).
+        Raises UplinkError if a part fails or is not verified within `timeout` seconds.
+        """
+        overhead = PRIMARY_HEADER_LEN + TC_SEC_HEADER_LEN + PEC_LEN + pus13.PART_HEAD_OCTETS
+        part_octets = part_octets or self.encoder.config.tc_max_data_octets - overhead
+        with self._cond:
+            tid = self._next_uplink
+            self._next_uplink = self._next_uplink % 0xFFFF + 1
+        handles = self.uplinks[tid] = []
+        for subtype, app_data in pus13.uplink_parts(tid, data, part_octets):
+            if window and len(handles) >= window:
+                self._await_part(tid, handles[-window], timeout)
+            handles.append(self.send_packet(UPLINK_COMMANDS[subtype], pus13.SERVICE, subtype, app_data))
+        return tid
+
+    def _await_part(self, tid: int, handle: CommandHandle, timeout: float) -> None:
+        handle.wait(timeout)
+        if not handle.completed:
+            raise UplinkError(tid, handle.describe() if handle.stages else f"{handle.name}: no report in {timeout} s")
 
     def _raw_args(self, service: int, subtype: int, args: dict) -> bytes:
         if (service, subtype) == (20, pus20.Subtype.SET_VALUES):

@@ -1,11 +1,16 @@
 """`gridfree tokens verify LEDGER --key-file K`: prove a downlinked compute token ledger.
+`gridfree tokens statement FILE --key-file K`: check a tenant's statement as downlinked on
+`compute.Statement` (the PUS 13 transfer, reassembled).
 
 The key file holds one key a line, ``key_id hexkey`` (decimal id, key in hex); blank lines and
-lines starting with ``#`` are skipped. Prints per-tenant totals over the authentic entries, then
-OK, or the first problem of each kind with the sequence numbers involved.
+lines starting with ``#`` are skipped. `verify` prints per-tenant totals over the authentic
+entries, then OK, or the first problem of each kind with the sequence numbers involved.
+`statement` prints the tenant's entries and the totals its STATEMENT entry carries, then OK, or
+every problem found (a record whose CRC or MAC fails, an entry that is not the tenant's, totals
+that the entries do not add up to).
 
-Exit codes: 0 the ledger verifies; 1 it does not (or the file is not a ledger); 2 usage errors,
-an unreadable ledger or key file.
+Exit codes: 0 the ledger (statement) verifies; 1 it does not (or the file is not one); 2 usage
+errors, an unreadable file or key file.
 """
 from __future__ import annotations
 
@@ -14,7 +19,8 @@ import sys
 from pathlib import Path
 
 from gridfree.protocols.errors import ProtocolError
-from gridfree.protocols.ledger import MIN_KEY_OCTETS, VerifyReport, parse_file, verify
+from gridfree.protocols.ledger import (MIN_KEY_OCTETS, StatementReport, VerifyReport, check_statement, parse_file,
+                                       verify)
 
 
 class KeyFileError(ValueError):
@@ -98,6 +104,46 @@ def run_verify(a: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def format_statement(report: StatementReport) -> list[str]:
+    lines = []
+    if report.tenant is not None:
+        lines.append(f"statement of tenant {report.tenant} from seq {report.since_seq}: {report.records} records, "
+                     f"{len(report.entries)} authentic")
+        lines.append(f"{'seq':>8} {'time_unix_s':>16} {'kind':<10} {'job':>10} {'energy_Wh':>14} {'work_units':>12} "
+                     f"{'tokens':>12}")
+        for e in report.entries:
+            lines.append(f"{e.seq:>8} {e.t_s:>16.3f} {e.kind.name:<10} {e.job:>10} {e.energy_Wh:>14.6f} "
+                         f"{e.work_units:>12} {e.tokens:>12}")
+    if report.totals is not None:
+        energy, units, tokens = report.totals
+        checked = "checked" if report.totals_checked else "not checkable: no baseline in the statement"
+        lines.append(f"totals: {energy:.6f} Wh, {units} work units, {tokens} tokens ({checked})")
+    if report.ok:
+        lines.append("OK")
+    else:
+        lines.append("FAILED")
+        lines.extend(f"  {p}" for p in report.problems)
+    return lines
+
+
+def run_statement(a: argparse.Namespace) -> int:
+    try:
+        keys = load_keys(a.key_file)
+    except (OSError, UnicodeDecodeError, KeyFileError) as exc:
+        print(f"gridfree tokens: key file: {exc}", file=sys.stderr)
+        return 2
+    try:
+        data = Path(a.statement).read_bytes()
+    except OSError as exc:
+        print(f"gridfree tokens: {exc}", file=sys.stderr)
+        return 2
+    report = check_statement(data, keys)
+    if a.tenant is not None and report.tenant is not None and report.tenant != a.tenant:
+        report.problems.append(f"statement of tenant {report.tenant}, not {a.tenant}")
+    print("\n".join(format_statement(report)))
+    return 0 if report.ok else 1
+
+
 def run(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="gridfree tokens", description=command["help"])
     sub = parser.add_subparsers(dest="action", required=True)
@@ -106,11 +152,16 @@ def run(argv: list[str]) -> int:
     v.add_argument("ledger", help="ledger file as downlinked")
     v.add_argument("--key-file", required=True, help="lines 'key_id hexkey'")
     v.add_argument("--ledger-id", default=None, help="refuse a file that holds another ledger")
+    s = sub.add_parser("statement", help="check a downlinked tenant statement: CRCs, MACs, totals; print its entries",
+                       description="Exit 0 if the statement checks, 1 if not, 2 on usage or I/O errors.")
+    s.add_argument("statement", help="statement transfer as downlinked (PUS 13, reassembled)")
+    s.add_argument("--key-file", required=True, help="lines 'key_id hexkey'")
+    s.add_argument("--tenant", type=int, default=None, help="refuse a statement of another tenant")
     try:
         a = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
         return int(exc.code or 0)
-    return run_verify(a)
+    return run_statement(a) if a.action == "statement" else run_verify(a)
 
 
 command = {"help": "verify a downlinked compute token ledger", "run": run}

@@ -3,8 +3,8 @@ would check what the satellite sold them."""
 import numpy as np
 import pytest
 
-from gridfree.flight.compute.jobs import run_chunk
-from gridfree.protocols.compute import JobSpec, Kind, keep_tiles, pack_result, tiles, verify
+from gridfree.flight.compute.jobs import ChunkUpset, run_chunk
+from gridfree.protocols.compute import JobSpec, Kind, keep_tiles, matmul_inputs, pack_result, tiles, verify
 
 SPECS = [JobSpec(1, 7, Kind.MATMUL, seed=11, size=256, batch=1, chunks=3),
          JobSpec(2, 7, Kind.MLP, seed=12, size=1, batch=500, chunks=2),
@@ -26,8 +26,20 @@ def test_a_wrong_product_is_caught_by_its_checksums():
         c[17, 42] += 1.0
         return c
 
-    chunks = [run_chunk(spec, 0), run_chunk(spec, 1, matmul=faulty), run_chunk(spec, 2)]
+    c = faulty(*matmul_inputs(spec, 1))
+    wrong = {"row_sums": c.sum(axis=1, dtype=np.float64), "col_sums": c.sum(axis=0, dtype=np.float64)}
+    chunks = [run_chunk(spec, 0), wrong, run_chunk(spec, 2)]
     assert verify(spec, pack_result(spec, chunks)) == ["chunk 1: row/column sums disagree with (e^T A) B and A (B e)"]
+    with pytest.raises(ChunkUpset, match="result"):  # and the node holds its own chunk to the same contract
+        run_chunk(spec, 1, matmul=faulty)
+
+
+def test_a_not_a_number_in_the_sums_is_refused():
+    """An upset can make NaN, which compares false with everything: the check must fail on it."""
+    spec = SPECS[0]
+    chunks = [run_chunk(spec, k) for k in range(spec.chunks)]
+    chunks[2]["col_sums"][5] = np.nan
+    assert verify(spec, pack_result(spec, chunks)) == ["chunk 2: row/column sums disagree with (e^T A) B and A (B e)"]
 
 
 def test_wrong_classes_and_wrong_tiles_are_caught():

@@ -19,7 +19,7 @@ def send(node, name, **args):
 def submit(node, spec, priority=1):
     send(node, "compute.Submit", job_id=spec.job_id, tenant=spec.tenant, kind=spec.kind.name, seed=spec.seed,
          size=spec.size, batch=spec.batch, chunks=spec.chunks, priority=priority, deadline_unix_s=0.0,
-         threshold=spec.threshold)
+         threshold=spec.threshold, input_id=spec.input_id)
 
 def capture_results(node):
     results = []

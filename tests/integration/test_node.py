@@ -192,3 +192,14 @@ def test_a_lockstep_node_process_is_stepped_from_outside(tmp_path, dictionary):
         proc.terminate()
         proc.wait(10)
         proc.stdout.close()
+
+
+def test_a_tenant_input_goes_up_paced_by_verified_parts_and_is_stored(ground):
+    from gridfree.protocols.compute import TenantInput
+
+    data = TenantInput(3, 1, bytes(range(256)) * 600).pack()  # ~154 parts: more than the node queues at once
+    tid = ground.uplink(data)  # window of 16 parts: waits for verification as it goes
+    handles = ground.uplinks[tid]
+    assert len(handles) == 154 and all(h.wait(10).completed for h in handles)
+    assert ground.wait_until(lambda: ground.value("compute.InputsStored") == 1, 10)
+    assert ground.value("cmdDisp.QueueOverflows") == 0 and ground.uplink_aborts == {}

@@ -63,10 +63,12 @@ def test_each_load_draw_matches_the_truth(tmp_path):
 
 def test_compute_flown_to_the_grant_holds_the_battery_and_the_dod_limit(tmp_path):
     """Fly the payload at exactly the granted power through the next orbit, with half the array lost
-    so that sunlight alone cannot feed it: the battery must end where the plan says (start less the
-    drawdown) and never go deeper than the DoD limit."""
+    and the payload capped at 3 kW, so that the energy does not all fit in sunlight and the grant
+    must reach into the shadow: the battery must end where the plan says (start less the drawdown)
+    and never go deeper than the DoD limit."""
     truth, node = bench(tmp_path, soc=0.75, utilisation=0.3)
     truth.array.strings_lost = truth.array.strings // 2
+    node.params.set("power.PayloadMaxW", 3000.0)
     upload_orbit(node)
     period = node.params.get("power.OrbitPeriodS")
     run(truth, node, period + 10.0)  # learn, and land on a fresh plan
@@ -78,8 +80,8 @@ def test_compute_flown_to_the_grant_holds_the_battery_and_the_dod_limit(tmp_path
         nonlocal lowest
         now = [s for s in plan if s.start_s <= truth.time_s < s.end_s]
         watts = now[0].power_W if now else 0.0
-        loads.compute_on = watts >= loads.compute_idle_W
-        loads.compute_utilisation = (watts - loads.compute_idle_W) / (loads.compute_max_W - loads.compute_idle_W)
+        loads.compute_on = watts >= loads.board.idle_W
+        loads.compute_utilisation = loads.board.clock_for(watts)
         lowest = min(lowest, truth.battery.soc)
 
     run(truth, node, period, each=fly)

@@ -1,0 +1,53 @@
+"""The onboard planner on the rig's truth: once the orbit is known the payload runs at the plan's
+power, and flying the plan keeps the battery inside the DoD limit through the eclipses."""
+import math
+
+from gridfree.flight.core.modes import Mode
+from gridfree.protocols.compute import JobSpec, Kind
+from gridfree.protocols.payload import BOARD
+from tests.compute.test_manager import send, submit
+from tests.power.test_power_manager import bench, run, upload_orbit
+
+JOB = JobSpec(21, 7, Kind.TILES, seed=1, size=0, batch=1, chunks=100_000, threshold=0.3)
+
+
+def planned(node):
+    value = node.telemetry.read("compute.PlannedPowerW")
+    return None if value is None or math.isnan(value) else value
+
+
+def test_flying_the_plan_spends_in_shadow_and_keeps_the_dod_limit(tmp_path):
+    truth, node = bench(tmp_path, soc=0.8, utilisation=0.0)
+    node.modes.request(Mode.NOMINAL, "test")
+    run(truth, node, 5.0)
+    assert planned(node) is None  # no orbit uploaded: nothing to plan from, the grant rules
+    upload_orbit(node)
+    period = node.params.get("power.OrbitPeriodS")
+    socs, shadow_W = [], []
+
+    def fly():  # the payload at exactly the plan's power, as the compute manager would run it
+        watts = planned(node) or 0.0
+        truth.loads.compute_utilisation = BOARD.clock_for(watts)
+        socs.append(truth.battery.soc)
+        if truth.sunlit_fraction < 0.5:
+            shadow_W.append(watts)
+
+    run(truth, node, 1.5 * period, step_s=2.0, each=fly)
+    assert planned(node) is not None and node.compute.planner.failures == 0
+    assert shadow_W and sum(shadow_W) / len(shadow_W) > BOARD.idle_W  # it computes through the eclipse
+    window = int(period / 2.0)
+    assert max(max(socs[max(0, k - window):k + 1]) - socs[k] for k in range(len(socs))) <= 0.30
+    assert not node.power.shed
+
+
+def test_the_manager_sets_the_board_to_the_plans_power(tmp_path):
+    truth, node = bench(tmp_path, soc=0.8, utilisation=0.0)
+    node.modes.request(Mode.NOMINAL, "test")
+    upload_orbit(node)
+    run(truth, node, 120.0)  # the power manager learns the arrays; the first plan is made
+    send(node, "compute.SetQuota", tenant=7, tokens=4_000_000_000)
+    submit(node, JOB)
+    drawn = []
+    run(truth, node, 30.0, each=lambda: drawn.append((planned(node), truth.loads.compute_W)))
+    running = [(p, w) for p, w in drawn[5:] if p and node.compute.utilisation > 0]
+    assert running and all(abs(w - p) / p < 0.02 for p, w in running)

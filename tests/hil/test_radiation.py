@@ -1,0 +1,57 @@
+"""The rig drives the node's upset campaign (issue 9): a scenario's [radiation] table becomes an
+armed `compute.SetUpsetRates` over the radio, and the jobs that run under it come down right or
+not at all."""
+import pytest
+
+from gridfree.ground.hil.scenario import Scenario, ScenarioError
+from gridfree.protocols.compute import JobSpec, Kind, unpack_result, verify
+
+RADIATION = {"per": "chunk", "inputs": 0.2, "intermediates": 0.5, "weights": 2.0, "checkpoints": 0.3, "seed": 4}
+
+
+def test_a_radiation_table_becomes_an_armed_command_the_node_understands(tmp_path, dictionary):
+    s = Scenario.from_dict({"radiation": {**RADIATION, "at_h": 0.5}})
+    arm, rates = s.commands
+    assert (arm.name, arm.at_s, rates.name, rates.at_s) == ("node.Arm", 1800.0, "compute.SetUpsetRates", 1800.0)
+    assert rates.args == {"inputs": 0.2, "intermediates": 0.5, "weights": 2.0, "checkpoints": 0.3,
+                          "basis": "CHUNK", "seed": 4}
+    command = dictionary.command_by_name[rates.name]
+    assert command.hazardous and command.decode_args(command.encode_args(**rates.args)[2:])["basis"] == 0
+    bad = tmp_path / "bad.toml"
+    for text, match in [('[radiation]\ninputs = -1\n', "radiation.inputs"),
+                        ('[radiation]\nper = "orbit"\n', "radiation.per"),
+                        ('[radiation]\nseed = 1.5\n', "radiation.seed"),
+                        ('[radiation]\nneutrons = 3\n', "radiation.neutrons"),
+                        ('radiation = 3\n', "radiation")]:
+        bad.write_text(text)
+        with pytest.raises(ScenarioError, match=match):
+            Scenario.load(bad)
+
+
+def test_jobs_under_a_scenario_campaign_come_down_right_or_not_at_all(tmp_path):
+    from gridfree.ground.hil import runner
+
+    specs = [JobSpec(1, 5, Kind.MLP, seed=1, size=0, batch=16, chunks=4),
+             JobSpec(2, 5, Kind.TILES, seed=2, size=0, batch=8, chunks=4, threshold=0.5),
+             JobSpec(3, 5, Kind.MATMUL, seed=3, size=32, batch=1, chunks=4)]
+    commands = [{"name": "compute.SetQuota", "args": {"tenant": 5, "tokens": 10_000_000}},
+                {"name": "node.SetMode", "args": {"mode": "NOMINAL"}}]
+    commands += [{"at_h": 0.001, "name": "compute.Submit", "args": dict(
+        job_id=s.job_id, tenant=s.tenant, kind=s.kind.name, seed=s.seed, size=s.size, batch=s.batch, chunks=s.chunks,
+        priority=1, deadline_unix_s=0.0, threshold=s.threshold, input_id=0)} for s in specs]
+    doc = {"name": "radiation", "orbit": "iss500", "duration_h": 0.02, "step_s": 1.0, "initial_soc": 0.9,
+           "compute_utilisation": 0.0, "upload_orbit": False, "command": commands, "radiation": RADIATION,
+           "criteria": {}}
+    result = runner.run(Scenario.from_dict(doc), tmp_path)
+    assert result.passed, result.checks  # every command completed, the armed SetUpsetRates among them
+    names = [e.event.name for e in result.observed.events if e.event]
+    assert "compute.UpsetRatesSet" in names
+    assert {"compute.ChunkRecomputed", "compute.CheckpointDamaged"} & set(names)  # the campaign reached the jobs
+    by_id = {s.job_id: s for s in specs}
+    came_down = {}
+    for data in result.downlinked.values():
+        job_id = unpack_result(data)[0]
+        came_down[job_id] = verify(by_id[job_id], data)
+    dropped = [e.args["job"] for e in result.observed.events if e.event and e.event.name == "compute.JobFailed"]
+    assert sorted([*came_down, *dropped]) == [1, 2, 3] and came_down
+    assert all(problems == [] for problems in came_down.values()), came_down
