@@ -18,7 +18,16 @@ from pathlib import Path
 
 DEMO = {"name": "demo", "orbit": "iss500", "start": "2026-03-20T12:00:00Z", "duration_h": 24.0, "step_s": 1.0,
         "initial_soc": 0.75, "compute_utilisation": 0.5,
-        "command": [{"at_h": 0.0, "name": "node.SetMode", "args": {"mode": "NOMINAL"}, "expect": "completed"}],
+        "command": [{"at_h": 0.0, "name": "node.SetMode", "args": {"mode": "NOMINAL"}, "expect": "completed"},
+                    *({"at_h": 0.0, "name": "compute.SetQuota", "args": {"tenant": t, "tokens": 4_000_000_000},
+                       "expect": "completed"} for t in (1, 2)),
+                    *({"at_h": at, "name": "compute.Submit", "expect": "completed",
+                       "args": dict(job_id=j, tenant=t, kind=kind, seed=j, size=size, batch=batch, chunks=chunks,
+                                    priority=1, deadline_unix_s=0.0, threshold=0.3, input_id=0)}
+                      for at, j, t, kind, size, batch, chunks in (
+                          (0.01, 1, 1, "MLP", 1, 256, 400), (0.02, 2, 2, "MATMUL", 256, 1, 300),
+                          (0.3, 3, 2, "TILES", 0, 16, 600), (0.6, 4, 1, "MLP", 2, 64, 600),
+                          (0.9, 5, 2, "MATMUL", 512, 1, 400)))],
         "criteria": {"no_undervoltage": True, "max_dod_pct": 30.0, "max_payload_temp_C": 85.0,
                      "min_battery_temp_C": 0.0}}
 HEADLESS_HOURS = 1.6  # one orbit of the ISS-like preset, with its eclipse

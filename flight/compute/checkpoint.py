@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gridfree.flight.core.store import replace_durably
 from gridfree.native.crc import crc32c
 
 MAGIC = b"GFCK"
@@ -58,17 +59,7 @@ def save(directory: str | os.PathLike, job_id: int, chunk: int, state: dict[str,
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     path = _path(directory, job_id)
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    replace_durably(path, data)
     return path
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from gridfree.flight.core.store import replace_durably
 from gridfree.protocols.compute import InputDamaged, TenantInput
 
 MAX_STORED_OCTETS = 256 << 20
@@ -48,17 +49,7 @@ class InputStore:
         if self.stored_octets() + len(data) > MAX_STORED_OCTETS:
             raise InputRefused(f"input {inp.input_id}: {len(data)} octets more would exceed the "
                                f"{MAX_STORED_OCTETS >> 20} MiB kept for inputs")
-        tmp = path.with_suffix(".tmp")
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        fd = os.open(self.dir, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        replace_durably(path, data)
         return inp
 
     def load(self, input_id: int) -> TenantInput:

@@ -30,7 +30,10 @@ three orbits that spreads the energy where the board is most efficient, within t
 floor and thermal limits), the power manager's grant until the planner has an orbit to plan on;
 the power manager's shed and SAFE stay above both. The power becomes a clock through the
 payload's datasheet (protocols/payload.py), and energy is what the datasheet says a chunk cost
-at that clock: a chunk of W MFLOP takes W / mflops(clock) seconds of node time.
+at that clock: a chunk of W MFLOP takes W / mflops(clock) seconds of node time. Where the host
+has RAPL counters (flight/hardware/rapl.py) the energy its CPU really spent computing the chunks
+is measured as well (`HostEnergyJ`), to set against the model; tenants are charged the model's,
+the payload's energy, not the energy of whatever machine the flight software runs on.
 """
 from __future__ import annotations
 
@@ -53,6 +56,7 @@ from gridfree.flight.core.modes import Mode
 from gridfree.flight.core.services.largedata import UplinkRejected
 from gridfree.flight.core.store import AtomicRecordFile, CorruptStoreError
 from gridfree.flight.hardware.interfaces import Switch
+from gridfree.flight.hardware.rapl import POWERCAP, Rapl
 from gridfree.native.crc import crc32c
 from gridfree.native.edac import EdacBuffer
 from gridfree.protocols.compute import (INPUT_MAGIC, InputDamaged, JobSpec, Kind, check_input, mlp_weights,
@@ -88,6 +92,8 @@ class ComputeManager(Component):
         Channel(13, "AbftRecomputed", "u32", description="Products computed again after a failed check"),
         Channel(14, "InputsStored", "u16", description="Tenant inputs on board"),
         Channel(15, "InputsRejected", "u32", description="Uplinked tenant inputs refused (damaged, id taken, full)"),
+        Channel(16, "HostEnergyJ", "f32", "J", "Host CPU package energy measured by RAPL for chunks since boot (NaN: "
+                "no RAPL)"),
         Channel(20, "UpsetsInputs", "u32", description="Upsets injected into chunk inputs (SetUpsetRates)"),
         Channel(21, "UpsetsIntermediates", "u32", description="Upsets injected into products and activations"),
         Channel(22, "UpsetsWeights", "u32", description="Upsets injected into resident model codewords"),
@@ -103,6 +109,8 @@ class ComputeManager(Component):
         Channel(32, "ResultMismatches", "u32", description="MATMUL chunks whose sums failed the contract on board"),
         Channel(40, "PlannedPowerW", "f32", "W", "Payload power the onboard plan gives now (NaN: no plan, the "
                 "grant rules)"),
+        Channel(45, "DeadlineMisses", "u32", description="Jobs dropped at their deadline unfinished since boot"),
+        Channel(46, "JobsLate", "u16", description="Queued jobs the plan cannot finish by their deadline"),
     )
     parameters = (
         Parameter(1, "PlanOnBoard", "bool", True, description="Run at the onboard plan's power (else the grant's)"),
@@ -163,14 +171,16 @@ class ComputeManager(Component):
     housekeeping = (HousekeepingPacket(1, "Status", ("JobsQueued", "ActiveJob", "ChunksDone", "JobsDone",
                                                      "Preemptions", "Utilisation", "EnergyWh", "TokensCharged",
                                                      "Running", "EdacCorrected", "EdacUncorrectable", "AbftCorrected",
-                                                     "AbftRecomputed", "InputsStored", "InputsRejected"), 1.0,
+                                                     "AbftRecomputed", "InputsStored", "InputsRejected",
+                                                     "HostEnergyJ"), 1.0,
                                        "Compute jobs"),
                     HousekeepingPacket(2, "Radiation", RADIATION_CHANNELS, 5.0,
                                        "Upsets injected and what the checks made of them"),
-                    HousekeepingPacket(3, "Plan", ("PlannedPowerW",), 10.0, "The onboard compute plan"))
+                    HousekeepingPacket(3, "Plan", ("PlannedPowerW", "DeadlineMisses", "JobsLate"), 10.0,
+                                       "The onboard compute plan"))
 
     def __init__(self, power, thermal, eps, large_data, state_dir: Path, ledger_key: bytes, key_id: int = 1,
-                 matmul=None, name: str = "compute", id_base: int = 0x0400):
+                 matmul=None, name: str = "compute", id_base: int = 0x0400, powercap: Path | str = POWERCAP):
         super().__init__(name, id_base)
         self.power, self.thermal, self.eps, self.lds = power, thermal, eps, large_data
         self.dir = Path(state_dir) / "compute"
@@ -187,6 +197,8 @@ class ComputeManager(Component):
         self._held_reason = ""
         self.chunks_done = self.jobs_done = self.preemptions = 0
         self.energy_Wh = 0.0
+        self.rapl = Rapl.discover(powercap)  # the host's own meter, where it has one we may read
+        self.host_energy_J = 0.0
         self.tokens = 0
         self.utilisation = 0.0
         self._models: dict[int, list[EdacBuffer]] = {}
@@ -195,6 +207,7 @@ class ComputeManager(Component):
         self.upsets = UpsetInjector()
         self.chunks_recomputed = self.input_mismatches = self.dmr_mismatches = self.weights_hit_in_use = 0
         self.abft_failed = self.model_crc_mismatches = self.checkpoints_damaged = self.jobs_failed = 0
+        self.deadline_misses = 0
         self.result_mismatches = 0
         self.inputs = InputStore(self.dir / "inputs")
         self.inputs_rejected = 0
@@ -359,7 +372,8 @@ class ComputeManager(Component):
                              ("ChunksDone", self.chunks_done), ("JobsDone", self.jobs_done),
                              ("Preemptions", self.preemptions), ("Utilisation", 100 * self.utilisation),
                              ("EnergyWh", self.energy_Wh), ("TokensCharged", min(self.tokens, 0xFFFFFFFF)),
-                             ("Running", allowed)):
+                             ("Running", allowed),
+                             ("HostEnergyJ", float("nan") if self.rapl is None else self.host_energy_J)):
             self.tlm(local, value)
         if not self.upsets.rates.off:  # per-second upsets land now, whatever is running
             self.upsets.tick(t, self._models, [checkpoint.path(self.dir, j) for j, e in self.jobs.items() if e["done"]])
@@ -386,14 +400,32 @@ class ComputeManager(Component):
         return True, "", u
 
     def _next_job(self, t: float) -> int | None:
+        """Highest priority first; within it, jobs the plan finishes in time before those it cannot,
+        each earliest deadline first. A job past its deadline is dropped: its result would be late."""
+        for job_id in [j for j, e in self.jobs.items() if 0 < e["deadline"] <= t and
+                       not (self._pending and self._pending["job"] == j)]:
+            self.deadline_misses += 1
+            self._drop(job_id, "deadline passed")
         if not self.jobs:
             return None
-        return min(self.jobs, key=lambda j: (self.jobs[j]["priority"], self.jobs[j]["deadline"] or float("inf"), j))
+        ids = list(self.jobs)
+        deadline = {j: self.jobs[j]["deadline"] or float("inf") for j in ids}
+        late = set()
+        if self.planner.plan is not None:
+            work = [(deadline[j], (self.jobs[j]["spec"]["chunks"] - self.jobs[j]["done"]) * self._spec(j).work_units())
+                    for j in ids]
+            late = set(ids) - {ids[i] for i in self.planner.plan.on_time(self.planner.plan_t, work)}
+        self.tlm("JobsLate", len(late))
+        self.tlm("DeadlineMisses", self.deadline_misses)
+        return min(ids, key=lambda j: (self.jobs[j]["priority"], j in late, deadline[j], j))
+
+    def _spec(self, job_id: int) -> JobSpec:
+        entry = self.jobs[job_id]
+        return JobSpec(**{**entry["spec"], "kind": Kind(entry["spec"]["kind"])})
 
     # ---- running chunks ---------------------------------------------------------------------------
     def _start(self, job_id: int, t: float, u: float) -> None:
-        entry = self.jobs[job_id]
-        spec = JobSpec(**{**entry["spec"], "kind": Kind(entry["spec"]["kind"])})
+        entry, spec = self.jobs[job_id], self._spec(job_id)
         chunk = entry["done"]
         payload = None
         if spec.input_id:  # checked again before every chunk: storage may have changed since the last
@@ -414,11 +446,16 @@ class ComputeManager(Component):
         if spec.kind == Kind.MLP:
             model = self.weights(spec.size)  # checked here, on this thread, and again at the commit
 
+        rapl = self.rapl
+
         def work():
+            before = rapl.read_J() if rapl is not None else None
             try:
                 pending["outputs"] = run_chunk(spec, chunk, self.matmul, lambda _size: model, payload, upsets)
             except Exception as exc:  # a failed chunk is retried, the manager keeps going
                 pending["error"] = exc
+            after = rapl.read_J() if before is not None else None  # a bad read costs this chunk's measure only
+            pending["host_J"] = rapl.delta_J(before, after) if after is not None else 0.0
 
         self._pending = pending
         self._worker = threading.Thread(target=work, name=f"compute-{job_id}", daemon=True)
@@ -433,6 +470,7 @@ class ComputeManager(Component):
                 return  # the real computation is slower than the payload model: commit next tick
             self._worker.join()  # lockstep: simulated time waits for the real computation
         self._pending = None
+        self.host_energy_J += p.get("host_J", 0.0)  # spent whatever becomes of the chunk
         if p["job"] not in self.jobs:
             return self._outcome(p, "job dropped")
         entry, spec = self.jobs[p["job"]], p["spec"]

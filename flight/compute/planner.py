@@ -66,6 +66,22 @@ class Plan:
     def total_work_mflop(self) -> float:
         return float(self.work_mflop.sum())
 
+    def on_time(self, t0: float, jobs: list[tuple[float, float]]) -> list[int]:
+        """Which of `jobs` [(deadline, remaining MFLOP)] the plan from `t0` finishes in time, taken
+        earliest deadline first, as indices: a job that cannot make it should get no work while
+        others can (EDF under overload spends on it and loses both). No deadline: inf."""
+        done_by = np.cumsum(self.work_mflop)
+        ends = t0 + self.step_s * np.arange(1, len(done_by) + 1)
+        out, load = [], 0.0
+        for i in sorted(range(len(jobs)), key=lambda i: jobs[i][0]):
+            deadline, remaining = jobs[i]
+            k = np.searchsorted(ends, deadline, side="right") - 1
+            capacity = done_by[k] if k >= 0 else 0.0
+            if deadline == np.inf or load + remaining <= capacity:
+                out.append(i)
+                load += remaining
+        return out
+
 
 def solve(step_s: float, generation_W: np.ndarray, essentials_W: np.ndarray, *, capacity_Wh: float,
           soc0: float, temp0_C: float, recent_soc: np.ndarray | None = None, window: int,

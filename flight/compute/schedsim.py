@@ -232,7 +232,9 @@ def planned(w: World, k: int, s: dict) -> float:
         s["_plan"] = plan
         s["_plan_k"] = k
     plan = s["_plan"]
-    s["order"] = admitted(s["jobs"], plan, s["t"] - (k - s["_plan_k"]) * STEP_S)
+    jobs = sorted(s["jobs"])
+    s["order"] = [jobs[i] for i in plan.on_time(s["t"] - (k - s["_plan_k"]) * STEP_S,
+                                                 [(j.deadline_s, j.remaining) for j in jobs])]
     return float(plan.power_W[(k - s["_plan_k"]) // per])
 
 
@@ -242,21 +244,6 @@ def feasible_at_peak(jobs: list[Job], t: float) -> list[Job]:
     out, load = [], 0.0
     for j in sorted(jobs):
         if load + j.remaining <= BOARD.peak_mflops * (j.deadline_s - t):
-            out.append(j)
-            load += j.remaining
-    return out
-
-
-def admitted(jobs: list[Job], plan: planner.Plan, plan_t0: float) -> list[Job]:
-    """The jobs the plan can finish by their deadlines, earliest deadline first: a job that cannot
-    make it gets no work while others can (EDF would spend on it and lose both)."""
-    done_by = np.cumsum(plan.work_mflop)
-    ends = plan_t0 + plan.step_s * np.arange(1, len(done_by) + 1)
-    out, load = [], 0.0
-    for j in sorted(jobs):
-        i = np.searchsorted(ends, j.deadline_s, side="right") - 1
-        capacity = done_by[i] if i >= 0 else 0.0
-        if load + j.remaining <= capacity:
             out.append(j)
             load += j.remaining
     return out

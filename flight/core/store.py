@@ -28,6 +28,22 @@ class CorruptStoreError(ValueError):
         self.reason = reason
 
 
+def replace_durably(path: Path, data: bytes) -> None:
+    """Write `data` to a temporary file beside `path`, fsync it, rename it over `path` and fsync
+    the directory: after a crash at any instant `path` holds the old contents or the new."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 class AtomicRecordFile:
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
@@ -36,17 +52,7 @@ class AtomicRecordFile:
         if len(body) > MAX_BODY_OCTETS:
             raise ValueError(f"{self.path}: record of {len(body)} octets exceeds {MAX_BODY_OCTETS}")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        with open(tmp, "wb") as f:
-            f.write(_HEADER.pack(MAGIC, len(body), zlib.crc32(body)) + body)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
-        fd = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        replace_durably(self.path, _HEADER.pack(MAGIC, len(body), zlib.crc32(body)) + body)
 
     def load(self) -> bytes | None:
         """The stored body, None if there is no store yet; CorruptStoreError if it fails a check."""

@@ -59,9 +59,9 @@ class ThermalModel:
 
 
 def default_thermal() -> ThermalModel:
-    """A 3 kW AI node: a GPU-class payload on a cold plate to an 8 m^2 radiator (about 400 W/m^2
-    at 300 K), the battery and the structure. Capacities from masses x specific heats (Al 900
-    J/kg/K, Li-ion ~1000 J/kg/K)."""
+    """An AI node: a GPU-class payload (6 kW at full clock, ~3 kW sustained) on a cold plate to an
+    8 m^2 radiator (about 400 W/m^2 at 300 K), the battery and the structure. Capacities from
+    masses x specific heats (Al 900 J/kg/K, Li-ion ~1000 J/kg/K)."""
     nodes = {
         "payload": ThermalNode("payload", 25.0 * 900, 303.15),
         "battery": ThermalNode("battery", 45.0 * 1000, 293.15, radiating_area_m2=0.1),

@@ -80,17 +80,25 @@ def format_report(report: VerifyReport) -> list[str]:
     return lines
 
 
-def run_verify(a: argparse.Namespace) -> int:
+def _read(key_file: str, path: str) -> tuple[dict, bytes] | None:
+    """The keys and the file to check, or None after saying on stderr which could not be read."""
     try:
-        keys = load_keys(a.key_file)
+        keys = load_keys(key_file)
     except (OSError, UnicodeDecodeError, KeyFileError) as exc:
         print(f"gridfree tokens: key file: {exc}", file=sys.stderr)
-        return 2
+        return None
     try:
-        data = Path(a.ledger).read_bytes()
+        return keys, Path(path).read_bytes()
     except OSError as exc:
         print(f"gridfree tokens: {exc}", file=sys.stderr)
+        return None
+
+
+def run_verify(a: argparse.Namespace) -> int:
+    got = _read(a.key_file, a.ledger)
+    if got is None:
         return 2
+    keys, data = got
     try:
         ledger_id, records = parse_file(data)
     except ProtocolError as exc:
@@ -127,16 +135,10 @@ def format_statement(report: StatementReport) -> list[str]:
 
 
 def run_statement(a: argparse.Namespace) -> int:
-    try:
-        keys = load_keys(a.key_file)
-    except (OSError, UnicodeDecodeError, KeyFileError) as exc:
-        print(f"gridfree tokens: key file: {exc}", file=sys.stderr)
+    got = _read(a.key_file, a.statement)
+    if got is None:
         return 2
-    try:
-        data = Path(a.statement).read_bytes()
-    except OSError as exc:
-        print(f"gridfree tokens: {exc}", file=sys.stderr)
-        return 2
+    keys, data = got
     report = check_statement(data, keys)
     if a.tenant is not None and report.tenant is not None and report.tenant != a.tenant:
         report.problems.append(f"statement of tenant {report.tenant}, not {a.tenant}")

@@ -51,3 +51,27 @@ def test_the_manager_sets_the_board_to_the_plans_power(tmp_path):
     run(truth, node, 30.0, each=lambda: drawn.append((planned(node), truth.loads.compute_W)))
     running = [(p, w) for p, w in drawn[5:] if p and node.compute.utilisation > 0]
     assert running and all(abs(w - p) / p < 0.02 for p, w in running)
+
+
+def test_a_job_the_plan_cannot_finish_in_time_waits_and_is_dropped_at_its_deadline(tmp_path):
+    truth, node = bench(tmp_path, soc=0.8, utilisation=0.0)
+    node.modes.request(Mode.NOMINAL, "test")
+    upload_orbit(node)
+    run(truth, node, 120.0)
+    assert node.compute.planner.plan is not None
+    send(node, "compute.SetQuota", tenant=7, tokens=4_000_000_000)
+    now = node.clock.now()
+    # 2.7e9 MFLOP due in a minute: more than the board could do by then even flat out
+    hopeless = JobSpec(31, 7, Kind.MATMUL, seed=1, size=4096, batch=1, chunks=20_000)
+    send(node, "compute.Submit", job_id=31, tenant=7, kind="MATMUL", seed=1, size=4096, batch=1, chunks=20_000,
+         priority=1, deadline_unix_s=now + 60.0, threshold=0.0, input_id=0)
+    send(node, "compute.Submit", job_id=32, tenant=7, kind="TILES", seed=1, size=0, batch=1, chunks=100_000,
+         priority=1, deadline_unix_s=now + 3000.0, threshold=0.3, input_id=0)
+    assert hopeless.work_units() * hopeless.chunks > BOARD.peak_mflops * 60.0
+    run(truth, node, 5.0)
+    assert set(node.compute.jobs) == {31, 32}, node.dispatcher.failed
+    assert node.telemetry.read("compute.JobsLate") == 1
+    assert node.telemetry.read("compute.ActiveJob") == 32  # the one that can make it runs, though due later
+    run(truth, node, 60.0)
+    assert 31 not in node.compute.jobs and node.compute.deadline_misses == 1
+    assert node.telemetry.read("compute.DeadlineMisses") == 1 and node.compute.jobs_failed >= 1
