@@ -50,6 +50,7 @@ from gridfree.flight.compute.faults import Basis, Target, UpsetInjector, UpsetRa
 from gridfree.flight.compute.inputs import InputMissing, InputRefused, InputStore
 from gridfree.flight.compute.jobs import SITES, ChunkUpset, run_chunk
 from gridfree.flight.compute.ledger import QuotaExceeded, TokenLedger
+from gridfree.flight.compute.models import ResidentModels
 from gridfree.flight.compute.onboard import OnboardPlanner
 from gridfree.flight.core.component import CommandFailed, Component
 from gridfree.flight.core.modes import Mode
@@ -57,9 +58,7 @@ from gridfree.flight.core.services.largedata import UplinkRejected
 from gridfree.flight.core.store import AtomicRecordFile, CorruptStoreError
 from gridfree.flight.hardware.interfaces import Switch
 from gridfree.flight.hardware.rapl import POWERCAP, Rapl
-from gridfree.native.crc import crc32c
-from gridfree.native.edac import EdacBuffer
-from gridfree.protocols.compute import (INPUT_MAGIC, InputDamaged, JobSpec, Kind, check_input, mlp_weights,
+from gridfree.protocols.compute import (INPUT_MAGIC, InputDamaged, JobSpec, Kind, check_input,
                                         pack_result)
 from gridfree.protocols.dictionary import Channel, Command, Event, Field, HousekeepingPacket, Parameter, Severity
 from gridfree.protocols.payload import BOARD
@@ -84,7 +83,7 @@ class ComputeManager(Component):
         Channel(5, "Preemptions", "u32", description="Times running work was held for power, mode or heat"),
         Channel(6, "Utilisation", "f32", "%", "Payload utilisation commanded"),
         Channel(7, "EnergyWh", "f32", "Wh", "Payload energy spent on jobs since boot"),
-        Channel(8, "TokensCharged", "u32", description="Tokens charged to tenants since boot"),
+        Channel(8, "TokensCharged", "u64", description="Tokens charged to tenants since boot"),
         Channel(9, "Running", "bool", description="Compute may run now (mode, power, heat)"),
         Channel(10, "EdacCorrected", "u32", description="Single-bit upsets corrected in resident model weights"),
         Channel(11, "EdacUncorrectable", "u32", description="Double-bit upsets found (the model was reloaded)"),
@@ -129,7 +128,7 @@ class ComputeManager(Component):
             Field("threshold", "f32", min=0.0, max=1.0, description="TILES: cloud fraction kept below"),
             Field("input_id", "u32", description="0: inputs from the seed; else an uplinked tenant input"))),
         Command("Cancel", opcode=0x02, arguments=(Field("job_id", "u32"),), description="Drop a queued job"),
-        Command("SetQuota", opcode=0x03, arguments=(Field("tenant", "u16"), Field("tokens", "u32")),
+        Command("SetQuota", opcode=0x03, arguments=(Field("tenant", "u16"), Field("tokens", "u64", max=2**63 - 1)),
                 description="A tenant's token quota (recorded in the ledger)"),
         Command("Statement", opcode=0x04, arguments=(Field("tenant", "u16"), Field("since_seq", "u32")),
                 description="Cut a tenant's ledger statement from this sequence number and downlink it (PUS 13)"),
@@ -143,9 +142,9 @@ class ComputeManager(Component):
     )
     events = (
         Event(1, "JobAccepted", Severity.ACTIVITY_LO, "job {job} of tenant {tenant} queued, ~{tokens} tokens",
-              (Field("job", "u32"), Field("tenant", "u16"), Field("tokens", "u32"))),
+              (Field("job", "u32"), Field("tenant", "u16"), Field("tokens", "u64"))),
         Event(2, "JobDone", Severity.ACTIVITY_HI, "job {job} done: {tokens} tokens, {energy_Wh:.1f} Wh",
-              (Field("job", "u32"), Field("tokens", "u32"), Field("energy_Wh", "f32", "Wh"))),
+              (Field("job", "u32"), Field("tokens", "u64"), Field("energy_Wh", "f32", "Wh"))),
         Event(3, "ComputeHeld", Severity.ACTIVITY_LO, "compute held: {reason}", (Field("reason", "string[40]"),)),
         Event(4, "CheckpointDamaged", Severity.WARNING_LO, "job {job}: checkpoint damaged, restarting it",
               (Field("job", "u32"),)),
@@ -201,12 +200,10 @@ class ComputeManager(Component):
         self.host_energy_J = 0.0
         self.tokens = 0
         self.utilisation = 0.0
-        self._models: dict[int, list[EdacBuffer]] = {}
-        self._model_crcs: dict[int, list[int]] = {}  # CRC-32C of each layer as loaded
-        self.edac_corrected = self.edac_uncorrectable = 0
+        self.models = ResidentModels(self.log)
         self.upsets = UpsetInjector()
         self.chunks_recomputed = self.input_mismatches = self.dmr_mismatches = self.weights_hit_in_use = 0
-        self.abft_failed = self.model_crc_mismatches = self.checkpoints_damaged = self.jobs_failed = 0
+        self.abft_failed = self.checkpoints_damaged = self.jobs_failed = 0
         self.deadline_misses = 0
         self.result_mismatches = 0
         self.inputs = InputStore(self.dir / "inputs")
@@ -226,48 +223,12 @@ class ComputeManager(Component):
         self.abft_recomputed += r.recomputed
         return r.c
 
-    # ---- resident model weights, under EDAC --------------------------------------------------------
-    def weights(self, size: int) -> list[np.ndarray]:
-        """The model's weights as a chunk reads them: held in EDAC-protected memory and checked
-        just before (`_check_model`), so an upset since the last scrub is corrected, or the model
-        reloaded, before it can bias a tenant's result."""
-        self._check_model(size)
-        if size not in self._models:
-            self._models[size] = [EdacBuffer.protect(w) for w in mlp_weights(size)]
-            self._model_crcs[size] = [crc32c(b.array) for b in self._models[size]]
-        return [b.array for b in self._models[size]]
-
-    def _check_model(self, size: int) -> bool:
-        """Scrub a resident model and compare each layer with its CRC-32C from loading; True if
-        anything was found. A word EDAC cannot correct, or a CRC that disagrees after the scrub
-        (three or more flips in one word, which SECDED may "correct" into a wrong value), drops
-        the model: the next read loads it again from its source."""
-        found = False
-        for layer, (b, crc) in enumerate(zip(self._models.get(size, ()), self._model_crcs.get(size, ()))):
-            report = b.scrub()
-            self.edac_corrected += report.corrected
-            found = found or not report.clean
-            if report.uncorrectable:
-                self.edac_uncorrectable += report.uncorrectable
-                del self._models[size]
-                self.log("WeightsReloaded", size=size, word=max(0, report.first_bad_word))
-                return True
-            if crc32c(b.array) != crc:
-                self.model_crc_mismatches += 1
-                del self._models[size]
-                self.log("ModelCrcMismatch", size=size, layer=layer)
-                return True
-        return found
-
     def scrub(self, _t: float = 0.0) -> None:
-        """Every 10 s: correct single-bit upsets; a double one means the copy is lost, reload it.
-        Not the model a chunk is reading: its own checks, before and after, cover it."""
+        """Every 10 s: the resident models but the one a chunk is reading (models.py)."""
         p = self._pending
-        busy = p["spec"].size if p is not None and p["spec"].kind == Kind.MLP else None
-        for size in [s for s in self._models if s != busy]:
-            self._check_model(size)
-        self.tlm("EdacCorrected", self.edac_corrected)
-        self.tlm("EdacUncorrectable", self.edac_uncorrectable)
+        self.models.scrub(p["spec"].size if p is not None and p["spec"].kind == Kind.MLP else None)
+        self.tlm("EdacCorrected", self.models.corrected)
+        self.tlm("EdacUncorrectable", self.models.uncorrectable)
         self.tlm("AbftCorrected", self.abft_corrected)
         self.tlm("AbftRecomputed", self.abft_recomputed)
         self.tlm("InputsStored", len(self.inputs.ids()))
@@ -299,7 +260,7 @@ class ComputeManager(Component):
         self.jobs[job_id] = {"spec": asdict(spec), "priority": priority, "deadline": deadline_unix_s, "done": 0,
                              "energy_Wh": 0.0}
         self._save_queue()
-        self.log("JobAccepted", job=job_id, tenant=tenant, tokens=min(estimate, 0xFFFFFFFF))
+        self.log("JobAccepted", job=job_id, tenant=tenant, tokens=estimate)
 
     def cmd_Cancel(self, job_id):
         if job_id not in self.jobs:
@@ -371,15 +332,15 @@ class ComputeManager(Component):
         for local, value in (("JobsQueued", len(self.jobs)), ("ActiveJob", self._pending["job"] if self._pending else 0),
                              ("ChunksDone", self.chunks_done), ("JobsDone", self.jobs_done),
                              ("Preemptions", self.preemptions), ("Utilisation", 100 * self.utilisation),
-                             ("EnergyWh", self.energy_Wh), ("TokensCharged", min(self.tokens, 0xFFFFFFFF)),
+                             ("EnergyWh", self.energy_Wh), ("TokensCharged", self.tokens),
                              ("Running", allowed),
                              ("HostEnergyJ", float("nan") if self.rapl is None else self.host_energy_J)):
             self.tlm(local, value)
         if not self.upsets.rates.off:  # per-second upsets land now, whatever is running
-            self.upsets.tick(t, self._models, [checkpoint.path(self.dir, j) for j, e in self.jobs.items() if e["done"]])
+            self.upsets.tick(t, self.models.buffers, [checkpoint.path(self.dir, j) for j, e in self.jobs.items() if e["done"]])
         for local, value in zip(RADIATION_CHANNELS, (
                 *(self.upsets.injected[target] for target in Target), self.chunks_recomputed, self.input_mismatches,
-                self.dmr_mismatches, self.weights_hit_in_use, self.abft_failed, self.model_crc_mismatches,
+                self.dmr_mismatches, self.weights_hit_in_use, self.abft_failed, self.models.crc_mismatches,
                 self.checkpoints_damaged, self.jobs_failed, self.result_mismatches)):
             self.tlm(local, value)
 
@@ -441,10 +402,10 @@ class ComputeManager(Component):
                    "due": t + spec.work_units() / float(BOARD.mflops(u))}
         upsets = pending["upsets"] = self.upsets.chunk(job_id, chunk, pending["due"] - t, SITES[spec.kind])
         if upsets and self.upsets.rates.basis is Basis.CHUNK:
-            upsets.weights(self._models, self.upsets.rates.weights)  # collected while the models waited
+            upsets.weights(self.models.buffers, self.upsets.rates.weights)  # collected while the models waited
         model = None
         if spec.kind == Kind.MLP:
-            model = self.weights(spec.size)  # checked here, on this thread, and again at the commit
+            model = self.models.weights(spec.size)  # checked here, on this thread, and again at the commit
 
         rapl = self.rapl
 
@@ -474,7 +435,7 @@ class ComputeManager(Component):
         if p["job"] not in self.jobs:
             return self._outcome(p, "job dropped")
         entry, spec = self.jobs[p["job"]], p["spec"]
-        if p["error"] is None and spec.kind == Kind.MLP and self._check_model(spec.size):
+        if p["error"] is None and spec.kind == Kind.MLP and self.models.check(spec.size):
             p["error"] = ChunkUpset("weights")  # the model was hit while the chunk read it, or just after: unknowable
         if p["error"] is not None:
             return self._chunk_failed(p, entry)
@@ -545,7 +506,7 @@ class ComputeManager(Component):
         del self.jobs[job_id]
         checkpoint.discard(self.dir, job_id)
         self._save_queue()
-        self.log("JobDone", job=job_id, tokens=min(tokens, 0xFFFFFFFF), energy_Wh=entry["energy_Wh"])
+        self.log("JobDone", job=job_id, tokens=tokens, energy_Wh=entry["energy_Wh"])
 
     def _drop(self, job_id: int, reason: str) -> None:
         """A job that cannot go on (its input is gone or damaged): out of the queue, with an event."""

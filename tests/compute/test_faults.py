@@ -201,10 +201,10 @@ def test_every_upset_is_caught_and_no_wrong_result_goes_down(tmp_path):
     # Weights: every upset corrected by EDAC, or in a model that was reloaded; the resident
     # models end exactly as uplinked.
     hits = c.upsets.injected[Target.WEIGHTS]
-    assert 0 < c.edac_corrected <= hits
-    assert c.edac_corrected == hits or c.edac_uncorrectable + c.model_crc_mismatches > 0
+    assert 0 < c.models.corrected <= hits
+    assert c.models.corrected == hits or c.models.uncorrectable + c.models.crc_mismatches > 0
     c.scrub()
-    assert c._models and all(np.array_equal(b.array, w) for size, bufs in c._models.items()
+    assert c.models.buffers and all(np.array_equal(b.array, w) for size, bufs in c.models.buffers.items()
                              for b, w in zip(bufs, mlp_weights(size)))
 
     # What the campaign did and what the checks made of it, as the ground sees it.
@@ -234,7 +234,7 @@ def test_an_upset_in_the_model_while_a_chunk_reads_it_makes_the_chunk_run_again(
     c = node.compute
     assert all(v == [] for v in judged_by_the_ground(specs, results).values())
     assert len(results) + c.jobs_failed == len(specs)
-    assert c.weights_hit_in_use > 0 and c.edac_corrected > 0 and c.upsets.injected[Target.CHECKPOINTS] > 0
+    assert c.weights_hit_in_use > 0 and c.models.corrected > 0 and c.upsets.injected[Target.CHECKPOINTS] > 0
     assert node.telemetry.read("compute.WeightsHitInUse") == c.weights_hit_in_use
 
 

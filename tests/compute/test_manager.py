@@ -92,17 +92,17 @@ def test_upsets_in_resident_weights_are_corrected_or_the_model_reloaded(tmp_path
     truth, node = bench(tmp_path, soc=0.8, utilisation=0.0)
     c = node.compute
     clean = [w.copy() for w in mlp_weights(1)]
-    c.weights(1)
-    first = c._models[1][0]
+    c.models.weights(1)
+    first = c.models.buffers[1][0]
     first.flip_bit(8 * 1000 + 3)  # one upset in a word of the first layer
     assert not (first.array == clean[0]).all()
     c.scrub()
-    assert (c.weights(1)[0] == clean[0]).all() and c.edac_corrected == 1
-    first = c._models[1][0]
+    assert (c.models.weights(1)[0] == clean[0]).all() and c.models.corrected == 1
+    first = c.models.buffers[1][0]
     first.flip_bit(8 * 64 + 1)
     first.flip_bit(8 * 64 + 2)  # two in one word: detected, not "corrected" into a wrong value
     c.scrub()
-    assert c.edac_uncorrectable == 1 and all((w == k).all() for w, k in zip(c.weights(1), clean))
+    assert c.models.uncorrectable == 1 and all((w == k).all() for w, k in zip(c.models.weights(1), clean))
     run(truth, node, 10.0)
     assert node.telemetry.read("compute.EdacCorrected") == 1 and node.telemetry.read("compute.EdacUncorrectable") == 1
 
