@@ -35,6 +35,9 @@ ESSENTIAL_W, HEATER_W = 29.0, 30.0
 SHED_SOC, RESTORE_SOC, UV_SOC, DOD_LIMIT = 0.30, 0.40, 0.05, 0.30
 THROTTLE_C, RELEASE_C, TRIP_C, THROTTLE_CAP = 75.0, 65.0, 85.0, 0.3
 CHARGE_EFFICIENCY = 0.99
+# The planner knows this model exactly, so its margins need only cover its 5-minute steps against
+# the 1-minute simulation (on board they also cover the model's error: planner.Limits' defaults).
+SIM_LIMITS = planner.Limits(SHED_SOC + 0.01, DOD_LIMIT - 0.005, THROTTLE_C - 1.0, CHARGE_EFFICIENCY)
 
 
 @dataclass
@@ -228,7 +231,7 @@ def planned(w: World, k: int, s: dict) -> float:
         recent = np.asarray(s["history"][-w.window:][::per], float)
         plan = planner.solve(PLAN_STEP_S, gen, ess, capacity_Wh=CAPACITY_WH, soc0=s["soc"], temp0_C=s["temp"],
                              recent_soc=recent, window=int(round(w.period / PLAN_STEP_S)),
-                             thermal=w.case.thermal)
+                             thermal=w.case.thermal, limits=SIM_LIMITS)
         s["_plan"] = plan
         s["_plan_k"] = k
     plan = s["_plan"]
