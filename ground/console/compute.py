@@ -1,9 +1,10 @@
 """The compute view: jobs, tenants and the compute tokens they used.
 
 This is the reason the satellite flies. The node reports its compute manager in housekeeping
-(queue, active job, utilisation, energy, tokens) and each job's life in events (accepted with its
-tenant and estimate, done with the tokens charged and the energy spent); the view joins the two
-into one row per job and one per tenant. It shows only what the node said.
+(queue, active job, utilisation, energy, tokens, the onboard plan's power and the deadlines it
+saw missed) and each job's life in events (accepted with its tenant and estimate, done with the
+tokens charged and the energy spent, or failed with the reason); the view joins the two into one
+row per job and one per tenant. It shows only what the node said.
 """
 from __future__ import annotations
 
@@ -19,12 +20,15 @@ READOUTS = [("compute.JobsQueued", "Jobs queued"), ("compute.ActiveJob", "Active
             ("compute.ChunksDone", "Chunks done"), ("compute.JobsDone", "Jobs done"),
             ("compute.Utilisation", "Payload utilisation"), ("compute.EnergyWh", "Energy on jobs"),
             ("compute.TokensCharged", "Tokens charged")]
+PLAN_READOUTS = [("compute.PlannedPowerW", "Planned power"), ("power.PayloadW", "Payload power"),
+                 ("compute.JobsLate", "Jobs late for the plan"), ("compute.DeadlineMisses", "Deadlines missed"),
+                 ("compute.JobsFailed", "Jobs failed"), ("compute.HostEnergyJ", "Host energy (RAPL)")]
 
 
 class ComputeView(QWidget):
     def __init__(self, dictionary: Dictionary, parent=None):
         super().__init__(parent)
-        self.values = LatestValues(dictionary, [n for n, _ in READOUTS] + ["compute.Running"])
+        self.values = LatestValues(dictionary, [n for n, _ in READOUTS + PLAN_READOUTS] + ["compute.Running"])
         self.jobs: dict[int, dict] = {}
         self.readouts: dict[str, Readout] = {}
         top = QHBoxLayout()
@@ -36,6 +40,12 @@ class ComputeView(QWidget):
                 self.readouts[name] = Readout(title, f"{name}: {self.values.channels[name].description}")
                 top.addWidget(self.readouts[name])
         top.addStretch(1)
+        plan = QHBoxLayout()  # the onboard plan, and what became of the deadlines
+        for name, title in PLAN_READOUTS:
+            if name in self.values.channels:
+                self.readouts[name] = Readout(title, f"{name}: {self.values.channels[name].description}")
+                plan.addWidget(self.readouts[name])
+        plan.addStretch(1)
         self.job_model = QStandardItemModel(0, len(JOB_COLUMNS), self)
         self.job_model.setHorizontalHeaderLabels(list(JOB_COLUMNS))
         self.tenant_model = QStandardItemModel(0, len(TENANT_COLUMNS), self)
@@ -53,6 +63,7 @@ class ComputeView(QWidget):
         self.note.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
+        layout.addLayout(plan)
         layout.addWidget(self.note)
         layout.addLayout(tables, 1)
 
@@ -78,6 +89,9 @@ class ComputeView(QWidget):
             elif name == "compute.JobDone":
                 job = self.jobs.setdefault(e.args["job"], {"tenant": None})
                 job.update(state="done", tokens=e.args["tokens"], energy=e.args["energy_Wh"], estimate=False)
+            elif name == "compute.JobFailed":  # dropped: no result, nothing charged
+                job = self.jobs.setdefault(e.args["job"], {"tenant": None})
+                job.update(state=f"failed: {e.args['reason']}", tokens=None, estimate=False)
             else:
                 continue
             changed = True

@@ -187,6 +187,8 @@ class LatestValues:
         if s is None:
             return NO_DATA
         ch, v = self.channels[name], s.value
+        if isinstance(v, float) and math.isnan(v):
+            return NO_DATA  # the node's "no value" (no plan, no RAPL, not measured yet)
         if (digits is not None and isinstance(v, float) and ch.enum is None and math.isfinite(v)
                 and not is_utc_channel(ch)):
             text = f"{v:.0f}" if abs(v) >= 10 ** digits else f"{v:.{digits}g}"

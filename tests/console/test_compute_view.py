@@ -31,3 +31,20 @@ def test_jobs_and_tenants_follow_the_node(qtbot, fake, dictionary):
     view.refresh()
     assert rows(view.job_model) == [["11", "3", "done", "37", "1.25"], ["12", "4", "running", "~5", ""]]
     assert rows(view.tenant_model) == [["3", "1", "1", "37"], ["4", "1", "0", "0"]]
+
+
+def test_the_plan_and_failed_jobs_are_shown(qtbot, fake, dictionary):
+    view = ComputeView(dictionary)
+    qtbot.addWidget(view)
+    events = []
+    fake.subscribe(lambda kind, item: events.append(item) if kind == "event" else None)
+    fake.event("compute.JobAccepted", job=31, tenant=7, tokens=900)
+    fake.event("compute.JobFailed", job=31, reason="deadline passed")
+    view.apply_events(events)
+    view.apply_samples([fake.sample("compute.PlannedPowerW", 2480.0), fake.sample("compute.DeadlineMisses", 1),
+                        fake.sample("compute.ActiveJob", 0)])
+    view.refresh()
+    assert rows(view.job_model) == [["31", "7", "failed: deadline passed", "", ""]]
+    assert rows(view.tenant_model) == [["7", "1", "0", "0"]]  # nothing charged for a dropped job
+    assert view.readouts["compute.PlannedPowerW"].text() == "2480 W"
+    assert view.readouts["compute.DeadlineMisses"].text() == "1"
