@@ -87,14 +87,15 @@ def solve(step_s: float, generation_W: np.ndarray, essentials_W: np.ndarray, *, 
           soc0: float, temp0_C: float, recent_soc: np.ndarray | None = None, window: int,
           limits: Limits = Limits(), thermal: Thermal = Thermal(), board: PayloadModel = BOARD,
           max_power_W: np.ndarray | None = None, terminal_value: float = 0.97,
-          soc_end_min: float | None = None) -> Plan:
+          soc_end_min: float | None = None, time_limit_s: float = 2.0) -> Plan:
     """Plan the payload's power per step over `len(generation_W)` steps of `step_s` seconds.
 
     `recent_soc` are the SOC samples of the orbit before now (one per step, oldest first), which
     the DoD limit measures the first orbit of the plan against; `window` is an orbit in steps.
     `terminal_value` prices the energy left at the end against the best work per Wh the board
     can do (0: worthless, as for the clairvoyant bound over a whole scenario); `soc_end_min`, if
-    given, is a hard floor on the final SOC (the bound leaves the battery as it found it)."""
+    given, is a hard floor on the final SOC (the bound leaves the battery as it found it). A solve
+    that takes longer than `time_limit_s` fails (PlanFailed): on board the grant then rules."""
     gen = np.asarray(generation_W, float)
     ess = np.broadcast_to(np.asarray(essentials_W, float), gen.shape)
     n = len(gen)
@@ -190,7 +191,8 @@ def solve(step_s: float, generation_W: np.ndarray, essentials_W: np.ndarray, *, 
         bounds[col["soc"] + n - 1, 0] = soc_end_min
     bounds[col["T"]:col["T"] + n] = (-np.inf, np.inf)
     res = linprog(cost, A_ub=a_ub.tocsr(), b_ub=np.concatenate(b_ub), A_eq=a_eq.tocsr(),
-                  b_eq=np.concatenate(b_eq), bounds=bounds, method="highs")
+                  b_eq=np.concatenate(b_eq), bounds=bounds, method="highs",
+                  options={"time_limit": time_limit_s})
     if res.status != 0:
         raise PlanFailed(f"the planner's LP failed: {res.message}")
     x = res.x

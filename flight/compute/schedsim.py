@@ -206,7 +206,7 @@ def clairvoyant(case: Case, step_s: float = 120.0) -> planner.Plan:
                          temp0_C=case.sink_C + 20.0, window=int(round(w.period / step_s)),
                          limits=planner.Limits(SHED_SOC, DOD_LIMIT, THROTTLE_C, CHARGE_EFFICIENCY),
                          thermal=case.thermal, terminal_value=0.0,
-                         soc_end_min=case.start_soc)
+                         soc_end_min=case.start_soc, time_limit_s=120.0)
 
 
 # ---- policies ---------------------------------------------------------------------------------------

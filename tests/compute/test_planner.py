@@ -96,3 +96,11 @@ def test_a_node_already_below_its_floor_still_gets_the_plan_that_recovers_soones
     plan = planner.solve(300.0, np.full(12, 2000.0), 30.0, capacity_Wh=CAP_WH, soc0=0.2, temp0_C=20.0, window=19,
                          thermal=COOL)
     assert plan.soc[0] > 0.2 and np.all(np.diff(plan.soc[:6]) > 0)
+
+
+def test_a_solve_over_its_time_limit_gives_no_plan():
+    """On board a plan that is late is no plan: the grant rules until the next solve."""
+    sun = np.tile(np.r_[np.ones(12), np.zeros(7)], 40).astype(bool)
+    with pytest.raises(planner.PlanFailed):
+        planner.solve(300.0, np.where(sun, 4300.0, 0.0), 40.0, capacity_Wh=CAP_WH, soc0=0.9, temp0_C=20.0,
+                      window=19, time_limit_s=1e-6)
