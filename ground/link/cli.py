@@ -11,6 +11,7 @@ import os
 import sys
 import threading
 from datetime import datetime, timezone
+from pathlib import Path
 
 from gridfree.protocols.dictionary import Dictionary, DictionaryError
 
@@ -92,12 +93,34 @@ def printer(d: Dictionary, wanted: set[str]):
     return show
 
 
+TRANSFER_KINDS = {b"GFRS": "result", b"GFST": "statement"}
+
+
+def transfer_saver(directory: Path):
+    """A subscriber writing each whole PUS 13 transfer to `directory`, named by its arrival time,
+    transaction and kind (from its magic), so that a statement can go to `gridfree tokens
+    statement` and a result to the tenant; transaction ids wrap, the time keeps names apart."""
+    directory.mkdir(parents=True, exist_ok=True)
+
+    def save(kind, item):
+        if kind != "transfer":
+            return
+        what = TRANSFER_KINDS.get(item.data[:4], "data")
+        path = directory / f"{item.time_s:.3f}-{item.transaction}-{what}.bin"
+        path.write_bytes(item.data)
+        print(f"{stamp(item.time_s)} TRANSFER {item.transaction}: {len(item.data)} octets ({what}) -> {path}",
+              flush=True)
+    return save
+
+
 def run_tm(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="gridfree tm", description="print telemetry and events as they arrive")
     _common(parser)
     parser.add_argument("--channels", default="", help="comma-separated channel names (default: all)")
     parser.add_argument("--seconds", type=float, default=None, help="stop after this long (default: until Ctrl-C)")
     parser.add_argument("--record", metavar="DIR", help="also record every received frame in this archive directory")
+    parser.add_argument("--transfers", metavar="DIR", help="save each whole PUS 13 downlink (job results, ledger "
+                                                           "statements) as a file in this directory")
     a = parser.parse_args(argv)
     from gridfree.ground.link.client import GroundClient
 
@@ -106,6 +129,8 @@ def run_tm(argv: list[str]) -> int:
     done = threading.Event()
     g = GroundClient(a.link, d, apid=a.apid)
     g.subscribe(printer(d, wanted))
+    if a.transfers:
+        g.subscribe(transfer_saver(Path(a.transfers)))
     recorder = None
     if a.record:
         from gridfree.ground.archive.recorder import Recorder

@@ -56,6 +56,15 @@ class PacketRecord:
 
 
 @dataclass
+class TransferRecord:
+    """A PUS 13 downlink transfer, whole: a job's result, a ledger statement, a test pattern."""
+
+    transaction: int
+    data: bytes
+    time_s: float
+
+
+@dataclass
 class EventRecord:
     event: Event | None
     event_id: int
@@ -227,6 +236,7 @@ class GroundClient(Protocol):
             if r.complete:
                 self.completed_transfers[tid] = r.data()
                 del self.transfers[tid]
+                self._notify("transfer", TransferRecord(tid, self.completed_transfers[tid], t))
         elif (tm.service, tm.subtype) == (13, pus13.UPLINK_ABORTION):
             tid, reason = pus13.unpack_abortion(tm.app_data)
             self.uplink_aborts[tid] = reason

@@ -43,3 +43,31 @@ def test_bench_json_has_the_documented_keys():
     figures = json.loads(proc.stdout)
     assert {"crc16_vs_binascii", "crc16_MBps"} <= set(figures)
     assert all(isinstance(v, float) for v in figures.values())
+
+
+def test_tm_saves_downlinked_transfers_for_the_tenant_and_the_auditor(tmp_path, dictionary):
+    """A live node sends a test pattern and a ledger statement down through PUS 13; the saver
+    `gridfree tm --transfers` uses writes each whole, and `gridfree tokens statement` checks the
+    statement file it wrote."""
+    from gridfree.flight.app.config import NodeConfig
+    from gridfree.flight.core.services.largedata import known_pattern
+    from gridfree.ground.link.cli import transfer_saver
+    from gridfree.ground.link.client import GroundClient
+
+    node = NodeProcess(tmp_path)
+    out = tmp_path / "transfers"
+    try:
+        with GroundClient(node.url, dictionary) as g:
+            g.subscribe(transfer_saver(out))
+            assert g.send("lds.DownlinkTestPattern", size_bytes=5000).wait().completed
+            assert g.send("compute.Statement", tenant=4, since_seq=0).wait().completed
+            assert g.wait_until(lambda: len(list(out.glob("*.bin"))) == 2, timeout=20)
+    finally:
+        node.stop()
+    (pattern,), (statement,) = out.glob("*-data.bin"), out.glob("*-statement.bin")
+    assert pattern.read_bytes() == known_pattern(5000)
+    keys = tmp_path / "keys"
+    keys.write_text(f"{NodeConfig.ledger_key_id} {NodeConfig.ledger_key_hex}\n")
+    checked = gridfree("tokens", "statement", str(statement), "--key-file", str(keys))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "statement of tenant 4" in checked.stdout and checked.stdout.rstrip().endswith("OK")
