@@ -46,7 +46,8 @@ class OnboardPlanner:
         p = self.power
         readings = self.eps.readings
         payload_C, radiator_C = readings.get(Quantity.PAYLOAD_TEMP_C), readings.get(Quantity.RADIATOR_TEMP_C)
-        if not p.eclipses or not p.array_sun_W or payload_C is None or radiator_C is None or not p._history:
+        history = p.soc_history()
+        if not p.eclipses or not p.array_sun_W or payload_C is None or radiator_C is None or not history:
             return None
         period = p.param("OrbitPeriodS")
         steps = int(ORBITS * period / STEP_S)
@@ -55,8 +56,7 @@ class OnboardPlanner:
         for a, b in p.eclipses:  # the share of each step in shadow
             shade += np.clip((np.minimum(b, mids + STEP_S / 2) - np.maximum(a, mids - STEP_S / 2)) / STEP_S, 0, 1)
         generation = p.array_sun_W * (1.0 - np.clip(shade, 0.0, 1.0))
-        history = np.array([s for ts, s in p._history if ts > t - period])
-        recent = history[::max(1, int(STEP_S // 1.0))]  # the power manager keeps one sample a second
+        recent = np.array([s for ts, s in history if ts > t - period])[::int(STEP_S)]  # one a second, kept
         try:
             plan = planner.solve(
                 STEP_S, generation, p.budget.essentials_W, capacity_Wh=p.soc.capacity_Ah * p.nominal_V,

@@ -184,6 +184,10 @@ class PowerManager(Component):
             drawdown_Wh=drawdown_Wh, cycle_Wh=self.param("DodLimitPct") / 100.0 * capacity_Wh,
             payload_max_W=payload_max_W) if self.array_sun_W else []
 
+    def soc_history(self) -> list[tuple[float, float]]:
+        """(time, SOC) over the last orbit, one a second: what the DoD limit is measured against."""
+        return list(self._history)
+
     def _safe_exit_guard(self, old: Mode, new: Mode):
         # A node with no battery readings at all (no EPS driver, e.g. a development host) has
         # nothing for this guard to judge; a node whose board stopped answering keeps its estimate.
