@@ -22,7 +22,7 @@ the kind reads (`chunk_input_octets`); the ground checks the result against the 
     19     n    payload: MATMUL chunks x (A, B), n x n float32 little-endian each, row-major;
                 MLP chunks x batch x inputs float32; TILES chunks x batch x 64 x 64 uint8
 
-Kinds:
+Kinds (each with its work unit and energy model in KIND_MODELS):
 - MATMUL: per chunk, C = A B for n x n float32 A, B; the result is C's row and column sums.
 - MLP: per chunk, `batch` samples through a 3-layer perceptron of size small/medium/large (more
   accurate, more work); the result is each sample's class and the sum of its logits.
@@ -40,6 +40,7 @@ from enum import IntEnum
 import numpy as np
 
 from gridfree.native.crc import crc32c
+from gridfree.protocols.payload import BOARD, PayloadModel
 
 RESULT_MAGIC = b"GFRS"
 INPUT_MAGIC = b"GFIN"
@@ -79,13 +80,45 @@ class JobSpec:
                              f"out of range for {Kind(self.kind).name}")
 
     def work_units(self) -> int:
-        """Work per chunk in MFLOP (TILES: in kilo-pixels inspected), what tokens are charged on."""
+        """Work per chunk in the kind's unit (KIND_MODELS), what tokens are charged on."""
         if self.kind == Kind.MATMUL:
             return max(1, 2 * self.size ** 3 // 1_000_000)
         if self.kind == Kind.MLP:
             a, b, c = MLP_LAYERS[self.size]
             return max(1, 2 * self.batch * (a * b + b * c + c * c) // 1_000_000)
         return max(1, self.batch * TILE * TILE // 1000)
+
+
+@dataclass(frozen=True)
+class KindModel:
+    """What a kind costs on the payload board: its work unit, how many it does per second at full
+    clock, and its activity (the share of the board's dynamic power it draws at a clock: a dense
+    GEMM lights every tensor unit, small MLP layers fewer, a memory-bound tile filter fewer still).
+    Time follows the clock; power is the idle draw plus the activity's share of the rest."""
+
+    unit: str
+    units_per_s: float  # at full clock
+    activity: float
+
+    def seconds(self, units: float, clock: float) -> float:
+        return units / (self.units_per_s * float(np.clip(clock, 0.0, 1.0)))
+
+    def power_W(self, clock: float, board: PayloadModel = BOARD) -> float:
+        return board.idle_W + self.activity * (float(board.power_W(clock)) - board.idle_W)
+
+    def energy_Wh(self, units: float, clock: float, board: PayloadModel = BOARD) -> float:
+        return self.power_W(clock, board) * self.seconds(units, clock) / 3600.0
+
+    def full_clock_mflop(self, units: float, board: PayloadModel = BOARD) -> float:
+        """The same time on the board expressed as MFLOP at full clock, the planner's currency."""
+        return units / self.units_per_s * board.peak_mflops
+
+
+KIND_MODELS = {
+    Kind.MATMUL: KindModel("MFLOP", BOARD.peak_mflops, 1.0),
+    Kind.MLP: KindModel("MFLOP", 0.7 * BOARD.peak_mflops, 0.85),  # layers too small to fill the board
+    Kind.TILES: KindModel("kilo-pixel", 4e6, 0.45),  # 4 Gpixel/s, bound by memory, not arithmetic
+}
 
 
 def _rng(spec: JobSpec, chunk: int) -> np.random.Generator:

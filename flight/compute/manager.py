@@ -29,8 +29,9 @@ How much power compute may use is the onboard planner's call (onboard.py: an LP 
 three orbits that spreads the energy where the board is most efficient, within the DoD, SOC
 floor and thermal limits), the power manager's grant until the planner has an orbit to plan on;
 the power manager's shed and SAFE stay above both. The power becomes a clock through the
-payload's datasheet (protocols/payload.py), and energy is what the datasheet says a chunk cost
-at that clock: a chunk of W MFLOP takes W / mflops(clock) seconds of node time. Where the host
+payload's datasheet (protocols/payload.py); a chunk's time and energy at that clock are its
+kind's model (protocols/compute.py KIND_MODELS: work units per second at full clock, and the
+share of the board's dynamic power the kind draws). Where the host
 has RAPL counters (flight/hardware/rapl.py) the energy its CPU really spent computing the chunks
 is measured as well (`HostEnergyJ`), to set against the model; tenants are charged the model's,
 the payload's energy, not the energy of whatever machine the flight software runs on.
@@ -58,7 +59,7 @@ from gridfree.flight.core.services.largedata import UplinkRejected
 from gridfree.flight.core.store import AtomicRecordFile, CorruptStoreError
 from gridfree.flight.hardware.interfaces import Switch
 from gridfree.flight.hardware.rapl import POWERCAP, Rapl
-from gridfree.protocols.compute import (INPUT_MAGIC, InputDamaged, JobSpec, Kind, check_input,
+from gridfree.protocols.compute import (INPUT_MAGIC, KIND_MODELS, InputDamaged, JobSpec, Kind, check_input,
                                         pack_result)
 from gridfree.protocols.dictionary import Channel, Command, Event, Field, HousekeepingPacket, Parameter, Severity
 from gridfree.protocols.payload import BOARD
@@ -373,8 +374,11 @@ class ComputeManager(Component):
         deadline = {j: self.jobs[j]["deadline"] or float("inf") for j in ids}
         late = set()
         if self.planner.plan is not None:
-            work = [(deadline[j], (self.jobs[j]["spec"]["chunks"] - self.jobs[j]["done"]) * self._spec(j).work_units())
-                    for j in ids]
+            work = []
+            for j in ids:
+                spec = self._spec(j)
+                units = (spec.chunks - self.jobs[j]["done"]) * spec.work_units()
+                work.append((deadline[j], KIND_MODELS[spec.kind].full_clock_mflop(units)))
             late = set(ids) - {ids[i] for i in self.planner.plan.on_time(self.planner.plan_t, work)}
         self.tlm("JobsLate", len(late))
         self.tlm("DeadlineMisses", self.deadline_misses)
@@ -399,7 +403,7 @@ class ComputeManager(Component):
             payload = inp.payload
         self._set_utilisation(u)
         pending = {"job": job_id, "chunk": chunk, "spec": spec, "u": u, "outputs": None, "error": None,
-                   "due": t + spec.work_units() / float(BOARD.mflops(u))}
+                   "due": t + KIND_MODELS[spec.kind].seconds(spec.work_units(), u)}
         upsets = pending["upsets"] = self.upsets.chunk(job_id, chunk, pending["due"] - t, SITES[spec.kind])
         if upsets and self.upsets.rates.basis is Basis.CHUNK:
             upsets.weights(self.models.buffers, self.upsets.rates.weights)  # collected while the models waited
@@ -537,8 +541,7 @@ class ComputeManager(Component):
         return out
 
     def _energy_Wh(self, spec: JobSpec, u: float) -> float:
-        seconds = spec.work_units() / float(BOARD.mflops(u))
-        return float(BOARD.power_W(u)) * seconds / 3600.0
+        return KIND_MODELS[spec.kind].energy_Wh(spec.work_units(), u)
 
     def _set_utilisation(self, u: float) -> None:
         if u > 0 and not self.eps.switched.get(Switch.PAYLOAD, True):

@@ -55,3 +55,20 @@ def test_without_voltage_scaling_a_lower_clock_buys_nothing():
     per_J = flat.mflops(np.linspace(0.1, 1, 10)) / flat.power_W(np.linspace(0.1, 1, 10))
     assert np.allclose(per_J, per_J[-1])
     assert BOARD.mflops(0.3) / BOARD.power_W(0.3) > 1.4 * BOARD.mflops(1.0) / BOARD.power_W(1.0)
+
+
+def test_each_kind_declares_its_unit_rate_and_draw():
+    """By hand: a 1024^3 MATMUL chunk is 2147 MFLOP, 53.7 us at full clock on a 40 TFLOP/s board,
+    at the board's full 6 kW; a tile filter at half clock draws idle plus 0.45 of the dynamic
+    draw there, and takes twice as long as at full clock."""
+    from gridfree.protocols.compute import KIND_MODELS, JobSpec, Kind
+
+    mm = KIND_MODELS[Kind.MATMUL]
+    units = JobSpec(1, 1, Kind.MATMUL, 1, 1024, 1, 1).work_units()
+    assert units == 2147 and mm.seconds(units, 1.0) == pytest.approx(2147 / 40e6)
+    assert mm.energy_Wh(units, 1.0) == pytest.approx(6000.0 * 2147 / 40e6 / 3600)
+    tiles = KIND_MODELS[Kind.TILES]
+    assert tiles.power_W(0.5) == pytest.approx(300 + 0.45 * (300 + 5700 * 0.32 - 300))
+    assert tiles.seconds(1000, 0.5) == pytest.approx(2 * tiles.seconds(1000, 1.0))
+    # what the planner counts: the same board time as MFLOP at full clock
+    assert tiles.full_clock_mflop(4e6) == pytest.approx(40e6)
