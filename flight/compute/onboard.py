@@ -61,6 +61,7 @@ class OnboardPlanner:
             plan = planner.solve(
                 STEP_S, generation, p.budget.essentials_W, capacity_Wh=p.soc.capacity_Ah * p.nominal_V,
                 soc0=p.soc.soc, temp0_C=payload_C, recent_soc=recent, window=int(round(period / STEP_S)),
+                max_discharge_W=p.max_discharge_W,
                 limits=planner.Limits(p.param("ShedSocPct") / 100.0 + 0.02, p.param("DodLimitPct") / 100.0,
                                       self.thermal.param("ThrottleC") - MARGIN_C),
                 thermal=planner.Thermal(radiator_C, conductance_W_K, heat_capacity_J_K))

@@ -86,12 +86,13 @@ class Plan:
 def solve(step_s: float, generation_W: np.ndarray, essentials_W: np.ndarray, *, capacity_Wh: float,
           soc0: float, temp0_C: float, recent_soc: np.ndarray | None = None, window: int,
           limits: Limits = Limits(), thermal: Thermal = Thermal(), board: PayloadModel = BOARD,
-          max_power_W: np.ndarray | None = None, terminal_value: float = 0.97,
+          max_charge_W: float = np.inf, max_discharge_W: float = np.inf, terminal_value: float = 0.97,
           soc_end_min: float | None = None, time_limit_s: float = 2.0) -> Plan:
     """Plan the payload's power per step over `len(generation_W)` steps of `step_s` seconds.
 
     `recent_soc` are the SOC samples of the orbit before now (one per step, oldest first), which
     the DoD limit measures the first orbit of the plan against; `window` is an orbit in steps.
+    `max_charge_W` and `max_discharge_W` are the battery's limits (what it cannot take is shunted).
     `terminal_value` prices the energy left at the end against the best work per Wh the board
     can do (0: worthless, as for the clairvoyant bound over a whole scenario); `soc_end_min`, if
     given, is a hard floor on the final SOC (the bound leaves the battery as it found it). A solve
@@ -102,7 +103,6 @@ def solve(step_s: float, generation_W: np.ndarray, essentials_W: np.ndarray, *, 
     if n == 0 or not np.all(np.isfinite(gen)) or not np.all(np.isfinite(ess)) \
             or not (np.isfinite(soc0) and np.isfinite(temp0_C)):
         raise PlanFailed(f"no plan from non-finite inputs (soc {soc0}, temperature {temp0_C})")
-    pmax = np.full(n, board.max_W) if max_power_W is None else np.minimum(max_power_W, board.max_W)
     # variables: p, w, charge, discharge, shunt, soc, temp, soc slack, temp slack
     names = ("p", "w", "ch", "dis", "sh", "soc", "T", "s_soc", "s_T")
     col = {name: i * n for i, name in enumerate(names)}
@@ -185,7 +185,9 @@ def solve(step_s: float, generation_W: np.ndarray, essentials_W: np.ndarray, *, 
     cost[col["s_T"]:col["s_T"] + n] = PENALTY / 100.0  # a kelvin is cheaper than a unit of SOC
     bounds = np.zeros((nvar, 2))
     bounds[:, 1] = np.inf
-    bounds[col["p"]:col["p"] + n, 1] = pmax
+    bounds[col["p"]:col["p"] + n, 1] = board.max_W
+    bounds[col["ch"]:col["ch"] + n, 1] = max_charge_W  # the EPS's current limits, as power
+    bounds[col["dis"]:col["dis"] + n, 1] = max_discharge_W
     bounds[col["soc"]:col["soc"] + n] = (-np.inf, 1.0)
     if soc_end_min is not None:
         bounds[col["soc"] + n - 1, 0] = soc_end_min

@@ -3,7 +3,8 @@ policies differ only in their decisions.
 
 The model is the node's own view of itself (not the rig's truth): eclipses from the onboard
 predictor, the arrays' output in sun, the essential loads (avionics always, the survival heater in
-shadow), the battery as stored energy with charge efficiency, the shunt when full, and the same
+shadow), the battery as stored energy with charge efficiency and the EPS's current limits (what
+it cannot take is shunted; the payload gets no more than it can supply), and the same
 protections the power manager applies to every policy (payload shed below 30 % SOC until 40 %,
 under-voltage below 5 %), the payload board as its datasheet says (protocols/payload.py: more
 work per joule at a moderate clock), as one thermal node throttled above 75 °C and tripped above
@@ -14,8 +15,8 @@ the energy and whether the work lands in time: work on a job dropped at its dead
 becomes a result, and only results count as verified work.
 
 The clairvoyant upper bound is the planner's LP over the whole scenario at once, knowing every
-step's power and with no value left on the final charge: no policy that keeps the same limits
-(SOC floor, DoD, throttle point) can do more work.
+step's power and ending with the charge it started with: no policy that keeps the same limits
+(SOC floor, DoD, throttle point) and leaves the battery as full can do more work.
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ ESSENTIAL_W, HEATER_W = 29.0, 30.0
 SHED_SOC, RESTORE_SOC, UV_SOC, DOD_LIMIT = 0.30, 0.40, 0.05, 0.30
 THROTTLE_C, RELEASE_C, TRIP_C, THROTTLE_CAP = 75.0, 65.0, 85.0, 0.3
 CHARGE_EFFICIENCY = 0.99
+MAX_CHARGE_W, MAX_DISCHARGE_W = 100.0 * 29.6, 4000.0  # the EPS's current limits as power (power manager's)
 # The planner knows this model exactly, so its margins need only cover its 5-minute steps against
 # the 1-minute simulation (on board they also cover the model's error: planner.Limits' defaults).
 SIM_LIMITS = planner.Limits(SHED_SOC + 0.01, DOD_LIMIT - 0.005, THROTTLE_C - 1.0, CHARGE_EFFICIENCY)
@@ -159,9 +161,11 @@ def fly(case: Case, policy) -> Outcome:
             request_W = 0.0
         if throttled:
             request_W = min(request_W, float(BOARD.power_W(THROTTLE_CAP)))
+        # the battery cannot supply more than its discharge limit: the payload gets no more
+        request_W = min(request_W, max(0.0, w.generation_W(k) - w.essentials_W(k) + MAX_DISCHARGE_W))
         clock, duty = BOARD.operating_point(min(request_W, BOARD.max_W))
         payload_W = duty * float(BOARD.power_W(clock))
-        net_W = w.generation_W(k) - w.essentials_W(k) - payload_W
+        net_W = min(MAX_CHARGE_W, w.generation_W(k) - w.essentials_W(k) - payload_W)  # the rest is shunted
         stored = net_W * STEP_S / 3600 * (CHARGE_EFFICIENCY if net_W > 0 else 1.0)
         soc = min(1.0, soc + stored / CAPACITY_WH)
         if soc < UV_SOC:
@@ -205,7 +209,8 @@ def clairvoyant(case: Case, step_s: float = 120.0) -> planner.Plan:
     return planner.solve(step_s, gen, ess, capacity_Wh=CAPACITY_WH, soc0=case.start_soc,
                          temp0_C=case.sink_C + 20.0, window=int(round(w.period / step_s)),
                          limits=planner.Limits(SHED_SOC, DOD_LIMIT, THROTTLE_C, CHARGE_EFFICIENCY),
-                         thermal=case.thermal, terminal_value=0.0,
+                         thermal=case.thermal, terminal_value=0.0, max_charge_W=MAX_CHARGE_W,
+                         max_discharge_W=MAX_DISCHARGE_W,
                          soc_end_min=case.start_soc, time_limit_s=120.0)
 
 
@@ -231,7 +236,8 @@ def planned(w: World, k: int, s: dict) -> float:
         recent = np.asarray(s["history"][-w.window:][::per], float)
         plan = planner.solve(PLAN_STEP_S, gen, ess, capacity_Wh=CAPACITY_WH, soc0=s["soc"], temp0_C=s["temp"],
                              recent_soc=recent, window=int(round(w.period / PLAN_STEP_S)),
-                             thermal=w.case.thermal, limits=SIM_LIMITS)
+                             thermal=w.case.thermal, limits=SIM_LIMITS, max_charge_W=MAX_CHARGE_W,
+                             max_discharge_W=MAX_DISCHARGE_W)
         s["_plan"] = plan
         s["_plan_k"] = k
     plan = s["_plan"]

@@ -104,3 +104,16 @@ def test_a_solve_over_its_time_limit_gives_no_plan():
     with pytest.raises(planner.PlanFailed):
         planner.solve(300.0, np.where(sun, 4300.0, 0.0), 40.0, capacity_Wh=CAP_WH, soc0=0.9, temp0_C=20.0,
                       window=19, time_limit_s=1e-6)
+
+
+def test_the_battery_limits_bound_charge_and_discharge():
+    """Long shadow, full battery: the plan cannot draw more than the discharge limit from it, and
+    in sun what the charge limit turns away is shunted, not stored."""
+    sun = np.r_[np.zeros(6), np.ones(6)].astype(bool)
+    gen = np.where(sun, 6000.0, 0.0)
+    plan = planner.solve(300.0, gen, 40.0, capacity_Wh=CAP_WH, soc0=0.95, temp0_C=20.0, window=19, thermal=COOL,
+                         max_charge_W=1000.0, max_discharge_W=2000.0, limits=planner.Limits(dod_limit=0.9))
+    assert plan.power_W[~sun].max() <= 2000.0 - 40.0 + 1e-6
+    soc = np.r_[0.95, plan.soc]
+    gain = np.diff(soc)[sun] * CAP_WH * 3600 / 300.0 / 0.99
+    assert gain.max() <= 1000.0 + 1e-3
