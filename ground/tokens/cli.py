@@ -166,4 +166,4 @@ def run(argv: list[str]) -> int:
     return run_statement(a) if a.action == "statement" else run_verify(a)
 
 
-command = {"help": "verify a downlinked compute token ledger", "run": run}
+command = {"help": "verify a downlinked compute token ledger or a tenant's statement", "run": run}

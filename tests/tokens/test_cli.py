@@ -23,7 +23,7 @@ def verify(capsys, *argv) -> tuple[int, str, str]:
 
 
 def test_the_command_is_described_for_the_dispatcher():
-    assert command["help"] == "verify a downlinked compute token ledger" and command["run"] is run
+    assert command["help"] == "verify a downlinked compute token ledger or a tenant's statement" and command["run"] is run
 
 
 def test_a_good_ledger_prints_totals_and_ok(sample, key_file, capsys):
