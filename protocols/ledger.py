@@ -278,17 +278,25 @@ def encode_header(ledger_id: str) -> bytes:
     return body + _CRC.pack(crc32(body))
 
 
+def _checked_header(data: bytes, body: struct.Struct, magic: bytes, what: str, kind: str) -> tuple:
+    """The fields after the magic of a header `body` followed by its CRC-32, checked in the order
+    that gives the clearest error: length, magic, CRC (the fields are believed only after it)."""
+    size = body.size + _CRC.size
+    if len(data) < size:
+        raise LengthError(f"a {what} header", size, len(data))
+    fields = body.unpack_from(data)
+    (carried,) = _CRC.unpack_from(data, body.size)
+    if fields[0] != magic:
+        raise LedgerFormatError(f"not a {kind}: magic {fields[0]!r}, expected {magic!r}")
+    computed = crc32(bytes(data[:body.size]))
+    if carried != computed:
+        raise CrcError(carried, computed, f"{what} header CRC-32")
+    return fields[1:]
+
+
 def decode_header(data: bytes) -> str:
     """The ledger id of a file that starts with `data`; LedgerFormatError or CrcError if it is not one."""
-    if len(data) < HEADER_OCTETS:
-        raise LengthError("a ledger file header", HEADER_OCTETS, len(data))
-    body = data[:_HEADER_BODY.size]
-    (carried,) = _CRC.unpack_from(data, _HEADER_BODY.size)
-    magic, version, length, padded = _HEADER_BODY.unpack(body)
-    if magic != MAGIC:
-        raise LedgerFormatError(f"not a compute token ledger: magic {magic!r}, expected {MAGIC!r}")
-    if carried != crc32(body):
-        raise CrcError(carried, crc32(body), "ledger header CRC-32")
+    version, length, padded = _checked_header(data, _HEADER_BODY, MAGIC, "ledger file", "compute token ledger")
     if version != HEADER_VERSION:
         raise LedgerFormatError(f"ledger header version {version}; this software reads {HEADER_VERSION}")
     if not 1 <= length <= MAX_LEDGER_ID_OCTETS:
@@ -653,15 +661,8 @@ def encode_statement_transfer(tenant: int, since_seq: int, records: bytes) -> by
 def decode_statement_transfer(data: bytes) -> tuple[int, int, bytes]:
     """(tenant, since seq, records) of a statement transfer whose header checks; LedgerFormatError
     or CrcError if it is not one. The records themselves are not checked here."""
-    if len(data) < STATEMENT_HEADER_OCTETS:
-        raise LengthError("a statement header", STATEMENT_HEADER_OCTETS, len(data))
-    body = data[:_STATEMENT_BODY.size]
-    (carried,) = _CRC.unpack_from(data, _STATEMENT_BODY.size)
-    magic, version, tenant, since_seq, count = _STATEMENT_BODY.unpack(body)
-    if magic != STATEMENT_MAGIC:
-        raise LedgerFormatError(f"not a ledger statement: magic {magic!r}, expected {STATEMENT_MAGIC!r}")
-    if carried != crc32(body):
-        raise CrcError(carried, crc32(body), "statement header CRC-32")
+    version, tenant, since_seq, count = _checked_header(data, _STATEMENT_BODY, STATEMENT_MAGIC, "statement",
+                                                       "ledger statement")
     if version != STATEMENT_VERSION:
         raise LedgerFormatError(f"statement version {version}; this software reads {STATEMENT_VERSION}")
     records = bytes(data[STATEMENT_HEADER_OCTETS:])
