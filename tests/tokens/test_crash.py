@@ -11,7 +11,6 @@ import random
 import signal
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -26,12 +25,16 @@ FILES, TRIALS_PER_FILE = 3, 12  # 36 kills
 
 
 def kill_at_random(path: Path, rng: random.Random) -> int:
-    """Run an appender, SIGKILL it 0-20 ms after its first acknowledgement; the last seq it acknowledged."""
+    """Run an appender and SIGKILL it once it has acknowledged 1-12 entries (it goes on appending
+    while the kill is on its way, so the kill lands anywhere in an append); the last seq it
+    acknowledged."""
     child = subprocess.Popen([sys.executable, str(CHILD), str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = b""
     try:
-        first = child.stdout.readline()
-        assert first.endswith(b"\n"), child.stderr.read().decode()
-        time.sleep(rng.uniform(0.0, 0.020))
+        for _ in range(rng.randint(1, 12)):
+            line = child.stdout.readline()
+            assert line.endswith(b"\n"), child.stderr.read().decode()
+            first += line
     finally:
         child.send_signal(signal.SIGKILL)
         out, err = child.communicate()
