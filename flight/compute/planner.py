@@ -67,20 +67,30 @@ class Plan:
         return float(self.work_mflop.sum())
 
     def on_time(self, t0: float, jobs: list[tuple[float, float]]) -> list[int]:
-        """Which of `jobs` [(deadline, remaining MFLOP)] the plan from `t0` finishes in time, taken
-        earliest deadline first, as indices: a job that cannot make it should get no work while
-        others can (EDF under overload spends on it and loses both). No deadline: inf."""
+        """Which of `jobs` [(deadline, remaining MFLOP)] the plan from `t0` finishes in time (see
+        `admit`), as indices."""
         done_by = np.cumsum(self.work_mflop)
         ends = t0 + self.step_s * np.arange(1, len(done_by) + 1)
-        out, load = [], 0.0
-        for i in sorted(range(len(jobs)), key=lambda i: jobs[i][0]):
-            deadline, remaining = jobs[i]
+
+        def capacity(deadline: float) -> float:
             k = np.searchsorted(ends, deadline, side="right") - 1
-            capacity = done_by[k] if k >= 0 else 0.0
-            if deadline == np.inf or load + remaining <= capacity:
-                out.append(i)
-                load += remaining
-        return out
+            return done_by[k] if k >= 0 else 0.0
+        return admit(jobs, capacity)
+
+
+def admit(jobs: list[tuple[float, float]], capacity) -> list[int]:
+    """The jobs [(deadline, remaining MFLOP)] that can all finish in time, taken earliest deadline
+    first, as indices: a job is admitted if it and those admitted before it fit in `capacity(its
+    deadline)`, the work that can be done by then. A job that cannot make it should get no work
+    while others can (EDF under overload spends on it and loses both). No deadline: inf, always
+    admitted."""
+    out, load = [], 0.0
+    for i in sorted(range(len(jobs)), key=lambda i: jobs[i][0]):
+        deadline, remaining = jobs[i]
+        if deadline == np.inf or load + remaining <= capacity(deadline):
+            out.append(i)
+            load += remaining
+    return out
 
 
 def solve(step_s: float, generation_W: np.ndarray, essentials_W: np.ndarray, *, capacity_Wh: float,

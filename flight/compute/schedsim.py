@@ -250,12 +250,9 @@ def planned(w: World, k: int, s: dict) -> float:
 def feasible_at_peak(jobs: list[Job], t: float) -> list[Job]:
     """The baselines' job order: earliest deadline first, skipping a job the board could not
     finish in time even flat out from now (the usual guard against EDF's domino effect)."""
-    out, load = [], 0.0
-    for j in sorted(jobs):
-        if load + j.remaining <= BOARD.peak_mflops * (j.deadline_s - t):
-            out.append(j)
-            load += j.remaining
-    return out
+    jobs = sorted(jobs)
+    return [jobs[i] for i in planner.admit([(j.deadline_s, j.remaining) for j in jobs],
+                                           lambda deadline: BOARD.peak_mflops * (deadline - t))]
 
 
 POLICIES = (greedy, sun_only, planned)
