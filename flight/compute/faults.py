@@ -108,14 +108,20 @@ def _distinct(rng: np.random.Generator, population: int, n: int) -> np.ndarray:
     return rng.choice(population, size=min(n, population), replace=False) if population and n else np.empty(0, int)
 
 
+def _scatter(rng: np.random.Generator, sizes: list[int], n: int):
+    """`n` distinct bits drawn uniformly over pieces of `sizes` bits laid end to end, each as
+    (piece, bit within it)."""
+    ends = np.cumsum(sizes)
+    for bit in _distinct(rng, int(ends[-1]) if len(ends) else 0, n):
+        k = int(np.searchsorted(ends, bit, side="right"))
+        yield k, int(bit - (ends[k - 1] if k else 0))
+
+
 def flip_bits(rng: np.random.Generator, arrays: list[np.ndarray], n: int) -> list[int]:
     """Flip `n` distinct bits chosen uniformly over all of `arrays`, in place; how many landed in each."""
     octets = [_octets(a) for a in arrays]
-    ends = np.cumsum([8 * len(o) for o in octets])
     landed = [0] * len(arrays)
-    for bit in _distinct(rng, int(ends[-1]) if len(ends) else 0, n):
-        k = int(np.searchsorted(ends, bit, side="right"))
-        local = int(bit - (ends[k - 1] if k else 0))
+    for k, local in _scatter(rng, [8 * len(o) for o in octets], n):
         octets[k][local // 8] ^= np.uint8(1 << (local % 8))
         landed[k] += 1
     return landed
@@ -124,12 +130,8 @@ def flip_bits(rng: np.random.Generator, arrays: list[np.ndarray], n: int) -> lis
 def flip_codeword_bits(rng: np.random.Generator, buffers: list[EdacBuffer], n: int) -> int:
     """Flip `n` distinct bits of the stored codewords of `buffers` (72 per word: 64 data bits and
     the word's check byte), where radiation would flip them; how many were flipped."""
-    sizes = [b.nwords * (8 * WORD_OCTETS + _CHECK_BITS) for b in buffers]
-    ends = np.cumsum(sizes)
     flipped = 0
-    for bit in _distinct(rng, int(ends[-1]) if len(ends) else 0, n):
-        k = int(np.searchsorted(ends, bit, side="right"))
-        local = int(bit - (ends[k - 1] if k else 0))
+    for k, local in _scatter(rng, [b.nwords * (8 * WORD_OCTETS + _CHECK_BITS) for b in buffers], n):
         data_bits = 8 * WORD_OCTETS * buffers[k].nwords
         if local < data_bits:
             buffers[k].flip_bit(local)
