@@ -1,13 +1,21 @@
 """Checksummed matrix products (Huang–Abraham ABFT): a single-event upset in a GEMM's output, or in
 an operand after its checksum was taken, must not reach a tenant as a silently wrong result.
 
-The checksums ride in the product itself. A gets a row of its column sums (e^T A), B a column of
-its row sums (B e), and one matmul of the augmented operands gives C = A B framed by e^T C and C e,
-computed from the operands rather than from C. Summing C's rows and columns (O(n²), next to the
-O(n³) product) and comparing them with that frame finds a corrupted element at the crossing of the
-mismatching row and column, and its checksum gives the value back. Anything else (two elements, a
-damaged checksum, a corrupted operand, which spoils a whole row or column) recomputes the product,
-or only the affected matrices of a batch.
+C = A B is framed by checksums computed from the operands rather than from C: a column A (B e)
+next to it, which each row of C must sum to, and a row (e^T A) B under it, which each column must
+sum to. The frame lives in the product's own buffer, P = [[C, A B e], [e^T A B, e^T A B e]]
+((m + 1) x (n + 1)). A corrupted element fails its row's check and its column's; it sits at their
+crossing, and its row's checksum gives the value back. Anything else (two elements, a damaged
+checksum, a corrupted operand, which spoils a whole row or column) recomputes the product, or only
+the affected matrices of a batch.
+
+Detection needs only one side, location both. So the rows are checked on every product and the
+column checksums are taken only for a matrix whose rows failed: on the common path three O(n²)
+passes over memory (B e, A (B e), the row sums of C) instead of five. They are BLAS matrix-vector
+products, which run on the BLAS threads the GEMM has just used and so read memory at about twice
+the speed of one core. (Folding the checksums into the GEMM as [A; e^T A] [B, B e] costs more:
+OpenBLAS runs an n + 1 wide product through its edge kernels, 3 % of a float64 GEMM at n = 1024,
+and the operands must first be copied next to their sums.)
 
 When is a mismatch a fault? Both sides are rounded, so they agree only to within rounding error.
 The model (probabilistic rounding analysis, Higham & Mary 2019): independent rounding errors add
@@ -28,23 +36,22 @@ data may raise false alarms, which cost a recompute and then `AbftUncorrectable`
 
 What it cannot see is a change smaller than that tolerance, about 16·u·sqrt(k + n) of its row's
 norm: a flipped low mantissa bit, or any flipped bit of an element that small next to the rest of
-its row and column. Such a change is within the rounding noise the same sums carry anyway; in
-that sense it is numerically harmless, though the element itself may be far off in relative
-terms. On random data at n = 256 that left 2 of 1000 flips of the sign, exponent and top three
-mantissa bits undetected in float32 (both in elements 1/3000 of their row's typical size) and
-none in float64. Sums of squares are taken in float64, so float32 data of any finite size can be
-checked; float64 results must stay within about 1e±150 (beyond, a check that needs a norm cannot
-be evaluated, counts as failed, and the product ends in `AbftUncorrectable`).
+its row. Such a change is within the rounding noise the same sums carry anyway; in that sense it
+is numerically harmless, though the element itself may be far off in relative terms. On random
+data at n = 256 that left 2 of 1000 flips of the sign, exponent and top three mantissa bits
+undetected in float32 (both in elements 1/3000 of their row's typical size) and none in float64;
+in elements at least 1/100 of their row's typical size, none. Sums of squares are taken in
+float64, so float32 data of any finite size can be checked; float64 results must stay within
+about 1e±150 (beyond, a check that needs a norm cannot be evaluated, counts as failed, and the
+product ends in `AbftUncorrectable`).
 
-What it costs: (m + 1)(n + 1)k multiply-adds instead of mnk (0.2 % more at n = 1024), then memory
-traffic. Copying the operands to append their checksums took 1.0 ms (float32) and 1.7 ms (float64)
-at n = 1024 on the two-core development node, the checks 0.5 and 0.7 ms, against GEMMs of 11 to
-30 and 33 to 40 ms there: 3 to 8 %. Operands kept in `operand_buffers` skip the copy.
+What it costs at n = 1024 on the two-core development node: 2 to 4 % of a GEMM's time, float32
+and float64 alike (`gridfree bench compute`, abft_overhead), about half of it the three passes
+and half the Python around them.
 """
 from __future__ import annotations
 
-import threading
-import weakref
+import functools
 from dataclasses import dataclass
 from typing import Callable
 
@@ -54,19 +61,19 @@ DEFAULT_TOL = 16.0
 RETRIES = 2
 
 Inject = Callable[[str, np.ndarray, int], None]
-"""Fault-injection hook: called as inject(stage, array, attempt) with stage "a" or "b" (an
-augmented operand, its checksum already taken: the caller's own buffer if it came from
-`operand_buffers`) or "product" (the augmented product, before it is checked); attempt 0 for the
-first computation, 1, 2, ... for recomputations, which are made matrix by matrix (2-D arrays) in a
-batch. It may change the array in place (see `flip_bit`), and should copy what it wants to keep:
-operand buffers are reused by the next call."""
+"""Fault-injection hook: called as inject(stage, array, attempt) with stage "a" or "b" (an operand
+as the product reads it, B's row sums already taken: the caller's own array unless it had to be
+converted) or "product" (the framed product before it is checked: its checksum row is taken only
+in a repair, so a hit there on the first computation changes nothing); attempt 0 for the first
+computation, 1, 2, ... for recomputations, which are made matrix by matrix (2-D arrays) in a
+batch. It may change the array in place (see `flip_bit`)."""
 
 _UINT = {np.dtype(np.float32): np.uint32, np.dtype(np.float64): np.uint64}
 
 
 @dataclass(frozen=True)
 class AbftResult:
-    c: np.ndarray  # A @ B: a view into the augmented product, whose frame holds the checksums
+    c: np.ndarray  # A @ B: a view into the framed product
     detected: bool  # some check failed: a fault was present (or the data defeat the model)
     corrected: int  # elements put back from their checksums
     recomputed: int  # matrices computed again
@@ -101,22 +108,22 @@ class Check:
 
     def ratio(self) -> np.ndarray:
         """Largest |mismatch| / tolerance per matrix; inf where a check cannot be evaluated."""
-        return np.maximum(_ratio(self.row_residual, self.row_tol), _ratio(self.col_residual, self.col_tol))
+        rows = _ratio(self.row_residual, self.row_tol)
+        return np.maximum(rows, _ratio(self.col_residual, self.col_tol)) if self.col_tol.size else rows
 
 
-@np.errstate(all="ignore")
 def _passes(residual: np.ndarray, tol: np.ndarray) -> np.ndarray:
     """NaN residuals fail, and so do infinite tolerances: a sum of squares that overflowed says
     nothing about rounding (an upset that made an element huge does that to its row and column)."""
     return (np.abs(residual) <= tol) & np.isfinite(tol)
 
 
-@np.errstate(all="ignore")
 def _ratio(residual: np.ndarray, tol: np.ndarray) -> np.ndarray:
     err = np.abs(residual, dtype=np.float64)
-    r = err / tol
+    usable = (tol > 0) & np.isfinite(tol)
+    r = np.divide(err, tol, out=np.full(err.shape, np.inf), where=usable)
     r[err == 0] = 0.0  # nothing to explain, even by a zero tolerance
-    r[np.isnan(r) | ~np.isfinite(tol)] = np.inf
+    r[np.isnan(err) | ~np.isfinite(tol)] = np.inf
     return r.max(axis=-1, initial=0.0)
 
 
@@ -133,117 +140,107 @@ def high_bits(dtype) -> range:
     return range(np.finfo(dtype).nmant - 3, 8 * np.dtype(dtype).itemsize)
 
 
-def operand_buffers(a_shape: tuple[int, ...], b_shape: tuple[int, ...], dtype) -> tuple[np.ndarray, np.ndarray]:
-    """Room for A and B and their checksums. Operands kept in a_aug[..., :-1, :] and
-    b_aug[..., :-1] are checksummed where they lie: abft_matmul of those views copies nothing,
-    which at n = 1024 saves about as much as all its checks cost."""
-    buffers = _blank(a_shape, b_shape, dtype)
-    for x in buffers:  # only these are written into: a view that merely looks alike may be anyone's
-        _LENT[id(x)] = x
-    return buffers
+@dataclass(frozen=True)
+class Operands:
+    """A and B as the product reads them (in the dtype it computes in, rows contiguous: the
+    caller's own arrays when they already are) and the checksums taken from them: B's row sums
+    before the product, A's column sums for a matrix whose rows failed. Taken once: whatever
+    happens to an operand afterwards, even in the caller's memory, is checked against them, and a
+    recomputation does not take new ones."""
+
+    a: np.ndarray
+    b: np.ndarray
+    b_sums: np.ndarray  # B e: b's batch + (k,)
+    row_checks: np.ndarray  # A (B e), what each row of the product must sum to: the batch + (m,)
+    a_sums: np.ndarray | None = None  # e^T A, once the columns of a (2-D) matrix are checked
+
+    def matrix(self, idx: tuple[int, ...]) -> "Operands":
+        """The operands of one matrix of the (broadcast) batch, 2-D."""
+        return Operands(self.a[_sub(idx, self.a.shape[:-2])], self.b[_sub(idx, self.b.shape[:-2])],
+                        self.b_sums[_sub(idx, self.b_sums.shape[:-1])], self.row_checks[idx])
+
+    def with_column_sums(self) -> "Operands":
+        return Operands(self.a, self.b, self.b_sums, self.row_checks, np.einsum("ik->k", self.a))
 
 
-def augment(a: np.ndarray, b: np.ndarray, dtype) -> tuple[np.ndarray, np.ndarray]:
-    """[A; e^T A] and [B, B e], so that the product and its checksums are one matmul."""
-    return _copy_in(a, b, *_blank(a.shape, b.shape, dtype))
+def framed(a: np.ndarray, b: np.ndarray, dtype) -> tuple[Operands, np.ndarray]:
+    """The operands with B's row sums taken, and room for their product whose checksum column
+    already holds what each row must sum to, A (B e)."""
+    a, b = np.ascontiguousarray(a, dtype=dtype), np.ascontiguousarray(b, dtype=dtype)
+    (m, k), n = a.shape[-2:], b.shape[-1]
+    p = np.empty(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (m + 1, n + 1), dtype)
+    b_sums = b @ np.ones(n, dtype)
+    row_checks = np.matmul(a, b_sums[..., None])[..., 0]
+    p[..., :m, n] = row_checks
+    return Operands(a, b, b_sums, row_checks), p
 
 
-def _blank(a_shape: tuple[int, ...], b_shape: tuple[int, ...], dtype) -> tuple[np.ndarray, np.ndarray]:
-    return (np.empty(a_shape[:-2] + (a_shape[-2] + 1, a_shape[-1]), dtype),
-            np.empty(b_shape[:-1] + (b_shape[-1] + 1,), dtype))
-
-
-def _copy_in(a: np.ndarray, b: np.ndarray, a_aug: np.ndarray, b_aug: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    a_aug[..., :-1, :] = a
-    b_aug[..., :-1] = b
-    return _take_checksums(a_aug, b_aug)
-
-
-def _take_checksums(a_aug: np.ndarray, b_aug: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The O(n²) work here and in `verify` is numpy's own single-threaded loops (einsum: two to
-    three times np.sum's speed), never BLAS gemv: a threaded BLAS call waits until every thread is
-    scheduled, which on a loaded node costs milliseconds per call, a GEMM's worth of them."""
-    np.einsum("...ik->...k", a_aug[..., :-1, :], out=a_aug[..., -1, :])
-    np.einsum("...kj->...k", b_aug[..., :-1], out=b_aug[..., -1])
-    return a_aug, b_aug
-
-
-_LENT: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
-_SPARE_BYTES = 128 << 20
-_spare = threading.local()
-
-
-def _operands(a: np.ndarray, b: np.ndarray, dtype) -> tuple[np.ndarray, np.ndarray, bool]:
-    """The augmented operands, and whether they are ours to keep: the caller's own buffers when
-    `a` and `b` are views into `operand_buffers`; else the buffers this thread's previous product
-    of the same shape used, as fresh ones cost page faults the kernel zero-fills (5 to 10 % of a
-    float64 GEMM at n = 1024). Spares are taken out while in use, so a nested call cannot share."""
-    a_whole, b_whole = _holder(a, 2, dtype), _holder(b, 1, dtype)
-    if a_whole is not None and b_whole is not None:
-        return *_take_checksums(a_whole, b_whole), False
-    kept, _spare.kept = getattr(_spare, "kept", None), None
-    if kept is not None and kept[0] == (a.shape, b.shape, dtype):
-        return *_copy_in(a, b, *kept[1]), True
-    return *augment(a, b, dtype), True
-
-
-def _holder(x: np.ndarray, axis: int, dtype) -> np.ndarray | None:
-    """The buffer `x` is the leading part of, one longer along `axis` counted from the end."""
-    whole = x.base
-    shape = list(x.shape)
-    shape[-axis] += 1
-    if (whole is None or _LENT.get(id(whole)) is not whole or whole.dtype != dtype
-            or whole.shape != tuple(shape) or x.strides != whole.strides or not whole.flags.writeable
-            or x.__array_interface__["data"][0] != whole.__array_interface__["data"][0]):
-        return None
-    return whole
-
-
-def _keep_spare(a: np.ndarray, b: np.ndarray, dtype, operands: tuple[np.ndarray, np.ndarray]) -> None:
-    if operands[0].nbytes + operands[1].nbytes <= _SPARE_BYTES:  # beyond, n³ dwarfs the faults
-        _spare.kept = ((a.shape, b.shape, dtype), operands)
+def _frame_row(p: np.ndarray, ops: Operands) -> None:
+    """The checksum row of a 2-D framed product, (e^T A) B and its corner (e^T A)(B e)."""
+    n = p.shape[-1] - 1
+    _product(ops.a_sums, ops.b, p[-1, :n])
+    p[-1, n] = np.dot(ops.a_sums, ops.b_sums)
 
 
 @np.errstate(all="ignore")  # a corrupted product may hold anything: inf, NaN, signalling NaN
-def verify(p: np.ndarray, a_aug: np.ndarray, b_aug: np.ndarray, tol: float = DEFAULT_TOL) -> Check:
-    """Check an augmented product against its frame (module docstring). The tolerance is
-    evaluated lazily, cheapest bound first: |checksum| <= the row's norm <= norm + root-sum-square,
-    so a check passing an early bound passes the model, and on random data almost every check
-    passes the first, which costs nothing. Only rows and columns still failing pay for more."""
-    m, k, n = p.shape[-2] - 1, a_aug.shape[-1], p.shape[-1] - 1
+def verify(p: np.ndarray, ops: Operands, tol: float = DEFAULT_TOL, columns: bool = True) -> Check:
+    """Check a framed product (module docstring): its rows against the checksum column, and with
+    `columns` (which needs `ops.a_sums` and the checksum row in place) all of its frame. The
+    tolerance is evaluated lazily, cheapest bound first: |checksum| <= the row's norm <= norm +
+    root-sum-square, so a check passing an early bound passes the model, and on random data
+    almost every check passes the first, which costs nothing. Only rows and columns still failing
+    pay for more."""
+    m, k, n = p.shape[-2] - 1, ops.a.shape[-1], p.shape[-1] - 1
     u = np.finfo(p.dtype).eps / 2
     row_scale, col_scale = tol * u * np.sqrt(k + n + 1), tol * u * np.sqrt(k + m + 1)
-    row_res = np.einsum("...ij->...i", p[..., :, :n]) - p[..., :, n]
-    col_res = np.einsum("...ij->...j", p[..., :m, :]) - p[..., m, :]
-    row_tol = row_scale * np.abs(p[..., :, n], dtype=np.float64)
-    col_tol = col_scale * np.abs(p[..., m, :], dtype=np.float64)
-    rows, cols = ~_passes(row_res, row_tol), ~_passes(col_res, col_tol)
-    if rows.any():
-        row_tol[rows] = row_scale * np.sqrt(_sumsq(p[rows]))
-    if cols.any():
-        col_tol[cols] = col_scale * np.sqrt(_sumsq(np.swapaxes(p, -1, -2)[cols]))
-    rows, cols = ~_passes(row_res, row_tol), ~_passes(col_res, col_tol)
-    if rows.any() or cols.any():
-        rss_rows, rss_cols = _root_sum_squares(a_aug, b_aug)
-        row_tol[rows] += row_scale * np.broadcast_to(rss_rows, rows.shape)[rows]
-        col_tol[cols] += col_scale * np.broadcast_to(rss_cols, cols.shape)[cols]
-    return Check(row_res, row_tol, col_res, col_tol)
+    rss = functools.cache(lambda: _root_sum_squares(ops))
+    checked = p if columns else p[..., :m, :]  # rows: with the checksum row once it is taken
+    row_res = checked[..., :, :n] @ np.ones(n, p.dtype) - checked[..., :, n]
+    row_tol = _tolerance(row_res, checked, row_scale, lambda: rss()[0])
+    if not columns:
+        return Check(row_res, row_tol, _NONE, _NONE)
+    col_res = np.ones(m, p.dtype) @ p[..., :m, :] - p[..., m, :]
+    return Check(row_res, row_tol, col_res, _tolerance(col_res, np.swapaxes(p, -1, -2), col_scale, lambda: rss()[1]))
 
 
-def _root_sum_squares(a_aug: np.ndarray, b_aug: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """sqrt(Σ_k A[i, k]² ‖B[k, :]‖²) by row and its twin by column: the size of the terms, which
-    bounds the rounding when they cancel and the norm of the result does not."""
+_NONE = np.zeros(0)
+
+
+def _tolerance(res: np.ndarray, lines: np.ndarray, scale: float, rss: Callable[[], np.ndarray]) -> np.ndarray:
+    """The tolerance of each row (or column: `lines` transposed) whose mismatches are `res`, taken
+    only as far up the bounds as it takes to pass: |checksum| (the line's last element), then the
+    line's norm, then that plus the root-sum-square of its terms."""
+    tol = scale * np.abs(lines[..., -1], dtype=np.float64)
+    weak = ~_passes(res, tol)
+    if weak.any():
+        tol[weak] = scale * np.sqrt(_sumsq(lines[weak]))
+        weak = ~_passes(res, tol)
+        if weak.any():
+            tol[weak] += scale * np.broadcast_to(rss(), weak.shape)[weak]
+    return tol
+
+
+def _root_sum_squares(ops: Operands) -> tuple[np.ndarray, np.ndarray | None]:
+    """sqrt(Σ_k A[i, k]² ‖[B, B e][k, :]‖²) by row (the checksum row's too once A's sums are taken)
+    and its twin by column: the size of the terms, which bounds the rounding when they cancel and
+    the norm of the result does not."""
     f8 = np.float64
-    b_rows = np.einsum("...kj,...kj->...k", b_aug, b_aug, dtype=f8)
-    a_cols = np.einsum("...ik,...ik->...k", a_aug, a_aug, dtype=f8)
-    return (np.sqrt(np.einsum("...ik,...ik,...k->...i", a_aug, a_aug, b_rows, dtype=f8)),
-            np.sqrt(np.einsum("...k,...kj,...kj->...j", a_cols, b_aug, b_aug, dtype=f8)))
+    a, b = ops.a, ops.b
+    b_rows = np.einsum("...kj,...kj->...k", b, b, dtype=f8) + np.square(ops.b_sums, dtype=f8)
+    rows = np.sqrt(np.einsum("...ik,...ik,...k->...i", a, a, b_rows, dtype=f8))
+    if ops.a_sums is None:
+        return rows, None
+    a_sums_sq = np.square(ops.a_sums, dtype=f8)
+    a_cols = np.einsum("ik,ik->k", a, a, dtype=f8) + a_sums_sq
+    return (np.append(rows, np.sqrt(a_sums_sq @ b_rows)),
+            np.append(np.sqrt(np.einsum("k,kj,kj->j", a_cols, b, b, dtype=f8)),
+                      np.sqrt(a_cols @ np.square(ops.b_sums, dtype=f8))))
 
 
 def _sumsq(rows: np.ndarray) -> np.ndarray:
     """Sums of squares of 2-D `rows`, in float64 for float32 data (no float32 square overflows
     there), natively for float64 (beyond 1e±150 a check then cannot be evaluated)."""
-    return np.einsum("ij,ij->i", rows, rows, dtype=np.float64)
+    return np.square(rows, dtype=np.float64).sum(axis=-1)
 
 
 def abft_matmul(a, b, *, tol: float | None = None, inject: Inject | None = None,
@@ -258,69 +255,56 @@ def abft_matmul(a, b, *, tol: float | None = None, inject: Inject | None = None,
     dtype = np.result_type(a, b)
     if dtype not in _UINT:
         raise TypeError(f"abft_matmul's tolerance is derived for float32 and float64, not {dtype}")
-    lam = DEFAULT_TOL if tol is None else float(tol)
-    a_aug, b_aug, ours = _operands(a, b, dtype)
-    try:
-        # Taken once: whatever happens to an operand afterwards, even in the caller's memory, is
-        # checked against these, and a recomputation does not take new ones.
-        sums = a_aug[..., -1, :].copy(), b_aug[..., -1].copy()
-        if not (np.isfinite(sums[0]).all() and np.isfinite(sums[1]).all()):
-            raise ValueError("abft_matmul needs finite operands whose row and column sums are finite")
-        if inject:
-            inject("a", a_aug, 0)
-            inject("b", b_aug, 0)
-        p = _product(a_aug, b_aug)
-        if inject:
-            inject("product", p, 0)
-        check = verify(p, a_aug, b_aug, lam)
-        ratio = np.array(check.ratio())
-        bad = ~(ratio <= 1)  # a failed check's ratio is > 1 or inf
-        corrected = recomputed = 0
-        for idx in (tuple(int(i) for i in row) for row in np.argwhere(bad)):
-            ia, ib = _sub(idx, a), _sub(idx, b)
-            item = _Item(idx, p[idx], a[ia], b[ib], sums[0][ia], sums[1][ib], a_aug[ia], b_aug[ib], lam)
-            fixed, redone, ratio[idx] = item.repair(_slice(check, idx), inject, retries)
-            corrected += fixed
-            recomputed += redone
-    finally:
-        if ours:
-            _keep_spare(a, b, dtype, (a_aug, b_aug))
+    with np.errstate(all="ignore"):  # an upset may make inf or NaN: the checks are there for that
+        return _checked_product(a, b, dtype, DEFAULT_TOL if tol is None else float(tol), inject, retries)
+
+
+def _checked_product(a: np.ndarray, b: np.ndarray, dtype, lam: float, inject: Inject | None,
+                     retries: int) -> AbftResult:
+    ops, p = framed(a, b, dtype)
     m, n = a.shape[-2], b.shape[-1]
+    if not (np.isfinite(ops.b_sums).all() and np.isfinite(ops.row_checks).all()):
+        raise ValueError("abft_matmul needs finite operands whose checksums are finite")
+    if inject:
+        inject("a", ops.a, 0)
+        inject("b", ops.b, 0)
+    _product(ops.a, ops.b, p[..., :m, :n])
+    if inject:
+        inject("product", p, 0)
+    ratio = np.array(verify(p, ops, lam, columns=False).ratio())
+    bad = ~(ratio <= 1)  # a failed check's ratio is > 1 or inf
+    corrected = recomputed = 0
+    for idx in (tuple(int(i) for i in row) for row in np.argwhere(bad)) if bad.any() else ():
+        item = _Item(idx, p[idx], ops.matrix(idx).with_column_sums(), lam)
+        fixed, redone, ratio[idx] = item.repair(inject, retries)
+        corrected += fixed
+        recomputed += redone
     return AbftResult(p[..., :m, :n], bool(bad.any()), corrected, recomputed, float(ratio.max(initial=0.0)))
 
 
-@np.errstate(all="ignore")  # an upset operand may make inf or NaN: the checks are there for that
-def _product(a_aug: np.ndarray, b_aug: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    return np.matmul(a_aug, b_aug, out=out)
+def _product(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
+    np.matmul(a, b, out=out)
 
 
-def _sub(idx: tuple[int, ...], x: np.ndarray) -> tuple[int, ...]:
-    """The index into an operand that np.matmul broadcast to the batch index `idx`."""
-    batch = x.shape[:-2]
+def _sub(idx: tuple[int, ...], batch: tuple[int, ...]) -> tuple[int, ...]:
+    """The index into an operand of batch shape `batch` that np.matmul broadcast to the batch index `idx`."""
     return tuple(0 if d == 1 else i for i, d in zip(idx[len(idx) - len(batch):], batch))
-
-
-def _slice(check: Check, idx: tuple[int, ...]) -> Check:
-    return Check(check.row_residual[idx], check.row_tol[idx], check.col_residual[idx], check.col_tol[idx])
 
 
 @dataclass
 class _Item:
-    """One matrix of the product that failed its checks, and what it takes to repair it."""
+    """One matrix of the product whose rows failed their checks, and what it takes to repair it."""
 
     idx: tuple[int, ...]
     p: np.ndarray  # (m + 1, n + 1), a view into the whole product: repairs land there
-    a: np.ndarray  # the caller's operands and their checksums, from which a recomputation starts
-    b: np.ndarray
-    a_sums: np.ndarray
-    b_sums: np.ndarray
-    a_aug: np.ndarray  # the augmented operands `p` was computed from
-    b_aug: np.ndarray
+    ops: Operands  # this matrix's operands and checksums, A's column sums taken
     lam: float
 
-    def repair(self, check: Check, inject: Inject | None, retries: int) -> tuple[int, int, float]:
-        """Correct or recompute until the checks pass: (corrected, recomputed, residual)."""
+    def repair(self, inject: Inject | None, retries: int) -> tuple[int, int, float]:
+        """Locate, then correct or recompute until the checks pass: (corrected, recomputed, residual)."""
         m, n = self.p.shape[0] - 1, self.p.shape[1] - 1
+        _frame_row(self.p, self.ops)
+        check = verify(self.p, self.ops, self.lam)
         for attempt in range(retries + 1):
             rows, cols = np.flatnonzero(check.bad_rows()), np.flatnonzero(check.bad_cols())
             if not len(rows) and not len(cols):
@@ -328,21 +312,20 @@ class _Item:
             if len(rows) == 1 and len(cols) == 1 and rows[0] < m and cols[0] < n:
                 for value in _replacements(self.p, rows[0], cols[0], check):
                     self.p[rows[0], cols[0]] = value
-                    check = verify(self.p, self.a_aug, self.b_aug, self.lam)
+                    check = verify(self.p, self.ops, self.lam)
                     if not (check.bad_rows().any() or check.bad_cols().any()):
                         return 1, attempt, float(check.ratio())
             if attempt == retries:
                 break
-            self.a_aug, self.b_aug = _blank(self.a.shape, self.b.shape, self.p.dtype)
-            self.a_aug[:-1], self.a_aug[-1] = self.a, self.a_sums
-            self.b_aug[:, :-1], self.b_aug[:, -1] = self.b, self.b_sums
             if inject:
-                inject("a", self.a_aug, attempt + 1)
-                inject("b", self.b_aug, attempt + 1)
-            _product(self.a_aug, self.b_aug, out=self.p)
+                inject("a", self.ops.a, attempt + 1)
+                inject("b", self.ops.b, attempt + 1)
+            _product(self.ops.a, self.ops.b, self.p[:m, :n])
+            self.p[:m, n] = self.ops.row_checks
+            _frame_row(self.p, self.ops)
             if inject:
                 inject("product", self.p, attempt + 1)
-            check = verify(self.p, self.a_aug, self.b_aug, self.lam)
+            check = verify(self.p, self.ops, self.lam)
         raise AbftUncorrectable(self.idx, float(check.ratio()))
 
 

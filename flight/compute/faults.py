@@ -195,8 +195,8 @@ class ChunkUpsets:
             self._count(Target.INTERMEDIATES, site, sum(flip_bits(self._rng, [array], n)))
 
     def product(self, site: str) -> Inject | None:
-        """The `abft_matmul` hook for the product at `site`: its upsets land in the augmented
-        product (checksums included) before it is checked, in the first computation only; None
+        """The `abft_matmul` hook for the product at `site`: its upsets land in the framed product
+        (its checksum column included) before it is checked, in the first computation only; None
         when this product is not hit."""
         if not self._at.get(site):
             return None

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gridfree.flight.compute.abft import (
-    DEFAULT_TOL, AbftUncorrectable, abft_matmul, augment, flip_bit, high_bits, operand_buffers, verify)
+    DEFAULT_TOL, AbftUncorrectable, abft_matmul, flip_bit, framed, high_bits, verify)
 
 DTYPES = [np.float32, np.float64]
 
@@ -116,11 +116,11 @@ def test_undetected_flips_are_below_tolerance(dtype):
     a, b = operands(rng, m, k, n, dtype)
     a[3] *= 1e-3  # a row of small elements, whose high bits may sit below their row's rounding
     clean = abft_matmul(a, b).c
-    a_aug, b_aug = augment(a, b, dtype)
+    b_framed = np.concatenate([b, b.sum(axis=1, keepdims=True)], axis=1)
     u = np.finfo(dtype).eps / 2
     # Cauchy-Schwarz bounds both terms of the row tolerance by ‖A[i, :]‖·‖[B, Be]‖_F; an undetected
     # change is at most twice the tolerance (the clean row's own mismatch may take up the other).
-    bound = 4 * DEFAULT_TOL * u * np.sqrt(k + n + 1) * np.linalg.norm(a_aug, axis=1) * np.linalg.norm(b_aug)
+    bound = 4 * DEFAULT_TOL * u * np.sqrt(k + n + 1) * np.linalg.norm(a, axis=1) * np.linalg.norm(b_framed)
     missed = 0
     for _ in range(600):
         i, j, bit = rng.integers(m), rng.integers(n), int(rng.integers(8 * np.dtype(dtype).itemsize))
@@ -146,34 +146,54 @@ def test_two_flips_in_different_rows_and_columns_are_recomputed(dtype):
     assert r.c.tobytes() == clean.tobytes()
 
 
-@pytest.mark.parametrize("where", ["row checksum", "column checksum", "corner", "same row"])
-def test_damaged_checksums_and_two_flips_in_a_row_are_recomputed(where):
+@pytest.mark.parametrize("where", ["checksum column", "same row"])
+def test_a_damaged_checksum_or_two_flips_in_a_row_are_recomputed(where):
     a, b = operands(np.random.default_rng(7), 30, 20, 30, np.float64)
     clean = abft_matmul(a, b).c
-    flat = {"row checksum": 4 * 31 + 30, "column checksum": 30 * 31 + 4, "corner": 30 * 31 + 30,
-            "same row": 4 * 31 + 9}[where]
+    flat = {"checksum column": 4 * 31 + 30, "same row": 4 * 31 + 9}[where]
     hooks = [flip_once("product", flat, 62)] + ([flip_once("product", 4 * 31 + 2, 63)] if where == "same row" else [])
     r = abft_matmul(a, b, inject=lambda *args: [h(*args) for h in hooks])
     assert r.detected and r.corrected == 0 and r.recomputed == 1
     assert r.c.tobytes() == clean.tobytes()
 
 
+@pytest.mark.parametrize("where", ["checksum row", "corner"])
+def test_the_checksum_row_is_taken_for_a_repair_and_checked_there(where):
+    """The first computation checks rows only, so a hit on the (not yet taken) checksum row
+    changes nothing. A repair takes it; damaged during a recomputation, it fails its own check
+    and the matrix is computed once more."""
+    a, b = operands(np.random.default_rng(7), 30, 20, 30, np.float64)
+    clean = abft_matmul(a, b).c
+    frame = {"checksum row": 30 * 31 + 4, "corner": 30 * 31 + 30}[where]
+    r = abft_matmul(a, b, inject=flip_once("product", frame, 62))
+    assert not r.detected and r.c.tobytes() == clean.tobytes()
+
+    def upsets(stage, p, attempt):
+        if stage == "product" and attempt in (0, 1):  # two flips in a row, then the frame
+            for flat in ([4 * 31 + 2, 4 * 31 + 9] if attempt == 0 else [frame]):
+                flip_bit(p, flat, 62)
+
+    r = abft_matmul(a, b, inject=upsets)
+    assert r.detected and r.corrected == 0 and r.recomputed == 2
+    assert r.c.tobytes() == clean.tobytes()
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("operand", ["a", "b"])
-def test_an_operand_corrupted_after_its_checksum_is_detected(dtype, operand):
-    """A bad element of A spoils a whole row of the product, consistently with that row's own
-    checksum, but not with the column checksums, which were taken from the good A."""
+def test_an_operand_corrupted_after_its_checksum_is_reported_not_multiplied(dtype, operand):
+    """A bad element of A spoils a whole row of the product, consistently with the checksum
+    column's A (B e) if that is taken afterwards, but not with B's sums, taken before. The
+    operand is the caller's: a recomputation reads the same bad data, so the product is refused."""
     rng = np.random.default_rng(8)
     m, k, n = 40, 32, 36
     a, b = operands(rng, m, k, n, dtype)
-    clean = abft_matmul(a, b).c
-    shape = (m + 1, k) if operand == "a" else (k, n + 1)
-    body = a if operand == "a" else b
+    shape = (m, k) if operand == "a" else (k, n)
     for bit in high_bits(dtype):
-        for idx in elements(rng, body, 3, floor=0.1) + [(shape[0] - 1, 0) if operand == "a" else (0, shape[1] - 1)]:
-            r = abft_matmul(a, b, inject=flip_once(operand, int(np.ravel_multi_index(idx, shape)), bit))
-            assert r.detected and r.recomputed == 1, (bit, idx)
-            assert r.c.tobytes() == clean.tobytes()
+        for idx in elements(rng, a if operand == "a" else b, 3, floor=0.1):
+            x, y = a.copy(), b.copy()
+            with pytest.raises(AbftUncorrectable):
+                abft_matmul(x, y, inject=flip_once(operand, int(np.ravel_multi_index(idx, shape)), bit))
+            assert not np.array_equal(x if operand == "a" else y, a if operand == "a" else b)
 
 
 def test_batches_broadcast_and_are_repaired_matrix_by_matrix():
@@ -205,35 +225,13 @@ def test_a_persistent_fault_is_reported_not_returned():
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_operands_kept_in_operand_buffers_are_checksummed_where_they_lie(dtype):
+def test_operands_in_any_layout_give_the_product_of_contiguous_ones(dtype):
     a, b = operands(np.random.default_rng(12), 33, 20, 17, dtype)
-    a_aug, b_aug = operand_buffers(a.shape, b.shape, dtype)
-    a_aug[:-1], b_aug[:, :-1] = a, b
-    r = abft_matmul(a_aug[:-1], b_aug[:, :-1])
-    assert not r.detected and r.c.tobytes() == abft_matmul(a, b).c.tobytes()
-    assert np.array_equal(a_aug[-1], np.einsum("ik->k", a))  # the checksums went into the spare row
-    x, y = a_aug.copy(), b_aug.copy()  # look alike, but their last row and column are someone's data
-    x[-1], y[:, -1] = 7, 7
-    abft_matmul(x[:-1], y[:, :-1])
-    assert np.all(x[-1] == 7) and np.all(y[:, -1] == 7)
-
-    # An upset in the caller's own operand after its checksum was taken cannot be recomputed
-    # away: the data is gone. It must be reported, not multiplied.
-    with pytest.raises(AbftUncorrectable):
-        abft_matmul(a_aug[:-1], b_aug[:, :-1], inject=flip_once("a", 5 * 20 + 3, np.finfo(dtype).nmant + 3))
-
-
-def test_a_nested_call_does_not_share_the_spare_buffers():
-    a, b = operands(np.random.default_rng(13), 20, 20, 20, np.float32)
-    clean = abft_matmul(a, b).c.copy()
-    other = operands(np.random.default_rng(14), 20, 20, 20, np.float32)
-
-    def meddle(where, array, attempt):  # e.g. a fault-injection framework computing its own reference
-        if where == "b":
-            abft_matmul(*other)
-
-    r = abft_matmul(a, b, inject=meddle)
-    assert not r.detected and r.c.tobytes() == clean.tobytes()
+    expected = abft_matmul(a, b).c
+    r = abft_matmul(np.asfortranarray(a), b.T.copy().T)  # column-major, and a transposed view
+    assert not r.detected and r.c.tobytes() == expected.tobytes()
+    r = abft_matmul(a[:, ::-1], b[::-1])  # negative strides: the same sums, reordered
+    assert not r.detected and within_rounding(r.c, a, b)
 
 
 def test_operands_whose_checks_cannot_be_evaluated_are_refused():
@@ -267,9 +265,12 @@ def test_flip_bit_flips_exactly_one_bit_of_a_view(dtype):
 
 def test_verify_is_the_check_abft_matmul_applies():
     a, b = operands(np.random.default_rng(11), 10, 10, 10, np.float32)
-    a_aug, b_aug = augment(a, b, np.float32)
-    p = a_aug @ b_aug
-    assert not verify(p, a_aug, b_aug).bad_rows().any()
+    ops, p = framed(a, b, np.float32)
+    p[:10, :10] = a @ b
+    assert not verify(p, ops, columns=False).bad_rows().any()
     p[3, 4] *= 2
-    check = verify(p, a_aug, b_aug)
+    assert np.flatnonzero(verify(p, ops, columns=False).bad_rows()).tolist() == [3]
+    ops = ops.with_column_sums()
+    p[10, :10], p[10, 10] = ops.a_sums @ b, ops.a_sums @ ops.b_sums
+    check = verify(p, ops)
     assert np.flatnonzero(check.bad_rows()).tolist() == [3] and np.flatnonzero(check.bad_cols()).tolist() == [4]
