@@ -1,92 +1,137 @@
 """Job checkpoints: a preempted job resumes after eclipse, low charge, heat or a reboot, and never
 from damaged state.
 
-One file per job, replaced atomically (written aside, fsynced, renamed, directory fsynced), so a
-crash leaves the previous checkpoint or the new one, never half of each. The state is numpy
-arrays and scalars in `.npz` form (no pickle: a checkpoint is data, not code), behind a header
-and a CRC-32C over both, checked before anything in the file is believed: a radiation hit in
-the stored state costs the job a restart from its previous good point, not a wrong result.
+One log per job, a record per chunk done, appended and fsynced as the chunk commits: a commit
+writes that chunk's outputs and nothing else, so a job of a million chunks costs a million small
+appends, not a rewrite of everything so far at each one. A record holds one chunk's outputs as
+numpy arrays and scalars in `.npz` form (no pickle: a checkpoint is data, not code):
 
     offset size field
     0      4    magic "GFCK"
-    4      2    format version (1)
+    4      2    format version (2)
     6      4    job id, u32
-    10     4    chunk: how many chunks the state already includes, u32
+    10     4    chunk: which chunk's outputs this is (records run 0, 1, 2, ...), u32
     14     4    payload length, u32
-    18     4    CRC-32C of bytes 0..17 and the payload
-    22     n    payload: numpy .npz of the state
+    18     4    CRC-32C of bytes 0..17: the length is believed only once this checks
+    22     4    CRC-32C of the payload
+    26     n    payload: numpy .npz of the chunk's outputs
+
+Reading stops at the first record that fails a check. A crash mid-append leaves a torn last
+record; a radiation hit in the stored state spoils the record it lands in. Either way the records
+before it are good and are kept (`keep` cuts the rest), and the job computes again from the first
+chunk it lost, never from a damaged byte.
 """
 from __future__ import annotations
 
 import io
 import os
 import struct
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from gridfree.flight.core.store import replace_durably
+from gridfree.flight.core.store import fsync_directory
 from gridfree.native.crc import crc32c
 
 MAGIC = b"GFCK"
-VERSION = 1
+VERSION = 2
 _HEAD = struct.Struct(">4sHIII")
+_CRCS = struct.Struct(">II")
+RECORD_OVERHEAD = _HEAD.size + _CRCS.size
 MAX_PAYLOAD = 1 << 30
 
 
-class CheckpointDamaged(ValueError):
-    """A checkpoint file that is not what was written: the job restarts from its beginning."""
+@dataclass
+class Log:
+    """What a job's log holds up to its first bad record."""
 
-
-def _path(directory: Path, job_id: int) -> Path:
-    return Path(directory) / f"job-{job_id:08d}.ckpt"
+    chunks: list[dict[str, np.ndarray]] = field(default_factory=list)  # outputs of chunks 0, 1, ...
+    ends: list[int] = field(default_factory=list)  # where each good record ends in the file
+    damage: str | None = None  # why reading stopped before the end of the file; None if it did not
 
 
 def path(directory: str | os.PathLike, job_id: int) -> Path:
-    """Where a job's checkpoint lies on disk (what an upset campaign flips bits in)."""
-    return _path(Path(directory), job_id)
+    """Where a job's log lies on disk (what an upset campaign flips bits in)."""
+    return Path(directory) / f"job-{job_id:08d}.ckpt"
 
 
-def save(directory: str | os.PathLike, job_id: int, chunk: int, state: dict[str, np.ndarray | int | float]) -> Path:
-    arrays = {k: np.asarray(v) for k, v in state.items()}
+def append(directory: str | os.PathLike, job_id: int, chunk: int, outputs: dict[str, np.ndarray | int | float]) -> Path:
+    """Add chunk `chunk`'s outputs to the job's log, durably. The log must hold chunks 0 to
+    chunk - 1 and nothing after them (`keep` makes it so after a restart)."""
+    arrays = {k: np.asarray(v) for k, v in outputs.items()}
     if any(a.dtype.hasobject for a in arrays.values()):
         raise ValueError("checkpoint state must be numbers and arrays of them, not Python objects")
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     payload = buf.getvalue()
     head = _HEAD.pack(MAGIC, VERSION, job_id, chunk, len(payload))
-    data = head + struct.pack(">I", crc32c(payload, crc32c(head))) + payload
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    path = _path(directory, job_id)
-    replace_durably(path, data)
-    return path
+    record = head + _CRCS.pack(crc32c(head), crc32c(payload)) + payload
+    where = path(directory, job_id)
+    where.parent.mkdir(parents=True, exist_ok=True)
+    new = not where.exists()
+    with open(where, "ab") as f:
+        start = f.tell()
+        try:
+            f.write(record)
+            f.flush()
+            os.fsync(f.fileno())
+        except BaseException:
+            f.truncate(start)  # best effort: a torn record would be cut at the next read anyway
+            raise
+    if new:
+        fsync_directory(where.parent)
+    return where
 
 
-def load(directory: str | os.PathLike, job_id: int) -> tuple[int, dict[str, np.ndarray]] | None:
-    """(chunks done, state), None if the job has no checkpoint; CheckpointDamaged if it has a bad one."""
-    path = _path(Path(directory), job_id)
+def load(directory: str | os.PathLike, job_id: int) -> Log:
+    """The job's good records, in order (an empty Log if it has no log)."""
     try:
-        data = path.read_bytes()
+        data = path(directory, job_id).read_bytes()
     except FileNotFoundError:
-        return None
-    if len(data) < _HEAD.size + 4:
-        raise CheckpointDamaged(f"{path.name}: {len(data)} octets, shorter than a header")
-    magic, version, stored_id, chunk, n = _HEAD.unpack_from(data)
-    crc = struct.unpack_from(">I", data, _HEAD.size)[0]
-    payload = data[_HEAD.size + 4:]
-    # The CRC covers the header and what is there; the length is believed only after it checks.
-    if crc32c(payload, crc32c(data[:_HEAD.size])) != crc:
-        raise CheckpointDamaged(f"{path.name}: CRC-32C does not match")
-    if magic != MAGIC or version != VERSION or stored_id != job_id or n != len(payload) or n > MAX_PAYLOAD:
-        raise CheckpointDamaged(f"{path.name}: header says magic {magic!r}, version {version}, job {stored_id}, "
-                                f"{n} octets")
+        return Log()
+    log, at = Log(), 0
+    while at < len(data) and log.damage is None:
+        log.damage = _read_record(data, at, job_id, len(log.chunks), log.chunks)
+        if log.damage is None:
+            at += RECORD_OVERHEAD + _HEAD.unpack_from(data, at)[4]
+            log.ends.append(at)
+    return log
+
+
+def _read_record(data: bytes, at: int, job_id: int, index: int, into: list) -> str | None:
+    """Append the record at `at` to `into`, or say what is wrong with it."""
+    if len(data) - at < RECORD_OVERHEAD:
+        return f"record {index}: {len(data) - at} octets, shorter than a header"
+    head = data[at:at + _HEAD.size]
+    head_crc, payload_crc = _CRCS.unpack_from(data, at + _HEAD.size)
+    if crc32c(head) != head_crc:
+        return f"record {index}: header CRC-32C does not match"
+    magic, version, stored_id, chunk, n = _HEAD.unpack(head)
+    if magic != MAGIC or version != VERSION or stored_id != job_id or chunk != index or n > MAX_PAYLOAD:
+        return f"record {index}: header says magic {magic!r}, version {version}, job {stored_id}, chunk {chunk}"
+    payload = data[at + RECORD_OVERHEAD:at + RECORD_OVERHEAD + n]
+    if len(payload) != n or crc32c(payload) != payload_crc:
+        return f"record {index}: payload CRC-32C does not match ({len(payload)} of {n} octets)"
     try:
         with np.load(io.BytesIO(payload), allow_pickle=False) as z:
-            return chunk, {k: z[k] for k in z.files}
+            into.append({k: z[k] for k in z.files})
     except (ValueError, OSError) as exc:
-        raise CheckpointDamaged(f"{path.name}: state does not decode ({exc})") from None
+        return f"record {index}: outputs do not decode ({exc})"
+    return None
+
+
+def keep(directory: str | os.PathLike, job_id: int, log: Log, count: int) -> None:
+    """Cut the job's log after its first `count` good records (`log` as `load` read it): a torn or
+    damaged tail, or records whose commit the queue never saw."""
+    size = log.ends[min(count, len(log.ends)) - 1] if count > 0 and log.ends else 0
+    where = path(directory, job_id)
+    if where.exists() and where.stat().st_size != size:
+        with open(where, "r+b") as f:
+            f.truncate(size)
+            os.fsync(f.fileno())
 
 
 def discard(directory: str | os.PathLike, job_id: int) -> None:
-    _path(Path(directory), job_id).unlink(missing_ok=True)
+    path(directory, job_id).unlink(missing_ok=True)
+

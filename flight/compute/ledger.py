@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+from gridfree.flight.core.store import fsync_directory
 from gridfree.protocols.ledger import (
     HEADER_OCTETS, MIN_KEY_OCTETS, RECORD_OCTETS, Entry, Kind, ProblemKind, Tariff, VerifyReport,
     chain_hash, decode_entry, decode_header, decode_record, encode_entry, encode_header, encode_record,
@@ -133,7 +134,7 @@ class TokenLedger:
             pass
         finally:
             os.unlink(tmp)
-        _fsync_dir(self.path.parent)
+        fsync_directory(self.path.parent)
 
     def _recover(self) -> VerifyReport:
         size = os.fstat(self._fd).st_size
@@ -320,12 +321,4 @@ def _write_all(fd: int, data: bytes, offset: int) -> None:
     while view:
         n = os.pwrite(fd, view, offset)
         view, offset = view[n:], offset + n
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 

@@ -6,8 +6,8 @@ NOMINAL, the payload not shed, a grant of at least the payload's idle draw; the 
 what the grant pays for, capped by the thermal manager. It then runs the next chunk of the
 first job on a worker thread (the rate groups never wait for numpy) with ABFT-protected
 products, and commits it when both the computation and its simulated duration on the payload
-are done: the outputs go into a CRC-32C checkpoint, so a job preempted by eclipse, low charge,
-heat or a reboot resumes at its last chunk. A finished job's result goes down through PUS 13,
+are done: the outputs are appended to the job's checkpoint log (a CRC-32C per record), so a job
+preempted by eclipse, low charge, heat or a reboot resumes at its next chunk. A finished job's result goes down through PUS 13,
 and its energy and work are charged to the tenant in the token ledger; `compute.Statement` cuts a
 tenant's ledger statement and sends it down the same way.
 
@@ -19,9 +19,11 @@ job with an event, never feeds it garbage.
 Radiation (issue 9): products are ABFT-checked; a chunk checks its inputs (CRC-32C) and its
 elementwise steps (computed twice) itself (flight/compute/jobs.py); the resident models sit under
 EDAC with a CRC-32C per layer, checked (scrubbed, reloaded if lost) just before a chunk reads them
-and again after it, an upset found then meaning the chunk may have read it; checkpoints carry a
-CRC-32C. A chunk whose check fails is not committed but computed again, and after CHUNK_TRIES
-failures in a row its job is dropped with an event: no result goes down that a check doubted.
+and again after it, an upset found then meaning the chunk may have read it; checkpoint records
+carry a CRC-32C, checked when the log is read back (at the job's end, after a reboot), a damaged
+one costing the job the chunks from it on. A chunk whose check fails is not committed but
+computed again, and after CHUNK_TRIES failures in a row its job is dropped with an event: no
+result goes down that a check doubted.
 `compute.SetUpsetRates` (hazardous) turns on an upset campaign (flight/compute/faults.py) that
 hits all of these, for test benches.
 
@@ -70,6 +72,7 @@ MIN_UTILISATION = 0.05
 KINDS = {k.name: k.value for k in Kind}
 BASES = {b.name: b.value for b in Basis}
 CHUNK_TRIES = 4  # failed attempts in a row at one chunk (or damaged checkpoints of one job) that drop the job
+ENERGY_KEY = "_energy_Wh"  # a checkpoint record's chunk energy, kept beside the chunk's outputs
 RADIATION_CHANNELS = ("UpsetsInputs", "UpsetsIntermediates", "UpsetsWeights", "UpsetsCheckpoints", "ChunksRecomputed",
                       "InputMismatches", "DmrMismatches", "WeightsHitInUse", "AbftFailed", "ModelCrcMismatches",
                       "CheckpointsDamaged", "JobsFailed", "ResultMismatches")
@@ -147,8 +150,8 @@ class ComputeManager(Component):
         Event(2, "JobDone", Severity.ACTIVITY_HI, "job {job} done: {tokens} tokens, {energy_Wh:.1f} Wh",
               (Field("job", "u32"), Field("tokens", "u64"), Field("energy_Wh", "f32", "Wh"))),
         Event(3, "ComputeHeld", Severity.ACTIVITY_LO, "compute held: {reason}", (Field("reason", "string[40]"),)),
-        Event(4, "CheckpointDamaged", Severity.WARNING_LO, "job {job}: checkpoint damaged, restarting it",
-              (Field("job", "u32"),)),
+        Event(4, "CheckpointDamaged", Severity.WARNING_LO, "job {job}: checkpoint damaged, resuming at chunk {chunk}",
+              (Field("job", "u32"), Field("chunk", "u32"))),
         Event(5, "WeightsReloaded", Severity.WARNING_LO, "model {size}: uncorrectable upset at word {word}, reloaded",
               (Field("size", "u8"), Field("word", "u32"))),
         Event(6, "InputStored", Severity.ACTIVITY_LO, "input {input} of tenant {tenant} stored, {octets} octets",
@@ -443,30 +446,24 @@ class ComputeManager(Component):
             p["error"] = ChunkUpset("weights")  # the model was hit while the chunk read it, or just after: unknowable
         if p["error"] is not None:
             return self._chunk_failed(p, entry)
-        saved = self._restore(p["job"], entry)
-        if entry["done"] != p["chunk"]:  # the checkpoint was damaged: the job starts again from chunk 0
-            self._outcome(p, "checkpoint damaged")
-            entry["restarts"] = entry.get("restarts", 0) + 1
-            if entry["restarts"] >= CHUNK_TRIES:
-                self._drop(p["job"], f"checkpoint damaged {entry['restarts']} times")
-            else:
-                self._save_queue()
-            return
         entry.pop("tries", None)
-        self._outcome(p, "committed")
         energy = self._energy_Wh(spec, p["u"])
-        outputs = saved + [p["outputs"]]
+        path = checkpoint.append(self.dir, p["job"], p["chunk"], {**p["outputs"], ENERGY_KEY: energy})
         entry["done"] = p["chunk"] + 1
         entry["energy_Wh"] += energy
         self.energy_Wh += energy
         self.chunks_done += 1
-        path = checkpoint.save(self.dir, p["job"], entry["done"], {f"{k}.{n}": v for k, c in enumerate(outputs)
-                                                                    for n, v in c.items()})
-        self._save_queue()
-        if entry["done"] == spec.chunks:
-            self._finish(p["job"], entry, spec, outputs, t)
-        else:
+        if entry["done"] < spec.chunks:
+            self._outcome(p, "committed")
+            self._save_queue()
             self.upsets.checkpoint_written(path)
+            return
+        log = checkpoint.load(self.dir, p["job"])  # the outputs, read back and checked as they go down
+        if self._kept(p["job"], entry, log):
+            self._outcome(p, "committed")
+            self._finish(p["job"], entry, spec, [_outputs(c) for c in log.chunks], t)
+        else:
+            self._outcome(p, "checkpoint damaged")
 
     @staticmethod
     def _outcome(p: dict, what: str) -> None:
@@ -520,25 +517,24 @@ class ComputeManager(Component):
         self.jobs_failed += 1
         self.log("JobFailed", job=job_id, reason=reason[:48])
 
-    def _restore(self, job_id: int, entry: dict) -> list[dict]:
-        """The outputs of the chunks already done, from the checkpoint (restarting if it is bad)."""
-        if entry["done"] == 0:
-            return []
-        try:
-            got = checkpoint.load(self.dir, job_id)
-        except checkpoint.CheckpointDamaged:
-            got = None
-        if got is None or got[0] != entry["done"]:
-            self.checkpoints_damaged += 1
-            self.log("CheckpointDamaged", job=job_id)
-            entry["done"], entry["energy_Wh"] = 0, 0.0
-            return []
-        chunk, state = got
-        out = [{} for _ in range(chunk)]
-        for key, value in state.items():
-            k, name = key.split(".", 1)
-            out[int(k)][name] = value
-        return out
+    def _kept(self, job_id: int, entry: dict, log: checkpoint.Log) -> bool:
+        """Whether the job's log holds every chunk it has done. If not, the job goes back to its
+        first chunk lost (the energy of those after it uncharged, as they will be done again), and
+        after CHUNK_TRIES damaged logs it is dropped."""
+        good = min(len(log.chunks), entry["done"])
+        checkpoint.keep(self.dir, job_id, log, good)
+        if good == entry["done"]:
+            return True
+        self.checkpoints_damaged += 1
+        self.log("CheckpointDamaged", job=job_id, chunk=good)
+        entry["done"] = good
+        entry["energy_Wh"] = sum(float(c[ENERGY_KEY]) for c in log.chunks[:good])
+        entry["restarts"] = entry.get("restarts", 0) + 1
+        if entry["restarts"] >= CHUNK_TRIES:
+            self._drop(job_id, f"checkpoint damaged {entry['restarts']} times")
+        else:
+            self._save_queue()
+        return False
 
     def _energy_Wh(self, spec: JobSpec, u: float) -> float:
         return KIND_MODELS[spec.kind].energy_Wh(spec.work_units(), u)
@@ -568,3 +564,10 @@ class ComputeManager(Component):
             body = None  # reported by the store's own check; the jobs are resubmitted by the ground
         if body:
             self.jobs = {int(k): v for k, v in json.loads(body).items()}
+        for job_id, entry in list(self.jobs.items()):  # a torn append, a commit the queue never saw, damage
+            self._kept(job_id, entry, checkpoint.load(self.dir, job_id))
+
+
+def _outputs(record: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """A chunk's outputs as its checkpoint record holds them, without the record's own bookkeeping."""
+    return {k: v for k, v in record.items() if k != ENERGY_KEY}

@@ -2,6 +2,8 @@
 grant, survive preemption and reboots, come down verifiable, and are charged to their tenant."""
 
 from gridfree.flight.app.config import NodeConfig
+from gridfree.flight.compute import checkpoint
+from gridfree.flight.core.services.events import EventOccurred
 from gridfree.flight.app.node import Node
 from gridfree.flight.core.modes import Mode
 from gridfree.protocols.compute import JobSpec, Kind, verify
@@ -84,6 +86,45 @@ def test_a_job_resumes_from_its_checkpoint_after_a_reboot(tmp_path):
     run(truth, again, 15.0)
     assert again.compute.jobs_done == 1 and again.compute.chunks_done == MATMUL.chunks - before
     assert verify(MATMUL, results[0]) == []  # chunks from before the reboot included
+
+
+def test_a_damaged_checkpoint_record_costs_the_job_the_chunks_from_it_on(tmp_path):
+    """Found when the log is read back at the job's end: the chunks before the damaged record are
+    kept, the rest computed again, and the result that goes down is right."""
+    truth, node = bench(tmp_path, soc=0.8, utilisation=0.0)
+    results, events = capture_results(node), []
+    node.bus.subscribe(EventOccurred, events.append)
+    node.modes.request(Mode.NOMINAL, "test")
+    send(node, "compute.SetQuota", tenant=3, tokens=1_000_000)
+    submit(node, MATMUL)
+    run(truth, node, 4.0)
+    c = node.compute
+    assert c.jobs[MATMUL.job_id]["done"] >= 3
+    log, path = checkpoint.load(c.dir, MATMUL.job_id), checkpoint.path(c.dir, MATMUL.job_id)
+    data = bytearray(path.read_bytes())
+    data[log.ends[1] - 5] ^= 0x10  # an upset in the stored outputs of chunk 1
+    path.write_bytes(bytes(data))
+    run(truth, node, 20.0)
+    assert c.jobs_done == 1 and c.checkpoints_damaged == 1 and verify(MATMUL, results[0]) == []
+    assert [e.args for e in events if e.name == "compute.CheckpointDamaged"] == [{"job": MATMUL.job_id, "chunk": 1}]
+    assert c.chunks_done == MATMUL.chunks + MATMUL.chunks - 1  # chunks 1 to the end, twice
+
+
+def test_a_reboot_cuts_a_torn_append_and_resumes_after_the_good_records(tmp_path):
+    truth, node = bench(tmp_path, soc=0.8, utilisation=0.0)
+    node.modes.request(Mode.NOMINAL, "test")
+    send(node, "compute.SetQuota", tenant=3, tokens=1_000_000)
+    submit(node, MATMUL)
+    run(truth, node, 4.0)
+    done = node.compute.jobs[MATMUL.job_id]["done"]
+    node.stop()
+    path = checkpoint.path(node.compute.dir, MATMUL.job_id)
+    with open(path, "ab") as f:
+        f.write(path.read_bytes()[:40])  # power lost part way through the next chunk's record
+    again = Node(NodeConfig(state_dir=tmp_path / "state", clock="lockstep"))
+    assert again.compute.jobs[MATMUL.job_id]["done"] == done and again.compute.checkpoints_damaged == 0
+    assert len(checkpoint.load(again.compute.dir, MATMUL.job_id).chunks) == done
+    assert checkpoint.load(again.compute.dir, MATMUL.job_id).damage is None  # the torn tail is gone
 
 
 def test_upsets_in_resident_weights_are_corrected_or_the_model_reloaded(tmp_path):
