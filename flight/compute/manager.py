@@ -75,7 +75,7 @@ CHUNK_TRIES = 4  # failed attempts in a row at one chunk (or damaged checkpoints
 ENERGY_KEY = "_energy_Wh"  # a checkpoint record's chunk energy, kept beside the chunk's outputs
 RADIATION_CHANNELS = ("UpsetsInputs", "UpsetsIntermediates", "UpsetsWeights", "UpsetsCheckpoints", "ChunksRecomputed",
                       "InputMismatches", "DmrMismatches", "WeightsHitInUse", "AbftFailed", "ModelCrcMismatches",
-                      "CheckpointsDamaged", "JobsFailed", "ResultMismatches")
+                      "CheckpointsDamaged", "JobsFailed", "ResultMismatches", "EnergyLostWh")
 
 
 class ComputeManager(Component):
@@ -86,7 +86,7 @@ class ComputeManager(Component):
         Channel(4, "JobsDone", "u32", description="Jobs finished and downlinked since boot"),
         Channel(5, "Preemptions", "u32", description="Times running work was held for power, mode or heat"),
         Channel(6, "Utilisation", "f32", "%", "Payload utilisation commanded"),
-        Channel(7, "EnergyWh", "f32", "Wh", "Payload energy spent on jobs since boot"),
+        Channel(7, "EnergyWh", "f32", "Wh", "Payload energy spent on jobs since boot, work thrown away included"),
         Channel(8, "TokensCharged", "u64", description="Tokens charged to tenants since boot"),
         Channel(9, "Running", "bool", description="Compute may run now (mode, power, heat)"),
         Channel(10, "EdacCorrected", "u32", description="Single-bit upsets corrected in resident model weights"),
@@ -107,9 +107,11 @@ class ComputeManager(Component):
         Channel(27, "WeightsHitInUse", "u32", description="Chunks whose model was found upset after they read it"),
         Channel(28, "AbftFailed", "u32", description="Chunks whose products failed their checks after recomputing"),
         Channel(29, "ModelCrcMismatches", "u32", description="Models whose CRC-32C was wrong after a scrub (reloaded)"),
-        Channel(30, "CheckpointsDamaged", "u32", description="Checkpoints found damaged (job restarted from chunk 0)"),
+        Channel(30, "CheckpointsDamaged", "u32", description="Checkpoint logs found damaged (job resumed at the chunk lost)"),
         Channel(31, "JobsFailed", "u32", description="Jobs dropped: failing checks, damaged input, ... (no result)"),
         Channel(32, "ResultMismatches", "u32", description="MATMUL chunks whose sums failed the contract on board"),
+        Channel(33, "EnergyLostWh", "f32", "Wh", "Payload energy of chunks thrown away (failed checks, damaged "
+                                                  "checkpoints): charged to no tenant"),
         Channel(40, "PlannedPowerW", "f32", "W", "Payload power the onboard plan gives now (NaN: no plan, the "
                 "grant rules)"),
         Channel(45, "DeadlineMisses", "u32", description="Jobs dropped at their deadline unfinished since boot"),
@@ -199,7 +201,7 @@ class ComputeManager(Component):
         self._pending: dict | None = None  # the chunk being computed: job, chunk, due, outputs
         self._held_reason = ""
         self.chunks_done = self.jobs_done = self.preemptions = 0
-        self.energy_Wh = 0.0
+        self.energy_Wh = self.energy_lost_Wh = 0.0
         self.rapl = Rapl.discover(powercap)  # the host's own meter, where it has one we may read
         self.host_energy_J = 0.0
         self.tokens = 0
@@ -345,7 +347,7 @@ class ComputeManager(Component):
         for local, value in zip(RADIATION_CHANNELS, (
                 *(self.upsets.injected[target] for target in Target), self.chunks_recomputed, self.input_mismatches,
                 self.dmr_mismatches, self.weights_hit_in_use, self.abft_failed, self.models.crc_mismatches,
-                self.checkpoints_damaged, self.jobs_failed, self.result_mismatches)):
+                self.checkpoints_damaged, self.jobs_failed, self.result_mismatches, self.energy_lost_Wh)):
             self.tlm(local, value)
 
     def _allowance(self) -> tuple[bool, str, float]:
@@ -476,6 +478,9 @@ class ComputeManager(Component):
         again; after CHUNK_TRIES failures in a row the job is dropped, never sent down doubted."""
         exc = p["error"]
         what = exc.what if isinstance(exc, ChunkUpset) else type(exc).__name__
+        energy = self._energy_Wh(p["spec"], p["u"])
+        self.energy_Wh += energy
+        self.energy_lost_Wh += energy
         self._outcome(p, what)
         if isinstance(exc, ChunkUpset):
             if exc.what == "inputs":
@@ -528,7 +533,9 @@ class ComputeManager(Component):
         self.checkpoints_damaged += 1
         self.log("CheckpointDamaged", job=job_id, chunk=good)
         entry["done"] = good
-        entry["energy_Wh"] = sum(float(c[ENERGY_KEY]) for c in log.chunks[:good])
+        kept_Wh = sum(float(c[ENERGY_KEY]) for c in log.chunks[:good])
+        self.energy_lost_Wh += entry["energy_Wh"] - kept_Wh
+        entry["energy_Wh"] = kept_Wh
         entry["restarts"] = entry.get("restarts", 0) + 1
         if entry["restarts"] >= CHUNK_TRIES:
             self._drop(job_id, f"checkpoint damaged {entry['restarts']} times")

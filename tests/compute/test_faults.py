@@ -212,6 +212,7 @@ def test_every_upset_is_caught_and_no_wrong_result_goes_down(tmp_path):
         assert tlm(f"compute.{channel}") == c.upsets.injected[target] > 0
     assert (tlm("compute.InputMismatches"), tlm("compute.DmrMismatches"), tlm("compute.CheckpointsDamaged"),
             tlm("compute.JobsFailed")) == (c.input_mismatches, c.dmr_mismatches, c.checkpoints_damaged, c.jobs_failed)
+    assert tlm("compute.EnergyLostWh") == pytest.approx(c.energy_lost_Wh, rel=1e-6) and c.energy_lost_Wh > 0
 
 
 def test_a_campaign_replays_from_its_seed(tmp_path):

@@ -1,8 +1,11 @@
 """The compute manager on a node flying the rig's truth model: jobs submitted by TC run on the
 grant, survive preemption and reboots, come down verifiable, and are charged to their tenant."""
 
+import pytest
+
 from gridfree.flight.app.config import NodeConfig
 from gridfree.flight.compute import checkpoint
+from gridfree.flight.compute.manager import ENERGY_KEY
 from gridfree.flight.core.services.events import EventOccurred
 from gridfree.flight.app.node import Node
 from gridfree.flight.core.modes import Mode
@@ -108,6 +111,12 @@ def test_a_damaged_checkpoint_record_costs_the_job_the_chunks_from_it_on(tmp_pat
     assert c.jobs_done == 1 and c.checkpoints_damaged == 1 and verify(MATMUL, results[0]) == []
     assert [e.args for e in events if e.name == "compute.CheckpointDamaged"] == [{"job": MATMUL.job_id, "chunk": 1}]
     assert c.chunks_done == MATMUL.chunks + MATMUL.chunks - 1  # chunks 1 to the end, twice
+    # The chunks lost are nobody's bill: the tenant pays for each chunk once, the node counts the rest.
+    charged = next(e.args["energy_Wh"] for e in events if e.name == "compute.JobDone")
+    assert c.energy_lost_Wh == pytest.approx(c.energy_Wh - charged, rel=1e-6)
+    assert c.energy_lost_Wh > sum(float(r[ENERGY_KEY]) for r in log.chunks[1:])  # and those done after the hit
+    run(truth, node, 6.0)
+    assert node.telemetry.read("compute.EnergyLostWh") == pytest.approx(c.energy_lost_Wh, rel=1e-6)
 
 
 def test_a_reboot_cuts_a_torn_append_and_resumes_after_the_good_records(tmp_path):
