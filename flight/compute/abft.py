@@ -178,7 +178,7 @@ def framed(a: np.ndarray, b: np.ndarray, dtype) -> tuple[Operands, np.ndarray]:
 def _frame_row(p: np.ndarray, ops: Operands) -> None:
     """The checksum row of a 2-D framed product, (e^T A) B and its corner (e^T A)(B e)."""
     n = p.shape[-1] - 1
-    _product(ops.a_sums, ops.b, p[-1, :n])
+    np.matmul(ops.a_sums, ops.b, out=p[-1, :n])
     p[-1, n] = np.dot(ops.a_sums, ops.b_sums)
 
 
@@ -268,7 +268,7 @@ def _checked_product(a: np.ndarray, b: np.ndarray, dtype, lam: float, inject: In
     if inject:
         inject("a", ops.a, 0)
         inject("b", ops.b, 0)
-    _product(ops.a, ops.b, p[..., :m, :n])
+    np.matmul(ops.a, ops.b, out=p[..., :m, :n])
     if inject:
         inject("product", p, 0)
     ratio = np.array(verify(p, ops, lam, columns=False).ratio())
@@ -280,10 +280,6 @@ def _checked_product(a: np.ndarray, b: np.ndarray, dtype, lam: float, inject: In
         corrected += fixed
         recomputed += redone
     return AbftResult(p[..., :m, :n], bool(bad.any()), corrected, recomputed, float(ratio.max(initial=0.0)))
-
-
-def _product(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
-    np.matmul(a, b, out=out)
 
 
 def _sub(idx: tuple[int, ...], batch: tuple[int, ...]) -> tuple[int, ...]:
@@ -320,7 +316,7 @@ class _Item:
             if inject:
                 inject("a", self.ops.a, attempt + 1)
                 inject("b", self.ops.b, attempt + 1)
-            _product(self.ops.a, self.ops.b, self.p[:m, :n])
+            np.matmul(self.ops.a, self.ops.b, out=self.p[:m, :n])
             self.p[:m, n] = self.ops.row_checks
             _frame_row(self.p, self.ops)
             if inject:

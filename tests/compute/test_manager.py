@@ -68,14 +68,20 @@ def test_safe_mode_holds_compute_and_nominal_resumes_it(tmp_path):
     run(truth, node, 15.0)
     assert node.compute.jobs_done == 1 and verify(MATMUL, results[0]) == []
 
-def test_a_job_resumes_from_its_checkpoint_after_a_reboot(tmp_path):
+def matmul_underway(tmp_path):
+    """A node four seconds into MATMUL: some of its chunks committed, not all."""
     truth, node = bench(tmp_path, soc=0.8, utilisation=0.0)
     node.modes.request(Mode.NOMINAL, "test")
     send(node, "compute.SetQuota", tenant=3, tokens=1_000_000)
     submit(node, MATMUL)
     run(truth, node, 4.0)
+    assert 0 < node.compute.jobs[MATMUL.job_id]["done"] < MATMUL.chunks
+    return truth, node
+
+
+def test_a_job_resumes_from_its_checkpoint_after_a_reboot(tmp_path):
+    truth, node = matmul_underway(tmp_path)
     before = node.compute.jobs[MATMUL.job_id]["done"]
-    assert 0 < before < MATMUL.chunks
     node.stop()
     # The same state directory, a new flight software instance (what the supervisor starts).
     again = Node(NodeConfig(state_dir=tmp_path / "state", clock="lockstep"))
@@ -94,13 +100,9 @@ def test_a_job_resumes_from_its_checkpoint_after_a_reboot(tmp_path):
 def test_a_damaged_checkpoint_record_costs_the_job_the_chunks_from_it_on(tmp_path):
     """Found when the log is read back at the job's end: the chunks before the damaged record are
     kept, the rest computed again, and the result that goes down is right."""
-    truth, node = bench(tmp_path, soc=0.8, utilisation=0.0)
+    truth, node = matmul_underway(tmp_path)
     results, events = capture_results(node), []
     node.bus.subscribe(EventOccurred, events.append)
-    node.modes.request(Mode.NOMINAL, "test")
-    send(node, "compute.SetQuota", tenant=3, tokens=1_000_000)
-    submit(node, MATMUL)
-    run(truth, node, 4.0)
     c = node.compute
     assert c.jobs[MATMUL.job_id]["done"] >= 3
     log, path = checkpoint.load(c.dir, MATMUL.job_id), checkpoint.path(c.dir, MATMUL.job_id)
@@ -120,11 +122,7 @@ def test_a_damaged_checkpoint_record_costs_the_job_the_chunks_from_it_on(tmp_pat
 
 
 def test_a_reboot_cuts_a_torn_append_and_resumes_after_the_good_records(tmp_path):
-    truth, node = bench(tmp_path, soc=0.8, utilisation=0.0)
-    node.modes.request(Mode.NOMINAL, "test")
-    send(node, "compute.SetQuota", tenant=3, tokens=1_000_000)
-    submit(node, MATMUL)
-    run(truth, node, 4.0)
+    truth, node = matmul_underway(tmp_path)
     done = node.compute.jobs[MATMUL.job_id]["done"]
     node.stop()
     path = checkpoint.path(node.compute.dir, MATMUL.job_id)
