@@ -97,11 +97,13 @@ class Exposure:
         return any(t == target and where in w for t, w in self.hits)
 
 
-def _octets(array: np.ndarray) -> np.ndarray:
-    """The bytes of `array` as a writable uint8 view: a flip there is a flip in the array."""
-    if not array.flags.c_contiguous or not array.flags.writeable:
-        raise ValueError("upsets land in memory as it lies: the array must be C-contiguous and writable")
-    return array.reshape(-1).view(np.uint8)
+def _flip(array: np.ndarray, bit: int) -> None:
+    """Flip bit `bit` of the memory of `array`'s elements laid end to end (8 per octet, in address
+    order): a view's own elements, never what lies between them."""
+    item_bits = 8 * array.itemsize
+    where = np.unravel_index(bit // item_bits, array.shape)
+    octets = array[tuple(slice(i, i + 1) for i in where)].view(np.uint8).reshape(-1)
+    octets[bit % item_bits // 8] ^= np.uint8(1 << (bit % 8))
 
 
 def _distinct(rng: np.random.Generator, population: int, n: int) -> np.ndarray:
@@ -119,10 +121,11 @@ def _scatter(rng: np.random.Generator, sizes: list[int], n: int):
 
 def flip_bits(rng: np.random.Generator, arrays: list[np.ndarray], n: int) -> list[int]:
     """Flip `n` distinct bits chosen uniformly over all of `arrays`, in place; how many landed in each."""
-    octets = [_octets(a) for a in arrays]
+    if not all(a.flags.writeable for a in arrays):
+        raise ValueError("upsets land in memory as it lies: the arrays must be writable")
     landed = [0] * len(arrays)
-    for k, local in _scatter(rng, [8 * len(o) for o in octets], n):
-        octets[k][local // 8] ^= np.uint8(1 << (local % 8))
+    for k, local in _scatter(rng, [8 * a.nbytes for a in arrays], n):
+        _flip(arrays[k], local)
         landed[k] += 1
     return landed
 

@@ -38,6 +38,12 @@ def test_upsets_flip_exactly_the_bits_drawn_and_replay_from_their_seed(tmp_path)
     flip_bits(np.random.default_rng(9), again, 25)
     assert all(np.array_equal(h.view(np.uint8), a.view(np.uint8)) for h, a in zip(hit, again))
 
+    # A view (a product in a padded buffer): flips land in its elements, never in the padding.
+    whole = np.zeros((20, 16), np.float64)
+    view = whole[:, :13]
+    assert flip_bits(np.random.default_rng(5), [view], 60) == [60]
+    assert bits_changed(whole, np.zeros_like(whole)) == 60 and not whole[:, 13:].any()
+
     # Codewords: data words and check bytes alike, each flip a bit of the stored word.
     buffers = [EdacBuffer.protect(w) for w in mlp_weights(0)]
     before = [(b.words.copy(), b.check.copy()) for b in buffers]
