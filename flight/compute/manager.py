@@ -7,9 +7,9 @@ what the grant pays for, capped by the thermal manager. It then runs the next ch
 first job on a worker thread (the rate groups never wait for numpy) with ABFT-protected
 products, and commits it when both the computation and its simulated duration on the payload
 are done: the outputs are appended to the job's checkpoint log (a CRC-32C per record), so a job
-preempted by eclipse, low charge, heat or a reboot resumes at its next chunk. A finished job's result goes down through PUS 13,
-and its energy and work are charged to the tenant in the token ledger; `compute.Statement` cuts a
-tenant's ledger statement and sends it down the same way.
+preempted by eclipse, low charge, heat or a reboot resumes at its next chunk. A finished job's
+result goes down through PUS 13, and its energy and work are charged to the tenant in the token
+ledger; `compute.Statement` cuts a tenant's ledger statement and sends it down the same way.
 
 A tenant's own data comes up through PUS 13 as a tenant input (protocols/compute.py); the
 manager stores it once it checks (flight/compute/inputs.py) and a job submitted with its
@@ -107,7 +107,7 @@ class ComputeManager(Component):
         Channel(27, "WeightsHitInUse", "u32", description="Chunks whose model was found upset after they read it"),
         Channel(28, "AbftFailed", "u32", description="Chunks whose products failed their checks after recomputing"),
         Channel(29, "ModelCrcMismatches", "u32", description="Models whose CRC-32C was wrong after a scrub (reloaded)"),
-        Channel(30, "CheckpointsDamaged", "u32", description="Checkpoint logs found damaged (job resumed at the chunk lost)"),
+        Channel(30, "CheckpointsDamaged", "u32", description="Checkpoint logs found damaged (job resumed where lost)"),
         Channel(31, "JobsFailed", "u32", description="Jobs dropped: failing checks, damaged input, ... (no result)"),
         Channel(32, "ResultMismatches", "u32", description="MATMUL chunks whose sums failed the contract on board"),
         Channel(33, "EnergyLostWh", "f32", "Wh", "Payload energy of chunks thrown away (failed checks, damaged "
