@@ -41,6 +41,7 @@ the payload's energy, not the energy of whatever machine the flight software run
 from __future__ import annotations
 
 import json
+import math
 import threading
 from dataclasses import asdict
 from pathlib import Path
@@ -205,7 +206,7 @@ class ComputeManager(Component):
         self.rapl = Rapl.discover(powercap)  # the host's own meter, where it has one we may read
         self.host_energy_J = 0.0
         self.tokens = 0
-        self.utilisation = 0.0
+        self.utilisation = math.nan  # unknown until commanded: the board keeps whatever it had before boot
         self.models = ResidentModels(self.log)
         self.upsets = UpsetInjector()
         self.chunks_recomputed = self.input_mismatches = self.dmr_mismatches = self.weights_hit_in_use = 0
@@ -333,7 +334,7 @@ class ComputeManager(Component):
             job_id = self._next_job(t)
             if allowed and job_id is not None:
                 self._start(job_id, t, u)
-            elif self.utilisation:
+            elif self.utilisation != 0.0:  # idle it, also the first time: it may have been left running
                 self._set_utilisation(0.0)
         for local, value in (("JobsQueued", len(self.jobs)), ("ActiveJob", self._pending["job"] if self._pending else 0),
                              ("ChunksDone", self.chunks_done), ("JobsDone", self.jobs_done),

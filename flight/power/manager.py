@@ -24,7 +24,8 @@ from gridfree.protocols.dictionary import (
 from gridfree.protocols.payload import BOARD
 
 SAFE_EXIT_MARGIN_V_PER_CELL = 0.05
-SHUNT_FREE_SOC = 0.95  # below this the battery takes all the surplus the arrays offer
+SHUNT_FREE_SOC = 0.95  # below this the battery takes all the surplus the arrays offer...
+CHARGE_LIMIT_MARGIN = 0.97  # ...unless its current is at the EPS's charge limit (within sensor noise)
 #: While the EPS is silent the current is unknown; a sun/shadow change in the gap swings it by
 #: tens of amps, which is what the SOC's uncertainty must grow by.
 COAST_CURRENT_SIGMA_A = 30.0
@@ -105,11 +106,13 @@ class PowerManager(Component):
                                        "Power budget per load"))
 
     def __init__(self, eps, capacity_Ah: float = 180.0, series: int = 8, resistance_ohm: float = 0.0053,
-                 nominal_V: float = 29.6, max_discharge_W: float = 4000.0, name: str = "power", id_base: int = 0x0200):
+                 nominal_V: float = 29.6, max_discharge_W: float = 4000.0, max_charge_A: float = 100.0,
+                 name: str = "power", id_base: int = 0x0200):
         super().__init__(name, id_base)
         self.eps = eps
         self.soc = SocEstimator(capacity_Ah, series, resistance_ohm)
         self.series, self.nominal_V, self.max_discharge_W = series, nominal_V, max_discharge_W
+        self.max_charge_A = max_charge_A
         self._low_count = 0
         self._uv_latched = False
         self.nameplate_Ah = capacity_Ah
@@ -237,11 +240,12 @@ class PowerManager(Component):
         if array_W is None or volts is None or amps is None:
             return
         # Arrays minus battery charging is the load only while nothing is shunted: in shadow, or
-        # while the battery is taking charge below full. A full battery sheds the surplus.
-        if array_W < SHADOW_ARRAY_W or self.soc.soc < SHUNT_FREE_SOC:
-            load = array_W - volts * amps
-            self._load_now_W = load
-            self.load_W = load if self.load_W == 0.0 else 0.98 * self.load_W + 0.02 * load
+        # while the battery is taking charge below full and below its current limit. A full battery,
+        # or one charging as fast as the EPS lets it, leaves the surplus to the shunt.
+        shunt_free = self.soc.soc < SHUNT_FREE_SOC and amps < CHARGE_LIMIT_MARGIN * self.max_charge_A
+        self._load_now_W = array_W - volts * amps if array_W < SHADOW_ARRAY_W or shunt_free else None
+        if self._load_now_W is not None:
+            self.load_W = self._load_now_W if self.load_W == 0.0 else 0.98 * self.load_W + 0.02 * self._load_now_W
         if self.predictor is not None and self.predictor.sunlit_fraction(self.ctx.clock.now()) >= 1.0:
             self.array_sun_W = array_W if self.array_sun_W == 0.0 else 0.9 * self.array_sun_W + 0.1 * array_W
         self.tlm("LoadW", self.load_W)
