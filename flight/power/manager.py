@@ -88,7 +88,7 @@ class PowerManager(Component):
         Parameter(5, "OrbitPeriodS", "f32", 5677.0, "s", "Window of the per-orbit DoD limit", min=3000.0,
                   max=20000.0),
         Parameter(6, "SafeExitSocPct", "f32", 40.0, "%", "SOC needed to leave SAFE", min=10.0, max=95.0),
-        Parameter(7, "HeaterNominalW", "f32", 30.0, "W", "Survival heater draw when on", min=0.0, max=1000.0),
+        Parameter(7, "HeaterNominalW", "f32", 80.0, "W", "Survival heater draw when on", min=0.0, max=1000.0),
         Parameter(8, "RadioTxNominalW", "f32", 20.0, "W", "Transmitter draw when on", min=0.0, max=1000.0),
         Parameter(9, "PayloadMaxW", "f32", BOARD.max_W, "W", "Compute payload draw at full utilisation",
                   min=0.0, max=20000.0),

@@ -134,7 +134,7 @@ class Loads:
     radio_rx_W: float = 4.0
     radio_tx_W: float = 20.0
     radio_tx_on: bool = False
-    heater_W: float = 30.0
+    heater_W: float = 80.0  # the battery's survival heater: holds it above 5 C with the structure at -5 C
     heaters_on: bool = False
     board: PayloadModel = BOARD  # the GPU-class board's datasheet: draw follows the clock (DVFS)
     compute_utilisation: float = 0.0  # the clock the node set

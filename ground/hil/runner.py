@@ -153,7 +153,7 @@ def _apply(fault: Fault, truth: Truth, board: EmulatedBoard) -> str:
         truth.array.strings_lost = min(truth.array.strings, truth.array.strings_lost + fault.count)
     elif fault.kind == "heater_stuck_on":
         truth.loads.heaters_on = True
-        truth.loads.heater_W = truth.loads.heater_W or 30.0
+        truth.loads.heater_W = truth.loads.heater_W or Loads().heater_W
     elif fault.kind == "serial_silent":
         f.silent = True
     elif fault.kind == "bus_short":
