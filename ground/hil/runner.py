@@ -24,6 +24,7 @@ from gridfree.ground.hil.power import Battery, Loads
 from gridfree.ground.hil.scenario import Fault, Scenario, ScheduledCommand
 from gridfree.ground.hil.truth import Truth
 from gridfree.ground.link.client import GroundClient
+from gridfree.protocols.compute import RESULT_MAGIC, JobSpec, Kind, unpack_result, verify
 from gridfree.protocols.dictionary import Dictionary
 from gridfree.protocols.links import open_link
 from gridfree.protocols.ptypair import PtyPair
@@ -95,6 +96,7 @@ class Observations:
     uv_crossed_s: float | None = None  # first time the truth battery fell below the node's threshold
     events: list = field(default_factory=list)  # the node's EventRecords as the ground decoded them
     commands: list = field(default_factory=list)  # (ScheduledCommand, CommandHandle)
+    downlinked: dict = field(default_factory=dict)  # PUS 13 transfers the ground reassembled, by transaction id
 
     def eclipse_errors(self) -> list[float]:
         """For each truth edge, the worst prediction of it the node downlinked in the orbit before."""
@@ -123,7 +125,10 @@ class RunResult:
     observed: Observations
     downlink: dict = field(default_factory=dict)  # the ground decoder's statistics
     bits_flipped: int = 0
-    downlinked: dict = field(default_factory=dict)  # PUS 13 transfers the ground reassembled, by transaction id
+
+    @property
+    def downlinked(self) -> dict:
+        return self.observed.downlinked
 
     @property
     def node_events(self) -> list[str]:
@@ -292,9 +297,9 @@ class Session:
         s = self.scenario
         # What was simulated, for reports of runs stopped early.
         s = Scenario(**{**vars(s), "duration_s": self.k * s.step_s}) if self.k < self.steps else s
+        self.seen.downlinked = dict(self.ground.completed_transfers)
         return RunResult(s, self.record, self.truth, wall_s, evaluate(s, self.record, self.truth, self.seen),
-                         self.seen, asdict(self.ground.decoder.stats), self.bit_errors.flipped,
-                         dict(self.ground.completed_transfers))
+                         self.seen, asdict(self.ground.decoder.stats), self.bit_errors.flipped)
 
     def close(self) -> None:
         if self.node.poll() is None:
@@ -388,8 +393,48 @@ def evaluate(s: Scenario, rec: Record, truth: Truth, seen: Observations) -> list
         got = "completed" if handle.completed else "failed" if handle.failed else "no answer"
         out.append((f"command {cmd.name} at {cmd.at_s / 3600:.2f} h", got == cmd.expect,
                     f"{handle.describe()}; expected {cmd.expect}"))
+    if c.get("results_verified"):
+        out.append(("results_verified", *_results_verified(s, seen)))
     if "final_mode" in c:
         modes = {0: "BOOT", 1: "SAFE", 2: "NOMINAL"}
         final = modes.get(int(rec.node_mode[-1]) if rec.node_mode else -1, "unknown")
         out.append(("final_mode", final == c["final_mode"], f"node ended in {final}"))
     return out
+
+
+def _results_verified(s: Scenario, seen: Observations) -> tuple[bool, str]:
+    """Every job the scenario submitted came down and passed the ground's check of its contract, or
+    was dropped with compute.JobFailed: a campaign may cost work, never a wrong result. Results are
+    checked here, on the ground, from the job's seed; the node's word counts for nothing."""
+    specs = {}
+    for c in s.commands:
+        if c.name == "compute.Submit" and c.expect == "completed":
+            try:  # a Submit the dictionary would refuse fails as a command criterion instead
+                a = {k: c.args[k] for k in ("job_id", "tenant", "seed", "size", "batch", "chunks")}
+                specs[a["job_id"]] = JobSpec(kind=Kind[c.args["kind"]], threshold=c.args.get("threshold", 0.3),
+                                             input_id=c.args.get("input_id", 0), **a)
+            except KeyError:
+                continue
+    wrong, right = [], set()
+    for data in seen.downlinked.values():
+        if data[:4] != RESULT_MAGIC:
+            continue
+        try:
+            job_id = unpack_result(data)[0]
+        except ValueError as exc:
+            wrong.append(str(exc))
+            continue
+        if job_id not in specs:
+            wrong.append(f"job {job_id} came down but was never submitted")
+            continue
+        problems = verify(specs[job_id], data)
+        if problems:
+            wrong.append(f"job {job_id}: {problems[0]}")
+        else:
+            right.add(job_id)
+    dropped = {e.args["job"] for e in seen.events if e.event is not None and e.event.name == "compute.JobFailed"}
+    missing = sorted(set(specs) - right - dropped)
+    detail = (f"{len(right)} of {len(specs)} results verified on the ground, {len(dropped & set(specs))} jobs "
+              f"dropped by the node, {len(wrong)} wrong" + (f" ({wrong[0]})" if wrong else "")
+              + (f", jobs {missing} neither" if missing else ""))
+    return not wrong and not missing, detail

@@ -43,6 +43,8 @@
     max_eclipse_err_s = 2.0       # the node's predicted shadow entry/exit against the truth's edges
     max_uv_to_safe_s = 0.5        # forced under-voltage: truth crossing to the node's SAFE (its event time)
     final_mode = "SAFE"           # optional: the node's mode at the end
+    results_verified = true       # each submitted job's result passes the ground's check, or the node
+                                  # dropped the job (compute.JobFailed): never a wrong result
 """
 from __future__ import annotations
 
@@ -57,7 +59,7 @@ FAULT_KINDS = {"sensor_stuck", "sensor_noisy", "sensor_bias", "battery_cell_loss
                "heater_stuck_on", "serial_silent", "radio_ber", "bus_short"}
 CRITERIA = {"min_soc": float, "max_payload_temp_C": float, "max_battery_temp_C": float,
             "min_battery_temp_C": float, "no_undervoltage": bool, "final_mode": str, "max_dod_pct": float,
-            "max_eclipse_err_s": float, "max_uv_to_safe_s": float}
+            "max_eclipse_err_s": float, "max_uv_to_safe_s": float, "results_verified": bool}
 OUTCOMES = {"completed", "failed"}
 UPSET_TARGETS = ("inputs", "intermediates", "weights", "checkpoints")
 UPSET_BASES = {"chunk": "CHUNK", "second": "SECOND"}
