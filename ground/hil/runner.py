@@ -388,7 +388,8 @@ def evaluate(s: Scenario, rec: Record, truth: Truth, seen: Observations) -> list
         delay = seen.uv_to_safe_s()
         ok = delay is not None and delay <= c["max_uv_to_safe_s"]
         out.append(("max_uv_to_safe_s", ok, "the battery never crossed the threshold" if delay is None else
-                    f"SAFE {1000 * delay:.0f} ms after the crossing"))
+                    f"SAFE {1000 * delay:.0f} ms after the crossing" if delay >= 0 else
+                    f"SAFE {-1000 * delay:.0f} ms before the truth crossed (the node's noisy reading crossed first)"))
     for cmd, handle in seen.commands:
         got = "completed" if handle.completed else "failed" if handle.failed else "no answer"
         out.append((f"command {cmd.name} at {cmd.at_s / 3600:.2f} h", got == cmd.expect,

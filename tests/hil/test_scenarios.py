@@ -117,6 +117,23 @@ def test_eclipse_errors_count_only_predictions_made_before_the_edge():
     assert seen.eclipse_errors() == [1.0, 2.0]
 
 
+def test_a_node_that_trips_before_the_truth_crosses_is_reported_as_early(dictionary):
+    from gridfree.ground.hil.runner import Observations, Record, evaluate
+    from gridfree.ground.link.client import EventRecord
+
+    uv = dictionary.event_by_name["power.UnderVoltage"]
+    s = Scenario.from_dict({"criteria": {"max_uv_to_safe_s": 0.5}})
+
+    def check(trip_s, crossed_s):
+        seen = Observations(uv_crossed_s=crossed_s, events=[EventRecord(uv, uv.id, uv.severity, {}, "uv", trip_s)])
+        return evaluate(s, Record(), None, seen)[0][1:]
+
+    assert check(100.3, 100.0) == (True, "SAFE 300 ms after the crossing")
+    assert check(99.0, 100.0) == (True, "SAFE 1000 ms before the truth crossed (the node's noisy reading "
+                                        "crossed first)")
+    assert check(101.0, 100.0)[0] is False
+
+
 def test_forced_under_voltage_puts_the_node_in_safe_and_it_refuses_nominal(tmp_path):
     from gridfree.ground.bench import UV_STEP
     from gridfree.ground.hil import runner
