@@ -8,6 +8,9 @@ from pathlib import Path
 from gridfree.ground.hil.runner import RunResult
 
 
+LEFT_AXIS_PX = 52
+
+
 def plot(result: RunResult, path: Path) -> Path:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     import pyqtgraph as pg
@@ -32,7 +35,9 @@ def plot(result: RunResult, path: Path) -> Path:
         p.addLegend(offset=(-10, 5), colCount=len(series))
         p.showGrid(x=True, y=True, alpha=0.3)
         p.setLabel("bottom", "time (h)")
-        p.getAxis("left").enableAutoSIPrefix(False)
+        for side in ("left", "bottom"):  # kW in W and "(x0.001)" hours read as mistakes
+            p.getAxis(side).enableAutoSIPrefix(False)
+        p.getAxis("left").setWidth(LEFT_AXIS_PX)  # it does not widen for "4000" before an offscreen export
         for name, y, colour in series:
             p.plot(a["t_h"], y, pen=pg.mkPen(colour, width=2), name=name)
     win.show()  # offscreen: lays the plots out at the window's size
