@@ -31,9 +31,10 @@ How much power compute may use is the onboard planner's call (onboard.py: an LP 
 three orbits that spreads the energy where the board is most efficient, within the DoD, SOC
 floor and thermal limits), the power manager's grant until the planner has an orbit to plan on;
 the power manager's shed and SAFE stay above both. The power becomes a clock through the
-payload's datasheet (protocols/payload.py); a chunk's time and energy at that clock are its
-kind's model (protocols/compute.py KIND_MODELS: work units per second at full clock, and the
-share of the board's dynamic power the kind draws). Where the host
+payload's datasheet (protocols/payload.py); a chunk's time at that clock is its kind's model
+(protocols/compute.py KIND_MODELS: work units per second at full clock, and the share of the
+board's dynamic power the kind draws), and it is billed the board time it held, at least one
+decision (`_energy_Wh`). Where the host
 has RAPL counters (flight/hardware/rapl.py) the energy its CPU really spent computing the chunks
 is measured as well (`HostEnergyJ`), to set against the model; tenants are charged the model's,
 the payload's energy, not the energy of whatever machine the flight software runs on.
@@ -70,6 +71,7 @@ from gridfree.protocols.ledger import RECORD_OCTETS, encode_statement_transfer
 from gridfree.protocols.services.verification import FailureCode
 
 MIN_UTILISATION = 0.05
+DECISION_S = 1.0  # the slow rate group's period: a chunk holds the board at least this long
 KINDS = {k.name: k.value for k in Kind}
 BASES = {b.name: b.value for b in Basis}
 CHUNK_TRIES = 4  # failed attempts in a row at one chunk (or damaged checkpoints of one job) that drop the job
@@ -260,7 +262,9 @@ class ComputeManager(Component):
             raise CommandFailed(FailureCode.BAD_ARGUMENT, str(exc)) from None
         if job_id in self.jobs:
             raise CommandFailed(FailureCode.BAD_ARGUMENT, f"job {job_id} already queued")
-        estimate = self.ledger.quote(self._energy_Wh(spec, 1.0) * chunks, spec.work_units() * chunks)
+        model = KIND_MODELS[spec.kind]  # at full clock, each chunk billed at least one decision
+        chunk_Wh = model.power_W(1.0) * max(DECISION_S, model.seconds(spec.work_units(), 1.0)) / 3600.0
+        estimate = self.ledger.quote(chunk_Wh * chunks, spec.work_units() * chunks)
         if self.ledger.would_exceed(tenant, estimate):
             raise CommandFailed(FailureCode.EXECUTION_ERROR, f"tenant {tenant}: ~{estimate} tokens exceed the quota "
                                                              f"({self.ledger.quota_left(tenant)} left)")
@@ -409,7 +413,7 @@ class ComputeManager(Component):
             payload = inp.payload
         self._set_utilisation(u)
         pending = {"job": job_id, "chunk": chunk, "spec": spec, "u": u, "outputs": None, "error": None,
-                   "due": t + KIND_MODELS[spec.kind].seconds(spec.work_units(), u)}
+                   "start": t, "due": t + KIND_MODELS[spec.kind].seconds(spec.work_units(), u)}
         upsets = pending["upsets"] = self.upsets.chunk(job_id, chunk, pending["due"] - t, SITES[spec.kind])
         if upsets and self.upsets.rates.basis is Basis.CHUNK:
             upsets.weights(self.models.buffers, self.upsets.rates.weights)  # collected while the models waited
@@ -448,9 +452,9 @@ class ComputeManager(Component):
         if p["error"] is None and spec.kind == Kind.MLP and self.models.check(spec.size):
             p["error"] = ChunkUpset("weights")  # the model was hit while the chunk read it, or just after: unknowable
         if p["error"] is not None:
-            return self._chunk_failed(p, entry)
+            return self._chunk_failed(p, entry, t)
         entry.pop("tries", None)
-        energy = self._energy_Wh(spec, p["u"])
+        energy = self._energy_Wh(p, t)
         path = checkpoint.append(self.dir, p["job"], p["chunk"], {**p["outputs"], ENERGY_KEY: energy})
         entry["done"] = p["chunk"] + 1
         entry["energy_Wh"] += energy
@@ -474,12 +478,12 @@ class ComputeManager(Component):
         if p.get("upsets") is not None:
             p["upsets"].exposure.outcome = what
 
-    def _chunk_failed(self, p: dict, entry: dict) -> None:
+    def _chunk_failed(self, p: dict, entry: dict, t: float) -> None:
         """An attempt that failed a check (or raised): nothing of it is kept and the chunk runs
         again; after CHUNK_TRIES failures in a row the job is dropped, never sent down doubted."""
         exc = p["error"]
         what = exc.what if isinstance(exc, ChunkUpset) else type(exc).__name__
-        energy = self._energy_Wh(p["spec"], p["u"])
+        energy = self._energy_Wh(p, t)
         self.energy_Wh += energy
         self.energy_lost_Wh += energy
         self._outcome(p, what)
@@ -544,8 +548,14 @@ class ComputeManager(Component):
             self._save_queue()
         return False
 
-    def _energy_Wh(self, spec: JobSpec, u: float) -> float:
-        return KIND_MODELS[spec.kind].energy_Wh(spec.work_units(), u)
+    @staticmethod
+    def _energy_Wh(p: dict, t: float) -> float:
+        """A chunk is billed the board time it held, from its start to its commit: its kind's draw at
+        its clock for at least its modelled duration and at least one tick. At 40 TFLOP/s a chunk
+        the host can compute in real time is done in microseconds, yet the board stays at that clock
+        until the next decision, and that is the energy the battery gave (per-second billing, as
+        cloud providers bill instances)."""
+        return KIND_MODELS[p["spec"].kind].power_W(p["u"]) * (t - p["start"]) / 3600.0
 
     def _set_utilisation(self, u: float) -> None:
         if u > 0 and not self.eps.switched.get(Switch.PAYLOAD, True):

@@ -51,6 +51,22 @@ def test_jobs_run_on_the_grant_and_come_down_verifiable_and_charged(tmp_path):
     assert node.telemetry.read("compute.JobsDone") == 2 and node.telemetry.read("compute.EnergyWh") > 0
     assert max(driven) > 0.1 and driven[-1] == 0.0  # the payload was driven while jobs ran, and idled after
 
+def test_a_job_is_charged_the_energy_the_payload_drew_for_it(tmp_path):
+    """Independent of the manager's books: the rig's truth integrates the board's draw while it is
+    held for a chunk, and that is what the tenant is charged (MATMUL draws the board's full curve)."""
+    truth, node = bench(tmp_path, soc=0.8, utilisation=0.0)
+    events = []
+    node.bus.subscribe(EventOccurred, events.append)
+    node.modes.request(Mode.NOMINAL, "test")
+    send(node, "compute.SetQuota", tenant=3, tokens=1_000_000)
+    submit(node, MATMUL)
+    drawn_J = []  # each step: what the truth will draw over the next second, if a chunk holds the board
+    run(truth, node, 20.0, each=lambda: drawn_J.append(truth.loads.compute_W if node.compute._pending else 0.0))
+    done = [e.args for e in events if e.name == "compute.JobDone"]
+    assert len(done) == 1 and sum(drawn_J) > 1000.0  # the board was held at more than idle
+    assert done[0]["energy_Wh"] == pytest.approx(sum(drawn_J) / 3600.0, rel=1e-3)
+
+
 def test_safe_mode_holds_compute_and_nominal_resumes_it(tmp_path):
     truth, node = bench(tmp_path, soc=0.8, utilisation=0.0)
     results = capture_results(node)
