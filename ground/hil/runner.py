@@ -198,6 +198,7 @@ class Session:
     steps it as fast as it goes; `gridfree demo` paces it for an operator to watch."""
 
     def __init__(self, scenario: Scenario, workdir: Path, radio_url: str, bit_errors: BitErrors | None = None):
+        workdir = Path(workdir).resolve()  # the node runs in it and is told its config's path
         workdir.mkdir(parents=True, exist_ok=True)
         self.scenario, self.workdir, self.radio_url = scenario, workdir, radio_url
         self.truth = Truth.from_elements(preset(scenario.orbit, scenario.start_unix_s), scenario.start_unix_s,

@@ -10,9 +10,11 @@ from gridfree.ground.archive.reader import open_archive
 
 def test_demo_headless_writes_a_passing_report_a_screenshot_and_a_log(tmp_path):
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    run = subprocess.run([sys.executable, "-m", "gridfree.protocols.cli", "demo", "--headless", "--hours", "0.1",
-                          "--out", str(tmp_path)], capture_output=True, text=True, timeout=300, env=env)
+    # As the README runs it: in some directory, output to the default, relative gridfree-demo/.
+    run = subprocess.run([sys.executable, "-m", "gridfree.protocols.cli", "demo", "--headless", "--hours", "0.1"],
+                         capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
+    tmp_path = tmp_path / "gridfree-demo"
     report = (tmp_path / "report.md").read_text()
     assert "FAIL" not in report and "compute.Submit" in report
     assert "fail " not in run.stdout and run.stdout.count("pass  command compute.Submit") == 2  # those due by 0.1 h
