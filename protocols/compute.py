@@ -106,8 +106,9 @@ class KindModel:
     def power_W(self, clock: float, board: PayloadModel = BOARD) -> float:
         return board.idle_W + self.activity * (float(board.power_W(clock)) - board.idle_W)
 
-    def energy_Wh(self, units: float, clock: float, board: PayloadModel = BOARD) -> float:
-        return self.power_W(clock, board) * self.seconds(units, clock) / 3600.0
+    def energy_Wh(self, units: float, clock: float, board: PayloadModel = BOARD, min_s: float = 0.0) -> float:
+        """`min_s`: board time a chunk holds however quickly it is done (the node's decision period)."""
+        return self.power_W(clock, board) * max(min_s, self.seconds(units, clock)) / 3600.0
 
     def full_clock_mflop(self, units: float, board: PayloadModel = BOARD) -> float:
         """The same time on the board expressed as MFLOP at full clock, the planner's currency."""

@@ -262,8 +262,8 @@ class ComputeManager(Component):
             raise CommandFailed(FailureCode.BAD_ARGUMENT, str(exc)) from None
         if job_id in self.jobs:
             raise CommandFailed(FailureCode.BAD_ARGUMENT, f"job {job_id} already queued")
-        model = KIND_MODELS[spec.kind]  # at full clock, each chunk billed at least one decision
-        chunk_Wh = model.power_W(1.0) * max(DECISION_S, model.seconds(spec.work_units(), 1.0)) / 3600.0
+        # At full clock, each chunk billed at least one decision.
+        chunk_Wh = KIND_MODELS[spec.kind].energy_Wh(spec.work_units(), 1.0, min_s=DECISION_S)
         estimate = self.ledger.quote(chunk_Wh * chunks, spec.work_units() * chunks)
         if self.ledger.would_exceed(tenant, estimate):
             raise CommandFailed(FailureCode.EXECUTION_ERROR, f"tenant {tenant}: ~{estimate} tokens exceed the quota "
