@@ -11,6 +11,13 @@ from gridfree.protocols.compute import JobSpec, Kind, pack_result, unpack_result
 RADIATION = {"per": "chunk", "inputs": 0.2, "intermediates": 0.5, "weights": 2.0, "checkpoints": 0.3, "seed": 4}
 
 
+def _submit(spec: JobSpec) -> dict:
+    return {"at_h": 0.001, "name": "compute.Submit", "args": dict(
+        job_id=spec.job_id, tenant=spec.tenant, kind=spec.kind.name, seed=spec.seed, size=spec.size,
+        batch=spec.batch, chunks=spec.chunks, priority=1, deadline_unix_s=0.0, threshold=spec.threshold,
+        input_id=0)}
+
+
 def test_a_radiation_table_becomes_an_armed_command_the_node_understands(tmp_path, dictionary):
     s = Scenario.from_dict({"radiation": {**RADIATION, "at_h": 0.5}})
     arm, rates = s.commands
@@ -38,9 +45,7 @@ def test_jobs_under_a_scenario_campaign_come_down_right_or_not_at_all(tmp_path):
              JobSpec(3, 5, Kind.MATMUL, seed=3, size=32, batch=1, chunks=4)]
     commands = [{"name": "compute.SetQuota", "args": {"tenant": 5, "tokens": 10_000_000}},
                 {"name": "node.SetMode", "args": {"mode": "NOMINAL"}}]
-    commands += [{"at_h": 0.001, "name": "compute.Submit", "args": dict(
-        job_id=s.job_id, tenant=s.tenant, kind=s.kind.name, seed=s.seed, size=s.size, batch=s.batch, chunks=s.chunks,
-        priority=1, deadline_unix_s=0.0, threshold=s.threshold, input_id=0)} for s in specs]
+    commands += [_submit(s) for s in specs]
     doc = {"name": "radiation", "orbit": "iss500", "duration_h": 0.02, "step_s": 1.0, "initial_soc": 0.9,
            "compute_utilisation": 0.0, "upload_orbit": False, "command": commands, "radiation": RADIATION,
            "criteria": {"results_verified": True}}
@@ -58,13 +63,6 @@ def test_jobs_under_a_scenario_campaign_come_down_right_or_not_at_all(tmp_path):
     dropped = [e.args["job"] for e in result.observed.events if e.event and e.event.name == "compute.JobFailed"]
     assert sorted([*came_down, *dropped]) == [1, 2, 3] and came_down
     assert all(problems == [] for problems in came_down.values()), came_down
-
-
-def _submit(spec: JobSpec) -> dict:
-    return {"at_h": 0.001, "name": "compute.Submit", "args": dict(
-        job_id=spec.job_id, tenant=spec.tenant, kind=spec.kind.name, seed=spec.seed, size=spec.size,
-        batch=spec.batch, chunks=spec.chunks, priority=1, deadline_unix_s=0.0, threshold=spec.threshold,
-        input_id=0)}
 
 
 def test_the_results_criterion_checks_each_job_on_the_ground(dictionary):
