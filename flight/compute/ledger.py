@@ -28,10 +28,11 @@ from pathlib import Path
 
 from gridfree.flight.core.store import fsync_directory
 from gridfree.protocols.ledger import (
-    HEADER_OCTETS, MIN_KEY_OCTETS, RECORD_OCTETS, Entry, Kind, ProblemKind, Tariff, VerifyReport,
-    chain_hash, decode_entry, decode_header, decode_record, encode_entry, encode_header, encode_record,
-    genesis_hash, split_records, tokens_for, verify,
+    HEADER_OCTETS, MIN_KEY_OCTETS, RECORD_OCTETS, Entry, Kind, chain_hash, decode_entry, decode_header, decode_record,
+    encode_entry, encode_header, encode_record, genesis_hash, split_records,
 )
+from gridfree.protocols.ledger.verify import ProblemKind, VerifyReport, verify
+from gridfree.protocols.tariff import Tariff, tokens_for
 
 DEFAULT_TARIFF = Tariff(tokens_per_Wh=10, tokens_per_unit=1)
 

@@ -19,8 +19,9 @@ import sys
 from pathlib import Path
 
 from gridfree.protocols.errors import ProtocolError
-from gridfree.protocols.ledger import (MIN_KEY_OCTETS, StatementReport, VerifyReport, check_statement, parse_file,
-                                       verify)
+from gridfree.ground.tokens.statement import StatementReport, check_statement
+from gridfree.protocols.ledger import MIN_KEY_OCTETS, parse_file
+from gridfree.protocols.ledger.verify import VerifyReport, verify
 
 
 class KeyFileError(ValueError):

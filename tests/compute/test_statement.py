@@ -2,10 +2,12 @@
 that tenant's entries with the right totals, and a damaged byte in the transfer does not pass."""
 from gridfree.flight.core.modes import Mode
 from gridfree.protocols.compute import JobSpec, Kind
+from gridfree.ground.tokens.statement import check_statement
 from gridfree.protocols.ledger import (
-    HEADER_OCTETS, RECORD_OCTETS, STATEMENT_HEADER_OCTETS, Kind as EntryKind, check_statement, crc32,
-    decode_entry, decode_record, split_records, verify,
+    HEADER_OCTETS, RECORD_OCTETS, STATEMENT_HEADER_OCTETS, Kind as EntryKind, crc32, decode_entry, decode_record,
+    split_records,
 )
+from gridfree.protocols.ledger.verify import verify
 from tests.compute.ground_link import link
 from tests.power.test_power_manager import bench, run
 

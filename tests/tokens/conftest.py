@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from gridfree.flight.compute.ledger import TokenLedger
-from gridfree.protocols.ledger import HEADER_OCTETS, RECORD_OCTETS, Tariff, crc32
+from gridfree.protocols.ledger import HEADER_OCTETS, RECORD_OCTETS, crc32
+from gridfree.protocols.tariff import Tariff
 
 KEY_ID = 1
 KEY = bytes.fromhex("8f3a4c0d1e2b5a697887a6b5c4d3e2f10123456789abcdeffedcba9876543210")

@@ -8,7 +8,7 @@ import random
 import sys
 
 from gridfree.flight.compute.ledger import TokenLedger
-from gridfree.protocols.ledger import Tariff
+from gridfree.protocols.tariff import Tariff
 
 KEY = bytes.fromhex("a1" * 32)
 KEY_ID = 5

@@ -18,6 +18,8 @@ import pytest
 
 from gridfree.flight.compute.ledger import TokenLedger
 from gridfree.protocols import ledger as L
+from gridfree.protocols.ledger.verify import ProblemKind, verify
+from gridfree.protocols.tariff import tokens_for
 from tests.tokens import kill_appender as K
 
 CHILD = Path(__file__).with_name("kill_appender.py")
@@ -46,8 +48,8 @@ def kill_at_random(path: Path, rng: random.Random) -> int:
 def check_ledger(path: Path, at_least: int) -> int:
     """The file verifies (a torn tail aside) and holds entries 0..n-1 as `expected` says; n >= at_least."""
     ledger_id, records = L.parse_file(path.read_bytes())
-    report = L.verify(records, {K.KEY_ID: K.KEY}, ledger_id=ledger_id)
-    assert set(report.problems) <= {L.ProblemKind.TORN_TAIL}, report.first_problems()
+    report = verify(records, {K.KEY_ID: K.KEY}, ledger_id=ledger_id)
+    assert set(report.problems) <= {ProblemKind.TORN_TAIL}, report.first_problems()
     n = report.entries_ok
     assert n >= at_least, f"acknowledged seq {at_least - 1} lost: only {n} entries on disk"
     for record in L.split_records(path.read_bytes()[L.HEADER_OCTETS:L.HEADER_OCTETS + n * L.RECORD_OCTETS]):
@@ -56,7 +58,7 @@ def check_ledger(path: Path, at_least: int) -> int:
         assert (e.kind.name, e.tenant, e.job, e.energy_Wh, e.work_units, e.t_s) == (kind, tenant, job, energy_Wh,
                                                                                       units, t)
         if e.kind is L.Kind.CHARGE:
-            assert e.tokens == L.tokens_for(energy_Wh, units, K.TARIFF)
+            assert e.tokens == tokens_for(energy_Wh, units, K.TARIFF)
     return n
 
 
@@ -86,5 +88,5 @@ def test_acknowledged_entries_survive_sigkill_and_the_chain_resumes(tmp_path):
         with TokenLedger(path, K.KEY_ID, K.KEY, K.LEDGER_ID, tariff=K.TARIFF) as ledger:
             assert ledger.next_seq == check_ledger(path, results[index][-1] + 1)
             ledger.charge(0, 0, 1.0, 1, 2e9)
-        report = L.verify(L.parse_file(path.read_bytes())[1], {K.KEY_ID: K.KEY}, ledger_id=K.LEDGER_ID)
+        report = verify(L.parse_file(path.read_bytes())[1], {K.KEY_ID: K.KEY}, ledger_id=K.LEDGER_ID)
         assert report.ok and report.head_seq == ledger.next_seq - 1

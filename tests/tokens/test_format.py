@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from gridfree.protocols import ledger as L
+from gridfree.protocols.tariff import Tariff, tokens_for
 from gridfree.protocols.errors import CrcError, InvalidFieldError
 from tests.tokens.conftest import KEY, KEYS
 
@@ -119,26 +120,26 @@ def test_genesis_depends_on_the_ledger_id():
 
 
 @pytest.mark.parametrize("energy_Wh, units, tariff, tokens", [
-    (2.5, 30, L.Tariff(10, 1), 55),
-    (1.25, 100, L.Tariff(10, 1), 113),           # 112.5: halves round up
-    (3.0, 0, L.Tariff("0.5", 0), 2),             # 1.5 -> 2
-    (1.0, 0, L.Tariff("0.5", 0), 1),             # 0.5 -> 1
-    (0.0, 1, L.Tariff(0, "0.49"), 0),
-    (0.1, 0, L.Tariff(10, 0), 1),                # 0.1 Wh's binary value is a hair above 1/10
-    (0.0, 10, L.Tariff(0, 0.1), 1),              # a float rate means the decimal it prints as
-    (0.0, 3, L.Tariff(0, Fraction(1, 6)), 1),    # 0.5 -> 1
-    (1e6, 10**12, L.Tariff(1000, 7), 10**9 + 7 * 10**12),
+    (2.5, 30, Tariff(10, 1), 55),
+    (1.25, 100, Tariff(10, 1), 113),           # 112.5: halves round up
+    (3.0, 0, Tariff("0.5", 0), 2),             # 1.5 -> 2
+    (1.0, 0, Tariff("0.5", 0), 1),             # 0.5 -> 1
+    (0.0, 1, Tariff(0, "0.49"), 0),
+    (0.1, 0, Tariff(10, 0), 1),                # 0.1 Wh's binary value is a hair above 1/10
+    (0.0, 10, Tariff(0, 0.1), 1),              # a float rate means the decimal it prints as
+    (0.0, 3, Tariff(0, Fraction(1, 6)), 1),    # 0.5 -> 1
+    (1e6, 10**12, Tariff(1000, 7), 10**9 + 7 * 10**12),
 ])
 def test_tokens_for_is_exact_and_rounds_halves_up(energy_Wh, units, tariff, tokens):
-    assert L.tokens_for(energy_Wh, units, tariff) == tokens
+    assert tokens_for(energy_Wh, units, tariff) == tokens
 
 
 @pytest.mark.parametrize("energy_Wh, units", [(-1.0, 0), (math.nan, 0), (1.0, -1), (1.0, 1.5)])
 def test_tokens_for_refuses_negative_or_nonsense_amounts(energy_Wh, units):
     with pytest.raises(ValueError):
-        L.tokens_for(energy_Wh, units, L.Tariff(1, 1))
+        tokens_for(energy_Wh, units, Tariff(1, 1))
 
 
 def test_tariff_refuses_negative_rates():
     with pytest.raises(ValueError, match="tokens_per_unit"):
-        L.Tariff(1, -1)
+        Tariff(1, -1)

@@ -8,7 +8,7 @@ import pytest
 
 from gridfree.flight.compute.ledger import ClockWentBackwards, LedgerDamaged, QuotaExceeded, TokenLedger
 from gridfree.protocols import ledger as L
-from gridfree.protocols.ledger import ProblemKind as P
+from gridfree.protocols.ledger.verify import ProblemKind as P, VerifyReport, verify
 from tests.tokens.conftest import (
     KEY, KEY_ID, KEYS, LEDGER_ID, SAMPLE_ENTRIES, SAMPLE_TOTALS, TARIFF, read_ledger, with_fixed_crc, write_sample,
 )
@@ -18,9 +18,9 @@ def open_ledger(path, **kw) -> TokenLedger:
     return TokenLedger(path, KEY_ID, KEY, LEDGER_ID, tariff=TARIFF, **kw)
 
 
-def verify_file(path, keys=KEYS) -> L.VerifyReport:
+def verify_file(path, keys=KEYS) -> VerifyReport:
     ledger_id, records = L.parse_file(path.read_bytes())
-    return L.verify(records, keys, ledger_id=ledger_id)
+    return verify(records, keys, ledger_id=ledger_id)
 
 
 def test_a_tenant_without_a_quota_can_be_charged_nothing(tmp_path):

@@ -6,9 +6,9 @@ import pytest
 
 from gridfree.flight.compute.ledger import TokenLedger
 from gridfree.ground.tokens.cli import run
+from gridfree.ground.tokens.statement import check_statement
 from gridfree.protocols.ledger import (
-    RECORD_OCTETS, STATEMENT_HEADER_OCTETS, LedgerFormatError, check_statement, decode_statement_transfer,
-    encode_statement_transfer,
+    RECORD_OCTETS, STATEMENT_HEADER_OCTETS, LedgerFormatError, decode_statement_transfer, encode_statement_transfer,
 )
 from tests.tokens.conftest import KEY, KEY_ID, KEYS, LEDGER_ID, SAMPLE_TOTALS, TARIFF, with_fixed_crc, write_sample
 

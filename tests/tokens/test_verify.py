@@ -8,7 +8,7 @@ from fractions import Fraction
 import pytest
 
 from gridfree.protocols import ledger as L
-from gridfree.protocols.ledger import ProblemKind as P
+from gridfree.protocols.ledger.verify import ProblemKind as P, VerifyReport, verify
 from tests.tokens.conftest import (
     KEY, KEY_ID, KEYS, LEDGER_ID, SAMPLE_ENTRIES, SAMPLE_TOTALS, with_fixed_crc,
 )
@@ -17,8 +17,8 @@ TOKENS_OFFSET = 42  # of the i64 tokens field inside an entry
 CHAIN_KINDS = {P.DROPPED, P.REORDERED, P.DUPLICATE}
 
 
-def check(records, keys=KEYS, ledger_id=LEDGER_ID) -> L.VerifyReport:
-    return L.verify(records, keys, ledger_id=ledger_id)
+def check(records, keys=KEYS, ledger_id=LEDGER_ID) -> VerifyReport:
+    return verify(records, keys, ledger_id=ledger_id)
 
 
 def totals(report):
