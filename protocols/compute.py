@@ -1,6 +1,6 @@
 """Compute jobs as a contract between tenant, node and ground: what a job computes, from inputs
-both sides can regenerate, and how the ground checks a downlinked result without trusting the
-node.
+both sides can regenerate, and the formats of tenant inputs and results. The ground checks a
+downlinked result without trusting the node (`gridfree.ground.compute.verify`).
 
 Inputs come from a seed, so the ground can recompute or, for big products, check a result far
 more cheaply than computing it: a matrix product is checked through its row and column sums,
@@ -22,7 +22,8 @@ the kind reads (`chunk_input_octets`); the ground checks the result against the 
     19     n    payload: MATMUL chunks x (A, B), n x n float32 little-endian each, row-major;
                 MLP chunks x batch x inputs float32; TILES chunks x batch x 64 x 64 uint8
 
-Kinds (each with its work unit and energy model in KIND_MODELS):
+Kinds (each with its work unit; what one costs on the board is the node's model,
+`gridfree.flight.compute.kinds`):
 - MATMUL: per chunk, C = A B for n x n float32 A, B; the result is C's row and column sums.
 - MLP: per chunk, `batch` samples through a 3-layer perceptron of size small/medium/large (more
   accurate, more work); the result is each sample's class and the sum of its logits.
@@ -40,7 +41,6 @@ from enum import IntEnum
 import numpy as np
 
 from gridfree.native.crc import crc32c
-from gridfree.protocols.payload import BOARD, PayloadModel
 
 RESULT_MAGIC = b"GFRS"
 INPUT_MAGIC = b"GFIN"
@@ -80,46 +80,14 @@ class JobSpec:
                              f"out of range for {Kind(self.kind).name}")
 
     def work_units(self) -> int:
-        """Work per chunk in the kind's unit (KIND_MODELS), what tokens are charged on."""
+        """Work per chunk in the kind's unit (MFLOP, or kilo-pixels for TILES), what tokens are
+        charged on."""
         if self.kind == Kind.MATMUL:
             return max(1, 2 * self.size ** 3 // 1_000_000)
         if self.kind == Kind.MLP:
             a, b, c = MLP_LAYERS[self.size]
             return max(1, 2 * self.batch * (a * b + b * c + c * c) // 1_000_000)
         return max(1, self.batch * TILE * TILE // 1000)
-
-
-@dataclass(frozen=True)
-class KindModel:
-    """What a kind costs on the payload board: its work unit, how many it does per second at full
-    clock, and its activity (the share of the board's dynamic power it draws at a clock: a dense
-    GEMM lights every tensor unit, small MLP layers fewer, a memory-bound tile filter fewer still).
-    Time follows the clock; power is the idle draw plus the activity's share of the rest."""
-
-    unit: str
-    units_per_s: float  # at full clock
-    activity: float
-
-    def seconds(self, units: float, clock: float) -> float:
-        return units / (self.units_per_s * float(np.clip(clock, 0.0, 1.0)))
-
-    def power_W(self, clock: float, board: PayloadModel = BOARD) -> float:
-        return board.idle_W + self.activity * (float(board.power_W(clock)) - board.idle_W)
-
-    def energy_Wh(self, units: float, clock: float, board: PayloadModel = BOARD, min_s: float = 0.0) -> float:
-        """`min_s`: board time a chunk holds however quickly it is done (the node's decision period)."""
-        return self.power_W(clock, board) * max(min_s, self.seconds(units, clock)) / 3600.0
-
-    def full_clock_mflop(self, units: float, board: PayloadModel = BOARD) -> float:
-        """The same time on the board expressed as MFLOP at full clock, the planner's currency."""
-        return units / self.units_per_s * board.peak_mflops
-
-
-KIND_MODELS = {
-    Kind.MATMUL: KindModel("MFLOP", BOARD.peak_mflops, 1.0),
-    Kind.MLP: KindModel("MFLOP", 0.7 * BOARD.peak_mflops, 0.85),  # layers too small to fill the board
-    Kind.TILES: KindModel("kilo-pixel", 4e6, 0.45),  # 4 Gpixel/s, bound by memory, not arithmetic
-}
 
 
 def _rng(spec: JobSpec, chunk: int) -> np.random.Generator:
@@ -271,36 +239,6 @@ def unpack_result(data: bytes) -> tuple[int, Kind, list[dict[str, np.ndarray]]]:
     return job_id, Kind(kind), chunks
 
 
-def verify(spec: JobSpec, data: bytes, tenant_input: TenantInput | None = None) -> list[str]:
-    """What is wrong with a downlinked result, chunk by chunk; empty when it is right. A job on an
-    uplinked input is checked against `tenant_input`, the input the ground sent."""
-    try:
-        job_id, kind, chunks = unpack_result(data)
-    except (ValueError, OSError) as exc:
-        return [str(exc)]
-    payload = None
-    if spec.input_id:
-        if tenant_input is None or tenant_input.input_id != spec.input_id:
-            return [f"job {spec.job_id} computes on uplinked input {spec.input_id}: give that input to verify it"]
-        try:
-            check_input(spec, tenant_input)
-        except ValueError as exc:
-            return [str(exc)]
-        payload = tenant_input.payload
-    problems = []
-    if job_id != spec.job_id or kind != spec.kind or len(chunks) != spec.chunks:
-        return [f"result is job {job_id} {kind.name} with {len(chunks)} chunks, expected job {spec.job_id} "
-                f"{Kind(spec.kind).name} with {spec.chunks}"]
-    for k, c in enumerate(chunks):
-        try:
-            bad = _verify_chunk(spec, k, c, payload)
-        except KeyError as exc:
-            bad = f"missing {exc}"
-        if bad:
-            problems.append(f"chunk {k}: {bad}")
-    return problems
-
-
 def matmul_sums_error(a: np.ndarray, b: np.ndarray, row_sums: np.ndarray, col_sums: np.ndarray) -> str:
     """What is wrong with the row and column sums of C = A B ("" if nothing), checked against
     A (B e) and (e^T A) B in O(n^2): the MATMUL contract. The ground holds a downlinked result to
@@ -320,21 +258,4 @@ def matmul_sums_error(a: np.ndarray, b: np.ndarray, row_sums: np.ndarray, col_su
     if row_sums.shape != rows.shape or col_sums.shape != cols.shape \
             or not (np.abs(row_sums - rows) <= tol_rows).all() or not (np.abs(col_sums - cols) <= tol_cols).all():
         return "row/column sums disagree with (e^T A) B and A (B e)"
-    return ""
-
-
-def _verify_chunk(spec: JobSpec, k: int, c: dict[str, np.ndarray], payload: bytes | None) -> str:
-    if spec.kind == Kind.MATMUL:
-        return matmul_sums_error(*matmul_inputs(spec, k, payload), c["row_sums"], c["col_sums"])
-    if spec.kind == Kind.MLP:
-        logits = mlp_forward(mlp_weights(spec.size), mlp_inputs(spec, k, payload))
-        top2 = np.sort(logits, axis=1)[:, -2:]
-        clear = (top2[:, 1] - top2[:, 0]) > 1e-3  # near-ties may go either way in float32
-        labels = logits.argmax(axis=1)
-        if c["labels"].shape != labels.shape or (c["labels"][clear] != labels[clear]).any():
-            return f"{int((c['labels'][clear] != labels[clear]).sum())} wrong classes"
-        return ""
-    kept = keep_tiles(tiles(spec, k, payload), spec.threshold)
-    if not np.array_equal(c["kept"], kept):
-        return f"kept tiles {c['kept'].tolist()[:8]}..., expected {kept.tolist()[:8]}..."
     return ""

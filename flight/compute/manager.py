@@ -63,10 +63,10 @@ from gridfree.flight.core.services.largedata import UplinkRejected
 from gridfree.flight.core.store import AtomicRecordFile, CorruptStoreError
 from gridfree.flight.hardware.interfaces import Switch
 from gridfree.flight.hardware.rapl import POWERCAP, Rapl
-from gridfree.protocols.compute import (INPUT_MAGIC, KIND_MODELS, InputDamaged, JobSpec, Kind, check_input,
-                                        pack_result)
+from gridfree.flight.compute.kinds import KIND_MODELS
+from gridfree.protocols.compute import INPUT_MAGIC, InputDamaged, JobSpec, Kind, check_input, pack_result
 from gridfree.protocols.dictionary import Channel, Command, Event, Field, HousekeepingPacket, Parameter, Severity
-from gridfree.protocols.payload import BOARD
+from gridfree.flight.compute.datasheet import BOARD
 from gridfree.protocols.ledger import RECORD_OCTETS, encode_statement_transfer
 from gridfree.protocols.services.verification import FailureCode
 

@@ -27,7 +27,7 @@ import numpy as np
 from scipy.optimize import linprog
 from scipy.sparse import coo_matrix
 
-from gridfree.protocols.payload import BOARD, PayloadModel
+from gridfree.flight.compute.datasheet import BOARD, PayloadModel
 
 SCALE = 1e-9  # objective in PFLOP, so that a step's work is of order 1..10
 PENALTY = 1e6  # per unit of SOC (or kelvin) past a limit: far above any work it could buy

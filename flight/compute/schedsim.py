@@ -26,7 +26,7 @@ import numpy as np
 
 from gridfree.flight.compute import planner
 from gridfree.flight.power.eclipse import EclipsePredictor, OrbitElements
-from gridfree.protocols.payload import BOARD
+from gridfree.flight.compute.datasheet import BOARD
 
 STEP_S = 60.0
 PLAN_STEP_S = 300.0

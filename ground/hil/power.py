@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from gridfree.protocols.payload import BOARD, PayloadModel
+from gridfree.ground.hil.payload import PayloadBoard
 
 SOLAR_CONSTANT_W_M2 = 1361.0  # total solar irradiance at 1 AU (Kopp & Lean 2011)
 
@@ -136,7 +136,7 @@ class Loads:
     radio_tx_on: bool = False
     heater_W: float = 80.0  # the battery's survival heater: holds it above 5 C with the structure at -5 C
     heaters_on: bool = False
-    board: PayloadModel = BOARD  # the GPU-class board's datasheet: draw follows the clock (DVFS)
+    board: PayloadBoard = field(default_factory=PayloadBoard)  # the GPU-class board: draw follows the clock
     compute_utilisation: float = 0.0  # the clock the node set
     compute_on: bool = True
     switches: dict = field(default_factory=dict)  # extra named loads
@@ -145,7 +145,7 @@ class Loads:
     def compute_W(self) -> float:
         if not self.compute_on:
             return 0.0
-        return float(self.board.power_W(self.compute_utilisation))
+        return self.board.power_W(self.compute_utilisation)
 
     @property
     def total_W(self) -> float:

@@ -24,10 +24,11 @@ from gridfree.ground.hil.power import Battery, Loads
 from gridfree.ground.hil.scenario import Fault, Scenario, ScheduledCommand
 from gridfree.ground.hil.truth import Truth
 from gridfree.ground.link.client import GroundClient
-from gridfree.protocols.compute import RESULT_MAGIC, JobSpec, Kind, unpack_result, verify
+from gridfree.ground.compute.verify import verify
+from gridfree.protocols.compute import RESULT_MAGIC, JobSpec, Kind, unpack_result
 from gridfree.protocols.dictionary import Dictionary
 from gridfree.protocols.links import open_link
-from gridfree.protocols.ptypair import PtyPair
+from gridfree.protocols.links.ptypair import PtyPair
 
 NODE_TOML = """[node]
 name = "hil-node"
@@ -203,7 +204,7 @@ class Session:
         self.scenario, self.workdir, self.radio_url = scenario, workdir, radio_url
         self.truth = Truth.from_elements(preset(scenario.orbit, scenario.start_unix_s), scenario.start_unix_s,
                                          battery=Battery(soc=scenario.initial_soc),
-                                         loads=Loads(compute_utilisation=scenario.compute_utilisation))
+                                         loads=Loads(compute_utilisation=scenario.compute_utilisation, board=scenario.board))
         self.board = EmulatedBoard(self.truth, seed=1)
         self.bit_errors = bit_errors or BitErrors()
         self.record, self.seen = Record(), Observations()

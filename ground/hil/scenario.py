@@ -27,6 +27,12 @@
     checkpoints = 0.3
     seed = 1
 
+    [board]                       # the rig's payload board (ground/hil/payload.py); defaults are the
+    idle_W = 300.0                # node's datasheet figures, so a scenario sets only how its board
+    max_W = 6000.0                # differs: draw at clock 0 and at full clock, core voltage at the
+    v_floor = 0.6                 # floor (share of full), and the DVFS knee clock below which the
+    dvfs_knee = 0.0               # voltage stays at the floor
+
     [[command]]                   # the ground sends a command at a time and expects an outcome
     at_h = 2.0
     name = "node.SetMode"
@@ -53,6 +59,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from gridfree.ground.hil.payload import PayloadBoard
 from gridfree.protocols.hwbus import Reg
 
 FAULT_KINDS = {"sensor_stuck", "sensor_noisy", "sensor_bias", "battery_cell_loss", "array_string_loss",
@@ -104,6 +111,7 @@ class Scenario:
     commands: list[ScheduledCommand] = field(default_factory=list)
     criteria: dict = field(default_factory=dict)
     radiation: dict = field(default_factory=dict)  # compute.SetUpsetRates arguments, as sent
+    board: PayloadBoard = field(default_factory=PayloadBoard)  # the rig's payload board
 
     @classmethod
     def load(cls, path: str | Path) -> "Scenario":
@@ -119,7 +127,7 @@ class Scenario:
     @classmethod
     def from_dict(cls, doc: dict, src: str = "<scenario>") -> "Scenario":
         known = {"name", "orbit", "start", "duration_h", "step_s", "initial_soc", "compute_utilisation", "fault",
-                 "criteria", "upload_orbit", "command", "radiation"}
+                 "criteria", "upload_orbit", "command", "radiation", "board"}
         for key in doc:
             if key not in known:
                 raise ScenarioError(src, key, f"unknown key (known: {', '.join(sorted(known))})")
@@ -181,6 +189,8 @@ class Scenario:
             # SetUpsetRates is hazardous: one arm, one command, sent together.
             s.commands += [ScheduledCommand(at_s, "node.Arm", {"window_s": 60}, "completed"),
                            ScheduledCommand(at_s, "compute.SetUpsetRates", dict(s.radiation), "completed")]
+        if "board" in doc:
+            s.board = _board(doc["board"], src)
         for key, value in doc.get("criteria", {}).items():
             if key not in CRITERIA or not isinstance(value, CRITERIA[key]) and not (
                     CRITERIA[key] is float and isinstance(value, int) and not isinstance(value, bool)):
@@ -214,3 +224,23 @@ def _radiation(table, src: str) -> tuple[dict, float]:
     if isinstance(at_h, bool) or not isinstance(at_h, (int, float)) or at_h < 0:
         raise ScenarioError(src, "radiation.at_h", "expected a number of hours >= 0")
     return {**args, "basis": UPSET_BASES[per], "seed": seed}, float(at_h) * 3600.0
+
+
+def _board(table, src: str) -> PayloadBoard:
+    """The [board] table as the rig's payload board; keys left out keep the datasheet's figures."""
+    if not isinstance(table, dict):
+        raise ScenarioError(src, "board", "expected a table: [board]")
+    ranges = {"idle_W": (0.0, 100_000.0), "max_W": (1.0, 100_000.0), "v_floor": (0.05, 1.0),
+              "dvfs_knee": (0.0, 0.95)}
+    values = {}
+    for key, v in table.items():
+        if key not in ranges:
+            raise ScenarioError(src, f"board.{key}", f"unknown key (known: {', '.join(sorted(ranges))})")
+        lo, hi = ranges[key]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi:
+            raise ScenarioError(src, f"board.{key}", f"expected a number in {lo:g}..{hi:g}, got {v!r}")
+        values[key] = float(v)
+    try:
+        return PayloadBoard(**values)
+    except ValueError as exc:
+        raise ScenarioError(src, "board", str(exc)) from None

@@ -13,6 +13,9 @@ Each transport's module header gives its grammar and options; options may be giv
 query or as keywords (keywords win). An unknown scheme or option raises `LinkError` quoting the
 accepted forms. Framing is not a link's business: feed what `read` returns (or what a
 `LinkReader` hands its `Protocol`) to a sans-IO decoder.
+
+Bench equipment for links lives here too: `ptypair.PtyPair`, two connected pseudo-terminals with
+fault injection, so two processes talk as if joined by a serial cable (what socat does).
 """
 from __future__ import annotations
 

@@ -16,7 +16,8 @@ from gridfree.flight.compute.jobs import SITES, ChunkUpset, run_chunk
 from gridfree.flight.core.modes import Mode
 from gridfree.flight.core.services.events import EventOccurred
 from gridfree.native.edac import EdacBuffer
-from gridfree.protocols.compute import JobSpec, Kind, mlp_weights, pack_result, unpack_result, verify
+from gridfree.ground.compute.verify import verify
+from gridfree.protocols.compute import JobSpec, Kind, mlp_weights, pack_result, unpack_result
 from tests.compute.test_manager import capture_results, send, submit
 from tests.power.test_power_manager import bench, run
 

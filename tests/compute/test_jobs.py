@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from gridfree.flight.compute.jobs import ChunkUpset, run_chunk
-from gridfree.protocols.compute import JobSpec, Kind, keep_tiles, matmul_inputs, pack_result, tiles, verify
+from gridfree.ground.compute.verify import verify
+from gridfree.protocols.compute import JobSpec, Kind, keep_tiles, matmul_inputs, pack_result, tiles
 
 SPECS = [JobSpec(1, 7, Kind.MATMUL, seed=11, size=256, batch=1, chunks=3),
          JobSpec(2, 7, Kind.MLP, seed=12, size=1, batch=500, chunks=2),

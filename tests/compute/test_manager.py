@@ -9,7 +9,8 @@ from gridfree.flight.compute.manager import ENERGY_KEY
 from gridfree.flight.core.services.events import EventOccurred
 from gridfree.flight.app.node import Node
 from gridfree.flight.core.modes import Mode
-from gridfree.protocols.compute import JobSpec, Kind, verify
+from gridfree.ground.compute.verify import verify
+from gridfree.protocols.compute import JobSpec, Kind
 from gridfree.protocols.pus import PusTc
 from tests.power.test_power_manager import TruthBoard, bench, run
 

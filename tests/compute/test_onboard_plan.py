@@ -4,7 +4,7 @@ import math
 
 from gridfree.flight.core.modes import Mode
 from gridfree.protocols.compute import JobSpec, Kind
-from gridfree.protocols.payload import BOARD
+from gridfree.flight.compute.datasheet import BOARD
 from tests.compute.test_manager import send, submit
 from tests.power.test_power_manager import bench, run, upload_orbit
 

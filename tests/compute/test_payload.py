@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from gridfree.protocols.payload import BOARD, PayloadModel
+from gridfree.flight.compute.datasheet import BOARD, PayloadModel
 
 
 def test_draw_by_hand():
@@ -61,7 +61,8 @@ def test_each_kind_declares_its_unit_rate_and_draw():
     """By hand: a 1024^3 MATMUL chunk is 2147 MFLOP, 53.7 us at full clock on a 40 TFLOP/s board,
     at the board's full 6 kW; a tile filter at half clock draws idle plus 0.45 of the dynamic
     draw there, and takes twice as long as at full clock."""
-    from gridfree.protocols.compute import KIND_MODELS, JobSpec, Kind
+    from gridfree.flight.compute.kinds import KIND_MODELS
+    from gridfree.protocols.compute import JobSpec, Kind
 
     mm = KIND_MODELS[Kind.MATMUL]
     units = JobSpec(1, 1, Kind.MATMUL, 1, 1024, 1, 1).work_units()

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from gridfree.flight.compute import planner
-from gridfree.protocols.payload import BOARD
+from gridfree.flight.compute.datasheet import BOARD
 
 CAP_WH = 5328.0
 COOL = planner.Thermal(sink_C=0.0, conductance_W_K=1000.0, heat_capacity_J_K=60_000.0)  # never the limit

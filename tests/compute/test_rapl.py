@@ -10,7 +10,8 @@ import pytest
 from gridfree.flight.core.modes import Mode
 from gridfree.flight.hardware import rapl as rapl_module
 from gridfree.flight.hardware.rapl import Rapl
-from gridfree.protocols.compute import JobSpec, Kind, verify
+from gridfree.ground.compute.verify import verify
+from gridfree.protocols.compute import JobSpec, Kind
 from tests.compute.test_manager import capture_results, send, submit
 from tests.power.test_power_manager import bench, run
 

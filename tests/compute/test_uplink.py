@@ -6,7 +6,8 @@ import random
 import numpy as np
 
 from gridfree.flight.core.modes import Mode
-from gridfree.protocols.compute import CLOUD_LEVEL, TILE, JobSpec, Kind, TenantInput, unpack_result, verify
+from gridfree.ground.compute.verify import verify
+from gridfree.protocols.compute import CLOUD_LEVEL, TILE, JobSpec, Kind, TenantInput, unpack_result
 from gridfree.protocols.pus import PusTc
 from gridfree.protocols.services import largedata as pus13
 from gridfree.protocols.services.largedata import UplinkFailure

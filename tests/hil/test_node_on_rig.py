@@ -9,7 +9,7 @@ from gridfree.ground.hil.truth import Truth
 from gridfree.ground.link.client import GroundClient
 from gridfree.protocols.hwbus import Reg
 from gridfree.protocols.links import open_link
-from gridfree.protocols.ptypair import PtyPair
+from gridfree.protocols.links.ptypair import PtyPair
 from tests.integration.conftest import NodeProcess
 
 EPOCH = 1_774_018_000.0

@@ -6,7 +6,8 @@ import pytest
 from gridfree.ground.hil.scenario import Scenario, ScenarioError
 from gridfree.flight.compute.jobs import run_chunk
 from gridfree.ground.link.client import EventRecord
-from gridfree.protocols.compute import JobSpec, Kind, pack_result, unpack_result, verify
+from gridfree.ground.compute.verify import verify
+from gridfree.protocols.compute import JobSpec, Kind, pack_result, unpack_result
 
 RADIATION = {"per": "chunk", "inputs": 0.2, "intermediates": 0.5, "weights": 2.0, "checkpoints": 0.3, "seed": 4}
 

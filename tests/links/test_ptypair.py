@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from gridfree.protocols.links import open_link
-from gridfree.protocols.ptypair import PtyPair
+from gridfree.protocols.links.ptypair import PtyPair
 from tests.links.util import MB, in_thread, read_exactly, wait_until, write_all
 
 
@@ -119,7 +119,7 @@ def test_stop_unplugs_the_cable_and_is_prompt():
 
 
 def test_the_module_runs_as_a_program_and_stops_on_sigint():
-    proc = subprocess.Popen([sys.executable, "-m", "gridfree.protocols.ptypair"],
+    proc = subprocess.Popen([sys.executable, "-m", "gridfree.protocols.links.ptypair"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         a_path, b_path = proc.stdout.readline().strip(), proc.stdout.readline().strip()

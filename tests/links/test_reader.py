@@ -151,7 +151,7 @@ def test_a_reader_on_a_vanished_pty_counts_errors_and_keeps_its_thread():
 
 def test_readers_and_pty_pairs_left_running_do_not_hold_the_interpreter_at_exit():
     script = ("from gridfree.protocols.links import LinkReader, Protocol, open_link\n"
-              "from gridfree.protocols.ptypair import PtyPair\n"
+              "from gridfree.protocols.links.ptypair import PtyPair\n"
               "pair = PtyPair().start()\n"
               "LinkReader(open_link(pair.paths[0]), Protocol()).start()\n"
               "LinkReader(open_link('udp-listen://127.0.0.1:0'), Protocol()).start()\n"

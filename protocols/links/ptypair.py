@@ -17,8 +17,8 @@ run on the relay thread and may be replaced at any time, from any thread (e.g. b
 scenario). A transform that raises is counted in `errors` and the chunk goes through unchanged,
 so a broken fault model cannot cut the line by accident.
 
-    python -m gridfree.protocols.ptypair     prints the two device paths, one per line,
-                                             and relays until Ctrl-C or SIGTERM
+    python -m gridfree.protocols.links.ptypair     prints the two device paths, one per line,
+                                                   and relays until Ctrl-C or SIGTERM
 """
 from __future__ import annotations
 
@@ -213,7 +213,7 @@ class PtyPair:
 
 def main(argv: list[str] | None = None) -> int:
     argparse.ArgumentParser(
-        prog="python -m gridfree.protocols.ptypair",
+        prog="python -m gridfree.protocols.links.ptypair",
         description="Make two raw ptys joined like a serial cable; print their paths, one per line, "
                     "and relay until Ctrl-C or SIGTERM.",
     ).parse_args(argv)

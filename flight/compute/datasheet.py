@@ -6,9 +6,11 @@ floor. So the board does more work per joule at a lower clock, down to the point
 draw dominates. That is the lever an energy-limited node has: the same watt-hours spread over
 more time at a moderate clock give more verified work than running flat out and then stopping.
 
-The node plans with this model and the rig's truth draws by it, as both would read one datasheet.
-The clock is what the payload's utilisation register sets: 0 leaves the board idle, not off
-(the EPS switch turns it off).
+This is the node's datasheet: the planner, the power budget and job quotes use it. The board
+itself may differ from it (parts vary, and age): the rig's board draws by its own truth model
+(`gridfree.ground.hil.payload`), configured per scenario, so the node's model is tested against
+something it does not share. The clock is what the payload's utilisation register sets: 0 leaves
+the board idle, not off (the EPS switch turns it off).
 """
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""Ground-side compute: checking what the nodes computed for tenants."""
