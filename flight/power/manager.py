@@ -21,7 +21,7 @@ from gridfree.flight.power.soc import SocEstimator, cell_ocv_V
 from gridfree.protocols.dictionary import (
     Channel, Command, Event, Field, HousekeepingPacket, Limits, Parameter, Severity,
 )
-from gridfree.protocols.payload import BOARD
+from gridfree.flight.compute.datasheet import BOARD
 
 SAFE_EXIT_MARGIN_V_PER_CELL = 0.05
 SHUNT_FREE_SOC = 0.95  # below this the battery takes all the surplus the arrays offer...
