@@ -1,5 +1,5 @@
-"""Compute benchmarks: what ABFT costs a GEMM and what it catches, and what the scheduler makes
-of a day of eclipse-season energy against the baselines and the clairvoyant bound."""
+"""Compute benchmarks: what ABFT costs a GEMM and what it catches. (What the scheduler makes of a
+day of energy is the scheduling study's benchmark, `gridfree.flight.study.bench`.)"""
 from __future__ import annotations
 
 import numpy as np
@@ -74,20 +74,4 @@ def abft_figures():
                  "their row's rms: within the checksums' rounding noise)")
 
 
-def sched_figures():
-    """Verified work over a simulated day of the eclipse-season case (schedsim): the same world for
-    every policy, so the ratios are exact, not timings. The clairvoyant ratio of greedy shows
-    how much any plan could gain over greedy there."""
-    from gridfree.flight.compute.cli import CASES, compare
-    case = next(c for c in CASES if c.name == "eclipse-season")
-    outcomes, bound = compare(case)
-    by = {r.policy: r for r in outcomes}
-    ours, greedy = by["planned"], by["greedy"]
-    yield Figure("sched_vs_greedy", ours.verified_mflop / greedy.verified_mflop, "x greedy",
-                 f">= 1.2 (the clairvoyant bound is {bound / greedy.verified_mflop:.2f}x greedy here)")
-    yield Figure("sched_vs_optimal", ours.verified_mflop / bound, "x clairvoyant", ">= 0.95")
-    yield Figure("sched_uv_events", ours.uv_events, "events", "0")
-    yield Figure("sched_max_dod_pct", 100 * ours.max_dod, "%", "<= 30")
-
-
-BENCHMARKS = [abft_figures, sched_figures]
+BENCHMARKS = [abft_figures]

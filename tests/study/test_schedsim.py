@@ -5,8 +5,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from gridfree.flight.compute.cli import CASES, compare
-from gridfree.flight.compute.schedsim import (CAPACITY_WH, CHARGE_EFFICIENCY, POLICIES, STEP_S, Case, World,
+from gridfree.flight.study.cli import CASES, compare
+from gridfree.flight.study.schedsim import (CAPACITY_WH, CHARGE_EFFICIENCY, POLICIES, STEP_S, Case, World,
                                               clairvoyant, fly, sun_only)
 
 HALF_DAY = [replace(c, hours=8.0) for c in CASES]

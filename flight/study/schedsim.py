@@ -6,7 +6,7 @@ predictor, the arrays' output in sun, the essential loads (avionics always, the 
 shadow), the battery as stored energy with charge efficiency and the EPS's current limits (what
 it cannot take is shunted; the payload gets no more than it can supply), and the same
 protections the power manager applies to every policy (payload shed below 30 % SOC until 40 %,
-under-voltage below 5 %), the payload board as its datasheet says (protocols/payload.py: more
+under-voltage below 5 %), the payload board as its datasheet says (flight/compute/datasheet.py: more
 work per joule at a moderate clock), as one thermal node throttled above 75 °C and tripped above
 85 °C. A policy asks for an average payload power each step; the board spends it at the most
 efficient operating point. Jobs arrive every half hour, each with a deadline three hours on

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from gridfree.flight.compute import svgplot
-from gridfree.flight.compute.schedsim import POLICIES, STEP_S, Case, Outcome, clairvoyant, fly
+from gridfree.flight.study import svgplot
+from gridfree.flight.study.schedsim import POLICIES, STEP_S, Case, Outcome, clairvoyant, fly
 from gridfree.flight.power.eclipse import OrbitElements
 
 # The node's view of the rig's presets: mean elements as orbit determination would upload them.
