@@ -11,7 +11,8 @@ Response body: | op | 0x80 (1) | seq (1) | register (2) | status (1) | value (4)
 A block read (op 3) returns `count` consecutive registers in one exchange, as EPS boards offer for
 housekeeping sweeps: on a UART every exchange costs a turnaround, so a sweep is one exchange.
 
-Values are IEEE-754 float32 for analog registers and unsigned 32-bit for switches, big-endian.
+Values are IEEE-754 float32 for analog registers and unsigned 32-bit for switches, big-endian, as
+the register map (`protocols/registers.py`) declares each register; `Reg` is re-exported here.
 The decoder is sans-IO and hunts for the sync word; the length is bounded (a body is at most 16
 octets) and believed only once the CRC over it checks, so line noise costs one message, never a
 stall. Each request carries a sequence number, so a late answer to an earlier request that timed
@@ -25,6 +26,10 @@ from enum import IntEnum
 from typing import Final
 
 from gridfree.native import crc16
+from gridfree.protocols.registers import INTEGER_REGS, WRITABLE_REGS, Reg
+
+__all__ = ["Op", "Status", "Reg", "INTEGER_REGS", "WRITABLE_REGS", "Request", "Response", "HwBusDecoder",
+           "BusStats", "encode_value", "decode_value", "frame"]
 
 SYNC: Final = b"\xa5\x5a"
 MAX_BLOCK_REGISTERS: Final = 14
@@ -43,30 +48,6 @@ class Status(IntEnum):
     UNKNOWN_REGISTER = 1
     READ_ONLY = 2
     BAD_VALUE = 3
-
-
-class Reg(IntEnum):
-    """The register map of the emulated EPS/thermal/payload board (units in the names)."""
-
-    BOARD_ID = 0x0000  # u32
-    BUS_VOLTAGE_V = 0x0010
-    BATTERY_VOLTAGE_V = 0x0011
-    BATTERY_CURRENT_A = 0x0012  # positive while charging
-    BATTERY_TEMP_C = 0x0013
-    ARRAY_POWER_W = 0x0014
-    ARRAY_CURRENT_A = 0x0015
-    PAYLOAD_TEMP_C = 0x0020
-    STRUCTURE_TEMP_C = 0x0021
-    RADIATOR_TEMP_C = 0x0022
-    PAYLOAD_POWER_W = 0x0023
-    HEATER_SWITCH = 0x0030  # u32 0/1
-    PAYLOAD_SWITCH = 0x0031  # u32 0/1
-    PAYLOAD_UTILISATION = 0x0032  # f32 0..1, written by the compute manager
-    RADIO_TX_SWITCH = 0x0033  # u32 0/1
-
-
-INTEGER_REGS: Final = frozenset({Reg.BOARD_ID, Reg.HEATER_SWITCH, Reg.PAYLOAD_SWITCH, Reg.RADIO_TX_SWITCH})
-WRITABLE_REGS: Final = frozenset({Reg.HEATER_SWITCH, Reg.PAYLOAD_SWITCH, Reg.PAYLOAD_UTILISATION, Reg.RADIO_TX_SWITCH})
 
 
 def encode_value(reg: int, value: float) -> bytes:

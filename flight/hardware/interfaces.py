@@ -1,21 +1,19 @@
-"""Device interfaces. A reading that a driver cannot make is None, never an invented number."""
+"""Device interfaces. A reading that a driver cannot make is None, never an invented number.
+
+Drivers implement `PowerBoard`; `flight/hardware/drivers.py` opens one by its configured name, so
+this module knows none of them."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from enum import Enum
 
+from gridfree.protocols.registers import NODE_SENSORS
 
-class Quantity(Enum):
-    BUS_VOLTAGE_V = "bus_voltage_V"
-    BATTERY_VOLTAGE_V = "battery_voltage_V"
-    BATTERY_CURRENT_A = "battery_current_A"
-    BATTERY_TEMP_C = "battery_temp_C"
-    ARRAY_POWER_W = "array_power_W"
-    PAYLOAD_TEMP_C = "payload_temp_C"
-    STRUCTURE_TEMP_C = "structure_temp_C"
-    RADIATOR_TEMP_C = "radiator_temp_C"
-    PAYLOAD_POWER_W = "payload_power_W"
+Quantity = Enum("Quantity", [(r.key, r.name) for r in NODE_SENSORS], module=__name__, qualname="Quantity")
+Quantity.__doc__ = """What the node measures (units in the names): one member per sensor the register map
+(`protocols/registers.py`) says the node reads, named as its register (BATTERY_VOLTAGE_V,
+value "battery_voltage_V"). Every driver answers in these terms, the rig's and the Linux host's alike."""
 
 
 class Switch(Enum):
@@ -73,17 +71,3 @@ class AbsentBoard(PowerBoard):
 
     def set_utilisation(self, fraction: float) -> bool:
         return False
-
-
-def open_board(driver: str, url: str = "") -> PowerBoard:
-    if driver == "rig":
-        from gridfree.flight.hardware.rig import RigSerialBoard
-
-        return RigSerialBoard(url)
-    if driver == "linux":
-        from gridfree.flight.hardware.linuxhost import LinuxHostBoard
-
-        return LinuxHostBoard()
-    if driver == "none":
-        return AbsentBoard()
-    raise ValueError(f"unknown hardware driver {driver!r} (rig, linux, none)")

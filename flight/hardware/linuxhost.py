@@ -76,3 +76,8 @@ class LinuxHostBoard(PowerBoard):
 
     def set_utilisation(self, fraction: float) -> bool:
         return False
+
+
+def open_board(url: str = "") -> LinuxHostBoard:
+    """The "linux" driver: this host's own /sys (the URL is not used)."""
+    return LinuxHostBoard()

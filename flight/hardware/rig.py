@@ -10,15 +10,9 @@ from gridfree.flight.hardware.interfaces import DriverHealth, PowerBoard, Quanti
 from gridfree.protocols.hwbus import HwBusDecoder, Op, Reg, Request, Response, Status
 from gridfree.protocols.links import LinkError, open_link
 
-_REG = {
-    Quantity.BUS_VOLTAGE_V: Reg.BUS_VOLTAGE_V, Quantity.BATTERY_VOLTAGE_V: Reg.BATTERY_VOLTAGE_V,
-    Quantity.BATTERY_CURRENT_A: Reg.BATTERY_CURRENT_A, Quantity.BATTERY_TEMP_C: Reg.BATTERY_TEMP_C,
-    Quantity.ARRAY_POWER_W: Reg.ARRAY_POWER_W, Quantity.PAYLOAD_TEMP_C: Reg.PAYLOAD_TEMP_C,
-    Quantity.STRUCTURE_TEMP_C: Reg.STRUCTURE_TEMP_C, Quantity.RADIATOR_TEMP_C: Reg.RADIATOR_TEMP_C,
-    Quantity.PAYLOAD_POWER_W: Reg.PAYLOAD_POWER_W,
-}
+_REG = {q: Reg[q.name] for q in Quantity}  # Quantity and Reg are both named from the register map
+_SWITCH = {s: Reg[f"{s.name}_SWITCH"] for s in Switch}
 BACKOFF_REQUESTS = 20
-_SWITCH = {Switch.HEATER: Reg.HEATER_SWITCH, Switch.PAYLOAD: Reg.PAYLOAD_SWITCH, Switch.RADIO_TX: Reg.RADIO_TX_SWITCH}
 
 
 class RigSerialBoard(PowerBoard):

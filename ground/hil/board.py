@@ -1,8 +1,10 @@
 """The emulated EPS/thermal/payload board: the rig's side of the hardware register protocol.
 
-Reads come from the truth model through a sensor model (Gaussian noise, a bias, ADC quantisation,
-and optionally a response latency) and writes switch the truth's loads. Faults a scenario can inject: a sensor stuck at a value,
-extra noise or bias on one register, and a silent board (the serial line dropped).
+It answers the registers of the register map (`protocols/registers.py`). Sensors read the truth
+model through their sensor model (`ground/hil/sensors.py`: Gaussian noise, ADC quantisation, and
+optionally a response latency); writes switch the truth's loads. What is wrong with the board at
+the moment (a stuck or noisy or biased sensor, a silent line) is `faults`, which the scenario's
+faults (`ground/hil/faults.py`) set and clear.
 """
 from __future__ import annotations
 
@@ -10,33 +12,23 @@ import random
 import threading
 from dataclasses import dataclass, field
 
+from gridfree.ground.hil.sensors import SENSORS, SensorModel
 from gridfree.ground.hil.truth import Truth
-from gridfree.protocols.hwbus import (
-    HwBusDecoder, INTEGER_REGS, Op, Reg, Request, Response, Status, WRITABLE_REGS,
-)
+from gridfree.protocols.hwbus import HwBusDecoder, Op, Request, Response, Status
 from gridfree.protocols.links import Link, LinkReader, Protocol
+from gridfree.protocols.registers import INTEGER_REGS, WRITABLE_REGS, Reg
+
+__all__ = ["BOARD_ID", "SENSORS", "SensorModel", "BoardFaults", "EmulatedBoard", "BoardServer"]
 
 BOARD_ID = 0x47460001  # "GF" board, revision 1
-
-
-@dataclass(frozen=True)
-class SensorModel:
-    sigma: float  # 1-sigma Gaussian noise, in the register's unit
-    lsb: float  # ADC quantisation step
-
-
-# Typical of a 12-bit housekeeping ADC on an EPS board.
-SENSORS = {
-    Reg.BUS_VOLTAGE_V: SensorModel(0.02, 0.01), Reg.BATTERY_VOLTAGE_V: SensorModel(0.02, 0.01),
-    Reg.BATTERY_CURRENT_A: SensorModel(0.2, 0.05), Reg.BATTERY_TEMP_C: SensorModel(0.3, 0.1),
-    Reg.ARRAY_POWER_W: SensorModel(5.0, 1.0), Reg.ARRAY_CURRENT_A: SensorModel(0.1, 0.05),
-    Reg.PAYLOAD_TEMP_C: SensorModel(0.3, 0.1), Reg.STRUCTURE_TEMP_C: SensorModel(0.3, 0.1),
-    Reg.RADIATOR_TEMP_C: SensorModel(0.3, 0.1), Reg.PAYLOAD_POWER_W: SensorModel(3.0, 1.0),
-}
+# The registers that are the truth's loads: switches read back what was last written.
+_LOAD_SWITCHES = {Reg.HEATER_SWITCH: "heaters_on", Reg.PAYLOAD_SWITCH: "compute_on", Reg.RADIO_TX_SWITCH: "radio_tx_on"}
 
 
 @dataclass
-class Faults:
+class BoardFaults:
+    """What is wrong with the board now, by register."""
+
     stuck: dict[int, float] = field(default_factory=dict)
     extra_sigma: dict[int, float] = field(default_factory=dict)
     bias: dict[int, float] = field(default_factory=dict)
@@ -47,22 +39,22 @@ class EmulatedBoard:
     def __init__(self, truth: Truth, seed: int = 0):
         self.truth = truth
         self.rng = random.Random(seed)
-        self.faults = Faults()
+        self.faults = BoardFaults()
         self.lock = threading.Lock()  # the truth is stepped by another thread
         self.requests = 0
 
     def true_value(self, reg: int) -> float | None:
+        """The register's true value, or None for a register the board does not have."""
         t = self.truth
-        n = t.thermal.nodes
-        return {
-            Reg.BOARD_ID: BOARD_ID, Reg.BUS_VOLTAGE_V: t.bus_V, Reg.BATTERY_VOLTAGE_V: t.bus_V,
-            Reg.BATTERY_CURRENT_A: t.battery_A, Reg.BATTERY_TEMP_C: n["battery"].temp_C,
-            Reg.ARRAY_POWER_W: t.solar_W, Reg.ARRAY_CURRENT_A: t.solar_W / t.bus_V if t.bus_V > 0 else 0.0,
-            Reg.PAYLOAD_TEMP_C: n["payload"].temp_C, Reg.STRUCTURE_TEMP_C: n["structure"].temp_C,
-            Reg.RADIATOR_TEMP_C: n["radiator"].temp_C, Reg.PAYLOAD_POWER_W: t.loads.compute_W,
-            Reg.HEATER_SWITCH: int(t.loads.heaters_on), Reg.PAYLOAD_SWITCH: int(t.loads.compute_on),
-            Reg.PAYLOAD_UTILISATION: t.loads.compute_utilisation, Reg.RADIO_TX_SWITCH: int(t.loads.radio_tx_on),
-        }.get(reg)
+        if reg in SENSORS:
+            return SENSORS[reg].truth(t)
+        if reg in _LOAD_SWITCHES:
+            return int(getattr(t.loads, _LOAD_SWITCHES[reg]))
+        if reg == Reg.PAYLOAD_UTILISATION:
+            return t.loads.compute_utilisation
+        if reg == Reg.BOARD_ID:
+            return BOARD_ID
+        return None
 
     def measure(self, reg: int) -> float | None:
         value = self.true_value(reg)
@@ -100,12 +92,8 @@ class EmulatedBoard:
                 loads.compute_utilisation = req.value
             elif req.value not in (0, 1):
                 return Response(Op.WRITE, req.seq, req.reg, Status.BAD_VALUE, req.value)
-            elif req.reg == Reg.HEATER_SWITCH:
-                loads.heaters_on = bool(req.value)
-            elif req.reg == Reg.PAYLOAD_SWITCH:
-                loads.compute_on = bool(req.value)
-            elif req.reg == Reg.RADIO_TX_SWITCH:
-                loads.radio_tx_on = bool(req.value)
+            else:
+                setattr(loads, _LOAD_SWITCHES[req.reg], bool(req.value))
             return Response(Op.WRITE, req.seq, req.reg, Status.OK, req.value)
 
 

@@ -15,11 +15,7 @@ from gridfree.ground.hil.truth import Truth
 from gridfree.protocols.hwbus import Op, Reg, Request, Status
 
 EPOCH = 1_774_018_000.0
-REGS = {Quantity.BUS_VOLTAGE_V: Reg.BUS_VOLTAGE_V, Quantity.BATTERY_VOLTAGE_V: Reg.BATTERY_VOLTAGE_V,
-        Quantity.BATTERY_CURRENT_A: Reg.BATTERY_CURRENT_A, Quantity.BATTERY_TEMP_C: Reg.BATTERY_TEMP_C,
-        Quantity.ARRAY_POWER_W: Reg.ARRAY_POWER_W, Quantity.PAYLOAD_TEMP_C: Reg.PAYLOAD_TEMP_C,
-        Quantity.STRUCTURE_TEMP_C: Reg.STRUCTURE_TEMP_C, Quantity.RADIATOR_TEMP_C: Reg.RADIATOR_TEMP_C,
-        Quantity.PAYLOAD_POWER_W: Reg.PAYLOAD_POWER_W}
+REGS = {q: Reg[q.name] for q in Quantity}  # both named from the register map
 
 
 class TruthBoard(PowerBoard):
@@ -46,9 +42,7 @@ class TruthBoard(PowerBoard):
 def bench(tmp_path, soc=0.8, utilisation=0.5, orbit="iss500"):
     truth = Truth.from_elements(preset(orbit, EPOCH), EPOCH, battery=Battery(soc=soc),
                                 loads=Loads(compute_utilisation=utilisation))
-    node = Node(NodeConfig(state_dir=tmp_path / "state", clock="lockstep"))
-    node.eps.board = TruthBoard(EmulatedBoard(truth, seed=5))
-    node.downlink.sink = lambda vc, p: None
+    node = Node(NodeConfig(state_dir=tmp_path / "state", clock="lockstep"), board=TruthBoard(EmulatedBoard(truth, seed=5)))
     node.clock.set(EPOCH)
     node.start(open_radio=False)
     return truth, node
@@ -61,7 +55,7 @@ def upload_orbit(node, orbit="iss500"):
 
     m = orbit_determination(preset(orbit, EPOCH), EPOCH)
     cmd = node.dictionary.command_by_name["power.SetOrbit"]
-    node.dispatcher.submit(PusTc(apid=100, service=8, subtype=1, app_data=cmd.encode_args(
+    node.submit(PusTc(apid=100, service=8, subtype=1, app_data=cmd.encode_args(
         epoch_unix_s=EPOCH, a_km=m.a_km, e=0.0, i_deg=m.i_deg, raan_deg=m.raan_deg, argp_deg=0.0,
         mean_anomaly_deg=m.u_deg, nodal_period_s=m.nodal_period_s)).pack())
     return m
