@@ -1,0 +1,26 @@
+"""The dictionary: the single source of truth for commands, telemetry, events, parameters and
+housekeeping packets.
+
+Items are declared next to the flight code that owns them (names are qualified by component,
+``power.BatteryVoltage``, as F Prime's dictionaries do), gathered into a `Dictionary` that
+validates them as a whole, and exported as versioned JSON with a SHA-256 content hash. The node
+reports that hash in housekeeping; the ground loads the JSON and warns when the hashes differ.
+Node and ground encode and decode command arguments, event arguments, parameter values and
+housekeeping reports with the same code, this package, so they cannot drift apart.
+
+The package is in three parts: wire types and typed fields (`wire`), the items (`items`), and the
+dictionary with its JSON form (`catalog`); everything is importable from here.
+"""
+from gridfree.protocols.dictionary.catalog import FORMAT_VERSION, NAME_RE, Dictionary
+from gridfree.protocols.dictionary.items import (
+    FUNCTION_SERVICE, FUNCTION_SUBTYPE, Channel, Command, Event, HousekeepingPacket, Limits, Parameter, Severity,
+)
+from gridfree.protocols.dictionary.wire import (
+    SCALARS, DecodeError, DictionaryError, Field, WireType, wire_type,
+)
+
+__all__ = [
+    "Channel", "Command", "DecodeError", "Dictionary", "DictionaryError", "Event", "FORMAT_VERSION",
+    "FUNCTION_SERVICE", "FUNCTION_SUBTYPE", "Field", "HousekeepingPacket", "Limits", "NAME_RE", "Parameter",
+    "SCALARS", "Severity", "WireType", "wire_type",
+]
