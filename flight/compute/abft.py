@@ -349,3 +349,17 @@ def _replacements(p: np.ndarray, i: int, j: int, check: Check) -> tuple:
     neighbours = (word ^ (kind(1) << np.arange(8 * p.dtype.itemsize, dtype=kind))).view(p.dtype)
     distance = np.nan_to_num(np.abs(neighbours.astype(np.float64) - estimate), nan=np.inf)
     return neighbours[np.argmin(distance)], estimate
+
+
+class CheckedProducts:
+    """`abft_matmul` as a job's product routine (`jobs.Matmul`), counting what the checks did for
+    telemetry: elements put back from their checksums, products computed again."""
+
+    def __init__(self):
+        self.corrected = self.recomputed = 0
+
+    def __call__(self, a: np.ndarray, b: np.ndarray, inject: Inject | None = None) -> np.ndarray:
+        r = abft_matmul(a, b, inject=inject)
+        self.corrected += r.corrected
+        self.recomputed += r.recomputed
+        return r.c

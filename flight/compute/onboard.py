@@ -2,11 +2,12 @@
 picture of the next three orbits.
 
 Every five minutes it solves the planner's LP (planner.py) from what the power and thermal
-managers know: the predicted eclipses, the arrays' learnt output in sun, the essential loads'
-budget, the SOC estimate and the last orbit of it (for the DoD limit), the battery's measured
-capacity, and the payload and radiator temperatures. Until the orbit has been uploaded and the
-arrays learnt there is no picture to plan from, and the power manager's grant rules alone. The
-power manager's protections (shed, SAFE) stay above the plan either way.
+managers publish (their `PowerOutlook` and `ThermalState`) and the EPS's latest readings: the
+predicted eclipses, the arrays' learnt output in sun, the essential loads' budget, the SOC
+estimate and the last orbit of it (for the DoD limit), the battery's measured capacity, and the
+payload and radiator temperatures. Until the orbit has been uploaded and the arrays learnt there
+is no picture to plan from, and the power manager's grant rules alone. The power manager's
+protections (shed, SAFE) stay above the plan either way.
 
 The payload's heat path is modelled as one node on the radiator (conductance and heat capacity
 are parameters of the compute manager); the radiator's temperature now stands in for its future,
@@ -15,41 +16,45 @@ the plan is wrong.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from gridfree.flight.compute import planner
-from gridfree.flight.hardware.interfaces import Quantity
+from gridfree.flight.power.outlook import PowerOutlook
+from gridfree.flight.thermal.state import ThermalState
 
 STEP_S = 300.0
 ORBITS = 3
 MARGIN_C = 3.0
+SHED_MARGIN = 0.02  # SOC kept above the power manager's shed point
 
 
 class OnboardPlanner:
-    def __init__(self, power, thermal, eps):
-        self.power, self.thermal, self.eps = power, thermal, eps
+    def __init__(self):
         self.plan: planner.Plan | None = None
         self.plan_t = -np.inf
         self.failures = 0
 
-    def power_W(self, t: float, conductance_W_K: float, heat_capacity_J_K: float) -> float | None:
+    def power_W(self, t: float, outlook: PowerOutlook, thermal: ThermalState, payload_C: float | None,
+                radiator_C: float | None, conductance_W_K: float, heat_capacity_J_K: float) -> float | None:
         """The plan's payload power now, or None when there is nothing to plan from."""
         if t - self.plan_t >= STEP_S or self.plan is None:
-            self.plan = self._solve(t, conductance_W_K, heat_capacity_J_K)
+            self.plan = self._solve(t, outlook, thermal, payload_C, radiator_C, conductance_W_K, heat_capacity_J_K)
             self.plan_t = t
         if self.plan is None:
             return None
         k = min(int((t - self.plan_t) // STEP_S), len(self.plan.power_W) - 1)
         return float(self.plan.power_W[k])
 
-    def _solve(self, t: float, conductance_W_K: float, heat_capacity_J_K: float) -> planner.Plan | None:
-        p = self.power
-        readings = self.eps.readings
-        payload_C, radiator_C = readings.get(Quantity.PAYLOAD_TEMP_C), readings.get(Quantity.RADIATOR_TEMP_C)
-        history = p.soc_history()
-        if not p.eclipses or not p.array_sun_W or payload_C is None or radiator_C is None or not history:
+    def _solve(self, t: float, p: PowerOutlook, thermal: ThermalState, payload_C: float | None,
+               radiator_C: float | None, conductance_W_K: float, heat_capacity_J_K: float) -> planner.Plan | None:
+        history = p.soc_history
+        if not p.eclipses or not p.array_sun_W or payload_C is None or radiator_C is None or not history \
+                or not math.isfinite(thermal.throttle_C):
             return None
-        period = p.param("OrbitPeriodS")
+        limits = p.limits
+        period = limits.orbit_period_s
         steps = int(ORBITS * period / STEP_S)
         mids = t + STEP_S * (np.arange(steps) + 0.5)
         shade = np.zeros(steps)
@@ -59,11 +64,10 @@ class OnboardPlanner:
         recent = np.array([s for ts, s in history if ts > t - period])[::int(STEP_S)]  # one a second, kept
         try:
             plan = planner.solve(
-                STEP_S, generation, p.budget.essentials_W, capacity_Wh=p.soc.capacity_Ah * p.nominal_V,
-                soc0=p.soc.soc, temp0_C=payload_C, recent_soc=recent, window=int(round(period / STEP_S)),
-                max_discharge_W=p.max_discharge_W,
-                limits=planner.Limits(p.param("ShedSocPct") / 100.0 + 0.02, p.param("DodLimitPct") / 100.0,
-                                      self.thermal.param("ThrottleC") - MARGIN_C),
+                STEP_S, generation, p.essentials_W, capacity_Wh=p.capacity_Wh,
+                soc0=p.soc, temp0_C=payload_C, recent_soc=recent, window=int(round(period / STEP_S)),
+                max_discharge_W=limits.max_discharge_W,
+                limits=planner.Limits(limits.shed_soc + SHED_MARGIN, limits.dod_limit, thermal.throttle_C - MARGIN_C),
                 thermal=planner.Thermal(radiator_C, conductance_W_K, heat_capacity_J_K))
         except planner.PlanFailed:
             self.failures += 1

@@ -11,12 +11,17 @@ The counters are read as untrusted input: a value that is not a plain decimal, o
 counter's range, is counted in `bad_reads` and the reading dropped, never summed. Since
 CVE-2020-8694 most kernels let only root read `energy_uj`; a host that refuses is a host without
 RAPL, decided once at discovery.
+
+`Rapl` is an `EnergyMeter` (energy.py): the compute manager sees only that interface, and the node
+chooses the meter (`energy.discover_energy_meter`).
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from gridfree.flight.hardware.energy import EnergyMeter
 
 POWERCAP = Path("/sys/class/powercap")
 _ZONE = re.compile(r"intel-rapl:\d+")  # packages; subzones are intel-rapl:N:M
@@ -51,7 +56,7 @@ class Reading:
         return sum(self.uJ) / 1e6
 
 
-class Rapl:
+class Rapl(EnergyMeter):
     def __init__(self, packages: list[Package]):
         self.packages = tuple(packages)
         self.bad_reads = 0
