@@ -9,15 +9,13 @@
     compute_utilisation = 0.3     # the payload's load until the compute manager drives it
     upload_orbit = true           # the ground uploads power.SetOrbit (elements + measured nodal period) at the start
 
-    [[fault]]                     # at = hours from the start
-    at_h = 6.0
-    kind = "array_string_loss"    # sensor_stuck, sensor_noisy, sensor_bias, battery_cell_loss,
-    count = 3                     # array_string_loss, heater_stuck_on, serial_silent, radio_ber
-                                  # (register, value, sigma, bias, count, duration_s as the kind needs;
-                                  # radio_ber: value = bit error rate on the radio line, both ways;
-                                  # bus_short: value = W added to the unswitched bus;
-                                  # duration_s ends serial_silent, radio_ber, bus_short, array_string_loss
-                                  # and heater_stuck_on; without it they last)
+    [[fault]]                     # at = hours from the start; the kinds are the classes of
+    at_h = 6.0                    # ground/hil/faults.py: sensor_stuck, sensor_noisy, sensor_bias,
+    kind = "array_string_loss"    # battery_cell_loss, array_string_loss, heater_stuck_on, serial_silent,
+    count = 3                     # radio_ber, bus_short (register, value, sigma, bias, count as the kind
+                                  # needs; radio_ber: value = bit error rate on the radio line, both ways;
+                                  # bus_short: value = W added to the unswitched bus). duration_s ends a
+                                  # fault (not battery_cell_loss: lost cells stay lost); without it, it lasts
     [radiation]                   # upset injection on the node from at_h on: the ground arms and sends
     at_h = 0.0                    # compute.SetUpsetRates; rates are mean upsets per chunk (per = "chunk")
     per = "chunk"                 # or per second of node time (per = "second") into chunk inputs,
@@ -59,11 +57,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from gridfree.ground.hil.faults import Fault, FaultError, parse as parse_fault
 from gridfree.ground.hil.payload import PayloadBoard
-from gridfree.protocols.hwbus import Reg
 
-FAULT_KINDS = {"sensor_stuck", "sensor_noisy", "sensor_bias", "battery_cell_loss", "array_string_loss",
-               "heater_stuck_on", "serial_silent", "radio_ber", "bus_short"}
 CRITERIA = {"min_soc": float, "max_payload_temp_C": float, "max_battery_temp_C": float,
             "min_battery_temp_C": float, "no_undervoltage": bool, "final_mode": str, "max_dod_pct": float,
             "max_eclipse_err_s": float, "max_uv_to_safe_s": float, "results_verified": bool}
@@ -75,18 +71,6 @@ UPSET_BASES = {"chunk": "CHUNK", "second": "SECOND"}
 class ScenarioError(ValueError):
     def __init__(self, source: str, key: str, problem: str):
         super().__init__(f"{source}: {key}: {problem}")
-
-
-@dataclass
-class Fault:
-    at_s: float
-    kind: str
-    register: int | None = None
-    value: float = 0.0
-    sigma: float = 0.0
-    bias: float = 0.0
-    count: int = 1
-    duration_s: float = 0.0
 
 
 @dataclass
@@ -150,27 +134,10 @@ class Scenario:
         s.initial_soc = num("initial_soc", 0.8, 0.0, 1.0)
         s.compute_utilisation = num("compute_utilisation", 0.3, 0.0, 1.0)
         for i, f in enumerate(doc.get("fault", [])):
-            where = f"fault[{i}]"
-            kind = f.get("kind")
-            if kind not in FAULT_KINDS:
-                raise ScenarioError(src, f"{where}.kind", f"{kind!r} is not one of {sorted(FAULT_KINDS)}")
-            reg = f.get("register")
-            if reg is not None:
-                try:
-                    reg = Reg[reg].value
-                except KeyError:
-                    raise ScenarioError(src, f"{where}.register", f"{reg!r} is not a register "
-                                                                   f"({', '.join(r.name for r in Reg)})") from None
-            elif kind.startswith("sensor_"):
-                raise ScenarioError(src, f"{where}.register", f"{kind} needs a register")
-            def val(key, default, kind=float):
-                v = f.get(key, default)
-                if isinstance(v, bool) or not isinstance(v, (int, float)) or kind is int and not isinstance(v, int):
-                    raise ScenarioError(src, f"{where}.{key}", f"expected a number, got {v!r}")
-                return kind(v)
-
-            s.faults.append(Fault(val("at_h", 0.0) * 3600.0, kind, reg, val("value", 0.0), val("sigma", 0.0),
-                                  val("bias", 0.0), val("count", 1, int), val("duration_s", 0.0)))
+            try:
+                s.faults.append(parse_fault(f))
+            except FaultError as exc:
+                raise ScenarioError(src, f"fault[{i}].{exc.key}", exc.problem) from None
         s.upload_orbit = doc.get("upload_orbit", True)
         if not isinstance(s.upload_orbit, bool):
             raise ScenarioError(src, "upload_orbit", "expected true or false")

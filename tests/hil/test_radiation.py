@@ -67,7 +67,8 @@ def test_jobs_under_a_scenario_campaign_come_down_right_or_not_at_all(tmp_path):
 
 
 def test_the_results_criterion_checks_each_job_on_the_ground(dictionary):
-    from gridfree.ground.hil.runner import Observations, Record, evaluate
+    from gridfree.ground.hil.criteria import evaluate
+    from gridfree.ground.hil.record import Observations, Record
 
     specs = [JobSpec(1, 5, Kind.MATMUL, seed=1, size=16, batch=1, chunks=2),
              JobSpec(2, 5, Kind.MLP, seed=2, size=0, batch=4, chunks=2)]

@@ -96,7 +96,8 @@ def test_scenario_commands_and_new_criteria_are_checked(tmp_path):
 
 
 def test_depth_of_discharge_is_measured_within_each_orbit_window():
-    from gridfree.ground.hil.runner import Record, max_dod
+    from gridfree.ground.hil.criteria import max_dod
+    from gridfree.ground.hil.record import Record
 
     rec = Record()
     # Two orbits of 100 s: 0.9 -> 0.7 in the first, then full again, then 0.9 -> 0.6 in the second.
@@ -108,7 +109,7 @@ def test_depth_of_discharge_is_measured_within_each_orbit_window():
 
 
 def test_eclipse_errors_count_only_predictions_made_before_the_edge():
-    from gridfree.ground.hil.runner import Observations
+    from gridfree.ground.hil.record import Observations
 
     seen = Observations(edges=[(1000.0, True), (3000.0, False)])
     seen.predictions = [(100.0, 1000.5, 2998.0), (900.0, 999.0, 3001.0),
@@ -118,7 +119,8 @@ def test_eclipse_errors_count_only_predictions_made_before_the_edge():
 
 
 def test_a_node_that_trips_before_the_truth_crosses_is_reported_as_early(dictionary):
-    from gridfree.ground.hil.runner import Observations, Record, evaluate
+    from gridfree.ground.hil.criteria import evaluate
+    from gridfree.ground.hil.record import Observations, Record
     from gridfree.ground.link.client import EventRecord
 
     uv = dictionary.event_by_name["power.UnderVoltage"]

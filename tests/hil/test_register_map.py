@@ -1,0 +1,82 @@
+"""The register map is the one table node and rig agree on: every sensor in it is answered by the
+emulated board from its truth, read by the node's rig driver over a real serial line, and published
+as an EPS channel, with nothing declared a second time."""
+import pytest
+
+from gridfree.flight.hardware.drivers import UnknownDriver, open_board
+from gridfree.flight.hardware.eps import EpsComponent
+from gridfree.flight.hardware.interfaces import AbsentBoard, Quantity
+from gridfree.flight.hardware.sensors import CHANNEL, FAST, SLOW
+from gridfree.ground.hil.board import BoardServer, EmulatedBoard
+from gridfree.ground.hil.orbit import preset
+from gridfree.ground.hil.sensors import SENSORS
+from gridfree.ground.hil.truth import Truth
+from gridfree.protocols.links import open_link
+from gridfree.protocols.links.ptypair import PtyPair
+from gridfree.protocols.registers import (
+    NODE_SENSORS, REGISTERS, Rate, Reg, Register, Telemetry, check, node_sensors, register_enum,
+)
+
+EPOCH = 1_774_018_000.0
+
+
+def test_every_sensor_of_the_map_has_its_truth_on_the_rig_and_nothing_else_does():
+    assert set(SENSORS) == {Reg(r.number) for r in REGISTERS if r.is_sensor}
+
+
+def test_every_node_sensor_is_read_through_the_rig_driver_and_published_as_an_eps_channel():
+    truth = Truth.from_elements(preset("iss500", EPOCH), EPOCH)
+    truth.step(1.0)
+    with PtyPair() as pair:
+        server = BoardServer(EmulatedBoard(truth, seed=7), open_link(pair.paths[0])).start()
+        driver = open_board("rig", pair.paths[1])
+        try:
+            swept = driver.read_many(FAST + SLOW)
+            one_by_one = {q: driver.read(q) for q in Quantity}
+        finally:
+            driver.close()
+            server.stop()
+            server.link.close()
+    channels = {c.name: c for c in EpsComponent.channels}
+    assert len(NODE_SENSORS) == len(Quantity) and set(FAST) | set(SLOW) == set(Quantity)
+    for r in NODE_SENSORS:
+        q = Quantity[r.key]
+        model = SENSORS[Reg(r.number)]
+        for value in (swept[q], one_by_one[q]):
+            assert value is not None and abs(value - model.truth(truth)) <= 5 * model.sigma + model.lsb, r.name
+        assert (q in FAST) == (r.rate is Rate.FAST) and (q in SLOW) == (r.rate is Rate.SLOW)
+        c = channels[CHANNEL[q]]
+        assert (c.id, c.name, c.unit, c.description, c.limits) == (
+            r.channel.id, r.channel.name, r.unit, r.channel.description, r.channel.limits)
+
+
+def test_today_the_node_reads_battery_voltage_and_current_fast_and_the_rest_slow():
+    assert FAST == (Quantity.BATTERY_VOLTAGE_V, Quantity.BATTERY_CURRENT_A)
+    assert [c.id for c in EpsComponent.channels[:9]] == list(range(1, 10))
+
+
+def test_a_new_sensor_is_one_entry_and_every_table_follows_it():
+    extra = Register(0x0024, "payload_current_A", "A", rate=Rate.SLOW,
+                     channel=Telemetry(13, "PayloadCurrent", "Compute payload current"))
+    registers = check(REGISTERS + (extra,))
+    assert register_enum(registers).PAYLOAD_CURRENT_A == 0x0024
+    assert node_sensors(registers)[-1] is extra and len(node_sensors(registers)) == len(NODE_SENSORS) + 1
+
+
+@pytest.mark.parametrize("bad, problem", [
+    (Register(0x0011, "other_V", "V"), "number"),
+    (Register(0x0040, "other_V", "A"), "unit"),
+    (Register(0x0040, "other_V", "V", rate=Rate.SLOW), "rate and a channel"),
+    (Register(0x0040, "other_V", "V", rate=Rate.SLOW, channel=Telemetry(2, "Other", "")), "channel id"),
+    (Register(0x0040, "other_V", "V", writable=True, rate=Rate.SLOW, channel=Telemetry(14, "Other", "")),
+     "only read-only"),
+])
+def test_a_map_that_breaks_a_rule_is_refused_naming_the_entry(bad, problem):
+    with pytest.raises(ValueError, match=problem):
+        check(REGISTERS + (bad,))
+
+
+def test_drivers_are_opened_by_name_and_an_unknown_one_lists_the_known():
+    assert isinstance(open_board("none"), AbsentBoard)
+    with pytest.raises(UnknownDriver, match="known: linux, none, rig"):
+        open_board("can")
