@@ -4,34 +4,26 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from datetime import datetime, timezone
 
-from gridfree.ground.link.cli import _load, channel_filter, printer
+from gridfree.ground.archive.replay import parse_speed as _speed
+from gridfree.ground.link.terminal import channels_or_exit, load_or_exit, printer
+from gridfree.ground.link.utc import parse_time as _time
 
 
 def parse_time(text: str) -> float:
-    """UTC as ISO 8601 (2026-03-20T12:00:00Z) or unix seconds."""
+    """An argparse type: UTC as ISO 8601 or unix seconds."""
     try:
-        return float(text)
-    except ValueError:
-        pass
-    try:
-        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is neither ISO 8601 UTC nor unix seconds") from None
-    return (t if t.tzinfo else t.replace(tzinfo=timezone.utc)).timestamp()
+        return _time(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def parse_speed(text: str) -> float:
-    if text in ("max", "inf"):
-        return math.inf
+    """An argparse type: a replay speed (1, 10, 100 ... or max)."""
     try:
-        speed = float(text.rstrip("x"))
-    except ValueError:
-        speed = -1.0
-    if not speed > 0:
-        raise argparse.ArgumentTypeError(f"speed {text!r}: a positive factor (1, 10, 100) or max")
-    return speed
+        return _speed(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _range(parser: argparse.ArgumentParser) -> None:
@@ -52,13 +44,13 @@ def run_replay(argv: list[str]) -> int:
     from gridfree.ground.archive.replay import ReplayClient, ReplayError
 
     try:
-        r = ReplayClient(a.log, _load(a.dict) if a.dict else None, speed=a.speed, t_from=a.t_from, t_to=a.t_to)
+        r = ReplayClient(a.log, load_or_exit(a.dict) if a.dict else None, speed=a.speed, t_from=a.t_from, t_to=a.t_to)
     except (ReplayError, DictionaryMissing, FileNotFoundError) as exc:
         print(f"gridfree replay: {exc}", file=sys.stderr)
         return 2
     if r.dictionary_note:
         print(f"warning: {r.dictionary_note}", file=sys.stderr)
-    r.subscribe(printer(r.dictionary, channel_filter(r.dictionary, a.channels)))
+    r.subscribe(printer(r.dictionary, channels_or_exit(r.dictionary, a.channels)))
     with r:
         try:
             while not r.finished.wait(0.5):
@@ -84,7 +76,7 @@ def run_export(argv: list[str]) -> int:
     from gridfree.ground.archive import bulk, export
     from gridfree.ground.archive.dictionaries import DictionaryMissing
 
-    given = _load(a.dict) if a.dict else None
+    given = load_or_exit(a.dict) if a.dict else None
     wanted = {c for c in a.channels.split(",") if c}
     try:
         with tqdm(total=bulk.segments_bytes(a.log), unit="B", unit_scale=True, desc="decode", file=sys.stderr) as bar:

@@ -1,11 +1,12 @@
 """Replaying a log through exactly the decoding path a live link uses.
 
-`ReplayClient` is a `GroundClient` whose bytes come from the archive instead of a link: each
-recorded frame is handed to the same TM decoder, packet handling and subscribers, with its sync
-marker restored, so the console and scripts see the same samples, events and statistics as they
-did live (bad frames count as bad again). Only `is_replay` tells them apart, and commanding is
-refused. Pacing follows the receive times: `speed` 1 is real time, 10 or 100 faster, `math.inf`
-as fast as the decoder goes. Pause, seek and single steps act between frames.
+`ReplayClient` is a `TelemetrySource` whose bytes come from the archive instead of a link: each
+recorded frame is handed to the same sans-IO decoder and subscribers a live `GroundClient` uses
+(both are a `Downlink`), with its sync marker restored, so the console and scripts see the same
+samples, events and statistics as they did live (bad frames count as bad again). It cannot
+command (`can_command` is False) and offers itself as the `replay` control. Pacing follows the
+receive times: `speed` 1 is real time, 10 or 100 faster, `math.inf` as fast as the decoder goes.
+Pause, seek and single steps act between frames.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import time
 
 from gridfree.ground.archive import dictionaries
 from gridfree.ground.archive.reader import open_archive
-from gridfree.ground.link.client import GroundClient
+from gridfree.ground.link.downlink import Downlink
 from gridfree.protocols.config import LinkConfig
 from gridfree.protocols.dictionary import Dictionary
 
@@ -24,11 +25,26 @@ ASM = bytes.fromhex("1ACFFC1D")
 
 
 class ReplayError(RuntimeError):
-    pass
+    """A log that cannot be replayed, or something a replay cannot do (send a command)."""
 
 
-class ReplayClient(GroundClient):
-    is_replay = True
+def parse_speed(text: str) -> float:
+    """A replay speed as an operator writes it: 1, 10x, 100 ... or max (as fast as it decodes)."""
+    if text in ("max", "inf"):
+        return math.inf
+    try:
+        speed = float(text.rstrip("x"))
+    except ValueError:
+        speed = -1.0
+    if not speed > 0:
+        raise ValueError(f"speed {text!r}: a positive factor (1, 10, 100) or max")
+    return speed
+
+
+class ReplayClient(Downlink):
+    """A recorded log as a `TelemetrySource`, and its own `ReplayControl`."""
+
+    can_command = False
 
     def __init__(self, directory: str | os.PathLike, dictionary: Dictionary | None = None, *, speed: float = 1.0,
                  t_from: float | None = None, t_to: float | None = None, link_config: LinkConfig = LinkConfig()):
@@ -41,7 +57,7 @@ class ReplayClient(GroundClient):
         if len(log_hashes) > 1:
             note = (note + "; " if note else "") + (f"the log spans {len(log_hashes)} dictionaries; decoding all "
                                                     f"of it with the first ({log_hashes[0]})")
-        super().__init__(f"replay:{directory}", used, link_config=link_config)
+        super().__init__(f"replay:{directory}", used, link_config)
         self.dictionary_note = note
         self.hash_mismatch = bool(note) if dictionary is not None else None
         self.speed, self.t_from, self.t_to = speed, t_from, t_to
@@ -56,7 +72,17 @@ class ReplayClient(GroundClient):
         self._anchor: tuple[float, float] | None = None  # (receive time, wall time) pacing counts from
         self._thread: threading.Thread | None = None
 
-    # ---- the GroundClient surface --------------------------------------------------------------
+    # ---- the TelemetrySource surface -----------------------------------------------------------
+    @property
+    def replay(self) -> "ReplayClient":
+        return self
+
+    @property
+    def connection(self) -> str:
+        return "replaying a log"
+
+    reader_errors = 0
+
     def connect(self) -> "ReplayClient":
         self._thread = threading.Thread(target=self._run, name="replay", daemon=True)
         self._thread.start()
@@ -69,7 +95,7 @@ class ReplayClient(GroundClient):
         if self._thread is not None:
             self._thread.join()
 
-    def send_packet(self, name, *args, **kwargs):
+    def send(self, name: str, **args) -> None:
         raise ReplayError(f"cannot send {name}: this is a replay of a recorded log, not a link")
 
     # ---- transport controls ------------------------------------------------------------------------
@@ -105,6 +131,20 @@ class ReplayClient(GroundClient):
     @property
     def paused(self) -> bool:
         return self._paused
+
+    def span(self) -> tuple[float, float] | None:
+        """First and last receive time this replay plays: the log's, narrowed by t_from/t_to."""
+        segs = self.archive.segments
+        firsts = [s.first_t_rx for s in segs if s.first_t_rx is not None]
+        lasts = [s.t_max if s.t_max is not None else s.last_t_rx for s in segs if s.last_t_rx is not None]
+        if not firsts or not lasts:
+            return None
+        first, last = min(firsts), max(lasts)
+        if self.t_from is not None:
+            first = max(first, self.t_from)
+        if self.t_to is not None:
+            last = min(last, self.t_to)
+        return first, max(first, last)
 
     # ---- the replay thread ---------------------------------------------------------------------------
     def _run(self) -> None:

@@ -23,7 +23,6 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 from gridfree.native.benchkit import Figure
 from gridfree.protocols.dictionary import Channel, Dictionary, HousekeepingPacket, Limits
@@ -55,12 +54,16 @@ def synthetic_dictionary(n: int) -> Dictionary:
 
 
 class SyntheticClient:
-    """The GroundClient surface the console uses, fed by a thread at RATE_HZ (or not at all)."""
+    """A `TelemetrySource` fed by a thread at RATE_HZ (or not at all), with no link beneath."""
 
-    is_replay = False
+    can_command = False  # the benchmark measures the display; it sends nothing
+    replay = None
+    connection = "synthetic feed"
+    reader_errors = 0
+    dictionary_note = ""
 
     def __init__(self, dictionary: Dictionary, feed: bool = True):
-        from gridfree.ground.link.client import PacketRecord, Sample
+        from gridfree.ground.link.records import PacketRecord, Sample
         from gridfree.protocols.deframing import TmStats
         from gridfree.protocols.pus import CucTime, PusTm
         from gridfree.protocols.services import housekeeping as pus3
@@ -68,7 +71,7 @@ class SyntheticClient:
         self.dictionary, self.feed = dictionary, feed
         self.url = "bench://synthetic"
         self.latest: dict = {}
-        self.decoder = SimpleNamespace(stats=TmStats())
+        self.stats = TmStats()
         self.hash_mismatch = None
         self.packets = self.decode_errors = 0
         self.samples = 0

@@ -11,13 +11,19 @@ missing, and the console says so above its tabs. Qt is imported only when the co
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from gridfree.ground.archive.cli import parse_speed
+def _speed(text: str) -> float:
+    from gridfree.ground.archive.replay import parse_speed
 
+    try:
+        return parse_speed(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gridfree console",
                                      description="the operator console on a node's link or on a recorded log")
     source = parser.add_mutually_exclusive_group(required=True)
@@ -27,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="dictionary JSON exported by `gridfree dict` (live default: $GRIDFREE_DICT or "
                              "./dictionary.json; replay default: the one kept beside the log)")
     parser.add_argument("--apid", type=int, default=100, help="the node's APID (default 100)")
-    parser.add_argument("--speed", type=parse_speed, default=None,
+    parser.add_argument("--speed", type=_speed, default=None,
                         help="replay speed: 1 (real time, the default), 10, 100 ... or max")
     parser.add_argument("--screenshot", metavar="PNG", help="save a screenshot of the window when --seconds are up")
     parser.add_argument("--seconds", type=float, default=None, help="run this long, then exit (default: until closed)")
@@ -37,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(argv: list[str]) -> int:
-    from gridfree.ground.link.cli import _load
+    from gridfree.ground.link.dictfile import default_path
+    from gridfree.ground.link.terminal import load_or_exit
 
     parser = build_parser()
     a = parser.parse_args(argv)
@@ -51,7 +58,7 @@ def run(argv: list[str]) -> int:
         from gridfree.ground.archive.replay import ReplayClient, ReplayError
 
         try:
-            client = ReplayClient(a.replay, _load(a.dict) if a.dict else None,
+            client = ReplayClient(a.replay, load_or_exit(a.dict) if a.dict else None,
                                   speed=a.speed if a.speed is not None else 1.0)
         except DictionaryMissing as exc:
             print(f"gridfree console: {exc}; give the dictionary with --dict", file=sys.stderr)
@@ -64,7 +71,7 @@ def run(argv: list[str]) -> int:
     else:
         from gridfree.ground.link.client import GroundClient
 
-        client = GroundClient(a.link, _load(a.dict or os.environ.get("GRIDFREE_DICT", "dictionary.json")),
+        client = GroundClient(a.link, load_or_exit(a.dict or default_path()),
                               apid=a.apid)
 
     from PySide6.QtCore import QTimer

@@ -228,9 +228,10 @@ class CommandSender(QWidget):
         layout.addLayout(row)
         layout.addStretch(1)
 
-        if getattr(client, "is_replay", False):
+        if not client.can_command:
             self.setEnabled(False)
-            self.error.setText("Commanding is off: this console is replaying a recorded log.")
+            self.error.setText("Commanding is off: this console is replaying a recorded log."
+                               if client.replay is not None else "Commanding is off: this source cannot send.")
         self._select(self.picker.currentText())
 
     @property
@@ -245,7 +246,7 @@ class CommandSender(QWidget):
         while self.form.rowCount():
             self.form.removeRow(0)
         self.inputs = {}
-        if not getattr(self.client, "is_replay", False):
+        if self.client.can_command:
             self.error.clear()
         self.send_button.setEnabled(cmd is not None)
         if cmd is None:

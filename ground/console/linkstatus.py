@@ -1,7 +1,7 @@
 """Link status: is the downlink healthy, and is the ground decoding it with the right dictionary.
 
-Counters come from the client's TM decoder and packet handling, read on the display timer; the
-data rate is the growth of received bytes over the last few seconds. A dictionary hash that
+Counters come from the source's decoder (`TelemetrySource.stats` and its counts), read on the
+display timer; the data rate is the growth of received bytes over the last few seconds. A dictionary hash that
 differs from the node's is the one condition that makes every other number on the console
 suspect, so it raises a banner meant to be seen from across the room, not a line in a table.
 """
@@ -12,6 +12,8 @@ from collections import deque
 from typing import Any, Callable
 
 from PySide6.QtWidgets import QFormLayout, QLabel, QVBoxLayout, QWidget
+
+from gridfree.ground.link.source import TelemetrySource
 
 RATE_WINDOW_S = 3.0
 
@@ -44,7 +46,7 @@ def _rate(bps: float) -> str:
 
 
 class LinkStatusPanel(QWidget):
-    def __init__(self, client: Any, bridge=None, clock: Callable[[], float] = time.monotonic, parent=None):
+    def __init__(self, client: TelemetrySource, bridge=None, clock: Callable[[], float] = time.monotonic, parent=None):
         super().__init__(parent)
         self.client, self.bridge, self.clock = client, bridge, clock
         self._bytes: deque[tuple[float, int]] = deque()
@@ -69,27 +71,18 @@ class LinkStatusPanel(QWidget):
     def snapshot(self) -> dict[str, Any]:
         """The numbers shown, as plain values (also what tests read)."""
         c = self.client
-        stats = getattr(getattr(c, "decoder", None), "stats", None)
+        stats = c.stats
 
         def get(name: str) -> int:
-            return getattr(stats, name, 0)
+            return getattr(stats, name)
 
         now = self.clock()
         self._bytes.append((now, get("bytes_in")))
         while len(self._bytes) > 2 and now - self._bytes[0][0] > RATE_WINDOW_S:
             self._bytes.popleft()
         (t0, b0), (t1, b1) = self._bytes[0], self._bytes[-1]
-        link = getattr(c, "link", None)
-        reader = getattr(c, "reader", None)
-        if getattr(c, "is_replay", False):
-            connection = "replaying a log"
-        elif link is not None and hasattr(getattr(link, "stats", None), "connected"):
-            connection = f"connected to {c.url}" if link.stats.connected else f"no peer at {c.url}"
-        else:
-            connection = "—"
-        mismatch = getattr(c, "hash_mismatch", None)
         return {
-            "connection": connection,
+            "connection": c.connection,
             "frames_ok": get("frames_ok"),
             "frames_bad": get("frames_bad"),
             "frames_lost": get("frames_lost"),
@@ -97,11 +90,11 @@ class LinkStatusPanel(QWidget):
             "bytes_skipped": get("bytes_skipped"),
             "rate": (b1 - b0) / (t1 - t0) if t1 > t0 else 0.0,
             "bytes_in": get("bytes_in"),
-            "packets": getattr(c, "packets", 0),
+            "packets": c.packets,
             "packets_bad_crc": get("packets_bad_crc"),
-            "decode_errors": getattr(c, "decode_errors", 0),
-            "reader_errors": getattr(reader, "protocol_errors", 0),
-            "dictionary": mismatch,
+            "decode_errors": c.decode_errors,
+            "reader_errors": c.reader_errors,
+            "dictionary": c.hash_mismatch,
             "held": (self.bridge.dropped, self.bridge.pending() if self.bridge.paused else 0)
             if self.bridge is not None else (0, 0),
         }

@@ -17,57 +17,37 @@ one frame, a speed, a time slider) and the log's dictionary note, when it has on
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import time
-from typing import Any, Callable
+from typing import Callable
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QTabWidget, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QTabWidget, QVBoxLayout, QWidget
 
+from gridfree.ground.console.alarms import AlarmModel
 from gridfree.ground.console.bridge import REFRESH_MS, ClientBridge
 from gridfree.ground.console.commanding import CommandSender, Confirm
 from gridfree.ground.console.compute import ComputeView
-from gridfree.ground.console.packets import PacketViewer
+from gridfree.ground.console.layout import LAYOUT_VERSION, LayoutPersistence
 from gridfree.ground.console.linkstatus import BANNER_STYLE, MISMATCH_TEXT, LinkStatusPanel
-from gridfree.ground.console.models import AlarmModel, CommandHistoryModel, EventModel, TelemetryModel
+from gridfree.ground.console.logmodels import CommandHistoryModel, EventModel
+from gridfree.ground.console.logs import ChooseDirectory, LogActions, ask_directory, replay_clock
+from gridfree.ground.console.packets import PacketViewer
 from gridfree.ground.console.plots import PlotPanel
 from gridfree.ground.console.power import PowerView
-from gridfree.ground.console.recording import RecordingTap
+from gridfree.ground.console.style import BADGE, NOTE_STYLE
 from gridfree.ground.console.tables import AlarmPanel, EventLog, HistoryTable, TelemetryTable
+from gridfree.ground.console.telemetrymodel import TelemetryModel
 from gridfree.ground.console.thermal import ThermalView
-from gridfree.ground.console.transport import SPEEDS, TransportBar, log_span
+from gridfree.ground.console.transport import SPEEDS, TransportBar
+from gridfree.ground.link.source import TelemetrySource
 
-LAYOUT_VERSION = 1
 HASH_DIGITS = re.compile(r"(sha256:[0-9a-f]{12})[0-9a-f]+")  # enough of a hash to tell two apart
-BADGE = "QLabel {{ background: {bg}; color: white; font-weight: bold; padding: 2px 10px; border-radius: 3px; }}"
-NOTE_STYLE = "QLabel { background: #e37400; color: white; font-weight: bold; font-size: 12pt; padding: 6px; }"
 
 
-#: Asks the operator for a directory: (parent, caption) -> path, or None when cancelled. Tests
-#: inject their own, as they inject the confirmation of hazardous commands.
-ChooseDirectory = Callable[[QWidget, str], "str | os.PathLike | None"]
-
-
-def replay_clock(client: Any) -> Callable[[], float]:
-    """Receive time of the frame a replay has reached (before the first, where the log begins)."""
-    span = log_span(client)
-    start = span[0] if span is not None else 0.0
-
-    def now() -> float:
-        position = getattr(client, "position", None)
-        return start if position is None else position
-    return now
-
-
-def ask_directory(parent: QWidget, caption: str) -> str | None:
-    return QFileDialog.getExistingDirectory(parent, caption) or None
-
-
-class MainWindow(QMainWindow):
+class MainWindow(LogActions, LayoutPersistence, QMainWindow):
     """The console on one client at a time: a live link, or the replay of a recorded log.
 
     The window's frame (menus, docks, status bar, transport bar) stays; what shows a client's
@@ -77,7 +57,7 @@ class MainWindow(QMainWindow):
     channels, table columns and filter.
     """
 
-    def __init__(self, client: Any, settings_path: str | os.PathLike | None = None, confirm: Confirm | None = None,
+    def __init__(self, client: TelemetrySource, settings_path: str | os.PathLike | None = None, confirm: Confirm | None = None,
                  stale_s: float = 5.0, refresh_ms: int = REFRESH_MS, clock: Callable[[], float] = time.monotonic,
                  choose_directory: ChooseDirectory | None = None, choose_log: ChooseDirectory | None = None,
                  parent=None):
@@ -87,11 +67,10 @@ class MainWindow(QMainWindow):
         self.confirm, self.stale_s, self.refresh_ms, self.clock = confirm, stale_s, refresh_ms, clock
         self.choose_directory = choose_directory or ask_directory
         self.choose_log = choose_log or ask_directory
-        self.client: Any = None
-        self.is_replay = False
-        self.live_client: Any = None  # the live link this window showed last, to return to from a replay
-        self._owned: list[Any] = []  # clients this window opened, and so closes
-        self._tap: RecordingTap | None = None  # on the live client, made at its first recording
+        self.client: TelemetrySource | None = None
+        self.live_client: TelemetrySource | None = None  # the live link shown last, to return to from a replay
+        self._owned: list[TelemetrySource] = []  # clients this window opened, and so closes
+        self._tap = None  # a RecordingTap on the live client, made at its first recording
         self._display_paused = False
 
         self.tabs = QTabWidget()
@@ -142,16 +121,16 @@ class MainWindow(QMainWindow):
         self.restore_layout()
 
     # ---- what shows one client ----------------------------------------------------------------------
-    def _attach(self, client: Any, keep: dict | None = None) -> None:
+    def _attach(self, client: TelemetrySource, keep: dict | None = None) -> None:
         """Build the models and views for `client` and put them in the window's frame."""
         d = client.dictionary
         self.client = client
-        self.is_replay = bool(getattr(client, "is_replay", False))
-        if not self.is_replay:
+        replay = client.replay
+        if replay is None:
             self.live_client = client
         self.bridge = ClientBridge(client, self.refresh_ms, parent=self)
         # A replay ages its rows on the log's clock: paused, or at the end, nothing goes stale.
-        self.telemetry = TelemetryModel(d, self.stale_s, replay_clock(client) if self.is_replay else self.clock, self)
+        self.telemetry = TelemetryModel(d, self.stale_s, replay_clock(replay) if replay is not None else self.clock, self)
         self.events = EventModel(parent=self)
         self.history = CommandHistoryModel(clock=self.clock, parent=self)
         self.alarms = AlarmModel(d, self.clock, self)
@@ -192,13 +171,13 @@ class MainWindow(QMainWindow):
         if keep:
             self._restore_views(keep)
 
-        title = f"gridfree console — {getattr(client, 'url', '')}"
-        self.setWindowTitle(title + (" (REPLAY)" if self.is_replay else ""))
-        self.mode_badge.setText("REPLAY" if self.is_replay else "LIVE")
-        self.mode_badge.setStyleSheet(BADGE.format(bg="#e37400" if self.is_replay else "#188038"))
+        title = f"gridfree console — {client.url}"
+        self.setWindowTitle(title + (" (REPLAY)" if replay is not None else ""))
+        self.mode_badge.setText("REPLAY" if replay is not None else "LIVE")
+        self.mode_badge.setStyleSheet(BADGE.format(bg="#e37400" if replay is not None else "#188038"))
         self.mode_badge.setToolTip("Replaying a recorded log: nothing here is happening now"
-                                   if self.is_replay else "Live link to the node")
-        note = getattr(client, "dictionary_note", "") if self.is_replay else ""
+                                   if replay is not None else "Live link to the node")
+        note = client.dictionary_note
         self.note_banner.setText("DICTIONARY: " + HASH_DIGITS.sub(r"\1…", note) if note else "")
         self.note_banner.setToolTip(note)  # the hashes in full
         self.note_banner.setVisible(bool(note))
@@ -231,7 +210,7 @@ class MainWindow(QMainWindow):
             self.table.group.setCurrentIndex(keep["group"])
         self.tabs.setCurrentIndex(keep["tab"])
 
-    def switch_to(self, client: Any, owned: bool = False) -> None:
+    def switch_to(self, client: TelemetrySource, owned: bool = False) -> None:
         """Show `client` instead of the present one; `owned`: this window closes it when done with
         it. A recording of the live link goes on while a log is replayed (REC stays in sight)."""
         if client is self.client:
@@ -321,7 +300,7 @@ class MainWindow(QMainWindow):
 
     def _sync_actions(self) -> None:
         """What the present client allows: recording and live on a link, the transport on a replay."""
-        replay = self.is_replay
+        replay = self.replaying
         self.record_action.setEnabled(not replay or self.recording)  # a replay may stop it, not start it
         self.record_action.setChecked(self.recording)
         self.live_action.setEnabled(replay and self.live_client is not None)
@@ -357,89 +336,10 @@ class MainWindow(QMainWindow):
     def paused(self) -> bool:
         return self.bridge.paused
 
-    # ---- logs: record and replay -------------------------------------------------------------------
     @property
-    def recording(self) -> bool:
-        """Whether the live link is being recorded (also while this window shows a replay)."""
-        return self._tap is not None and self._tap.recording
-
-    @property
-    def recorded_frames(self) -> int:
-        return self._tap.frames() if self._tap is not None else 0
-
-    def set_recording(self, on: bool) -> bool:
-        """Start recording the live link into a directory the operator picks, or stop; returns
-        whether it is recording now."""
-        if bool(on) == self.recording:
-            self.record_action.setChecked(self.recording)
-            return self.recording
-        if on:
-            if self.is_replay:
-                self.statusBar().showMessage("A replay is not recorded again: record the live link.", 10_000)
-            else:
-                directory = self.choose_directory(self, "Record the downlink into a directory")
-                if directory:
-                    if self._tap is None or self._tap.client is not self.client:
-                        self._tap = RecordingTap(self.client)
-                    try:
-                        self._tap.start(directory)
-                        self.statusBar().showMessage(f"Recording into {directory}", 10_000)
-                    except OSError as exc:
-                        self.statusBar().showMessage(f"Cannot record into {directory}: {exc}", 15_000)
-        else:
-            directory, rec = self._tap.directory, self._tap.stop()
-            self.statusBar().showMessage(f"Recorded {rec.stats.acknowledged} frames in {directory}", 15_000)
-        self._sync_actions()
-        self._rec_badge()
-        return self.recording
-
-    def _rec_badge(self) -> None:
-        on = self.recording
-        self.rec_label.setVisible(on)
-        if on:
-            tap = self._tap
-            self.rec_label.setText(f"REC {tap.frames()} frames")
-            self.rec_label.setToolTip(f"Recording every frame received from the live link into {tap.directory} "
-                                      "(Ctrl+R stops)")
-            self.rec_label.setStyleSheet(BADGE.format(bg="#b3261e"))
-
-    def open_log(self, directory: str | os.PathLike | None = None, speed: float = 1.0) -> bool:
-        """Replay a recorded log in this window (the operator picks it when `directory` is None);
-        False, with the reason in the status bar, if it cannot be opened."""
-        if directory is None:
-            directory = self.choose_log(self, "Open a recorded log (an archive directory)")
-            if not directory:
-                return False
-        from gridfree.ground.archive.dictionaries import DictionaryMissing
-        from gridfree.ground.archive.replay import ReplayClient, ReplayError
-
-        try:
-            try:  # the log's own dictionary; ours only if it is missing (the note then says so)
-                client = ReplayClient(directory, None, speed=speed)
-            except DictionaryMissing:
-                client = ReplayClient(directory, self.client.dictionary, speed=speed)
-        except (ReplayError, DictionaryMissing, OSError) as exc:
-            self.statusBar().showMessage(f"Cannot open {directory}: {exc}", 15_000)
-            return False
-        self.switch_to(client, owned=True)
-        client.connect()
-        return True
-
-    def return_to_live(self) -> None:
-        if self.live_client is not None:
-            self.switch_to(self.live_client)
-
-    def seek(self, t: float) -> None:
-        """Continue the replay from receive time `t`, on a display cleared of what it showed; while
-        paused, one frame is let through to show where it landed."""
-        c = self.client
-        if not self.is_replay:
-            return
-        keep = self._detach()
-        c.seek(t)
-        if c.paused:
-            c.step(1)
-        self._attach(c, keep)
+    def replaying(self) -> bool:
+        """Whether the window shows a replayed log (its source offers replay controls)."""
+        return self.client is not None and self.client.replay is not None
 
     def _plot(self, names: list[str], plot: int | None) -> None:
         self.plots.add_channels(names, plot)
@@ -479,45 +379,6 @@ class MainWindow(QMainWindow):
         self.alarm_label.setText(f"{n} alarm{'s' if n != 1 else ''} to acknowledge" if n else "no alarms")
         self.alarm_label.setStyleSheet(BADGE.format(bg="#b3261e") if n else "")
         self.docks["alarms"].setWindowTitle(f"Alarms ({n})" if n else "Alarms")
-
-    # ---- layout persistence ----------------------------------------------------------------------------
-    def save_layout(self) -> None:
-        s = self.settings
-        s.setValue("window/geometry", self.saveGeometry())
-        s.setValue("window/state", self.saveState(LAYOUT_VERSION))
-        s.setValue("window/tab", self.tabs.currentIndex())
-        s.setValue("telemetry/header", self.table.view.horizontalHeader().saveState())
-        s.setValue("plots", json.dumps(self.plots.state()))
-        s.sync()
-
-    def restore_layout(self) -> bool:
-        """Restore what `save_layout` saved; False (and the default layout) if there is nothing."""
-        s = self.settings
-        geometry, state = s.value("window/geometry"), s.value("window/state")
-        if geometry is None or state is None:
-            return False
-        self.restoreGeometry(geometry)
-        self.restoreState(state, LAYOUT_VERSION)
-        header = s.value("telemetry/header")
-        if header is not None:
-            self.table.view.horizontalHeader().restoreState(header)
-        tab = s.value("window/tab")
-        if tab is not None:
-            self.tabs.setCurrentIndex(int(tab))
-        try:
-            self.plots.restore(json.loads(s.value("plots", "{}")))
-        except (TypeError, ValueError):
-            pass  # a damaged entry costs the plot layout, nothing else
-        return True
-
-    def reset_layout(self) -> None:
-        self.restoreState(self._default_state, LAYOUT_VERSION)
-        for dock in self.docks.values():
-            dock.show()
-
-    def screenshot(self, path: str | os.PathLike) -> bool:
-        """The window as it is now, as a PNG (works offscreen too)."""
-        return self.grab().save(str(path), "PNG")
 
     def closeEvent(self, event):
         self.save_layout()

@@ -18,7 +18,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPushButton, QSplitter, QVBoxLayout,
                                QWidget)
 
-from gridfree.ground.console.models import CHANNEL_MIME, channels_from_mime
+from gridfree.ground.console.telemetrymodel import CHANNEL_MIME, channels_from_mime
 from gridfree.protocols.dictionary import Dictionary
 
 #: Points kept per channel: an hour at 4 Hz, or the last 4.5 h of a 1 Hz housekeeping packet...

@@ -11,8 +11,10 @@ from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
                                QMenu, QPushButton, QTableView, QVBoxLayout, QWidget)
 
-from gridfree.ground.console.models import (NAME_ROLE, AlarmModel, ChannelFilterProxy, CommandHistoryModel,
-                                            EventModel, TelemetryModel)
+from gridfree.ground.console.alarms import AlarmModel
+from gridfree.ground.console.logmodels import CommandHistoryModel, EventModel
+from gridfree.ground.console.models import NAME_ROLE
+from gridfree.ground.console.telemetrymodel import ChannelFilterProxy, TelemetryModel
 from gridfree.protocols.dictionary import Severity
 
 ROW_HEIGHT = 22

@@ -1,7 +1,7 @@
 """The transport bar of a replay: play and pause, single frames, speed, and where in the log we are.
 
-It drives a `ReplayClient` (ground/archive/replay.py) and reads its state back on the console's
-tick: the slider spans the log's first to last receive time and follows the replay unless the
+It drives a source's `ReplayControl` (a `ReplayClient`, ground/archive/replay.py) and reads its
+state back on the console's tick; on a source without one (a live link) it hides and does nothing: the slider spans the log's first to last receive time and follows the replay unless the
 operator holds it; it seeks when released (or clicked beside the handle), never while dragged,
 since every seek restarts the display. Seeking is the window's business (it clears what the
 display showed before the jump), so the bar only asks for it with `seekRequested`.
@@ -9,31 +9,15 @@ display showed before the jump), so the bar only asks for it with `seekRequested
 from __future__ import annotations
 
 import math
-from typing import Any
-
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QAbstractSlider, QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QWidget
 
-from gridfree.ground.link.cli import stamp
+from gridfree.ground.link.source import ReplayControl, TelemetrySource
+from gridfree.ground.link.utc import stamp
 
 #: Positions the slider can take across the log, whatever its length.
 SLIDER_STEPS = 10_000
 SPEEDS = {"1×": 1.0, "10×": 10.0, "100×": 100.0, "max": math.inf}
-
-
-def log_span(client: Any) -> tuple[float, float] | None:
-    """First and last receive time a replay will play (its own range, narrowed by t_from/t_to)."""
-    segs = getattr(getattr(client, "archive", None), "segments", [])
-    firsts = [s.first_t_rx for s in segs if s.first_t_rx is not None]
-    lasts = [s.t_max if s.t_max is not None else s.last_t_rx for s in segs if s.last_t_rx is not None]
-    if not firsts or not lasts:
-        return None
-    first, last = min(firsts), max(lasts)
-    if getattr(client, "t_from", None) is not None:
-        first = max(first, client.t_from)
-    if getattr(client, "t_to", None) is not None:
-        last = min(last, client.t_to)
-    return first, max(first, last)
 
 
 def speed_text(speed: float) -> str:
@@ -49,7 +33,7 @@ class TransportBar(QWidget):
         # The replay's orange, faint: this bar is only ever seen on a replay.
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         self.setStyleSheet("#transportBar { background: #fdebd3; border-bottom: 1px solid #e37400; }")
-        self.client: Any = None
+        self.replay: ReplayControl | None = None
         self.span: tuple[float, float] | None = None
         self.play_button = QPushButton("Pause")
         self.play_button.setObjectName("replayPlay")
@@ -92,17 +76,16 @@ class TransportBar(QWidget):
         layout.addWidget(self.ends)
 
     # ---- which replay ----------------------------------------------------------------------------
-    def set_client(self, client: Any) -> None:
-        self.client = client
-        replay = bool(getattr(client, "is_replay", False))
-        self.setVisible(replay)
-        if not replay:
+    def set_client(self, client: TelemetrySource) -> None:
+        replay = self.replay = client.replay
+        self.setVisible(replay is not None)
+        if replay is None:
             return
-        self.span = log_span(client)
+        self.span = replay.span()
         self.slider.setEnabled(self.span is not None and self.span[1] > self.span[0])
         self.ends.setText("" if self.span is None else
                           f"log {stamp(self.span[0])[11:19]} to {stamp(self.span[1])[11:19]} UTC")
-        speed = getattr(client, "speed", 1.0)
+        speed = replay.speed
         i = self.speed.findData(speed)
         if i < 0:
             self.speed.addItem(speed_text(speed), speed)
@@ -130,52 +113,52 @@ class TransportBar(QWidget):
     # ---- controls -------------------------------------------------------------------------------------
     @property
     def paused(self) -> bool:
-        return bool(getattr(self.client, "paused", False))
+        return self.replay is not None and self.replay.paused
 
     @property
     def at_end(self) -> bool:
-        finished = getattr(self.client, "finished", None)
-        return bool(finished is not None and finished.is_set() and getattr(self.client, "position", None) is not None)
+        r = self.replay
+        return r is not None and r.finished.is_set() and r.position is not None
 
     def toggle(self) -> None:
         """Pause or play; at the end of the log, play it again from the start."""
-        if not getattr(self.client, "is_replay", False):
+        r = self.replay
+        if r is None:
             return
         if self.at_end and not self.paused and self.span is not None:
             self.seek(self.span[0])
         elif self.paused:
-            self.client.resume()
+            r.resume()
         else:
-            self.client.pause()
+            r.pause()
         self.refresh()
 
     def step(self) -> None:
-        if getattr(self.client, "is_replay", False) and self.paused:
-            self.client.step(1)
+        if self.replay is not None and self.paused:
+            self.replay.step(1)
 
     def set_speed(self, speed: float) -> None:
-        if getattr(self.client, "is_replay", False):
-            self.client.set_speed(speed)
+        if self.replay is not None:
+            self.replay.set_speed(speed)
             i = self.speed.findData(speed)
             if i >= 0:
                 self.speed.setCurrentIndex(i)
 
     def seek(self, t: float) -> None:
-        if getattr(self.client, "is_replay", False):
+        if self.replay is not None:
             self.slider.setValue(self.value_at(t))
             self.seekRequested.emit(t)
 
     # ---- on the console's tick ---------------------------------------------------------------------------
     def refresh(self) -> None:
-        c = self.client
-        if not getattr(c, "is_replay", False):
+        r = self.replay
+        if r is None:
             return
         paused = self.paused
         self.play_button.setText("Play" if paused else "From the start" if self.at_end else "Pause")
         self.step_button.setEnabled(paused)
-        position = getattr(c, "position", None)
-        finished = getattr(c, "finished", None)
-        finished = finished is not None and finished.is_set()
+        position = r.position
+        finished = r.finished.is_set()
         if position is None:
             text = "not started" if not finished else "nothing in range"
         else:

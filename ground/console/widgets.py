@@ -16,7 +16,8 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPen
 from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from gridfree.ground.console.models import COLOURS, format_value, is_utc_channel, limit_state
+from gridfree.ground.console.models import COLOURS, format_value, limit_state
+from gridfree.ground.link.utc import is_absolute_time
 from gridfree.protocols.dictionary import Dictionary, Limits
 
 NO_DATA = "—"
@@ -190,7 +191,7 @@ class LatestValues:
         if isinstance(v, float) and math.isnan(v):
             return NO_DATA  # the node's "no value" (no plan, no RAPL, not measured yet)
         if (digits is not None and isinstance(v, float) and ch.enum is None and math.isfinite(v)
-                and not is_utc_channel(ch)):
+                and not is_absolute_time(ch)):
             text = f"{v:.0f}" if abs(v) >= 10 ** digits else f"{v:.{digits}g}"
             return f"{text} {ch.unit}" if ch.unit else text
         return format_value(ch, v)[0]

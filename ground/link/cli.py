@@ -7,30 +7,19 @@ from __future__ import annotations
 
 import argparse
 import ast
-import os
 import sys
 import threading
-from datetime import datetime, timezone
 from pathlib import Path
 
-from gridfree.protocols.dictionary import Dictionary, DictionaryError
+from gridfree.ground.link.dictfile import default_path
+from gridfree.ground.link.terminal import channels_or_exit, load_or_exit, printer, transfer_saver
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--link", required=True, help="link URL of the node's radio, e.g. tcp://127.0.0.1:5000")
-    parser.add_argument("--dict", default=os.environ.get("GRIDFREE_DICT", "dictionary.json"),
+    parser.add_argument("--dict", default=default_path(),
                         help="dictionary JSON exported by `gridfree dict` (default: $GRIDFREE_DICT or ./dictionary.json)")
     parser.add_argument("--apid", type=int, default=100, help="the node's APID (default 100)")
-
-
-def _load(path: str) -> Dictionary:
-    try:
-        with open(path, encoding="utf-8") as f:
-            return Dictionary.from_json(f.read())
-    except OSError as exc:
-        raise SystemExit(f"gridfree: cannot read dictionary {path}: {exc.strerror}")
-    except DictionaryError as exc:
-        raise SystemExit(f"gridfree: {path}: {exc}")
 
 
 def _value(text: str):
@@ -49,7 +38,7 @@ def run_cmd(argv: list[str]) -> int:
     a = parser.parse_args(argv)
     from gridfree.ground.link.client import GroundClient
 
-    d = _load(a.dict)
+    d = load_or_exit(a.dict)
     try:
         args = dict(kv.split("=", 1) for kv in a.args)
     except ValueError:
@@ -57,60 +46,17 @@ def run_cmd(argv: list[str]) -> int:
     with GroundClient(a.link, d, apid=a.apid) as g:
         try:
             handle = g.send(a.command, **{k: _value(v) for k, v in args.items()})
-        except (KeyError, ValueError) as exc:
-            print(f"gridfree cmd: {exc.args[0] if isinstance(exc, KeyError) else exc}", file=sys.stderr)
+        except KeyError as exc:  # an unknown command: KeyError's str() would quote its message
+            print(f"gridfree cmd: {exc.args[0]}", file=sys.stderr)
+            return 2
+        except ValueError as exc:
+            print(f"gridfree cmd: {exc}", file=sys.stderr)
             return 2
         handle.wait(a.timeout)
         print(handle.describe())
         if g.hash_mismatch:
             print("warning: the node's dictionary hash differs from the dictionary loaded here", file=sys.stderr)
     return 0 if handle.completed else 1
-
-
-def stamp(t: float) -> str:
-    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-def channel_filter(d: Dictionary, text: str) -> set[str]:
-    """Channel names from a comma-separated list, all known to the dictionary (SystemExit if not)."""
-    wanted = {c for c in text.split(",") if c}
-    unknown = wanted - set(d.channel_by_name)
-    if unknown:
-        raise SystemExit(f"gridfree: unknown channel(s) {', '.join(sorted(unknown))}")
-    return wanted
-
-
-def printer(d: Dictionary, wanted: set[str]):
-    """A subscriber printing samples and events one per line, the same for a link and a replay."""
-    def show(kind, item):
-        if kind == "sample" and (not wanted or item.channel in wanted):
-            ch = d.channel_by_name[item.channel]
-            value = next((k for k, v in (ch.enum or {}).items() if v == item.value), item.value)
-            print(f"{stamp(item.time_s)} {item.channel} = {value} {ch.unit}".rstrip(), flush=True)
-        elif kind == "event":
-            sev = item.severity.name if item.severity is not None else "?"
-            print(f"{stamp(item.time_s)} EVENT {sev} {item.text}", flush=True)
-    return show
-
-
-TRANSFER_KINDS = {b"GFRS": "result", b"GFST": "statement"}
-
-
-def transfer_saver(directory: Path):
-    """A subscriber writing each whole PUS 13 transfer to `directory`, named by its arrival time,
-    transaction and kind (from its magic), so that a statement can go to `gridfree tokens
-    statement` and a result to the tenant; transaction ids wrap, the time keeps names apart."""
-    directory.mkdir(parents=True, exist_ok=True)
-
-    def save(kind, item):
-        if kind != "transfer":
-            return
-        what = TRANSFER_KINDS.get(item.data[:4], "data")
-        path = directory / f"{item.time_s:.3f}-{item.transaction}-{what}.bin"
-        path.write_bytes(item.data)
-        print(f"{stamp(item.time_s)} TRANSFER {item.transaction}: {len(item.data)} octets ({what}) -> {path}",
-              flush=True)
-    return save
 
 
 def run_tm(argv: list[str]) -> int:
@@ -124,8 +70,8 @@ def run_tm(argv: list[str]) -> int:
     a = parser.parse_args(argv)
     from gridfree.ground.link.client import GroundClient
 
-    d = _load(a.dict)
-    wanted = channel_filter(d, a.channels)
+    d = load_or_exit(a.dict)
+    wanted = channels_or_exit(d, a.channels)
     done = threading.Event()
     g = GroundClient(a.link, d, apid=a.apid)
     g.subscribe(printer(d, wanted))

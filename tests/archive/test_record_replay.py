@@ -21,7 +21,8 @@ def test_replay_gives_the_live_values_one_to_one(recorded, dictionary):
         assert r.finished.wait(30)
     assert len(live) > 100 and replayed == live
     assert r.decoder.stats.frames_ok == live_stats.frames_ok and r.decoder.stats.packets_ok == live_stats.packets_ok
-    assert r.is_replay and not GroundClient.is_replay
+    assert r.replay is r and not r.can_command  # a replay offers its controls and refuses to command
+    assert GroundClient.replay is None and GroundClient.can_command
     assert r.hash_mismatch is False and r.dictionary_note == ""
     with pytest.raises(ReplayError, match="replay"):
         r.send("test.Ping")

@@ -51,7 +51,7 @@ def test_tm_saves_downlinked_transfers_for_the_tenant_and_the_auditor(tmp_path, 
     statement file it wrote."""
     from gridfree.flight.app.config import NodeConfig
     from gridfree.flight.core.services.largedata import known_pattern
-    from gridfree.ground.link.cli import transfer_saver
+    from gridfree.ground.link.terminal import transfer_saver
     from gridfree.ground.link.client import GroundClient
 
     node = NodeProcess(tmp_path)

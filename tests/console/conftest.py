@@ -1,37 +1,76 @@
 """A stand-in for the client, a real node when a test needs one, and a console window."""
 from __future__ import annotations
 
-from types import SimpleNamespace
+import threading
 
 import pytest
 
-from gridfree.ground.link.client import CommandHandle, EventRecord, Sample
+from gridfree.ground.link.commands import CommandHandle
+from gridfree.ground.link.records import EventRecord, Sample
 from gridfree.protocols.deframing import TmStats
 from tests.integration.conftest import NodeProcess
 
 T0 = 1_795_000_000.0  # onboard time of the samples the tests make
 
 
-class FakeClient:
-    """The client surface the console is written against (what GroundClient and ReplayClient
-    both offer), driven by the test: `emit` plays the reader thread's part, `send` encodes the
-    command with the dictionary exactly as the real client would and records it."""
+class FakeReplay:
+    """Replay controls that only remember what they were asked (a log that never plays)."""
 
-    def __init__(self, dictionary, is_replay: bool = False):
+    def __init__(self):
+        self.speed, self.t_from, self.t_to, self.position = 1.0, None, None, None
+        self.finished = threading.Event()
+        self.paused = False
+        self.calls: list[tuple] = []
+
+    def span(self):
+        return None
+
+    def pause(self):
+        self.paused = True
+
+    def resume(self):
+        self.paused = False
+
+    def step(self, frames=1):
+        self.calls.append(("step", frames))
+
+    def seek(self, t):
+        self.calls.append(("seek", t))
+
+    def set_speed(self, speed):
+        self.speed = speed
+
+
+class FakeClient:
+    """The `TelemetrySource` the console is written against, driven by the test: `emit` plays the
+    reader thread's part, `send` encodes the command with the dictionary exactly as the real
+    client would and records it. With `replay` controls it is a replay and cannot command."""
+
+    def __init__(self, dictionary, replay: FakeReplay | None = None):
         self.dictionary = dictionary
-        self.is_replay = is_replay
+        self.replay = replay
+        self.can_command = replay is None
         self.url = "fake://test"
         self.latest: dict = {}
-        self.decoder = SimpleNamespace(stats=TmStats())
+        self.stats = TmStats()
         self.hash_mismatch = None
         self.packets = 0
         self.decode_errors = 0
+        self.reader_errors = 0
+        self.connection = "—"
+        self.dictionary_note = ""
         self.sent: list[tuple[str, dict]] = []
         self._subscribers = []
         self.frame_taps = []
 
     def subscribe(self, callback):
         self._subscribers.append(callback)
+
+    def connect(self):
+        return self
+
+    def close(self):
+        pass
 
     def tap_frames(self, callback):
         self.frame_taps.append(callback)

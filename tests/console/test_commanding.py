@@ -7,8 +7,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLineEdit, QSpinBox
 
 from gridfree.ground.console.commanding import CommandSender, field_range
-from gridfree.ground.console.models import CommandHistoryModel
-from tests.console.conftest import FakeClient
+from gridfree.ground.console.logmodels import CommandHistoryModel
+from tests.console.conftest import FakeClient, FakeReplay
 
 
 @pytest.fixture
@@ -103,7 +103,7 @@ def test_a_hazardous_command_is_not_sent_when_the_operator_declines(sender, fake
 
 
 def test_commanding_is_off_when_replaying_a_log(qtbot, dictionary):
-    replay = FakeClient(dictionary, is_replay=True)
+    replay = FakeClient(dictionary, replay=FakeReplay())
     s = CommandSender(replay, confirm=lambda *_: True)
     qtbot.addWidget(s)
     assert not s.isEnabled() and "replaying" in s.error.text()

@@ -5,9 +5,12 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
-from gridfree.ground.console.models import (BACKGROUND, COLOURS, FOREGROUND, GREY_TEXT, AlarmModel,
-                                            ChannelFilterProxy, CommandHistoryModel, EventModel, TelemetryModel)
-from gridfree.ground.link.client import CommandHandle, EventRecord, Sample
+from gridfree.ground.console.alarms import AlarmModel
+from gridfree.ground.console.logmodels import CommandHistoryModel, EventModel
+from gridfree.ground.console.models import BACKGROUND, COLOURS, FOREGROUND, GREY_TEXT
+from gridfree.ground.console.telemetrymodel import ChannelFilterProxy, TelemetryModel
+from gridfree.ground.link.commands import CommandHandle
+from gridfree.ground.link.records import EventRecord, Sample
 from tests.console.conftest import T0
 
 DISPLAY = Qt.ItemDataRole.DisplayRole

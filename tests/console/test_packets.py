@@ -2,7 +2,7 @@
 import struct
 
 from gridfree.ground.console.packets import PacketViewer, decoded_fields, hexdump
-from gridfree.ground.link.client import PacketRecord
+from gridfree.ground.link.records import PacketRecord
 from gridfree.protocols.pus import CucTime, PusTm
 from gridfree.protocols.services.housekeeping import HkReport
 from tests.console.conftest import T0

@@ -8,10 +8,10 @@ import numpy as np
 from PySide6.QtCore import QMimeData, QPointF, Qt
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 
-from gridfree.ground.console.models import ChannelFilterProxy, TelemetryModel
+from gridfree.ground.console.telemetrymodel import ChannelFilterProxy, TelemetryModel
 from gridfree.ground.console.plots import (MIN_POINTS_PER_CHANNEL, POINTS_PER_CHANNEL, PlotPanel, SeriesStore,
                                            default_capacity)
-from gridfree.ground.link.client import Sample
+from gridfree.ground.link.records import Sample
 from tests.console.conftest import T0
 
 

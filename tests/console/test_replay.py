@@ -16,8 +16,9 @@ from PySide6.QtGui import QImage
 from gridfree.ground.archive.recorder import Recorder
 from gridfree.ground.archive.replay import ReplayClient
 from gridfree.ground.console.mainwindow import MainWindow
-from gridfree.ground.link.cli import stamp
+from gridfree.ground.link.utc import stamp
 from gridfree.ground.link.client import GroundClient
+from gridfree.ground.link.source import ReplayControl, TelemetrySource
 from gridfree.protocols.dictionary import Dictionary
 from gridfree.protocols.framing import TmFrameEncoder
 from gridfree.protocols.pus import CucTime, PusTm
@@ -134,7 +135,8 @@ def test_ctrl_o_switches_the_window_to_a_log_and_back_to_live(qtbot, dictionary,
     assert not w.transport.isVisible() and not w.live_action.isEnabled()
     qtbot.keyClick(w, Qt.Key.Key_O, CTRL)
     replay = w.client
-    assert replay.is_replay and w.is_replay and w.mode_badge.text() == "REPLAY" and "REPLAY" in w.windowTitle()
+    assert isinstance(replay, TelemetrySource) and isinstance(replay.replay, ReplayControl)
+    assert replay.replay is replay and not replay.can_command and w.replaying and w.mode_badge.text() == "REPLAY" and "REPLAY" in w.windowTitle()
     assert w.transport.isVisible() and w.live_action.isEnabled()
     assert not w.command_sender.isEnabled()
     frames = hk_frames(dictionary, 3)

@@ -8,7 +8,7 @@ from gridfree.ground.console.linkstatus import LinkStatusPanel
 from gridfree.ground.console.plots import SeriesStore
 from gridfree.ground.console.power import PowerView, eclipse_plan
 from gridfree.ground.console.thermal import ThermalView
-from gridfree.ground.link.client import Sample
+from gridfree.ground.link.records import Sample
 from tests.console.conftest import T0
 
 
@@ -85,7 +85,7 @@ def test_link_status_counts_trouble_and_raises_the_dictionary_banner(qtbot, fake
     qtbot.addWidget(panel)
     panel.refresh()
     assert panel.labels["dictionary"].text() == "hash not reported yet"
-    stats = fake.decoder.stats
+    stats = fake.stats
     stats.frames_ok, stats.frames_bad, stats.frames_lost, stats.resyncs = 120, 3, 4, 2
     fake.decode_errors, fake.packets = 7, 900
     fake.hash_mismatch = True

@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 
 from gridfree.ground.console.mainwindow import MainWindow
-from tests.console.conftest import T0, FakeClient
+from tests.console.conftest import T0, FakeClient, FakeReplay
 
 # The offscreen platform cannot pass size hints to a window system, and says so when a shown
 # window's size constraints change; that is the test platform talking, not the console.
@@ -24,9 +24,20 @@ def active(qtbot, w):
     return w
 
 
+def test_the_fakes_offer_what_a_real_source_does(dictionary, tmp_path):
+    """The console is tested on fakes: they must have every member the interface declares, as
+    the live client and the replay have."""
+    from gridfree.ground.link.client import GroundClient
+    from gridfree.ground.link.source import ReplayControl, TelemetrySource
+
+    assert isinstance(FakeClient(dictionary), TelemetrySource) and isinstance(FakeReplay(), ReplayControl)
+    assert isinstance(GroundClient("tcp://127.0.0.1:9", dictionary), TelemetrySource)
+    # and a ReplayClient: tests/console/test_replay.py
+
+
 def test_status_bar_says_live_or_replay(qtbot, window, dictionary, tmp_path):
     assert window.mode_badge.text() == "LIVE"
-    replay = MainWindow(FakeClient(dictionary, is_replay=True), settings_path=tmp_path / "r.ini")
+    replay = MainWindow(FakeClient(dictionary, replay=FakeReplay()), settings_path=tmp_path / "r.ini")
     qtbot.addWidget(replay)
     assert replay.mode_badge.text() == "REPLAY" and "REPLAY" in replay.windowTitle()
     assert not replay.command_sender.isEnabled()

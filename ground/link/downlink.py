@@ -1,0 +1,142 @@
+"""The part of a telemetry source both a live link and a replay share: decoded records fanned out.
+
+Bytes go into the sans-IO `Decoder`; what comes out is kept where a script looks for it (latest
+values, the event log, completed transfers, ...) and handed to the subscribers, on whichever
+thread fed the bytes. A live client feeds it from its link reader, a replay from its pacing
+thread; neither decodes anything itself.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from typing import Any, Callable
+
+from gridfree.ground.link.decoder import Decoder
+from gridfree.ground.link.records import (KIND, EventRecord, ParameterValues, Pong, Sample, ScheduleReport,
+                                          UplinkAbortion)
+from gridfree.ground.link.source import FrameTap, Subscriber
+from gridfree.protocols.config import LinkConfig
+from gridfree.protocols.deframing import TmStats
+from gridfree.protocols.dictionary import Dictionary
+from gridfree.protocols.services.verification import VerificationReport
+
+
+class Downlink:
+    """Decoding and fan-out; a source adds where the bytes come from (and commanding, if any)."""
+
+    dictionary_note = ""
+
+    def __init__(self, url: str, dictionary: Dictionary, link_config: LinkConfig = LinkConfig()):
+        self.url, self.dictionary = url, dictionary
+        self.decoder = Decoder(dictionary, link_config)
+        self.events: deque[EventRecord] = deque(maxlen=1000)
+        self.parameters: dict[str, Any] = {}
+        self.pongs = 0
+        self.completed_transfers: dict[int, bytes] = {}
+        self.uplink_aborts: dict[int, int] = {}  # transaction -> UplinkFailure, from TM[13,16]
+        self.schedule_report: list[tuple[float, bytes]] | None = None
+        self._hash_mismatch: bool | None = None  # what a source knows before the node says
+        self._cond = threading.Condition()
+        self._subscribers: list[Subscriber] = []
+        self._frame_taps: list[FrameTap] = []
+
+    # ---- what a source reports ------------------------------------------------------------------
+    @property
+    def latest(self) -> dict[str, Sample]:
+        return self.decoder.latest
+
+    @property
+    def stats(self) -> TmStats:
+        return self.decoder.stats
+
+    @property
+    def packets(self) -> int:
+        return self.decoder.packets
+
+    @property
+    def decode_errors(self) -> int:
+        return self.decoder.decode_errors
+
+    @property
+    def hash_mismatch(self) -> bool | None:
+        decoded = self.decoder.hash_mismatch
+        return self._hash_mismatch if decoded is None else decoded
+
+    @hash_mismatch.setter
+    def hash_mismatch(self, value: bool | None) -> None:
+        self._hash_mismatch = value
+
+    def subscribe(self, callback: Subscriber) -> None:
+        """callback(kind, item) for kind in "packet", "sample", "event", "verification",
+        "transfer"; called on the thread that feeds the bytes, so it must be quick (and ignore
+        kinds it does not know)."""
+        self._subscribers.append(callback)
+
+    def tap_frames(self, callback: FrameTap) -> None:
+        """callback(buffer, TmFrameBatch) for every batch of frames found, good and bad, before
+        their packets are handled: how the archive records exactly what came off the link."""
+        self._frame_taps.append(callback)
+
+    # ---- feeding -----------------------------------------------------------------------------------
+    def data_received(self, data: bytes) -> None:
+        decoded = self.decoder.feed(data)
+        for tap in self._frame_taps:
+            tap(decoded.buffer, decoded.frames)
+        for record in decoded.records:
+            self._apply(record)
+        if decoded.records:
+            with self._cond:
+                self._cond.notify_all()
+
+    def _apply(self, record: Any) -> None:
+        kind = KIND.get(type(record))
+        if kind == "event":
+            self.events.append(record)
+        elif kind == "transfer":
+            self.completed_transfers[record.transaction] = record.data
+        elif isinstance(record, VerificationReport):
+            self._verification(record)
+        elif isinstance(record, Pong):
+            self.pongs += 1
+        elif isinstance(record, ParameterValues):
+            self.parameters.update(record.values)
+        elif isinstance(record, ScheduleReport):
+            self.schedule_report = record.activities
+        elif isinstance(record, UplinkAbortion):
+            self.uplink_aborts[record.transaction] = record.reason
+        if kind is not None:
+            self._notify(kind, record)
+
+    def _verification(self, report: VerificationReport) -> None:
+        """A PUS 1 report; only a source that sent commands has any to follow."""
+
+    def _notify(self, kind: str, item: Any) -> None:
+        for cb in self._subscribers:
+            cb(kind, item)
+
+    # ---- waiting -------------------------------------------------------------------------------------
+    def wait_until(self, predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not predicate():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(min(remaining, 0.2))
+        return True
+
+    def value(self, channel: str) -> Any:
+        return self.latest[channel].value if channel in self.latest else None
+
+    def __enter__(self):
+        return self.connect()
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def connect(self):
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
