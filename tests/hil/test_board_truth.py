@@ -59,8 +59,9 @@ def test_the_node_meters_the_board_it_has_not_its_datasheet(tmp_path, dictionary
         finally:
             session.close()
 
-    assert not [c for c in result.checks if c[0] == "no_undervoltage" and not c[1]], result.checks
-    assert min(result.record.soc) > 0.3
+    # Within its limits: SOC, DoD, temperatures, no under-voltage, every command carried out. (The
+    # jobs take longer than the slice, so their results are checked only by the whole scenario.)
+    assert all(ok for name, ok, _ in result.checks if name != "results_verified"), result.checks
     assert not [e for e in result.observed.events if e.event and e.event.name == "power.UnderVoltage"]
     working = [(c, w) for c, w in pairs if c >= 0.1]
     assert len(working) >= 20, f"the payload hardly ran: {sorted({c for c, _ in pairs})}"
