@@ -104,7 +104,7 @@ class JobQueue:
 
     def late(self, plan: "Plan | None", plan_t: float) -> set[int]:
         """The jobs `plan` (made at `plan_t`) cannot finish by their deadlines (none without a plan)."""
-        if plan is None:
+        if plan is None or not self._jobs:
             return set()
         jobs = list(self._jobs.values())
         work = [(j.due_unix_s, KIND_MODELS[j.spec.kind].full_clock_mflop((j.spec.chunks - j.done) * j.spec.work_units()))

@@ -276,12 +276,11 @@ class ComputeManager(Component):
             if job_id != self.runner.job:
                 self.deadline_misses += 1
                 self._drop(job_id, "deadline passed")
-        if not len(self.queue):
-            return None
         late = self.queue.late(self.planner.plan, self.planner.plan_t)
         for local, value in (("JobsLate", len(late)), ("DeadlineMisses", self.deadline_misses)):
             self.tlm(local, value)
-        return self.queue.first(late).job_id
+        first = self.queue.first(late)
+        return None if first is None else first.job_id
 
     # ---- running chunks -------------------------------------------------------------------------------
     def _start(self, job: Job, t: float, u: float) -> None:

@@ -1,7 +1,7 @@
 """Radiation on the compute payload (issue 9): an upset campaign flips bits in chunk inputs, products
 and activations, resident model weights and checkpoint files at high rates, and the node's checks
 must account for every one of them. The judge of the results is the ground's own verification
-(protocols/compute.py), which recomputes every job from its seed: not one result it refuses may
+(ground/compute/verify.py), which recomputes every job from its seed: not one result it refuses may
 have been sent."""
 from collections import Counter
 
@@ -13,13 +13,10 @@ from gridfree.flight.compute.faults import (Basis, ChunkUpsets, Exposure, Target
                                             flip_bits, flip_codeword_bits, flip_file_bits)
 from gridfree.flight.compute import jobs
 from gridfree.flight.compute.jobs import SITES, ChunkUpset, run_chunk
-from gridfree.flight.core.modes import Mode
-from gridfree.flight.core.services.events import EventOccurred
 from gridfree.native.edac import EdacBuffer
 from gridfree.ground.compute.verify import verify
-from gridfree.protocols.compute import JobSpec, Kind, mlp_weights, pack_result, unpack_result
-from tests.compute.test_manager import capture_results, send, submit
-from tests.power.test_power_manager import bench, run
+from gridfree.protocols.compute import JobSpec, Kind, mlp_weights, pack_result
+from tests.compute.alone import manager, results, run_until_idle, submit
 
 DMR_SITES = {site for sites in SITES.values() for site in sites if not site.startswith("product")}
 
@@ -121,35 +118,20 @@ def test_an_upset_in_a_product_never_reaches_the_result(kind):
 # ---- campaigns on the node -----------------------------------------------------------------------
 
 def fly(tmp_path, specs, rates: UpsetRates, seed=3, matmul=None, limit_s=400):
-    """A lockstep node flying the rig's truth with an upset campaign on: jobs submitted, the rates
-    commanded (armed first: the command is hazardous), run until every job is done or dropped."""
-    truth, node = bench(tmp_path, soc=0.8, utilisation=0.0)
-    results = capture_results(node)
-    events = []
-    node.bus.subscribe(EventOccurred, events.append)
-    if matmul is not None:
-        node.compute.matmul = matmul
-    node.modes.request(Mode.NOMINAL, "test")
-    for tenant in {s.tenant for s in specs}:
-        send(node, "compute.SetQuota", tenant=tenant, tokens=10_000_000)
-    send(node, "compute.SetUpsetRates", inputs=1.0, intermediates=0.0, weights=0.0, checkpoints=0.0, basis="CHUNK",
-         seed=1)  # not armed: refused
-    send(node, "node.Arm", window_s=60)
-    send(node, "compute.SetUpsetRates", inputs=rates.inputs, intermediates=rates.intermediates, weights=rates.weights,
-         checkpoints=rates.checkpoints, basis=rates.basis.name, seed=seed)
+    """The compute manager with an upset campaign on (the hazardous command's ARM is the
+    dispatcher's business, not the manager's): jobs submitted, the rates commanded, run until every
+    job is done or dropped."""
+    t = manager(tmp_path, quotas={s.tenant for s in specs}, **({"matmul": matmul} if matmul else {}))
+    assert t.command("SetUpsetRates", inputs=rates.inputs, intermediates=rates.intermediates, weights=rates.weights,
+                     checkpoints=rates.checkpoints, basis=rates.basis.name, seed=seed).ok
     for spec in specs:
-        submit(node, spec)
-    run(truth, node, 2.0)
-    got = node.compute.upsets.rates  # as the f32 arguments carried them
-    assert node.dispatcher.rejected == 1 and got.basis is rates.basis
-    assert [got.of(t) for t in Target] == pytest.approx([rates.of(t) for t in Target], rel=1e-7)
-    c, flown = node.compute, 0
-    while (c.jobs or c._pending) and flown < limit_s:
-        run(truth, node, 10.0)
-        flown += 10
-    run(truth, node, 1.0)  # telemetry of the last tick
-    assert not c.jobs, f"jobs still queued after {limit_s} s"
-    return node, results, events
+        assert submit(t, spec).ok
+    got = t.component.upsets.rates  # as the f32 arguments carried them
+    assert got.basis is rates.basis and [got.of(x) for x in Target] == pytest.approx([rates.of(x) for x in Target],
+                                                                                      rel=1e-7)
+    assert t.events("UpsetRatesSet")[0]["seed"] == seed
+    run_until_idle(t, limit_s)
+    return t
 
 
 def mix(count, chunks=3):
@@ -162,24 +144,25 @@ def mix(count, chunks=3):
     return out
 
 
-def judged_by_the_ground(specs, results):
+def judged_by_the_ground(specs, t):
+    """The ground's verdict on every result the manager sent down, by job id."""
     by_id = {s.job_id: s for s in specs}
-    return {unpack_result(r)[0]: verify(by_id[unpack_result(r)[0]], r) for r in results}
+    return {job: verify(by_id[job], r) for job, r in results(t).items()}
 
 
 def test_every_upset_is_caught_and_no_wrong_result_goes_down(tmp_path):
     specs = mix(5)
     rates = UpsetRates(inputs=0.2, intermediates=0.5, weights=2.0, checkpoints=0.3)
-    node, results, events = fly(tmp_path, specs, rates)
-    c, tlm = node.compute, node.telemetry.read
+    t = fly(tmp_path, specs, rates)
+    c, tlm, stats = t.component, t.tlm, t.component.radiation
 
     # The ground's verdict: whatever came down is right, and every job either came down or was
     # dropped with an event (never sent doubted).
-    verdicts = judged_by_the_ground(specs, results)
-    assert len(verdicts) == len(results) and all(v == [] for v in verdicts.values()), verdicts
-    dropped = [e.args["job"] for e in events if e.name == "compute.JobFailed"]
-    assert sorted([*verdicts, *dropped]) == sorted(s.job_id for s in specs) and c.jobs_failed == len(dropped)
-    assert len(results) >= len(specs) - 4  # the campaign is harsh, not hopeless
+    verdicts = judged_by_the_ground(specs, t)
+    assert len(verdicts) == len(t.sent("downlinkOut")) and all(v == [] for v in verdicts.values()), verdicts
+    dropped = [e["job"] for e in t.events("JobFailed")]
+    assert sorted([*verdicts, *dropped]) == sorted(s.job_id for s in specs) and stats.jobs_failed == len(dropped)
+    assert len(verdicts) >= len(specs) - 4  # the campaign is harsh, not hopeless
 
     # Every attempt at a chunk is accounted for: kept only without an upset its checks would see,
     # thrown away only for one the injector put there.
@@ -196,30 +179,29 @@ def test_every_upset_is_caught_and_no_wrong_result_goes_down(tmp_path):
             assert e.hit(Target.INTERMEDIATES, "product"), e
         else:
             assert e.outcome == "checkpoint damaged", e
-    assert c.input_mismatches == outcomes["inputs"] > 0
-    assert c.dmr_mismatches == sum(outcomes[s] for s in DMR_SITES) > 0
-    assert c.result_mismatches == outcomes["result"]
-    assert c.checkpoints_damaged == outcomes["checkpoint damaged"] > 0
-    thrown = c.input_mismatches + c.dmr_mismatches + c.result_mismatches
-    assert c.chunks_recomputed == thrown - sum("failed 4 times" in e.args["reason"] for e in events
-                                               if e.name == "compute.JobFailed")
-    assert c.abft_corrected + c.abft_recomputed > 0  # products were hit, and put right in place
+    assert stats.input_mismatches == outcomes["inputs"] > 0
+    assert stats.dmr_mismatches == sum(outcomes[s] for s in DMR_SITES) > 0
+    assert stats.result_mismatches == outcomes["result"]
+    assert stats.checkpoints_damaged == outcomes["checkpoint damaged"] > 0
+    thrown = stats.input_mismatches + stats.dmr_mismatches + stats.result_mismatches
+    assert stats.chunks_recomputed == thrown - sum("failed 4 times" in e["reason"] for e in t.events("JobFailed"))
+    assert tlm("AbftCorrected") + tlm("AbftRecomputed") > 0  # products were hit, and put right in place
 
     # Weights: every upset corrected by EDAC, or in a model that was reloaded; the resident
     # models end exactly as uplinked.
     hits = c.upsets.injected[Target.WEIGHTS]
     assert 0 < c.models.corrected <= hits
     assert c.models.corrected == hits or c.models.uncorrectable + c.models.crc_mismatches > 0
-    c.scrub()
+    t.run("background", t.clock.now() + 1.0)
     assert c.models.buffers and all(np.array_equal(b.array, w) for size, bufs in c.models.buffers.items()
                              for b, w in zip(bufs, mlp_weights(size)))
 
     # What the campaign did and what the checks made of it, as the ground sees it.
     for target, channel in zip(Target, ("UpsetsInputs", "UpsetsIntermediates", "UpsetsWeights", "UpsetsCheckpoints")):
-        assert tlm(f"compute.{channel}") == c.upsets.injected[target] > 0
-    assert (tlm("compute.InputMismatches"), tlm("compute.DmrMismatches"), tlm("compute.CheckpointsDamaged"),
-            tlm("compute.JobsFailed")) == (c.input_mismatches, c.dmr_mismatches, c.checkpoints_damaged, c.jobs_failed)
-    assert tlm("compute.EnergyLostWh") == pytest.approx(c.energy_lost_Wh, rel=1e-6) and c.energy_lost_Wh > 0
+        assert tlm(channel) == c.upsets.injected[target] > 0
+    assert (tlm("InputMismatches"), tlm("DmrMismatches"), tlm("CheckpointsDamaged"), tlm("JobsFailed")) == (
+        stats.input_mismatches, stats.dmr_mismatches, stats.checkpoints_damaged, stats.jobs_failed)
+    assert tlm("EnergyLostWh") == pytest.approx(stats.energy_lost_Wh, rel=1e-6) and stats.energy_lost_Wh > 0
 
 
 def test_a_campaign_replays_from_its_seed(tmp_path):
@@ -227,9 +209,9 @@ def test_a_campaign_replays_from_its_seed(tmp_path):
     rates = UpsetRates(inputs=0.3, intermediates=0.5, weights=1.0, checkpoints=0.3)
     runs = []
     for k in range(2):
-        node, results, _ = fly(tmp_path / str(k), specs, rates, seed=11)
-        runs.append(([(e.job, e.chunk, e.hits, e.outcome) for e in node.compute.upsets.exposures],
-                     dict(node.compute.upsets.injected), sorted(results)))
+        t = fly(tmp_path / str(k), specs, rates, seed=11)
+        runs.append(([(e.job, e.chunk, e.hits, e.outcome) for e in t.component.upsets.exposures],
+                     dict(t.component.upsets.injected), sorted(results(t).values())))
     assert runs[0] == runs[1] and runs[0][0]
 
 
@@ -238,12 +220,12 @@ def test_an_upset_in_the_model_while_a_chunk_reads_it_makes_the_chunk_run_again(
     the model: its check after the chunk finds them, and the chunk does not count."""
     specs = [JobSpec(200 + i, 2, Kind.MLP, seed=i, size=1, batch=16, chunks=3) for i in range(4)]
     rates = UpsetRates(weights=0.6, checkpoints=0.1, basis=Basis.SECOND)
-    node, results, events = fly(tmp_path, specs, rates)
-    c = node.compute
-    assert all(v == [] for v in judged_by_the_ground(specs, results).values())
-    assert len(results) + c.jobs_failed == len(specs)
-    assert c.weights_hit_in_use > 0 and c.models.corrected > 0 and c.upsets.injected[Target.CHECKPOINTS] > 0
-    assert node.telemetry.read("compute.WeightsHitInUse") == c.weights_hit_in_use
+    t = fly(tmp_path, specs, rates)
+    c = t.component
+    assert all(v == [] for v in judged_by_the_ground(specs, t).values())
+    assert len(results(t)) + c.radiation.jobs_failed == len(specs)
+    assert c.radiation.weights_hit_in_use > 0 and c.models.corrected > 0 and c.upsets.injected[Target.CHECKPOINTS] > 0
+    assert t.tlm("WeightsHitInUse") == c.radiation.weights_hit_in_use
 
 
 def test_without_the_checks_the_ground_catches_wrong_results(tmp_path, monkeypatch):
@@ -259,6 +241,6 @@ def test_without_the_checks_the_ground_catches_wrong_results(tmp_path, monkeypat
     monkeypatch.setattr(jobs, "matmul_sums_error", lambda *args: "")
     specs = [JobSpec(300 + i, 2, Kind.MATMUL, seed=i, size=32, batch=1, chunks=2) for i in range(4)]
     specs += [JobSpec(310 + i, 2, Kind.MLP, seed=i, size=0, batch=64, chunks=2) for i in range(4)]
-    node, results, _ = fly(tmp_path, specs, UpsetRates(intermediates=1.5), matmul=unchecked)
-    wrong = [job for job, problems in judged_by_the_ground(specs, results).items() if problems]
-    assert len(wrong) >= 2 and node.compute.abft_corrected == node.compute.result_mismatches == 0
+    t = fly(tmp_path, specs, UpsetRates(intermediates=1.5), matmul=unchecked)
+    wrong = [job for job, problems in judged_by_the_ground(specs, t).items() if problems]
+    assert len(wrong) >= 2 and t.tlm("AbftCorrected") == t.tlm("ResultMismatches") == 0

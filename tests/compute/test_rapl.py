@@ -1,19 +1,19 @@
 """The host's RAPL energy counters, read from a powercap tree built the way Linux lays it out:
 packages summed and their subzones not, wraparound undone per package, garbage counted and
 never summed, a host that hides its counters treated as one without them; and the compute
-manager publishing what its chunks really cost the host."""
+manager, given RAPL as its energy meter, publishing what its chunks really cost the host."""
 import math
 import os
 
+import numpy as np
 import pytest
 
-from gridfree.flight.core.modes import Mode
 from gridfree.flight.hardware import rapl as rapl_module
+from gridfree.flight.hardware.energy import EnergyMeter, discover_energy_meter
 from gridfree.flight.hardware.rapl import Rapl
 from gridfree.ground.compute.verify import verify
 from gridfree.protocols.compute import JobSpec, Kind
-from tests.compute.test_manager import capture_results, send, submit
-from tests.power.test_power_manager import bench, run
+from tests.compute.alone import manager, results, run_until_idle, submit, tick
 
 RANGE_UJ = 262_143_328_850  # max_energy_range_uj of an Intel package with 61 µJ units (2^32 counts)
 
@@ -102,39 +102,38 @@ def test_counters_only_root_may_read_mean_no_rapl_without_an_error(tmp_path, mon
     assert Rapl.discover(root) is None
 
 
+def test_discovery_finds_no_meter_on_a_host_without_counters_and_rapl_is_an_energy_meter(tmp_path):
+    assert issubclass(Rapl, EnergyMeter)
+    meter = discover_energy_meter()  # this host: a meter only if it has package counters we may read
+    assert meter is None or (isinstance(meter, Rapl) and meter.read_J() is not None)
+
+
 def test_the_compute_manager_publishes_the_host_energy_its_chunks_took(tmp_path):
-    truth, node = bench(tmp_path, soc=0.8, utilisation=0.0)
-    c = node.compute
-    c.rapl = Rapl.discover(tmp_path / "no-powercap")
-    run(truth, node, 1.0)
-    assert math.isnan(node.telemetry.read("compute.HostEnergyJ"))  # no RAPL: no number made up
+    t = manager(tmp_path / "without", energy_meter=Rapl.discover(tmp_path / "no-powercap"))
+    tick(t)
+    assert math.isnan(t.tlm("HostEnergyJ"))  # no meter: no number made up
 
     root, p0 = powercap(tmp_path, package0_uJ=RANGE_UJ - 3_000_000)  # wraps during the job
-    c.rapl = Rapl.discover(root)
     products = []
-    matmul = c.matmul
 
     def metered(a, b, **kw):  # the host burns 2 J per product, while the chunk computes
         products.append(1)
         counter = int((p0 / "energy_uj").read_text())
         set_counter(p0, f"{(counter + 2_000_000) % RANGE_UJ}\n")
-        return matmul(a, b, **kw)
+        return np.matmul(a, b)
 
-    c.matmul = metered
-    results = capture_results(node)
-    node.modes.request(Mode.NOMINAL, "test")
-    send(node, "compute.SetQuota", tenant=3, tokens=1_000_000)
+    meter = Rapl.discover(root)
+    t = manager(tmp_path / "with", quotas=(3,), matmul=metered, energy_meter=meter)
     job = JobSpec(31, 3, Kind.MATMUL, seed=7, size=64, batch=1, chunks=3)
-    submit(node, job)
-    run(truth, node, 10.0)
-    assert c.jobs_done == 1 and verify(job, results[0]) == []
+    submit(t, job)
+    run_until_idle(t)
+    assert verify(job, results(t)[job.job_id]) == []
     assert len(products) >= job.chunks and int((p0 / "energy_uj").read_text()) < RANGE_UJ - 3_000_000  # wrapped
-    assert node.telemetry.read("compute.HostEnergyJ") == pytest.approx(2.0 * len(products), rel=1e-6)
+    assert t.tlm("HostEnergyJ") == pytest.approx(2.0 * len(products), rel=1e-6)
 
     def idle_host():  # the host burns 500 J a second with no chunk computing: not the chunks' energy
-        if c._pending is None:
-            set_counter(p0, f"{(int((p0 / 'energy_uj').read_text()) + 500_000_000) % RANGE_UJ}\n")
+        set_counter(p0, f"{(int((p0 / 'energy_uj').read_text()) + 500_000_000) % RANGE_UJ}\n")
 
-    run(truth, node, 3.0, each=idle_host)
-    assert node.telemetry.read("compute.HostEnergyJ") == pytest.approx(2.0 * len(products), rel=1e-6)
-    assert c.rapl.bad_reads == 0
+    tick(t, 3, each=idle_host)
+    assert t.tlm("HostEnergyJ") == pytest.approx(2.0 * len(products), rel=1e-6)
+    assert meter.bad_reads == 0
