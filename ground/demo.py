@@ -94,7 +94,13 @@ def run(argv: list[str]) -> int:
     session = Session(scenario, out / "run", "tcp://127.0.0.1:0?listen=1")
     client = recorder = window = None
     try:
-        client = GroundClient(session.node_radio, dictionary)
+        node = session.addresses  # from the node's GRIDFREE-NODE line
+        print(f"gridfree demo: node {node.name} (APID {node.apid}) radio on {node.radio}, clock on {node.clock}",
+              flush=True)
+        if node.dictionary != dictionary.hash:
+            print(f"gridfree demo: warning: the node flies dictionary {node.dictionary}, the console decodes with "
+                  f"{dictionary.hash}", file=sys.stderr)
+        client = GroundClient(node.radio, dictionary, apid=node.apid)
         recorder = Recorder(out / "log", dictionary).attach(client)
         client.connect()
         session.attach(client, dictionary.parameter_by_name["power.UnderVoltageV"].default)

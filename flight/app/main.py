@@ -10,6 +10,7 @@ Exit codes: 0 clean shutdown (SIGINT/SIGTERM), 2 configuration error, 3 commande
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -71,9 +72,10 @@ def run_node(config: str, reset_cause: str, heartbeat_fd: int | None) -> int:
         # Time moves only when the driver steps it; liveness is then a wall-clock matter.
         clock_link = open_link(cfg.clock_url)
         where = getattr(clock_link, "local_address", None)
-        print(f"gridfree node {cfg.name}: lockstep clock on "
-              f"{f'tcp://{where[0]}:{where[1]}' if where and cfg.clock_url.startswith('tcp') else cfg.clock_url}",
-              flush=True)
+        clock_shown = f"tcp://{where[0]}:{where[1]}" if where and cfg.clock_url.startswith("tcp") else cfg.clock_url
+        print(f"gridfree node {cfg.name}: lockstep clock on {clock_shown}", flush=True)
+        print("GRIDFREE-NODE " + json.dumps({"name": cfg.name, "apid": cfg.apid, "radio": shown, "clock": clock_shown,
+                                             "dictionary": node.dictionary.hash}), flush=True)
         started = []
 
         def step_to(t: float) -> None:
@@ -92,6 +94,8 @@ def run_node(config: str, reset_cause: str, heartbeat_fd: int | None) -> int:
         clock_link.close()
         node.stop()
         return exit_code[0]
+    print("GRIDFREE-NODE " + json.dumps({"name": cfg.name, "apid": cfg.apid, "radio": shown, "clock": None,
+                                         "dictionary": node.dictionary.hash}), flush=True)
     node.start(open_radio=False)
     watchdog.start()
     try:

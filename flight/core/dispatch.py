@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from gridfree.flight.core.component import CommandFailed, Component
 from gridfree.protocols.dictionary import Channel, Command, DecodeError, Event, Field, Severity, HousekeepingPacket
-from gridfree.protocols.errors import ProtocolError
+from gridfree.protocols.errors import CrcError, ProtocolError
 from gridfree.protocols.pus import AckFlags, PusTc
 from gridfree.protocols.services.verification import FailureCode, RequestId, Subtype, VerificationReport
 
@@ -117,7 +117,7 @@ class Dispatcher(Component):
         try:
             tc = PusTc.unpack(packet)
         except ProtocolError as exc:
-            code = FailureCode.BAD_CHECKSUM if "error control" in str(exc) else FailureCode.INCOMPLETE_OR_BAD_LENGTH
+            code = FailureCode.BAD_CHECKSUM if isinstance(exc, CrcError) else FailureCode.INCOMPLETE_OR_BAD_LENGTH
             self._reject(request, code, str(exc))
             return
         if tc.apid != self.ctx.downlink.apid:

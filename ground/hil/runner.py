@@ -9,7 +9,6 @@ in `record.py`; whether it passed, `criteria.py`.
 """
 from __future__ import annotations
 
-import re
 import struct
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from gridfree.ground.hil.power import Battery, Loads
 from gridfree.ground.hil.record import RECORD_EVERY_S, Observations, Record
 from gridfree.ground.hil.scenario import Fault, Scenario, ScheduledCommand
 from gridfree.ground.hil.truth import Truth
+from gridfree.ground.link.announce import NodeStartError, read_announcement
 from gridfree.ground.link.client import GroundClient
 from gridfree.protocols.dictionary import Dictionary
 from gridfree.protocols.links import open_link
@@ -116,11 +116,14 @@ class Session:
         self.node = subprocess.Popen([sys.executable, "-m", "gridfree.flight", "--config", str(workdir / "node.toml"),
                                       "--no-supervise"], stdout=subprocess.PIPE, text=True, cwd=workdir)
         try:
-            self.node_radio = re.search(r"radio on (\S+),", self.node.stdout.readline()).group(1)
-            self.clock = open_link(re.search(r"lockstep clock on (\S+)", self.node.stdout.readline()).group(1))
-        except (AttributeError, OSError):
+            self.addresses = read_announcement(self.node.stdout)  # its GRIDFREE-NODE line
+            if self.addresses.clock is None:
+                raise NodeStartError("it runs on its own clock, not in lockstep", [])
+            self.node_radio = self.addresses.radio
+            self.clock = open_link(self.addresses.clock)
+        except (NodeStartError, OSError) as exc:
             self.close()
-            raise RuntimeError("the node did not start in lockstep") from None
+            raise RuntimeError(f"the node did not start in lockstep: {exc}") from None
 
     def attach(self, ground: GroundClient, threshold_V: float) -> None:
         """The ground client on the node's radio: it records events, uploads the orbit and sends

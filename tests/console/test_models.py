@@ -86,6 +86,20 @@ def test_channels_without_limits_enums_and_times_read_as_an_operator_expects(dic
     assert cell(m, "power.Soc", m.STATE) == "no data"
 
 
+def test_a_time_is_shown_as_a_date_by_its_declaration_not_its_description(dictionary):
+    from gridfree.ground.console.models import format_value
+    from gridfree.protocols.dictionary import Channel
+
+    assert format_value(dictionary.channel_by_name["power.NextEclipseExit"], 1_795_000_600.25)[0] == \
+        "2026-11-18T11:16:40.250Z"
+    instant = Channel(900, "x.Instant", "f64", "s", "no word about time scales here")
+    duration = Channel(901, "x.Duration", "f32", "s", "how long, until the next pass in UTC")
+    assert format_value(instant, 1_795_000_600.25)[0] == "2026-11-18T11:16:40.250Z"
+    assert format_value(duration, 600.5)[0] == "600.5 s"
+    assert [c.name for c in dictionary.channels if format_value(c, 1.8e9)[0].endswith("Z")] == [
+        "power.NextEclipseEntry", "power.NextEclipseExit"]  # and no other channel of the node
+
+
 def test_a_silent_channel_greys_out_and_recovers_on_the_next_sample(dictionary, clock):
     m = TelemetryModel(dictionary, stale_s=5.0, clock=clock)
     m.apply_samples([Sample("eps.BatteryVoltage", 23.0, T0), Sample("power.EclipseFraction", 35.0, T0)])
