@@ -277,3 +277,41 @@ def test_uplinked_tenant_inputs_are_taken_checked_and_refused_when_bad(tmp_path)
     assert t.tlm("InputsStored") == 1
     assert t.command("DeleteInput", input_id=7).ok and t.tlm("InputsStored") == 0
     assert not t.command("DeleteInput", input_id=7).ok
+
+
+def orbit_picture(t0: float, period_s: float = 5677.0, shadow_s: float = 2100.0) -> dict:
+    """What the power manager knows once the orbit is uploaded and the arrays learnt: eclipses for
+    the next orbits, the arrays' output in sun, the last orbit of SOC."""
+    eclipses = tuple((t0 + 1000.0 + k * period_s, t0 + 1000.0 + k * period_s + shadow_s) for k in range(4))
+    history = tuple((t0 - period_s + s, 0.8) for s in range(int(period_s)))
+    return dict(eclipses=eclipses, array_sun_W=9000.0, soc_history=history)
+
+
+def test_with_an_orbit_picture_the_payload_runs_at_the_onboard_plans_power(tmp_path):
+    t = manager(tmp_path, quotas=(7,))
+    t.send("readingsIn", EpsReadings.of(EPOCH, {Quantity.PAYLOAD_TEMP_C: 20.0, Quantity.RADIATOR_TEMP_C: 10.0}, {}))
+    tick(t)
+    assert math.isnan(t.tlm("PlannedPowerW"))  # no orbit picture: the grant rules
+    offer(t, **orbit_picture(t.clock.now()))
+    submit(t, JobSpec(21, 7, Kind.TILES, seed=1, size=0, batch=1, chunks=100_000, threshold=0.3))
+    tick(t, 3)
+    planned_W = t.tlm("PlannedPowerW")
+    assert BOARD.idle_W < planned_W < BOARD.max_W and planned_W != 3000.0
+    assert clocks(t)[-1] == pytest.approx(BOARD.clock_for(planned_W))
+    t.set_parameter("PlanOnBoard", False)
+    tick(t)
+    assert math.isnan(t.tlm("PlannedPowerW")) and clocks(t)[-1] == pytest.approx(BOARD.clock_for(3000.0))
+
+
+def test_no_plan_is_made_without_temperatures_or_a_throttle_point(tmp_path):
+    from gridfree.flight.thermal.state import UNKNOWN_THERMAL
+
+    t = manager(tmp_path, thermal=UNKNOWN_THERMAL)
+    offer(t, **orbit_picture(EPOCH))
+    t.send("readingsIn", EpsReadings.of(EPOCH, {Quantity.PAYLOAD_TEMP_C: 20.0, Quantity.RADIATOR_TEMP_C: 10.0}, {}))
+    tick(t)
+    assert math.isnan(t.tlm("PlannedPowerW"))  # the thermal manager has not said where it throttles
+    t.send("thermalIn", THERMAL)
+    t.send("readingsIn", EpsReadings.of(EPOCH, {Quantity.PAYLOAD_TEMP_C: 20.0}, {}))
+    tick(t)  # without a plan, one is tried at every decision
+    assert math.isnan(t.tlm("PlannedPowerW"))  # no radiator reading

@@ -2,13 +2,25 @@
 power, and flying the plan keeps the battery inside the DoD limit through the eclipses."""
 import math
 
+from gridfree.flight.compute.datasheet import BOARD
 from gridfree.flight.core.modes import Mode
 from gridfree.protocols.compute import JobSpec, Kind
-from gridfree.flight.compute.datasheet import BOARD
-from tests.compute.test_manager import send, submit
+from gridfree.protocols.pus import PusTc
 from tests.power.test_power_manager import bench, run, upload_orbit
 
 JOB = JobSpec(21, 7, Kind.TILES, seed=1, size=0, batch=1, chunks=100_000, threshold=0.3)
+
+
+def send(node, name, **args):
+    cmd = node.dictionary.command_by_name[name]
+    node.submit(PusTc(apid=100, service=cmd.service, subtype=cmd.subtype, seq_count=node.cmdDisp.accepted,
+                      app_data=cmd.encode_args(**args)).pack())
+
+
+def submit(node, spec, priority=1):
+    send(node, "compute.Submit", job_id=spec.job_id, tenant=spec.tenant, kind=spec.kind.name, seed=spec.seed,
+         size=spec.size, batch=spec.batch, chunks=spec.chunks, priority=priority, deadline_unix_s=0.0,
+         threshold=spec.threshold, input_id=spec.input_id)
 
 
 def planned(node):
@@ -37,7 +49,7 @@ def test_flying_the_plan_spends_in_shadow_and_keeps_the_dod_limit(tmp_path):
     assert shadow_W and sum(shadow_W) / len(shadow_W) > BOARD.idle_W  # it computes through the eclipse
     window = int(period / 2.0)
     assert max(max(socs[max(0, k - window):k + 1]) - socs[k] for k in range(len(socs))) <= 0.30
-    assert not node.power.shed
+    assert not node.telemetry.read("power.PayloadShed")
 
 
 def test_the_manager_sets_the_board_to_the_plans_power(tmp_path):
@@ -69,9 +81,9 @@ def test_a_job_the_plan_cannot_finish_in_time_waits_and_is_dropped_at_its_deadli
          priority=1, deadline_unix_s=now + 3000.0, threshold=0.3, input_id=0)
     assert hopeless.work_units() * hopeless.chunks > BOARD.peak_mflops * 60.0
     run(truth, node, 5.0)
-    assert set(node.compute.jobs) == {31, 32}, node.dispatcher.failed
+    assert set(node.compute.queue.ids()) == {31, 32}, node.cmdDisp.failed
     assert node.telemetry.read("compute.JobsLate") == 1
     assert node.telemetry.read("compute.ActiveJob") == 32  # the one that can make it runs, though due later
     run(truth, node, 60.0)
-    assert 31 not in node.compute.jobs and node.compute.deadline_misses == 1
-    assert node.telemetry.read("compute.DeadlineMisses") == 1 and node.compute.jobs_failed >= 1
+    assert 31 not in node.compute.queue and node.compute.deadline_misses == 1
+    assert node.telemetry.read("compute.DeadlineMisses") == 1 and node.telemetry.read("compute.JobsFailed") >= 1

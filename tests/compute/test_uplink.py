@@ -68,11 +68,11 @@ def test_an_input_uplinked_out_of_order_feeds_a_job_the_ground_verifies_against_
                                         seq_count=999).pack())
     damaged = bytearray(damaged)
     damaged[2 + 8 * 3] ^= 0x21  # two bit errors in one BCH code block: beyond correction
-    bad_before, accepted_before = node.radio.frames_bad, node.dispatcher.accepted
+    bad_before, accepted_before = node.radio.frames_bad, node.cmdDisp.accepted
     ground.link.write(bytes(damaged))
     run(truth, node, 1.0)
-    assert node.radio.frames_bad == bad_before + 1 and node.dispatcher.accepted == accepted_before + len(handles)
-    assert node.large_data.uplink_duplicates == 2 and node.telemetry.read("lds.UplinksInProgress") == 1
+    assert node.radio.frames_bad == bad_before + 1 and node.cmdDisp.accepted == accepted_before + len(handles)
+    assert node.lds.uplink_duplicates == 2 and node.telemetry.read("lds.UplinksInProgress") == 1
     handles += [send(i) for i in order[20:]]
     run(truth, node, 1.0)
     assert node.compute.inputs.ids() == []  # part 0 never came: nothing is taken before the transfer is whole
@@ -117,7 +117,7 @@ def test_a_damaged_upload_is_refused_and_counted_and_loses_nothing_stored(tmp_pa
     assert last.failed and "CRC-32C does not match" in last.failure[1]
     assert "already stored" in ground.uplinks[tid_twice][-1].failure[1]
     assert node.compute.inputs_rejected == 2
-    assert node.large_data.uplinks_aborted == 2 and node.compute.inputs.ids() == [7]
+    assert node.lds.uplinks_aborted == 2 and node.compute.inputs.ids() == [7]
     assert stored.read_bytes() == good.pack()  # nothing stored before is lost or changed
 
     spec = JobSpec(42, TENANT, Kind.TILES, seed=0, size=0, batch=4, chunks=2, threshold=0.3, input_id=7)
@@ -149,14 +149,14 @@ def test_a_job_never_computes_on_a_missing_or_damaged_input(tmp_path):
     assert in_use.failed and "used by queued job 43" in in_use.failure[1]
     assert all(h.failed for h in refused) and "holds 8192 octets" in refused[0].failure[1]
     assert "belongs to tenant 5" in refused[1].failure[1]
-    assert accepted.completed and 43 in node.compute.jobs
+    assert accepted.completed and 43 in node.compute.queue
     path = node.compute.dir / "inputs" / "input-0000000009.bin"
     raw = bytearray(path.read_bytes())
     raw[100] ^= 0x80  # an upset in storage after the job was accepted
     path.write_bytes(bytes(raw))
     node.modes.request(Mode.NOMINAL, "test")
     run(truth, node, 5.0)
-    assert 43 not in node.compute.jobs and node.compute.chunks_done == 0 and results(ground) == {}
+    assert 43 not in node.compute.queue and node.compute.chunks_done == 0 and results(ground) == {}
     assert any(e.text.startswith("job 43 dropped: tenant input damaged") for e in ground.events)
     deleted = ground.send("compute.DeleteInput", input_id=9)
     run(truth, node, 1.0)
