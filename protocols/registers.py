@@ -130,12 +130,26 @@ def node_sensors(registers: Iterable[Register]) -> tuple[Register, ...]:
     return tuple(sorted((r for r in registers if r.rate is not None), key=lambda r: r.number))
 
 
-check(REGISTERS)
-Reg = register_enum(REGISTERS)
-"""The register numbers by name (units in the names), derived from `REGISTERS`."""
+def derive(registers: Iterable[Register]) -> dict:
+    """The tables every user of the map reads, from one map: this module's own globals below."""
+    registers = check(registers)
+    reg = register_enum(registers)
+    return {
+        "REGISTERS": registers,
+        "Reg": reg,
+        "BY_NUMBER": {r.number: r for r in registers},
+        "INTEGER_REGS": frozenset(reg(r.number) for r in registers if r.wire is Wire.U32),
+        "WRITABLE_REGS": frozenset(reg(r.number) for r in registers if r.writable),
+        "SENSOR_REGS": frozenset(reg(r.number) for r in registers if r.is_sensor),
+        "NODE_SENSORS": node_sensors(registers),
+    }
 
-BY_NUMBER: Final = {r.number: r for r in REGISTERS}
-INTEGER_REGS: Final = frozenset(Reg(r.number) for r in REGISTERS if r.wire is Wire.U32)
-WRITABLE_REGS: Final = frozenset(Reg(r.number) for r in REGISTERS if r.writable)
-SENSOR_REGS: Final = frozenset(Reg(r.number) for r in REGISTERS if r.is_sensor)
-NODE_SENSORS: Final = node_sensors(REGISTERS)
+
+_derived = derive(REGISTERS)
+Reg = _derived["Reg"]
+"""The register numbers by name (units in the names), derived from `REGISTERS`."""
+BY_NUMBER: Final = _derived["BY_NUMBER"]
+INTEGER_REGS: Final = _derived["INTEGER_REGS"]  # sent as u32
+WRITABLE_REGS: Final = _derived["WRITABLE_REGS"]
+SENSOR_REGS: Final = _derived["SENSOR_REGS"]  # measured: the rig models their noise
+NODE_SENSORS: Final = _derived["NODE_SENSORS"]  # what the node reads, in register order

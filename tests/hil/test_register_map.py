@@ -1,6 +1,10 @@
 """The register map is the one table node and rig agree on: every sensor in it is answered by the
 emulated board from its truth, read by the node's rig driver over a real serial line, and published
 as an EPS channel, with nothing declared a second time."""
+import json
+import subprocess
+import sys
+
 import pytest
 
 from gridfree.flight.hardware.drivers import UnknownDriver, open_board
@@ -61,6 +65,51 @@ def test_a_new_sensor_is_one_entry_and_every_table_follows_it():
     registers = check(REGISTERS + (extra,))
     assert register_enum(registers).PAYLOAD_CURRENT_A == 0x0024
     assert node_sensors(registers)[-1] is extra and len(node_sensors(registers)) == len(NODE_SENSORS) + 1
+
+
+# A process with one more sensor in the map (what a developer adds to protocols/registers.py) and
+# its truth on the rig (what they add to ground/hil/sensors.py), and no other edit.
+ONE_MORE_SENSOR = """
+import json
+import gridfree.protocols.registers as registers
+extra = registers.Register(0x0024, "payload_current_A", "A", rate=registers.Rate.SLOW,
+                           channel=registers.Telemetry(13, "PayloadCurrent", "Compute payload current"))
+vars(registers).update(registers.derive(registers.REGISTERS + (extra,)))
+
+from gridfree.ground.hil.sensors import SENSORS, SensorModel
+from gridfree.protocols.registers import Reg
+SENSORS[Reg.PAYLOAD_CURRENT_A] = SensorModel(lambda t: t.loads.compute_W / t.bus_V, 0.1, 0.05)
+
+from gridfree.flight.hardware.drivers import open_board
+from gridfree.flight.hardware.eps import EpsComponent
+from gridfree.flight.hardware.interfaces import Quantity
+from gridfree.flight.hardware.sensors import CHANNEL, SLOW
+from gridfree.ground.hil.board import BoardServer, EmulatedBoard
+from gridfree.ground.hil.orbit import preset
+from gridfree.ground.hil.truth import Truth
+from gridfree.protocols.links import open_link
+from gridfree.protocols.links.ptypair import PtyPair
+
+truth = Truth.from_elements(preset("iss500", 1_774_018_000.0), 1_774_018_000.0)
+truth.step(1.0)
+with PtyPair() as pair:
+    server = BoardServer(EmulatedBoard(truth, seed=7), open_link(pair.paths[0])).start()
+    driver = open_board("rig", pair.paths[1])
+    swept = driver.read_many(SLOW)
+    driver.close(); server.stop(); server.link.close()
+q = Quantity.PAYLOAD_CURRENT_A
+channel = next(c for c in EpsComponent.channels if c.name == CHANNEL[q])
+print(json.dumps({"read_A": swept[q], "true_A": truth.loads.compute_W / truth.bus_V, "channel": [channel.id, channel.unit],
+                  "swept": len(swept)}))
+"""
+
+
+def test_one_more_sensor_is_one_map_entry_and_its_truth():
+    proc = subprocess.run([sys.executable, "-c", ONE_MORE_SENSOR], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(proc.stdout)
+    assert got["read_A"] == pytest.approx(got["true_A"], abs=5 * 0.1 + 0.05)
+    assert got["channel"] == [13, "A"] and got["swept"] == len(SLOW) + 1
 
 
 @pytest.mark.parametrize("bad, problem", [
