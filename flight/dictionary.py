@@ -3,6 +3,7 @@ from gridfree.protocols.dictionary import Dictionary
 
 
 def node_dictionary() -> Dictionary:
-    from gridfree.flight.app.node import default_dictionary
+    """What `gridfree dict` exports: the topology's instances' class declarations, no node built."""
+    from gridfree.flight.app.topology import dictionary
 
-    return default_dictionary()
+    return dictionary()

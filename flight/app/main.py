@@ -26,33 +26,30 @@ def run_node(config: str, reset_cause: str, heartbeat_fd: int | None) -> int:
     from gridfree.protocols.links import LinkError, LinkReader, open_link
 
     exit_code = [EXIT_OK]
-    try:
-        cfg = NodeConfig.load(config)
-        node = Node(cfg, reset_cause=reset_cause)
-    except (ConfigError, ValueError) as exc:
-        print(f"gridfree node: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
+    node = None
 
     def reboot():
         exit_code[0] = EXIT_REBOOT
         node.stop_event.set()
 
-    node.node.on_reboot = reboot
-
     def expired(starved_s: float):
         print(f"gridfree node: software watchdog expired ({starved_s:.1f} s without a kick)", file=sys.stderr, flush=True)
         os._exit(EXIT_WATCHDOG)
 
-    watchdog = SoftwareWatchdog(cfg.watchdog_s, expired)
-    node.node.watchdog = watchdog
     def heartbeat(_t=None):
         try:
             os.write(heartbeat_fd, b".")
         except OSError:
             pass  # the supervisor is gone; keep flying
 
-    if heartbeat_fd is not None and not node.clock.lockstep:
-        node.groups["slow"].members.append(heartbeat)
+    try:
+        cfg = NodeConfig.load(config)
+        watchdog = SoftwareWatchdog(cfg.watchdog_s, expired)
+        beat = heartbeat if heartbeat_fd is not None and cfg.clock != "lockstep" else None
+        node = Node(cfg, reset_cause=reset_cause, on_reboot=reboot, watchdog=watchdog, heartbeat=beat)
+    except (ConfigError, ValueError) as exc:
+        print(f"gridfree node: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
 
     def on_signal(signum, _frame):
         node.stop_event.set()

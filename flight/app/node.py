@@ -6,48 +6,22 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
+from gridfree.flight.app import topology
 from gridfree.flight.app.config import ConfigError, NodeConfig, Table
-from gridfree.flight.app.radio import Radio
 from gridfree.flight.core.bus import SoftwareBus
-from gridfree.flight.hardware.eps import EpsComponent
-from gridfree.flight.hardware.interfaces import open_board
-from gridfree.flight.compute.manager import ComputeManager
-from gridfree.flight.power.manager import PowerManager
-from gridfree.flight.thermal.manager import ThermalManager
 from gridfree.flight.core.clock import LockstepClock, RealClock
 from gridfree.flight.core.component import Component
 from gridfree.flight.core.context import NodeContext, TelemetryDb
-from gridfree.flight.core.dispatch import Dispatcher
+from gridfree.flight.core.dispatch import CommandPacket
 from gridfree.flight.core.downlink import Downlink
 from gridfree.flight.core.modes import ModeMachine
-from gridfree.flight.core.nodecomp import NodeComponent
 from gridfree.flight.core.scheduler import RateGroup, Scheduler
-from gridfree.flight.core.services.events import EventService
-from gridfree.flight.core.services.health import HealthService
-from gridfree.flight.core.services.largedata import LargeDataService
-from gridfree.flight.core.services.housekeeping import HousekeepingService
-from gridfree.flight.core.services.monitoring import EventAction, MonitoringService, Pmon
-from gridfree.flight.core.services.parameters import ParameterService
-from gridfree.flight.core.services.schedule import ScheduleService
-from gridfree.flight.core.services.test import TestService
-from gridfree.flight.core.services.time import TimeService
+from gridfree.flight.core.services.monitoring import EventAction, Pmon
+from gridfree.flight.hardware.energy import discover_energy_meter
+from gridfree.flight.hardware.drivers import open_board
+from gridfree.flight.hardware.interfaces import PowerBoard
 from gridfree.protocols.config import LinkConfig, LinkConfigError
-from gridfree.protocols.dictionary import Dictionary
 from gridfree.protocols.pus import PusTc
-
-DICTIONARY_VERSION = "0.2.0"
-
-
-def build_dictionary(components: list[Component]) -> Dictionary:
-    decls = [c.declarations() for c in components]
-    return Dictionary(
-        version=DICTIONARY_VERSION,
-        channels=[x for d in decls for x in d.channels],
-        commands=[x for d in decls for x in d.commands],
-        events=[x for d in decls for x in d.events],
-        parameters=[x for d in decls for x in d.parameters],
-        housekeeping=[x for d in decls for x in d.housekeeping],
-    )
 
 
 def _pmons(t: Table) -> list[Pmon]:
@@ -83,7 +57,14 @@ def _actions(t: Table) -> list[_ActionSpec]:
 
 
 class Node:
-    def __init__(self, cfg: NodeConfig, reset_cause: str = "power on", on_reboot=None):
+    """A node built from its configuration by the topology table (flight/app/topology.py).
+
+    `board` replaces the configured hardware driver and `tm_sink(vc, packet)` the radio's downlink
+    (a test bench wiring a board or a ground in-process); `on_reboot`, `watchdog` and `heartbeat`
+    are the hooks of the process that runs the node."""
+
+    def __init__(self, cfg: NodeConfig, reset_cause: str = "power on", *, board: PowerBoard | None = None,
+                 tm_sink=None, on_reboot=None, watchdog=None, heartbeat=None):
         self.cfg = cfg
         raw = cfg.raw or Table({}, "<defaults>", "")
         try:
@@ -94,54 +75,56 @@ class Node:
         self.bus = SoftwareBus()
         self.stop_event = threading.Event()
         cfg.state_dir.mkdir(parents=True, exist_ok=True)
-
-        self.node = NodeComponent(cfg.state_dir, reset_cause, on_reboot=on_reboot)
-        self.dispatcher = Dispatcher()
-        self.events = EventService()
-        self.hk = HousekeepingService()
-        self.params = ParameterService(cfg.state_dir / "parameters.bin")
-        self.monitor = MonitoringService(_pmons(raw))
-        self.radio = Radio(cfg.radio_url, self.link_config)
-        self.health = HealthService()
-        self.radio.health = self.health.monitor
-        self.schedule = ScheduleService(cfg.state_dir / "schedule.bin")
-        self.eps = EpsComponent(open_board(cfg.hardware_driver, cfg.hardware_url))
-        self.power = PowerManager(self.eps)
-        self.thermal = ThermalManager(self.eps)
-        self.large_data = LargeDataService()
-        self.compute = ComputeManager(self.power, self.thermal, self.eps, self.large_data, cfg.state_dir,
-                                      bytes.fromhex(cfg.ledger_key_hex), cfg.ledger_key_id)
-        # Order is the order of work within a tick: commands act, sensors are read, monitoring
-        # checks them, housekeeping reports them, and the radio sends what was produced.
-        self.components: list[Component] = [self.node, self.dispatcher, self.events, self.params, TestService(),
-                                            TimeService(), self.schedule, self.large_data, self.eps, self.power,
-                                            self.thermal, self.compute, self.monitor, self.hk, self.radio,
-                                            self.health]
-        action_specs = _actions(raw)
+        self.dictionary = topology.dictionary()
+        pmons, action_specs = _pmons(raw), _actions(raw)
+        actions = [self._action(s, raw.source) for s in action_specs]
         if cfg.raw is not None:
             raw.finish()
 
-        self.dictionary = build_dictionary(self.components)
+        arguments = {
+            "node": dict(state_dir=cfg.state_dir, reset_cause=reset_cause, on_reboot=on_reboot, watchdog=watchdog),
+            "params": dict(store_path=cfg.state_dir / "parameters.bin"),
+            "schedule": dict(store_path=cfg.state_dir / "schedule.bin"),
+            "monitor": dict(pmons=pmons, actions=actions),
+            "radio": dict(url=cfg.radio_url, link_config=self.link_config),
+            "eps": dict(board=board if board is not None else open_board(cfg.hardware_driver, cfg.hardware_url)),
+            "compute": dict(state_dir=cfg.state_dir, ledger_key=bytes.fromhex(cfg.ledger_key_hex),
+                            key_id=cfg.ledger_key_id, energy_meter=discover_energy_meter()),
+        }
+        self.components: dict[str, Component] = {
+            i.name: i.component(i.name, i.id_base, **arguments.get(i.name, {})) for i in topology.INSTANCES}
+        topology.wire(self.components)
+
         self.modes = ModeMachine(self.clock.now, self.bus.publish)
-        self.downlink = Downlink(cfg.apid, self.clock, self.radio.sink)
+        self.downlink = Downlink(cfg.apid, self.clock, tm_sink or self.components["radio"].sink)
         self.telemetry = TelemetryDb(self.dictionary)
-        self.ctx = NodeContext(self.clock, self.bus, self.dictionary, self.telemetry, self.events, self.params,
-                               self.downlink, self.modes)
-        self.monitor.actions = [self._action(s, raw.source) for s in action_specs]
-        for c in self.components:
+        self.ctx = NodeContext(self.clock, self.bus, self.dictionary, self.telemetry, self.components["events"],
+                               self.components["params"], self.downlink, self.modes)
+        for c in self.components.values():
             c.attach(self.ctx)
-        self.dispatcher.route(self.components)
-        self.node.dispatcher = self.dispatcher
-        self.monitor.submit = self.radio.submit = self.schedule.submit = self.dispatcher.submit
+        self.components["cmdDisp"].route(list(self.components.values()))
 
         rates = cfg.rates
         self.groups = {"fast": RateGroup("fast", 1 / rates.fast_hz), "slow": RateGroup("slow", 1 / rates.slow_hz),
                        "background": RateGroup("background", 1 / rates.background_hz)}
-        for c in self.components:
+        for c in self.components.values():
             for group, members in c.schedule().items():
                 self.groups[group].members.extend(members)
+        if heartbeat is not None:
+            self.groups["slow"].members.append(heartbeat)
         self.scheduler = Scheduler(self.clock, list(self.groups.values()), on_error=self._member_failed)
         self.member_errors: list[str] = []
+
+    def __getattr__(self, name: str) -> Component:
+        """`node.power` is the instance called "power": for test benches and tools that observe."""
+        components = self.__dict__.get("components", {})
+        if name in components:
+            return components[name]
+        raise AttributeError(f"{type(self).__name__} has no attribute or component instance {name!r}")
+
+    def submit(self, packet: bytes) -> bool:
+        """Hand a TC packet to the dispatcher as the radio would (test benches, in-process drivers)."""
+        return self.components["cmdDisp"].commandIn_handler(CommandPacket(packet))
 
     def _action(self, spec: _ActionSpec, source: str) -> EventAction:
         cmd = self.dictionary.command_by_name.get(spec.command)
@@ -162,8 +145,8 @@ class Node:
     # ---- life cycle -------------------------------------------------------------------------------
     def start(self, open_radio: bool = True) -> None:
         if open_radio:
-            self.radio.open()
-        self.node.start()
+            self.components["radio"].open()
+        self.components["node"].start()
         self.scheduler.start()
 
     def run(self) -> None:
@@ -176,19 +159,5 @@ class Node:
 
     def stop(self) -> None:
         self.stop_event.set()
-        for c in reversed(self.components):
+        for c in reversed(list(self.components.values())):
             c.stop()
-        self.eps.board.close()
-
-
-def default_dictionary() -> Dictionary:
-    """The dictionary of a node built from the default configuration (what `gridfree dict` exports)."""
-    import tempfile
-    from pathlib import Path
-
-    with tempfile.TemporaryDirectory() as tmp:
-        node = Node(NodeConfig(state_dir=Path(tmp)))
-        try:
-            return node.dictionary
-        finally:
-            node.stop()

@@ -11,6 +11,9 @@ from __future__ import annotations
 import threading
 
 from gridfree.flight.core.component import Component
+from gridfree.flight.core.dispatch import CommandPacket
+from gridfree.flight.core.health import Pong, WatchRequest
+from gridfree.flight.core.ports import OutPort
 from gridfree.protocols.config import LinkConfig
 from gridfree.protocols.deframing import CltuDecoder
 from gridfree.protocols.dictionary import Channel, Command, HousekeepingPacket
@@ -41,12 +44,17 @@ class Radio(Component):
                 description="Fault injection for test benches: the uplink thread blocks on its next data, "
                             "so health monitoring must find it and restart it"),
     )
+    ports = (
+        OutPort("commandOut", CommandPacket, "uplinked TCs, to the dispatcher", returns=bool),
+        OutPort("watchOut", WatchRequest, "the uplink thread, for health monitoring"),
+        OutPort("pongOut", Pong, "the uplink thread's answers to health pings"),
+    )
     housekeeping = (
         HousekeepingPacket(1, "Link", ("FramesOk", "FramesBad", "BitsCorrected", "TmFrames", "TmBytesOut",
                                        "DroppedWrites", "LinkErrors"), 1.0, "Radio link statistics"),
     )
 
-    def __init__(self, url: str, link_config: LinkConfig = LinkConfig(), name: str = "radio", id_base: int = 0x0080):
+    def __init__(self, name: str, id_base: int, *, url: str, link_config: LinkConfig = LinkConfig()):
         super().__init__(name, id_base)
         self.url, self.link_config = url, link_config
         self.encoder = TmFrameEncoder(link_config)
@@ -58,14 +66,11 @@ class Radio(Component):
         self._sent_since_idle = True
         self._hang = threading.Event()
         self._release = threading.Event()
-        self.submit = None  # the dispatcher's submit, set by the node
-        self.health = None  # HealthMonitor, set by the node
 
     def open(self) -> Link:
         self.link = open_link(self.url)
         self._start_reader()
-        if self.health is not None:
-            self.health.watch(self.name, self._ping, self._restart_reader, timeout_s=3.0)
+        self.out("watchOut", WatchRequest(self.name, self._ping, self._restart_reader, timeout_s=3.0))
         return self.link
 
     def _start_reader(self) -> None:
@@ -73,7 +78,7 @@ class Radio(Component):
         self.reader.start()
 
     def _ping(self, key: int) -> None:
-        self.reader.call_soon(lambda: self.health.pong(self.name, key))
+        self.reader.call_soon(lambda: self.out("pongOut", Pong(self.name, key)))
 
     def _restart_reader(self) -> None:
         """Abandon a stuck uplink thread (it exits if it ever wakes) and read on a new one."""
@@ -126,7 +131,7 @@ class Radio(Component):
                 self.frames_bad += 1
                 continue
             self.frames_ok += 1
-            self.submit(frame.data)
+            self.out("commandOut", CommandPacket(frame.data))
         self.frames_bad += self.cltu.stats.frames_bad - before_bad
 
     def stop(self) -> None:

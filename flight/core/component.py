@@ -8,6 +8,9 @@ dictionary, so there is no second place to keep in step.
 
 Handlers are plain methods: a command ``SetMode`` is handled by ``cmd_SetMode(**args)``, which
 returns normally for success or raises `CommandFailed` with a PUS 1 failure code and a reason.
+What a component offers or needs from another goes through its declared `ports` (core/ports.py):
+an input port ``readingsIn`` is handled by ``readingsIn_handler(value)``, an output port is called
+with ``self.out("switchOut", value)``; the topology connects them.
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
+from gridfree.flight.core.ports import Port, PortError, PortSet
 from gridfree.protocols.dictionary import Channel, Command, Event, HousekeepingPacket, Parameter
 from gridfree.protocols.services.verification import FailureCode
 
@@ -45,11 +49,13 @@ class Component:
     events: tuple[Event, ...] = ()
     parameters: tuple[Parameter, ...] = ()
     housekeeping: tuple[HousekeepingPacket, ...] = ()
+    ports: tuple[Port, ...] = ()
 
     def __init__(self, name: str, id_base: int = 0):
         self.name = name
         self.id_base = id_base
         self.ctx: NodeContext | None = None
+        self.port_set = PortSet(name, type(self).ports)
 
     # ---- declarations ---------------------------------------------------------------------------
     @classmethod
@@ -84,6 +90,18 @@ class Component:
 
     def handler(self, local_command: str) -> Callable[..., Any] | None:
         return getattr(self, f"cmd_{local_command}", None)
+
+    def input_port(self, name: str) -> tuple[Port, Callable[[Any], Any]]:
+        """The declared input port `name` and the method that handles it."""
+        port = self.port_set.port(name, "in")
+        handler = getattr(self, port.handler_name, None)
+        if handler is None:
+            raise PortError(f"{type(self).__name__} declares input port {name!r} but has no {port.handler_name}")
+        return port, handler
+
+    def out(self, port: str, value: Any) -> Any:
+        """Invoke output port `port` with `value` (checked against its declaration)."""
+        return self.port_set.call(port, value)
 
     # ---- services for subclasses -----------------------------------------------------------------
     def tlm(self, local: str, value: Any) -> None:

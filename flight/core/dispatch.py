@@ -20,12 +20,27 @@ from collections import deque
 from dataclasses import dataclass
 
 from gridfree.flight.core.component import CommandFailed, Component
+from gridfree.flight.core.ports import InPort
 from gridfree.protocols.dictionary import Channel, Command, DecodeError, Event, Field, Severity, HousekeepingPacket
 from gridfree.protocols.errors import CrcError, ProtocolError
 from gridfree.protocols.pus import AckFlags, PusTc
 from gridfree.protocols.services.verification import FailureCode, RequestId, Subtype, VerificationReport
 
 MAX_QUEUED_COMMANDS = 64
+
+
+@dataclass(frozen=True)
+class CommandPacket:
+    """A TC packet for dispatch, from the uplink, the schedule or an event-action."""
+
+    packet: bytes
+
+
+@dataclass(frozen=True)
+class ArmRequest:
+    """Allow one hazardous command within `window_s`."""
+
+    window_s: float
 
 
 @dataclass(frozen=True)
@@ -49,6 +64,10 @@ class Dispatcher(Component):
     housekeeping = (HousekeepingPacket(1, "Status", ("CommandsAccepted", "CommandsRejected", "CommandsCompleted",
                                                    "CommandsFailed", "QueueOverflows"), 1.0, "Command dispatch"),)
     commands = (Command("Noop", opcode=0x01, description="Does nothing but count and verify"),)
+    ports = (
+        InPort("commandIn", CommandPacket, "a TC to verify and execute; False if the queue is full", returns=bool),
+        InPort("armIn", ArmRequest, "arm the next hazardous command"),
+    )
     events = (
         Event(1, "Rejected", Severity.WARNING_LO, "command rejected ({code}): {reason}",
               (Field("code", "u16"), Field("reason", "string[64]"))),
@@ -56,16 +75,13 @@ class Dispatcher(Component):
               (Field("command", "string[32]"), Field("code", "u16"), Field("reason", "string[64]"))),
     )
 
-    def __init__(self, name: str = "cmdDisp", id_base: int = 0x0010):
+    def __init__(self, name: str, id_base: int):
         super().__init__(name, id_base)
         self._queue: deque[bytes] = deque()
         self._lock = threading.Lock()
         self.accepted = self.rejected = self.completed = self.failed = self.overflows = 0
         self._routes: dict[tuple, tuple[Command, object]] = {}
         self.armed_until = 0.0
-
-    def attach(self, ctx) -> None:
-        super().attach(ctx)
 
     def route(self, components: list[Component]) -> None:
         """Bind every declared command to its handler; a declared command without one is a
@@ -81,13 +97,17 @@ class Dispatcher(Component):
     def schedule(self):
         return {"fast": [self.tick]}
 
-    def submit(self, packet: bytes) -> bool:
+    def commandIn_handler(self, tc: CommandPacket) -> bool:
+        """Called from any thread; the command runs at the next fast tick."""
         with self._lock:
             if len(self._queue) >= MAX_QUEUED_COMMANDS:
                 self.overflows += 1
                 return False
-            self._queue.append(bytes(packet))
+            self._queue.append(bytes(tc.packet))
             return True
+
+    def armIn_handler(self, request: ArmRequest) -> None:
+        self.armed_until = self.ctx.clock.now() + request.window_s
 
     def tick(self, _t: float = 0.0) -> None:
         while True:
@@ -172,9 +192,6 @@ class Dispatcher(Component):
         self._report(Subtype.COMPLETION_FAILED, request, code, reason.encode()[:64])
         self.log("Failed", command=cmd.name[:32], code=int(code), reason=reason[:64])
         self.ctx.bus.publish(CommandExecuted(cmd.name, False, int(code), reason))
-
-    def arm(self, window_s: float) -> None:
-        self.armed_until = self.ctx.clock.now() + window_s
 
     def cmd_Noop(self) -> None:
         pass

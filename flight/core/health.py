@@ -19,6 +19,24 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 
+@dataclass(frozen=True)
+class WatchRequest:
+    """An active part asking to be watched: how to ping its thread and how to restart it."""
+
+    name: str
+    ping: Callable[[int], None]  # deliver a ping key to the part's own thread
+    restart: Callable[[], None]
+    timeout_s: float = 3.0
+
+
+@dataclass(frozen=True)
+class Pong:
+    """A part's answer to ping `key`, from its own thread."""
+
+    name: str
+    key: int
+
+
 @dataclass
 class Watched:
     name: str

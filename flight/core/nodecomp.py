@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from gridfree.flight.core.component import CommandFailed, Component
+from gridfree.flight.core.dispatch import ArmRequest
+from gridfree.flight.core.ports import OutPort
 from gridfree.flight.core.modes import Mode, ModeChange, TransitionRefused
 from gridfree.flight.core.store import AtomicRecordFile, CorruptStoreError
 from gridfree.protocols.dictionary import Channel, Command, Event, Field, HousekeepingPacket, Severity
@@ -46,6 +48,7 @@ class NodeComponent(Component):
         Event(3, "ModeRefused", Severity.WARNING_LO, "mode {new} refused: {reason}",
               (Field("new", "u8", enum=MODES), Field("reason", "string[48]"))),
     )
+    ports = (OutPort("armOut", ArmRequest, "node.Arm, to the dispatcher"),)
     housekeeping = (
         HousekeepingPacket(1, "Health", ("Mode", "UptimeS", "BootCount", "ResetCause", "ModeTransitions", "DictionaryHash",
                                          "cmdDisp.CommandsAccepted", "cmdDisp.CommandsRejected",
@@ -53,8 +56,8 @@ class NodeComponent(Component):
                            "Node health"),
     )
 
-    def __init__(self, state_dir: Path, reset_cause: str = "power on", name: str = "node", id_base: int = 0x0000,
-                 on_reboot=None, watchdog=None):
+    def __init__(self, name: str, id_base: int, *, state_dir: Path, reset_cause: str = "power on", on_reboot=None,
+                 watchdog=None):
         super().__init__(name, id_base)
         self.boot_store = AtomicRecordFile(Path(state_dir) / "boot.bin")
         self.reset_cause = reset_cause
@@ -62,7 +65,6 @@ class NodeComponent(Component):
         self.boot_count = 0
         self.on_reboot = on_reboot or (lambda: None)
         self.watchdog = watchdog
-        self.dispatcher = None
 
     def attach(self, ctx) -> None:
         super().attach(ctx)
@@ -105,7 +107,7 @@ class NodeComponent(Component):
             raise CommandFailed(FailureCode.WRONG_MODE, exc.reason) from None
 
     def cmd_Arm(self, window_s: int) -> None:
-        self.dispatcher.arm(window_s)
+        self.out("armOut", ArmRequest(window_s))
 
     def cmd_Reboot(self) -> None:
         self.on_reboot()

@@ -1,37 +1,27 @@
 """The power and thermal sensor component: reads the board through whichever driver the node was
 configured with and publishes the readings as telemetry. Battery voltage and current are read
 every fast tick (under-voltage protection needs them quickly); temperatures and array power at 1 Hz.
+
+It is the only component that talks to the board. After every sweep it sends a snapshot of the
+readings (`EpsReadings`) through `readingsOut` to whoever the topology connected, and it switches
+loads and sets the payload's clock for others through `switchIn` and `payloadIn`, so it always
+knows what it last confirmed switched (the power budget counts the loads that are on).
 """
 from __future__ import annotations
 
 from gridfree.flight.core.component import CommandFailed, Component
+from gridfree.flight.core.ports import InPort, OutPort
 from gridfree.flight.hardware.interfaces import PowerBoard, Quantity, Switch
+from gridfree.flight.hardware.ports import EpsReadings, PayloadClock, SwitchCommand
 from gridfree.protocols.dictionary import Channel, Command, Event, Field, HousekeepingPacket, Limits, Severity
 from gridfree.protocols.services.verification import FailureCode
 
-FAST = (Quantity.BATTERY_VOLTAGE_V, Quantity.BATTERY_CURRENT_A)
-SLOW = (Quantity.BUS_VOLTAGE_V, Quantity.BATTERY_TEMP_C, Quantity.ARRAY_POWER_W, Quantity.PAYLOAD_TEMP_C,
-        Quantity.STRUCTURE_TEMP_C, Quantity.RADIATOR_TEMP_C, Quantity.PAYLOAD_POWER_W)
-CHANNEL = {
-    Quantity.BUS_VOLTAGE_V: "BusVoltage", Quantity.BATTERY_VOLTAGE_V: "BatteryVoltage",
-    Quantity.BATTERY_CURRENT_A: "BatteryCurrent", Quantity.BATTERY_TEMP_C: "BatteryTemp",
-    Quantity.ARRAY_POWER_W: "ArrayPower", Quantity.PAYLOAD_TEMP_C: "PayloadTemp",
-    Quantity.STRUCTURE_TEMP_C: "StructureTemp", Quantity.RADIATOR_TEMP_C: "RadiatorTemp",
-    Quantity.PAYLOAD_POWER_W: "PayloadPower",
-}
+from gridfree.flight.hardware.sensors import CHANNEL, EPS_SENSOR_CHANNELS, FAST, SLOW  # the register map's
 
 
 class EpsComponent(Component):
     channels = (
-        Channel(1, "BusVoltage", "f32", "V", "Main bus voltage", Limits(24.0, 25.6, 33.8, 34.0)),
-        Channel(2, "BatteryVoltage", "f32", "V", "Battery terminal voltage", Limits(24.0, 25.6, 33.8, 34.0)),
-        Channel(3, "BatteryCurrent", "f32", "A", "Battery current, positive while charging"),
-        Channel(4, "BatteryTemp", "f32", "C", "Battery temperature", Limits(-5.0, 0.0, 40.0, 45.0)),
-        Channel(5, "ArrayPower", "f32", "W", "Solar array output"),
-        Channel(6, "PayloadTemp", "f32", "C", "Compute payload temperature", Limits(-20.0, -10.0, 80.0, 90.0)),
-        Channel(7, "StructureTemp", "f32", "C", "Structure temperature"),
-        Channel(8, "RadiatorTemp", "f32", "C", "Radiator temperature"),
-        Channel(9, "PayloadPower", "f32", "W", "Compute payload power"),
+        *EPS_SENSOR_CHANNELS,  # ids 1-9, from the register map
         Channel(10, "DriverOk", "bool", description="The board answers"),
         Channel(11, "DriverTimeouts", "u32", description="Board requests that timed out"),
         Channel(12, "Absent", "u16", description="Readings the driver could not make this cycle"),
@@ -45,6 +35,13 @@ class EpsComponent(Component):
               (Field("timeouts", "u32"),)),
         Event(2, "DriverRecovered", Severity.ACTIVITY_HI, "board answering again"),
     )
+    ports = (
+        OutPort("readingsOut", EpsReadings, "a snapshot of the readings after every sweep (fast and slow)",
+                fan_out=True),
+        InPort("switchIn", SwitchCommand, "switch a load; True if the board confirmed", returns=bool),
+        InPort("payloadIn", PayloadClock, "set the payload's utilisation; True if the board confirmed",
+               returns=bool),
+    )
     housekeeping = (
         HousekeepingPacket(1, "Power", ("BusVoltage", "BatteryVoltage", "BatteryCurrent", "ArrayPower",
                                         "PayloadPower"), 1.0, "Electrical power"),
@@ -53,33 +50,38 @@ class EpsComponent(Component):
         HousekeepingPacket(3, "Driver", ("DriverOk", "DriverTimeouts", "Absent"), 1.0, "Board driver health"),
     )
 
-    def __init__(self, board: PowerBoard, name: str = "eps", id_base: int = 0x0100):
+    def __init__(self, name: str, id_base: int, *, board: PowerBoard):
         super().__init__(name, id_base)
-        self.board = board
+        self._board = board
         self._was_ok = True
-        self.readings: dict[Quantity, float] = {}
-        self.switched: dict[Switch, bool] = {}  # what the board last confirmed, for the power budget
+        self._readings: dict[Quantity, float] = {}
+        self._switched: dict[Switch, bool] = {}  # what the board last confirmed, for the power budget
 
     def schedule(self):
         return {"fast": [self.fast], "slow": [self.slow]}
 
     def _read(self, quantities) -> int:
         absent = 0
-        for q, value in self.board.read_many(quantities).items():
+        for q, value in self._board.read_many(quantities).items():
             if value is None:
                 absent += 1
-                self.readings.pop(q, None)  # a stale value must not pass for a fresh one
+                self._readings.pop(q, None)  # a stale value must not pass for a fresh one
                 continue
-            self.readings[q] = value
+            self._readings[q] = value
             self.tlm(CHANNEL[q], value)
         return absent
 
-    def fast(self, _t: float) -> None:
-        self._read(FAST)
+    def _publish(self, t: float) -> None:
+        self.out("readingsOut", EpsReadings.of(t, self._readings, self._switched, self._board.health.ok))
 
-    def slow(self, _t: float) -> None:
+    def fast(self, t: float) -> None:
+        self._read(FAST)
+        self._publish(t)
+
+    def slow(self, t: float) -> None:
         absent = self._read(SLOW)
-        health = self.board.health
+        self._publish(t)
+        health = self._board.health
         self.tlm("Absent", absent)
         self.tlm("DriverOk", health.ok)
         self.tlm("DriverTimeouts", health.timeouts)
@@ -90,15 +92,18 @@ class EpsComponent(Component):
                 self.log("DriverFault", timeouts=health.timeouts)
             self._was_ok = health.ok
 
-    def set_switch(self, s: Switch, on: bool) -> bool:
+    def switchIn_handler(self, request: SwitchCommand) -> bool:
         """Every switch goes through here so the power budget knows which loads are on."""
-        ok = self.board.set_switch(s, on)
+        ok = self._board.set_switch(request.switch, request.on)
         if ok:
-            self.switched[s] = on
+            self._switched[request.switch] = request.on
         return ok
 
+    def payloadIn_handler(self, clock: PayloadClock) -> bool:
+        return self._board.set_utilisation(clock.utilisation)
+
     def _switch(self, s: Switch, on: bool) -> None:
-        if not self.set_switch(s, on):
+        if not self.switchIn_handler(SwitchCommand(s, on)):
             raise CommandFailed(FailureCode.EXECUTION_ERROR, f"the board did not confirm {s.value} {'on' if on else 'off'}")
 
     def cmd_SetHeater(self, on: bool) -> None:
@@ -106,3 +111,6 @@ class EpsComponent(Component):
 
     def cmd_SetPayload(self, on: bool) -> None:
         self._switch(Switch.PAYLOAD, on)
+
+    def stop(self) -> None:
+        self._board.close()

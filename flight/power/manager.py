@@ -7,6 +7,10 @@ first; the radio receiver and the flight computer are never shed), enforces the 
 limit over the last orbit, and recomputes the power grant the compute manager may spend. Leaving
 SAFE needs margin, enforced as a mode guard, so a battery hovering at the threshold cannot bounce
 the node in and out of SAFE.
+
+It reads the battery and arrays from the EPS's `EpsReadings` (readingsIn), switches the payload
+through switchOut, and offers compute everything it knows about energy as one `PowerOutlook`
+every 1 Hz tick (outlookOut).
 """
 from __future__ import annotations
 
@@ -14,10 +18,13 @@ from collections import deque
 
 from gridfree.flight.core.component import Component
 from gridfree.flight.core.modes import Mode
+from gridfree.flight.core.ports import InPort, OutPort
 from gridfree.flight.hardware.interfaces import Quantity, Switch
+from gridfree.flight.hardware.ports import NO_READINGS, EpsReadings, SwitchCommand
 from gridfree.flight.power.budget import LOADS, PAYLOAD, GrantSegment, LoadBudget, plan_segments
 from gridfree.flight.power.eclipse import EclipsePredictor, OrbitElements
-from gridfree.flight.power.soc import SocEstimator, cell_ocv_V
+from gridfree.flight.power.outlook import PowerLimits, PowerOutlook
+from gridfree.flight.power.soc import SocEstimator
 from gridfree.protocols.dictionary import (
     Channel, Command, Event, Field, HousekeepingPacket, Limits, Parameter, Severity,
 )
@@ -93,6 +100,12 @@ class PowerManager(Component):
         Parameter(9, "PayloadMaxW", "f32", BOARD.max_W, "W", "Compute payload draw at full utilisation",
                   min=0.0, max=20000.0),
     )
+    ports = (
+        InPort("readingsIn", EpsReadings, "the EPS's readings: battery voltage and current, array and payload power"),
+        OutPort("switchOut", SwitchCommand, "the payload's switch, for shedding and restoring it", returns=bool),
+        OutPort("outlookOut", PowerOutlook, "grant, shed state, eclipses, SOC and limits, every 1 Hz tick",
+                fan_out=True),
+    )
     housekeeping = (HousekeepingPacket(1, "Status", ("Soc", "SocSigma", "DodOrbit", "PayloadShed", "GrantPowerW",
                                                      "GrantEnergyWh", "UnderVoltageTrips", "CycleCount", "CapacityAh",
                                                      "CapacityFadePct"), 1.0,
@@ -105,11 +118,12 @@ class PowerManager(Component):
                     HousekeepingPacket(3, "Budget", tuple(c.name for c in channels[16:25]), 10.0,
                                        "Power budget per load"))
 
-    def __init__(self, eps, capacity_Ah: float = 180.0, series: int = 8, resistance_ohm: float = 0.0053,
-                 nominal_V: float = 29.6, max_discharge_W: float = 4000.0, max_charge_A: float = 100.0,
-                 name: str = "power", id_base: int = 0x0200):
+    def __init__(self, name: str, id_base: int, *, capacity_Ah: float = 180.0, series: int = 8,
+                 resistance_ohm: float = 0.0053, nominal_V: float = 29.6, max_discharge_W: float = 4000.0,
+                 max_charge_A: float = 100.0):
         super().__init__(name, id_base)
-        self.eps = eps
+        self._readings = NO_READINGS
+        self._confirmed: dict[Switch, tuple[float, bool]] = {}  # what this manager switched, and when
         self.soc = SocEstimator(capacity_Ah, series, resistance_ohm)
         self.series, self.nominal_V, self.max_discharge_W = series, nominal_V, max_discharge_W
         self.max_charge_A = max_charge_A
@@ -139,6 +153,21 @@ class PowerManager(Component):
     def attach(self, ctx) -> None:
         super().attach(ctx)
         ctx.modes.add_guard("power", self._safe_exit_guard)
+
+    def readingsIn_handler(self, readings: EpsReadings) -> None:
+        self._readings = readings
+
+    def _switch(self, s: Switch, on: bool) -> bool:
+        ok = self.out("switchOut", SwitchCommand(s, on))
+        if ok:
+            self._confirmed[s] = (self.ctx.clock.now(), on)
+        return ok
+
+    def _is_on(self, s: Switch) -> bool | None:
+        """What the board last confirmed for `s`: this manager's own switching if it is newer than
+        the EPS's last sweep, else the sweep's."""
+        mine = self._confirmed.get(s)
+        return mine[1] if mine is not None and mine[0] >= self._readings.t else self._readings.is_on(s)
 
     def schedule(self):
         return {"fast": [self.fast], "slow": [self.slow], "background": [self.predict]}
@@ -187,10 +216,6 @@ class PowerManager(Component):
             drawdown_Wh=drawdown_Wh, cycle_Wh=self.param("DodLimitPct") / 100.0 * capacity_Wh,
             payload_max_W=payload_max_W) if self.array_sun_W else []
 
-    def soc_history(self) -> list[tuple[float, float]]:
-        """(time, SOC) over the last orbit, one a second: what the DoD limit is measured against."""
-        return list(self._history)
-
     def _safe_exit_guard(self, old: Mode, new: Mode):
         # A node with no battery readings at all (no EPS driver, e.g. a development host) has
         # nothing for this guard to judge; a node whose board stopped answering keeps its estimate.
@@ -198,7 +223,7 @@ class PowerManager(Component):
             need = self.param("SafeExitSocPct") / 100.0
             if self.soc.soc < need:
                 return f"SOC {100 * self.soc.soc:.1f} % below {100 * need:.0f} %"
-            volts = self.eps.readings.get(Quantity.BATTERY_VOLTAGE_V)
+            volts = self._readings.get(Quantity.BATTERY_VOLTAGE_V)
             if volts is not None and volts < self.param("UnderVoltageV") + SAFE_EXIT_MARGIN_V_PER_CELL * self.series:
                 return f"battery {volts:.2f} V too close to the under-voltage threshold"
         return None
@@ -207,8 +232,8 @@ class PowerManager(Component):
     def fast(self, t: float) -> None:
         dt_s = t - self._last_fast_s if self._last_fast_s is not None else 0.0
         self._last_fast_s = t
-        volts = self.eps.readings.get(Quantity.BATTERY_VOLTAGE_V)
-        amps = self.eps.readings.get(Quantity.BATTERY_CURRENT_A)
+        volts = self._readings.get(Quantity.BATTERY_VOLTAGE_V)
+        amps = self._readings.get(Quantity.BATTERY_CURRENT_A)
         if volts is None or amps is None:
             if self._initialised:
                 self._coast_s += dt_s
@@ -216,7 +241,7 @@ class PowerManager(Component):
             return
         self._last_A, self._coast_s = amps, 0.0
         if not self._initialised:  # first reading: start from the voltage, not from a guess
-            self.soc.soc = self._soc_from_voltage(volts - amps * self.soc.resistance_ohm)
+            self.soc.soc = self.soc.from_voltage(volts, amps)
             self._initialised = True
         self.soc.update(volts, amps, dt_s)
         if amps < 0:
@@ -234,7 +259,7 @@ class PowerManager(Component):
 
     def _learn(self) -> None:
         """What the arrays give in full sun and what the loads take, from the eps readings."""
-        r = self.eps.readings
+        r = self._readings
         array_W, volts, amps = (r.get(q) for q in (Quantity.ARRAY_POWER_W, Quantity.BATTERY_VOLTAGE_V,
                                                      Quantity.BATTERY_CURRENT_A))
         if array_W is None or volts is None or amps is None:
@@ -275,7 +300,7 @@ class PowerManager(Component):
         """Capacity fade from each eclipse: the charge that left the battery (counted) over the SOC
         it cost (read from the resistance-corrected voltage at both ends). In shadow nothing
         charges, so the count is clean; the first half minute is skipped while the load settles."""
-        r = self.eps.readings
+        r = self._readings
         array_W, volts, amps = (r.get(q) for q in (Quantity.ARRAY_POWER_W, Quantity.BATTERY_VOLTAGE_V,
                                                      Quantity.BATTERY_CURRENT_A))
         if array_W is None or volts is None or amps is None:
@@ -284,7 +309,7 @@ class PowerManager(Component):
         if array_W < SHADOW_ARRAY_W:
             if self._shadow is None:
                 self._shadow = []
-            self._shadow.append((self.discharged_Ah, self._soc_from_voltage(volts - amps * self.soc.resistance_ohm)))
+            self._shadow.append((self.discharged_Ah, self.soc.from_voltage(volts, amps)))
             return
         samples, self._shadow = self._shadow, None
         if not samples or len(samples) < 600:
@@ -301,34 +326,39 @@ class PowerManager(Component):
     def _observe_loads(self, t: float, period: float) -> None:
         """Each load's draw: the payload is metered, switched loads count at their nominal draw while
         on, and the unswitched bus is what remains of the total."""
-        on = self.eps.switched
-        payload = 0.0 if on.get(Switch.PAYLOAD) is False else self.eps.readings.get(Quantity.PAYLOAD_POWER_W, 0.0)
-        used = {"Heater": self.param("HeaterNominalW") if on.get(Switch.HEATER) else 0.0,
-                "RadioTx": self.param("RadioTxNominalW") if on.get(Switch.RADIO_TX) else 0.0, PAYLOAD: payload}
+        on = self._is_on
+        payload = 0.0 if on(Switch.PAYLOAD) is False else self._readings.get(Quantity.PAYLOAD_POWER_W, 0.0)
+        used = {"Heater": self.param("HeaterNominalW") if on(Switch.HEATER) else 0.0,
+                "RadioTx": self.param("RadioTxNominalW") if on(Switch.RADIO_TX) else 0.0, PAYLOAD: payload}
         if self._load_now_W is not None:
             used["Avionics"] = max(0.0, self._load_now_W - sum(used.values()))
         self.budget.observe(used, t, period)
         for name, w in used.items():
             self.tlm(name + "W", w)
 
-    def _soc_from_voltage(self, ocv_V: float) -> float:
-        cell = ocv_V / self.series
-        lo, hi = 0.0, 1.0
-        for _ in range(30):
-            mid = (lo + hi) / 2
-            lo, hi = (mid, hi) if cell_ocv_V(mid) < cell else (lo, mid)
-        return (lo + hi) / 2
-
     def _shed(self, reason: str) -> None:
         if not self.shed:
             self.shed = True
-            self.eps.set_switch(Switch.PAYLOAD, False)
+            self._switch(Switch.PAYLOAD, False)
             self.log("LoadShed", reason=reason[:40])
 
     # ---- 1 Hz ------------------------------------------------------------------------------------
     def slow(self, t: float) -> None:
-        if not self._initialised:
-            return
+        if self._initialised:
+            self._manage(t)
+        self._offer(t)
+
+    def _offer(self, t: float) -> None:
+        self.out("outlookOut", PowerOutlook(
+            t=t, shed=self.shed, grant_W=self.grant[0], grant_energy_Wh=self.grant[1], segments=tuple(self.segments),
+            eclipses=tuple(self.eclipses), array_sun_W=self.array_sun_W, essentials_W=self.budget.essentials_W,
+            soc=self.soc.soc, soc_sigma=self.soc.sigma, soc_history=tuple(self._history),
+            capacity_Wh=self.soc.capacity_Ah * self.nominal_V,
+            limits=PowerLimits(self.param("ShedSocPct") / 100.0, self.param("DodLimitPct") / 100.0,
+                               self.max_discharge_W, self.param("OrbitPeriodS")),
+            initialised=self._initialised))
+
+    def _manage(self, t: float) -> None:
         self._learn()
         self._measure_capacity()
         soc = self.soc.soc
@@ -345,7 +375,7 @@ class PowerManager(Component):
             self._shed(f"DoD {100 * dod:.1f} % over the orbit limit")
         elif self.shed and soc > self.param("RestoreSocPct") / 100.0 and dod < 0.8 * dod_limit \
                 and self.ctx.modes.mode is not Mode.SAFE:
-            if self.eps.set_switch(Switch.PAYLOAD, True):
+            if self._switch(Switch.PAYLOAD, True):
                 self.shed = False
                 self.log("LoadRestored", soc_pct=100 * soc)
         floor = max(self.param("ShedSocPct") / 100.0, peak - dod_limit)

@@ -28,6 +28,16 @@ def cell_docv_dsoc(soc: float) -> float:
     return float((OCV_POINTS_V[i + 1] - OCV_POINTS_V[i]) / (SOC_POINTS[i + 1] - SOC_POINTS[i]))
 
 
+def soc_from_ocv(ocv_V: float, series: int) -> float:
+    """The SOC whose open-circuit voltage is `ocv_V` for `series` cells (bisection of the curve)."""
+    cell = ocv_V / series
+    lo, hi = 0.0, 1.0
+    for _ in range(30):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if cell_ocv_V(mid) < cell else (lo, mid)
+    return (lo + hi) / 2
+
+
 @dataclass
 class SocEstimator:
     capacity_Ah: float
@@ -70,3 +80,7 @@ class SocEstimator:
     @property
     def sigma(self) -> float:
         return math.sqrt(self.variance)
+
+    def from_voltage(self, voltage_V: float, current_A: float) -> float:
+        """The SOC the terminal voltage alone says, the I R drop taken off."""
+        return soc_from_ocv(voltage_V - current_A * self.resistance_ohm, self.series)

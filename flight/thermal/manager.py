@@ -6,11 +6,19 @@ power budget because the EPS measures it). The payload's utilisation is capped w
 ThrottleC and the cap is lifted only below ReleaseC, so the payload does not oscillate around its
 limit. Radiator capacity at the present temperatures, eps*sigma*A*T^4 less what the Earth sends
 back, tells how much more heat the node could reject.
+
+It reads the temperatures from the EPS's `EpsReadings` (readingsIn), switches the heater through
+switchOut, and publishes what compute needs to know, a `ThermalState`, every tick (stateOut).
 """
 from __future__ import annotations
 
+import math
+
 from gridfree.flight.core.component import Component
+from gridfree.flight.core.ports import InPort, OutPort
 from gridfree.flight.hardware.interfaces import Quantity, Switch
+from gridfree.flight.hardware.ports import NO_READINGS, EpsReadings, SwitchCommand
+from gridfree.flight.thermal.state import ThermalState
 from gridfree.protocols.dictionary import Channel, Event, Field, HousekeepingPacket, Parameter, Severity
 
 STEFAN_BOLTZMANN_W_M2K4 = 5.670374419e-8
@@ -39,24 +47,32 @@ class ThermalManager(Component):
         Parameter(6, "RadiatorAreaM2", "f32", 8.0, "m2", "Radiating area", min=0.1, max=100.0),
         Parameter(7, "RadiatorEmissivity", "f32", 0.88, description="Radiator emissivity", min=0.1, max=1.0),
     )
+    ports = (
+        InPort("readingsIn", EpsReadings, "the EPS's readings: battery, payload and radiator temperatures"),
+        OutPort("switchOut", SwitchCommand, "the survival heater's switch", returns=bool),
+        OutPort("stateOut", ThermalState, "heater, throttle and the cap on the payload, every tick", fan_out=True),
+    )
     housekeeping = (HousekeepingPacket(1, "Status", ("HeaterOn", "Throttled", "HeadroomC", "RadiatorCapacityW"), 1.0,
                                        "Thermal management"),)
 
-    def __init__(self, eps, name: str = "thermal", id_base: int = 0x0300):
+    def __init__(self, name: str, id_base: int):
         super().__init__(name, id_base)
-        self.eps = eps
+        self._readings = NO_READINGS
         self.heater_on = False
         self.throttled = False
+
+    def readingsIn_handler(self, readings: EpsReadings) -> None:
+        self._readings = readings
 
     def schedule(self):
         return {"slow": [self.tick]}
 
-    def tick(self, _t: float) -> None:
-        r = self.eps.readings
+    def tick(self, t: float) -> None:
+        r = self._readings
         battery = r.get(Quantity.BATTERY_TEMP_C)
         if battery is not None:
             want = battery < self.param("HeaterOnC") or (self.heater_on and battery < self.param("HeaterOffC"))
-            if want != self.heater_on and self.eps.set_switch(Switch.HEATER, want):
+            if want != self.heater_on and self.out("switchOut", SwitchCommand(Switch.HEATER, want)):
                 self.heater_on = want
                 self.log("HeaterSwitched", state="on" if want else "off", temp_C=battery)
         payload = r.get(Quantity.PAYLOAD_TEMP_C)
@@ -73,8 +89,7 @@ class ThermalManager(Component):
                      * self.param("RadiatorAreaM2") * t_K ** 4)
         self.tlm("HeaterOn", self.heater_on)
         self.tlm("Throttled", self.throttled)
-
-    @property
-    def utilisation_cap(self) -> float:
-        """What the compute manager may run the payload at, thermally."""
-        return self.param("ThrottleCap") if self.throttled else 1.0
+        self.out("stateOut", ThermalState(
+            t, self.heater_on, self.throttled, self.param("ThrottleCap") if self.throttled else 1.0,
+            self.param("ThrottleC"), math.nan if payload is None else payload,
+            math.nan if radiator is None else radiator))

@@ -31,5 +31,4 @@ def link(node) -> GroundClient:
                           apid=node.cfg.apid, link_config=node.link_config)
     ground.link = Wire(node.radio.uplink)
     node.radio.link = Wire(ground.data_received)
-    node.downlink.sink = node.radio.sink
     return ground

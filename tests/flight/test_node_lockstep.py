@@ -23,9 +23,8 @@ state_dir = "{state}"
 def make_node(tmp_path, extra=""):
     path = tmp_path / "node.toml"
     path.write_text(TOML.format(state=tmp_path / "state", extra=extra))
-    node = Node(NodeConfig.load(path))
     packets = []
-    node.downlink.sink = lambda vc, p: packets.append(PusTm.unpack(p))
+    node = Node(NodeConfig.load(path), tm_sink=lambda vc, p: packets.append(PusTm.unpack(p)))
     node.start(open_radio=False)
     return node, packets
 
@@ -54,11 +53,11 @@ def test_housekeeping_follows_its_declared_periods_exactly(tmp_path):
 def test_changing_a_period_and_disabling_a_packet(tmp_path):
     node, packets = make_node(tmp_path)
     sid = node.dictionary.hk_by_name["node.Health"].sid
-    node.dispatcher.submit(tc(node, "hk.ModifyInterval", count=1, sid=sid, interval_ms=200))
+    node.submit(tc(node, "hk.ModifyInterval", count=1, sid=sid, interval_ms=200))
     node.step_to(J2000_UNIX_S + 2.0)
     fast = [p for p in of(packets, 3, 25) if HkReport.unpack(p.app_data).sid == sid]
     assert len(fast) >= 9  # 5 Hz after the first tick
-    node.dispatcher.submit(tc(node, "hk.DisablePeriodic", count=1, sid=sid))
+    node.submit(tc(node, "hk.DisablePeriodic", count=1, sid=sid))
     node.step_to(J2000_UNIX_S + 2.1)
     before = len([p for p in of(packets, 3, 25) if HkReport.unpack(p.app_data).sid == sid])
     node.step_to(J2000_UNIX_S + 5.0)
@@ -72,7 +71,7 @@ def test_an_event_storm_is_throttled_per_event(tmp_path):
     packets.clear()
     bad = PusTc(apid=100, service=8, subtype=1, app_data=struct.pack(">H", 0x7777)).pack()
     for _ in range(50):
-        node.dispatcher.submit(bad)
+        node.submit(bad)
     node.step_to(J2000_UNIX_S + 0.6)
     rejected_id = node.dictionary.event_by_name["cmdDisp.Rejected"].id
     reports = [EventReport.unpack(p.subtype, p.app_data) for p in packets if p.service == 5]
@@ -96,13 +95,14 @@ args = { mode = "SAFE" }
 """
     node, packets = make_node(tmp_path, extra)
     node.modes.request(Mode.NOMINAL, "test")
-    node.dispatcher.submit(PusTc(apid=100, service=8, subtype=1, app_data=struct.pack(">H", 0x7777)).pack())
+    node.submit(PusTc(apid=100, service=8, subtype=1, app_data=struct.pack(">H", 0x7777)).pack())
     t0 = J2000_UNIX_S
     node.step_to(t0 + 0.15)  # two fast ticks with the violation
     assert node.modes.mode is Mode.NOMINAL
     node.step_to(t0 + 0.35)  # third consecutive failure: event, then the action next tick
     assert node.modes.mode is Mode.SAFE
-    assert node.monitor.actions[0].fired == 1
+    node.step_to(t0 + 0.45)
+    assert node.telemetry.read("monitor.ActionsFired") == 1
 
 
 def test_a_corrupt_parameter_store_means_defaults_and_an_event(tmp_path):

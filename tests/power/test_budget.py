@@ -2,6 +2,8 @@
 node's own plan flown on the rig's truth model."""
 import pytest
 
+from gridfree.flight.compute.datasheet import BOARD as DATASHEET
+
 from gridfree.flight.power.budget import LoadBudget, plan_segments
 from tests.power.test_power_manager import bench, run, upload_orbit
 
@@ -81,7 +83,7 @@ def test_compute_flown_to_the_grant_holds_the_battery_and_the_dod_limit(tmp_path
         now = [s for s in plan if s.start_s <= truth.time_s < s.end_s]
         watts = now[0].power_W if now else 0.0
         loads.compute_on = watts >= loads.board.idle_W
-        loads.compute_utilisation = loads.board.clock_for(watts)
+        loads.compute_utilisation = DATASHEET.clock_for(watts)  # as the node would command it
         lowest = min(lowest, truth.battery.soc)
 
     run(truth, node, period, each=fly)

@@ -39,10 +39,13 @@ class TruthBoard(PowerBoard):
         return self._write(Reg.PAYLOAD_UTILISATION, fraction)
 
 
-def bench(tmp_path, soc=0.8, utilisation=0.5, orbit="iss500"):
+def bench(tmp_path, soc=0.8, utilisation=0.5, orbit="iss500", board=None):
+    """The rig's truth and a lockstep node on it; `board` (a TruthBoard) when the test needs its handle."""
     truth = Truth.from_elements(preset(orbit, EPOCH), EPOCH, battery=Battery(soc=soc),
                                 loads=Loads(compute_utilisation=utilisation))
-    node = Node(NodeConfig(state_dir=tmp_path / "state", clock="lockstep"), board=TruthBoard(EmulatedBoard(truth, seed=5)))
+    board = board or TruthBoard(None)
+    board.board = EmulatedBoard(truth, seed=5)
+    node = Node(NodeConfig(state_dir=tmp_path / "state", clock="lockstep"), board=board)
     node.clock.set(EPOCH)
     node.start(open_radio=False)
     return truth, node
@@ -72,10 +75,10 @@ def run(truth, node, seconds, step_s=1.0, each=None):
 def test_soc_estimate_tracks_truth_through_eclipses(tmp_path):
     truth, node = bench(tmp_path, soc=0.7)
     errors = []
-    run(truth, node, 5700.0, each=lambda: errors.append(node.power.soc.soc - truth.battery.soc))
+    run(truth, node, 5700.0, each=lambda: errors.append(node.telemetry.read("power.Soc") / 100 - truth.battery.soc))
     rmse_pct = 100 * math.sqrt(sum(e * e for e in errors[600:]) / len(errors[600:]))
     assert rmse_pct <= 2.0, rmse_pct
-    assert 0 < node.power.soc.sigma < 0.05
+    assert 0 < node.telemetry.read("power.SocSigma") / 100 < 0.05
 
 
 def test_under_voltage_puts_the_node_in_safe_within_half_a_second(tmp_path):
@@ -96,7 +99,8 @@ def test_under_voltage_puts_the_node_in_safe_within_half_a_second(tmp_path):
     # SAFE within 0.5 s of the true crossing, and never far above it (sensor noise is 0.02 V).
     assert truth.time_s - (crossed if crossed is not None else truth.time_s) <= 0.5
     assert truth.bus_V < threshold + 0.1
-    assert truth.loads.compute_on is False and node.power.uv_trips == 1
+    node.step_to(truth.time_s + 1.0)  # the counter goes down with the next 1 Hz housekeeping
+    assert truth.loads.compute_on is False and node.telemetry.read("power.UnderVoltageTrips") == 1
     with pytest.raises(TransitionRefused, match="power: SOC"):
         node.modes.request(Mode.NOMINAL, "operator too early")
 
@@ -108,12 +112,12 @@ def test_payload_is_shed_below_30_and_restored_above_40_percent(tmp_path):
 
     def runaway():  # a payload drawing flat out whatever it is told: only its switch stops it
         truth.loads.compute_utilisation = 1.0
-        if node.power.shed and not shed_at:
-            shed_at.append(node.power.soc.soc)
+        if node.telemetry.read("power.PayloadShed") and not shed_at:
+            shed_at.append(node.telemetry.read("power.Soc") / 100)
 
     run(truth, node, 4000.0, each=runaway)
     assert shed_at and shed_at[0] < 0.30 + 0.02
-    assert truth.loads.compute_on is False or node.power.soc.soc > 0.40
+    assert truth.loads.compute_on is False or node.telemetry.read("power.Soc") / 100 > 0.40
 
 
 def test_survival_heater_switches_with_hysteresis_and_its_power_is_counted(tmp_path):
@@ -122,27 +126,27 @@ def test_survival_heater_switches_with_hysteresis_and_its_power_is_counted(tmp_p
     base_W = truth.loads.total_W
     battery.temp_K = 273.15 + 3.0  # cold after a long eclipse: below HeaterOnC
     run(truth, node, 3.0)
-    assert truth.loads.heaters_on and node.thermal.heater_on
+    assert truth.loads.heaters_on and node.telemetry.read("thermal.HeaterOn")
     assert truth.loads.total_W == pytest.approx(base_W + truth.loads.heater_W)
     battery.temp_K = 273.15 + 8.0  # between the thresholds: stays on
     run(truth, node, 3.0)
     assert truth.loads.heaters_on
     battery.temp_K = 273.15 + 11.0  # above HeaterOffC: off
     run(truth, node, 3.0)
-    assert not truth.loads.heaters_on and not node.thermal.heater_on
+    assert not truth.loads.heaters_on and not node.telemetry.read("thermal.HeaterOn")
 
 
 def test_payload_throttles_when_hot_and_releases_below_the_lower_threshold(tmp_path):
     truth, node = bench(tmp_path, soc=0.9, utilisation=1.0)
     truth.thermal.nodes["payload"].temp_K = 273.15 + 80.0
     run(truth, node, 3.0)
-    assert node.thermal.throttled and node.thermal.utilisation_cap == pytest.approx(0.3)
+    assert node.telemetry.read("thermal.Throttled")
     truth.thermal.nodes["payload"].temp_K = 273.15 + 70.0  # between the thresholds: still throttled
     run(truth, node, 3.0)
-    assert node.thermal.throttled
+    assert node.telemetry.read("thermal.Throttled")
     truth.thermal.nodes["payload"].temp_K = 273.15 + 60.0
     run(truth, node, 3.0)
-    assert not node.thermal.throttled and node.thermal.utilisation_cap == 1.0
+    assert not node.telemetry.read("thermal.Throttled")
 
 
 def test_energy_forecast_for_the_next_orbit_matches_the_truth(tmp_path):
@@ -151,7 +155,7 @@ def test_energy_forecast_for_the_next_orbit_matches_the_truth(tmp_path):
     period = node.params.get("power.OrbitPeriodS")
     run(truth, node, period)  # one orbit to learn the arrays and the loads
     run(truth, node, 10.0)  # lands on a background tick: a fresh forecast from here
-    forecast_Wh = node.power.forecast[0]
+    forecast_Wh = node.telemetry.read("power.ForecastNetWh1")
     solar0, load0 = truth.ledger.solar_Wh, truth.ledger.load_Wh
     run(truth, node, period)
     truth_Wh = (truth.ledger.solar_Wh - solar0) - (truth.ledger.load_Wh - load0)
@@ -160,18 +164,18 @@ def test_energy_forecast_for_the_next_orbit_matches_the_truth(tmp_path):
 
 
 def test_a_silent_eps_line_widens_the_soc_uncertainty_and_the_estimate_recovers(tmp_path):
-    truth, node = bench(tmp_path, soc=0.6, utilisation=0.5)
+    board = TruthBoard(None)
+    truth, node = bench(tmp_path, soc=0.6, utilisation=0.5, board=board)
     run(truth, node, 600.0)
-    before = node.power.soc.sigma
-    board = node.eps.board
+    before = node.telemetry.read("power.SocSigma") / 100
     real_read = board.read
     board.read = lambda q: None  # the line goes silent for a minute
     run(truth, node, 60.0)
-    during = node.power.soc.sigma
+    during = node.telemetry.read("power.SocSigma") / 100
     board.read = real_read
     assert during > 1.5 * before  # the filter knows it has been flying blind
     run(truth, node, 600.0)
-    assert abs(node.power.soc.soc - truth.battery.soc) < 0.02
+    assert abs(node.telemetry.read("power.Soc") / 100 - truth.battery.soc) < 0.02
 
 
 def test_capacity_fade_is_measured_over_eclipses(tmp_path):
@@ -179,8 +183,8 @@ def test_capacity_fade_is_measured_over_eclipses(tmp_path):
     truth.loads.bus_W = 1600.0  # eclipses deep enough for the voltage to tell the charge they cost
     truth.battery.cells_lost = 15  # a quarter of the parallel cells open: 135 of 180 Ah left
     run(truth, node, 2 * 5677.0)
-    assert node.power.capacity_Ah == pytest.approx(truth.battery.capacity_Ah, rel=0.05)
+    assert node.telemetry.read("power.CapacityAh") == pytest.approx(truth.battery.capacity_Ah, rel=0.05)
     assert node.telemetry.read("power.CapacityFadePct") == pytest.approx(25.0, abs=4.0)
     errors = []  # and the SOC estimate counts charge against the capacity the cells have now
-    run(truth, node, 5677.0, each=lambda: errors.append(abs(node.power.soc.soc - truth.battery.soc)))
+    run(truth, node, 5677.0, each=lambda: errors.append(abs(node.telemetry.read("power.Soc") / 100 - truth.battery.soc)))
     assert max(errors) < 0.03

@@ -51,7 +51,7 @@ class EventService(Component):
         Parameter(2, "ThrottleWindowS", "f32", 10.0, "s", "Throttling window", min=0.1, max=3600.0),
     )
 
-    def __init__(self, name: str = "events", id_base: int = 0x0040):
+    def __init__(self, name: str, id_base: int):
         super().__init__(name, id_base)
         self._recent: dict[int, deque] = {}
         self.disabled: set[int] = set()

@@ -7,7 +7,8 @@ through the hook it registered. The node's own liveness is the software watchdog
 from __future__ import annotations
 
 from gridfree.flight.core.component import Component
-from gridfree.flight.core.health import HealthMonitor, Watched
+from gridfree.flight.core.health import HealthMonitor, Pong, Watched, WatchRequest
+from gridfree.flight.core.ports import InPort
 from gridfree.protocols.dictionary import Channel, Event, Field, Severity, HousekeepingPacket
 
 
@@ -18,14 +19,24 @@ class HealthService(Component):
         Channel(3, "Restarts", "u32", description="Components restarted"),
     )
     housekeeping = (HousekeepingPacket(1, "Status", ("Pings", "Hangs", "Restarts"), 1.0, "Health monitoring"),)
+    ports = (
+        InPort("watchIn", WatchRequest, "an active part to ping from now on"),
+        InPort("pongIn", Pong, "a part's answer to its ping, from the part's own thread"),
+    )
     events = (
         Event(1, "ComponentHung", Severity.WARNING_HI, "{component} did not answer for {late_s:.1f} s; restarting it",
               (Field("component", "string[24]"), Field("late_s", "f32", "s"))),
     )
 
-    def __init__(self, name: str = "health", id_base: int = 0x0090):
+    def __init__(self, name: str, id_base: int):
         super().__init__(name, id_base)
         self.monitor = HealthMonitor(self._hung)
+
+    def watchIn_handler(self, w: WatchRequest) -> None:
+        self.monitor.watch(w.name, w.ping, w.restart, timeout_s=w.timeout_s)
+
+    def pongIn_handler(self, pong: Pong) -> None:
+        self.monitor.pong(pong.name, pong.key)
 
     def schedule(self):
         return {"slow": [self.tick]}

@@ -31,7 +31,7 @@ class HousekeepingService(Component):
                 description="TC[3,31]"),
     )
 
-    def __init__(self, name: str = "hk", id_base: int = 0x0030):
+    def __init__(self, name: str, id_base: int):
         super().__init__(name, id_base)
         self.sent = 0
         self.period_s: dict[int, float] = {}

@@ -3,12 +3,13 @@ up in parts, reassembled and handed to whoever on board takes that kind of data.
 
 Transfers queue up and go out on the bulk virtual channel a few parts per fast tick; the compute
 manager's results and files use `queue()`. `DownlinkTestPattern` sends a known pattern so a test
-bench can check the whole path end to end.
+bench can check the whole path end to end. Other components queue data through `queueIn`.
 
 Uplinks (TC[13,9..11]) are reassembled per transaction id in any order, within bounds an untrusted
 sender cannot stretch: octets and parts per transfer, transfers in progress, and a timeout after
-the last part heard. A complete transfer goes to the consumer registered (`on_uplink`) for its
-first four octets, its magic; a consumer that refuses it raises `UplinkRejected`. Whatever ends a
+the last part heard. A complete transfer goes out through `uplinkOut` to the component the
+topology connected, which answers whether its first four octets, its magic, are its kind of data,
+or raises `UplinkRejected` to refuse it. Whatever ends a
 transfer early is reported in TM[13,16] and an event, counted, and fails the TC that caused it;
 nothing already held by a consumer is touched by a failed transfer.
 """
@@ -17,9 +18,9 @@ from __future__ import annotations
 from array import array
 from collections import OrderedDict, deque
 from dataclasses import dataclass
-from typing import Callable
 
 from gridfree.flight.core.component import CommandFailed, Component
+from gridfree.flight.core.ports import InPort, OutPort
 from gridfree.flight.core.downlink import VC_BULK
 from gridfree.native.crc import crc32c
 from gridfree.protocols.dictionary import (Channel, Command, DecodeError, Event, Field, HousekeepingPacket, Parameter,
@@ -37,11 +38,24 @@ UPLINK_MAX_TRANSFERS = 4
 RECENT_UPLINKS = 16  # transfers remembered after their end, to tell a late duplicate from a new transfer
 MAGIC_OCTETS = 4
 
-Consumer = Callable[[bytes], None]
-
 
 class UplinkRejected(Exception):
     """Raised by an uplink consumer that refuses a complete transfer; the message says why."""
+
+
+@dataclass(frozen=True)
+class LargeDataDownlink:
+    """Data for the ground through PUS 13 (a result, a statement): queued whole, sent in parts."""
+
+    data: bytes
+
+
+@dataclass(frozen=True)
+class UplinkedData:
+    """A complete PUS 13 uplink, offered to the component that takes its kind of data. The
+    receiver answers False if it is not its kind, or raises `UplinkRejected` if it is but is bad."""
+
+    data: bytes
 
 
 @dataclass
@@ -102,20 +116,26 @@ class LargeDataService(Component):
         Command("UplinkLastPart", service=13, subtype=pus13.Subtype.UPLINK_LAST_PART, raw=True,
                 description="TC[13,11]: transaction id u16, part sequence number u32, part"),
     )
+    ports = (
+        InPort("queueIn", LargeDataDownlink, "data to send down whole; the transaction id", returns=int),
+        OutPort("uplinkOut", UplinkedData, "complete uplinks, to the component that takes them", returns=bool),
+    )
     housekeeping = (HousekeepingPacket(1, "Status", ("TransfersQueued", "PartsSent", "TransfersDone",
                                                      "UplinksInProgress", "UplinkParts", "UplinksDone",
                                                      "UplinksAborted", "UplinkDuplicates"), 1.0,
                                        "Large data transfers"),)
 
-    def __init__(self, name: str = "lds", id_base: int = 0x00B0):
+    def __init__(self, name: str, id_base: int):
         super().__init__(name, id_base)
         self._queue: deque[list] = deque()  # [transaction, data, next part]
         self._next_tid = 1
         self.parts_sent = self.done = 0
-        self._consumers: dict[bytes, Consumer] = {}
         self._incoming: dict[int, _Incoming] = {}
         self._ended: OrderedDict[int, _Ended] = OrderedDict()
         self.uplink_parts = self.uplinks_done = self.uplinks_aborted = self.uplink_duplicates = 0
+
+    def queueIn_handler(self, request: LargeDataDownlink) -> int:
+        return self.queue(request.data)
 
     def queue(self, data: bytes) -> int:
         if sum(len(t[1]) for t in self._queue) + len(data) > MAX_QUEUED_OCTETS:
@@ -164,12 +184,6 @@ class LargeDataService(Component):
         raise CommandFailed(FailureCode.BAD_ARGUMENT, f"no transfer {transaction} in progress")
 
     # ---- uplink ---------------------------------------------------------------------------------
-    def on_uplink(self, magic: bytes, consumer: Consumer) -> None:
-        """Hand every complete uplink that starts with `magic` (4 octets) to `consumer(data)`."""
-        if len(magic) != MAGIC_OCTETS or magic in self._consumers:
-            raise ValueError(f"uplink magic {magic!r}: must be {MAGIC_OCTETS} octets and not taken")
-        self._consumers[bytes(magic)] = consumer
-
     def cmd_UplinkFirstPart(self, data: bytes) -> None:
         self._uplink_part(pus13.Subtype.UPLINK_FIRST_PART, data)
 
@@ -219,15 +233,14 @@ class LargeDataService(Component):
 
     def _deliver(self, tid: int, r: pus13.Reassembly) -> None:
         data = r.data()
-        consumer = self._consumers.get(data[:MAGIC_OCTETS])
-        if consumer is None:
-            self._abort(tid, UplinkFailure.NO_CONSUMER, f"nothing takes data starting {data[:MAGIC_OCTETS]!r}")
         try:
-            consumer(data)
+            taken = self.out("uplinkOut", UplinkedData(data)) if self.port_set.connected("uplinkOut") else False
         except UplinkRejected as exc:
             self._abort(tid, UplinkFailure.REJECTED, str(exc))
         except Exception as exc:  # noqa: BLE001 - a consumer's fault (a full disk...) ends the transfer, not the node
             self._abort(tid, UplinkFailure.REJECTED, f"{type(exc).__name__}: {exc}")
+        if not taken:
+            self._abort(tid, UplinkFailure.NO_CONSUMER, f"nothing takes data starting {data[:MAGIC_OCTETS]!r}")
         del self._incoming[tid]
         self._remember(tid, _Ended(True, array("I", (crc32c(r.parts[s]) for s in range(r.last_seq + 1)))))
         self.uplinks_done += 1
@@ -258,3 +271,4 @@ class LargeDataService(Component):
                 missing = incoming.reassembly.missing
                 why = f"parts {missing[:4]} missing" if missing else "no last part"
                 self._abort(tid, UplinkFailure.TIMED_OUT, why, fail=False)
+

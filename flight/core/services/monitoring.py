@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from gridfree.flight.core.component import CommandFailed, Component
+from gridfree.flight.core.dispatch import CommandPacket
+from gridfree.flight.core.ports import OutPort
 from gridfree.flight.core.services.events import EventOccurred
 from gridfree.protocols.dictionary import Channel, Command, Event, Field, Severity, HousekeepingPacket
 from gridfree.protocols.services.verification import FailureCode
@@ -50,6 +52,7 @@ class MonitoringService(Component):
         Channel(2, "ActionsFired", "u32", description="Event-actions executed"),
     )
     housekeeping = (HousekeepingPacket(1, "Status", ("ChecksFailed", "ActionsFired"), 1.0, "On-board monitoring"),)
+    ports = (OutPort("commandOut", CommandPacket, "event-actions' TCs, to the dispatcher", returns=bool),)
     commands = (
         Command("EnablePmon", service=12, subtype=1, arguments=_ONE_ID, description="TC[12,1]"),
         Command("DisablePmon", service=12, subtype=2, arguments=_ONE_ID, description="TC[12,2]"),
@@ -66,14 +69,12 @@ class MonitoringService(Component):
         Event(4, "BackInLimits", Severity.ACTIVITY_LO, "PMON {pmon_id}: back within limits", (Field("pmon_id", "u16"),)),
     )
 
-    def __init__(self, pmons: list[Pmon] = (), actions: list[EventAction] = (), name: str = "monitor",
-                 id_base: int = 0x0070):
+    def __init__(self, name: str, id_base: int, *, pmons: list[Pmon] = (), actions: list[EventAction] = ()):
         super().__init__(name, id_base)
         self.pmons = {p.id: p for p in pmons}
         self.actions = list(actions)
         self.checks_failed = 0
         self.actions_fired = 0
-        self.submit = None  # the dispatcher's submit, set by the node
 
     def attach(self, ctx) -> None:
         super().attach(ctx)
@@ -124,7 +125,7 @@ class MonitoringService(Component):
             if a.enabled and a.event == ev.name and all(ev.args.get(k) == v for k, v in a.match.items()):
                 a.fired += 1
                 self.actions_fired += 1
-                self.submit(a.packet)
+                self.out("commandOut", CommandPacket(a.packet))
 
     def _pmon(self, pmon_id: int) -> Pmon:
         if pmon_id not in self.pmons:

@@ -34,7 +34,7 @@ class ParameterService(Component):
         Event(2, "Loaded", Severity.ACTIVITY_LO, "{count} parameters loaded from the store", (Field("count", "u16"),)),
     )
 
-    def __init__(self, store_path: str | Path, name: str = "params", id_base: int = 0x0050):
+    def __init__(self, name: str, id_base: int, *, store_path: str | Path):
         super().__init__(name, id_base)
         self.store = AtomicRecordFile(store_path)
         self.values: dict[str, Any] = {}

@@ -12,6 +12,8 @@ import json
 from pathlib import Path
 
 from gridfree.flight.core.component import CommandFailed, Component
+from gridfree.flight.core.dispatch import CommandPacket
+from gridfree.flight.core.ports import OutPort
 from gridfree.flight.core.store import AtomicRecordFile, CorruptStoreError
 from gridfree.protocols.dictionary import Channel, Command, DecodeError, Event, Field, HousekeepingPacket, Severity
 from gridfree.protocols.services import schedule as pus11
@@ -40,16 +42,16 @@ class ScheduleService(Component):
     )
     events = (Event(1, "StoreCorrupt", Severity.WARNING_HI, "schedule store unusable ({reason}); schedule empty",
                     (Field("reason", "string[48]"),)),)
+    ports = (OutPort("commandOut", CommandPacket, "released TCs, to the dispatcher", returns=bool),)
     housekeeping = (HousekeepingPacket(1, "Status", ("Activities", "Released", "ReleasedLate", "Enabled"), 1.0,
                                        "Time-based schedule"),)
 
-    def __init__(self, store_path: str | Path, name: str = "schedule", id_base: int = 0x00A0):
+    def __init__(self, name: str, id_base: int, *, store_path: str | Path):
         super().__init__(name, id_base)
         self.store = AtomicRecordFile(store_path)
         self.activities: list[tuple[float, bytes]] = []
         self.enabled = True
         self.released = self.late = 0
-        self.submit = None  # the dispatcher's submit, set by the node
         self._booted_at: float | None = None  # onboard time of the first tick after boot
 
     def attach(self, ctx) -> None:
@@ -81,7 +83,7 @@ class ScheduleService(Component):
                 self.released += 1
                 if release < self._booted_at:
                     self.late += 1
-                self.submit(packet)
+                self.out("commandOut", CommandPacket(packet))
             self._save()
         self.tlm("Activities", len(self.activities))
         self.tlm("Released", self.released)

@@ -15,7 +15,7 @@ class TestService(Component):
                 arguments=(Field("apid", "u16", max=0x7FE),), description="TC[17,3] -> TM[17,4]"),
     )
 
-    def __init__(self, name: str = "test", id_base: int = 0x0020):
+    def __init__(self, name: str, id_base: int):
         super().__init__(name, id_base)
 
     def cmd_Ping(self) -> None:

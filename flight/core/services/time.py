@@ -24,7 +24,7 @@ class TimeService(Component):
                 description="TC[9,128]: add a signed offset to onboard time"),
     )
 
-    def __init__(self, name: str = "time", id_base: int = 0x0060, exponent: int = 3):
+    def __init__(self, name: str, id_base: int, *, exponent: int = 3):
         super().__init__(name, id_base)
         self.exponent = exponent
         self.offset_us = 0
