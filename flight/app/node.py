@@ -12,7 +12,7 @@ from gridfree.flight.core.bus import SoftwareBus
 from gridfree.flight.core.clock import LockstepClock, RealClock
 from gridfree.flight.core.component import Component
 from gridfree.flight.core.context import NodeContext, TelemetryDb
-from gridfree.flight.core.dispatch import CommandPacket
+from gridfree.flight.core.messages import CommandPacket
 from gridfree.flight.core.downlink import Downlink
 from gridfree.flight.core.modes import ModeMachine
 from gridfree.flight.core.scheduler import RateGroup, Scheduler

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 
 from gridfree.flight.core.component import Component
-from gridfree.flight.core.dispatch import CommandPacket
+from gridfree.flight.core.messages import CommandPacket
 from gridfree.flight.core.health import Pong, WatchRequest
 from gridfree.flight.core.ports import OutPort
 from gridfree.protocols.config import LinkConfig

@@ -47,7 +47,7 @@ from gridfree.flight.compute.runner import Attempt, AttemptRunner, LogCheck
 from gridfree.flight.core.component import CommandFailed, Component
 from gridfree.flight.core.modes import Mode
 from gridfree.flight.core.ports import InPort, OutPort
-from gridfree.flight.core.services.largedata import LargeDataDownlink, UplinkedData, UplinkRejected
+from gridfree.flight.core.messages import LargeDataDownlink, UplinkedData, UplinkRejected
 from gridfree.flight.core.store import CorruptStoreError
 from gridfree.flight.hardware.energy import EnergyMeter
 from gridfree.flight.hardware.interfaces import Quantity, Switch

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from gridfree.flight.core.bus import SoftwareBus
@@ -55,4 +55,3 @@ class NodeContext:
     parameters: Any  # services.parameters.ParameterService
     downlink: Any  # app.radio.Downlink
     modes: Any  # core.modes.ModeMachine
-    extras: dict = field(default_factory=dict)

@@ -17,9 +17,9 @@ from __future__ import annotations
 import struct
 import threading
 from collections import deque
-from dataclasses import dataclass
 
 from gridfree.flight.core.component import CommandFailed, Component
+from gridfree.flight.core.messages import ArmRequest, CommandExecuted, CommandPacket
 from gridfree.flight.core.ports import InPort
 from gridfree.protocols.dictionary import Channel, Command, DecodeError, Event, Field, Severity, HousekeepingPacket
 from gridfree.protocols.errors import CrcError, ProtocolError
@@ -27,30 +27,6 @@ from gridfree.protocols.pus import AckFlags, PusTc
 from gridfree.protocols.services.verification import FailureCode, RequestId, Subtype, VerificationReport
 
 MAX_QUEUED_COMMANDS = 64
-
-
-@dataclass(frozen=True)
-class CommandPacket:
-    """A TC packet for dispatch, from the uplink, the schedule or an event-action."""
-
-    packet: bytes
-
-
-@dataclass(frozen=True)
-class ArmRequest:
-    """Allow one hazardous command within `window_s`."""
-
-    window_s: float
-
-
-@dataclass(frozen=True)
-class CommandExecuted:
-    """Bus message after every command, for on-board consumers and tests."""
-
-    name: str
-    ok: bool
-    code: int
-    reason: str
 
 
 class Dispatcher(Component):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gridfree.flight.core.component import CommandFailed, Component
-from gridfree.flight.core.dispatch import ArmRequest
+from gridfree.flight.core.messages import ArmRequest
 from gridfree.flight.core.ports import OutPort
 from gridfree.flight.core.modes import Mode, ModeChange, TransitionRefused
 from gridfree.flight.core.store import AtomicRecordFile, CorruptStoreError

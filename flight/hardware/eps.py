@@ -13,7 +13,7 @@ from gridfree.flight.core.component import CommandFailed, Component
 from gridfree.flight.core.ports import InPort, OutPort
 from gridfree.flight.hardware.interfaces import PowerBoard, Quantity, Switch
 from gridfree.flight.hardware.ports import EpsReadings, PayloadClock, SwitchCommand
-from gridfree.protocols.dictionary import Channel, Command, Event, Field, HousekeepingPacket, Limits, Severity
+from gridfree.protocols.dictionary import Channel, Command, Event, Field, HousekeepingPacket, Severity
 from gridfree.protocols.services.verification import FailureCode
 
 from gridfree.flight.hardware.sensors import CHANNEL, EPS_SENSOR_CHANNELS, FAST, SLOW  # the register map's

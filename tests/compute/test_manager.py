@@ -13,10 +13,10 @@ from gridfree.flight.compute.datasheet import BOARD
 from gridfree.flight.compute.runner import ENERGY_KEY
 from gridfree.flight.core.component import CommandFailed
 from gridfree.flight.core.modes import Mode
-from gridfree.flight.core.services.largedata import UplinkedData, UplinkRejected
+from gridfree.flight.core.messages import UplinkedData, UplinkRejected
 from gridfree.flight.core.store import AtomicRecordFile
 from gridfree.flight.hardware.interfaces import Quantity, Switch
-from gridfree.flight.hardware.ports import EpsReadings, PayloadClock
+from gridfree.flight.hardware.ports import EpsReadings
 from gridfree.flight.thermal.state import ThermalState
 from gridfree.ground.compute.verify import verify
 from gridfree.protocols.compute import JobSpec, Kind, TenantInput, mlp_weights

@@ -9,29 +9,17 @@ consumers (PUS 19 event-actions).
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
 from typing import Any
 
 from gridfree.flight.core.component import CommandFailed, Component
+from gridfree.flight.core.messages import EventOccurred
 from gridfree.flight.core.downlink import VC_EVENTS
-from gridfree.protocols.dictionary import Channel, Command, Field, Parameter, Severity, HousekeepingPacket
+from gridfree.protocols.dictionary import Channel, Command, Field, HousekeepingPacket, Parameter
 from gridfree.protocols.services import events as pus5
 from gridfree.protocols.services.verification import FailureCode
 
 _ONE_ID = (Field("count", "u8", min=1, max=1, description="N (one id per command)"),
            Field("event_id", "u16", description="Event definition id"))
-
-
-@dataclass(frozen=True)
-class EventOccurred:
-    """Bus message for every event raised on board."""
-
-    name: str
-    id: int
-    severity: Severity
-    args: dict
-    time_s: float
-    sent: bool
 
 
 class EventService(Component):

@@ -20,6 +20,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass
 
 from gridfree.flight.core.component import CommandFailed, Component
+from gridfree.flight.core.messages import LargeDataDownlink, UplinkedData, UplinkRejected
 from gridfree.flight.core.ports import InPort, OutPort
 from gridfree.flight.core.downlink import VC_BULK
 from gridfree.native.crc import crc32c
@@ -37,25 +38,6 @@ UPLINK_MAX_PARTS = 1 << 15  # a TC frame carries ~1000 octets: room for 16 MiB, 
 UPLINK_MAX_TRANSFERS = 4
 RECENT_UPLINKS = 16  # transfers remembered after their end, to tell a late duplicate from a new transfer
 MAGIC_OCTETS = 4
-
-
-class UplinkRejected(Exception):
-    """Raised by an uplink consumer that refuses a complete transfer; the message says why."""
-
-
-@dataclass(frozen=True)
-class LargeDataDownlink:
-    """Data for the ground through PUS 13 (a result, a statement): queued whole, sent in parts."""
-
-    data: bytes
-
-
-@dataclass(frozen=True)
-class UplinkedData:
-    """A complete PUS 13 uplink, offered to the component that takes its kind of data. The
-    receiver answers False if it is not its kind, or raises `UplinkRejected` if it is but is bad."""
-
-    data: bytes
 
 
 @dataclass

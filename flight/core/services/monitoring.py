@@ -14,9 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from gridfree.flight.core.component import CommandFailed, Component
-from gridfree.flight.core.dispatch import CommandPacket
+from gridfree.flight.core.messages import CommandPacket
 from gridfree.flight.core.ports import OutPort
-from gridfree.flight.core.services.events import EventOccurred
+from gridfree.flight.core.messages import EventOccurred
 from gridfree.protocols.dictionary import Channel, Command, Event, Field, Severity, HousekeepingPacket
 from gridfree.protocols.services.verification import FailureCode
 

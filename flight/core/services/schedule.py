@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from gridfree.flight.core.component import CommandFailed, Component
-from gridfree.flight.core.dispatch import CommandPacket
+from gridfree.flight.core.messages import CommandPacket
 from gridfree.flight.core.ports import OutPort
 from gridfree.flight.core.store import AtomicRecordFile, CorruptStoreError
 from gridfree.protocols.dictionary import Channel, Command, DecodeError, Event, Field, HousekeepingPacket, Severity
