@@ -4,11 +4,32 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from gridfree.flight.core.bus import SoftwareBus
 from gridfree.flight.core.clock import Clock
+from gridfree.flight.core.modes import ModeMachine
 from gridfree.protocols.dictionary import Dictionary
+
+
+class EventSink(Protocol):
+    """PUS 5 as a component sees it (services/events.py; the tester records instead)."""
+
+    def emit(self, name: str, **args: Any) -> bool: ...
+
+
+class ParameterSource(Protocol):
+    """PUS 20 as a component sees it (services/parameters.py)."""
+
+    def get(self, name: str) -> Any: ...
+
+
+class PacketSink(Protocol):
+    """TM packets out (core/downlink.py): service, subtype, application data, virtual channel."""
+
+    apid: int
+
+    def send(self, service: int, subtype: int, data: bytes = b"", vc: int = 0) -> Any: ...
 
 
 class TelemetryDb:
@@ -51,7 +72,7 @@ class NodeContext:
     bus: SoftwareBus
     dictionary: Dictionary
     telemetry: TelemetryDb
-    events: Any  # services.events.EventService
-    parameters: Any  # services.parameters.ParameterService
-    downlink: Any  # app.radio.Downlink
-    modes: Any  # core.modes.ModeMachine
+    events: EventSink
+    parameters: ParameterSource
+    downlink: PacketSink
+    modes: ModeMachine
