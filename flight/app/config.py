@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gridfree.flight.hardware.drivers import DRIVERS
+
 
 class ConfigError(ValueError):
     def __init__(self, source: str, key: str, problem: str):
@@ -120,7 +122,7 @@ class NodeConfig:
         cfg.clock_url = clock.get("url", str, cls.clock_url)
         clock.finish()
         hw = t.table("hardware")
-        cfg.hardware_driver = hw.get("driver", str, cls.hardware_driver, choices={"rig", "linux", "none"})
+        cfg.hardware_driver = hw.get("driver", str, cls.hardware_driver, choices=set(DRIVERS))
         cfg.hardware_url = hw.get("url", str, "" if cfg.hardware_driver != "rig" else ...)
         hw.finish()
         rates = t.table("rates")
