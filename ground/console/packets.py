@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QHeaderView, QLabel, QPla
                                QTableView, QVBoxLayout, QWidget)
 
 from gridfree.ground.console.models import ColumnsModel
+from gridfree.ground.link.source import TelemetrySource
 from gridfree.protocols.dictionary import Dictionary
 from gridfree.protocols.pus import PusTm
 from gridfree.protocols.services import events as pus5
@@ -123,7 +124,7 @@ class PacketModel(ColumnsModel):
 
 
 class PacketViewer(QWidget):
-    def __init__(self, client: Any, interval_ms: int = 250, parent=None):
+    def __init__(self, client: TelemetrySource, interval_ms: int = 250, parent=None):
         super().__init__(parent)
         self._ring: deque = deque(maxlen=KEEP)
         self._lock = threading.Lock()

@@ -12,10 +12,11 @@ import threading
 from typing import Any
 
 from gridfree.ground.archive.recorder import Recorder
+from gridfree.ground.link.source import TelemetrySource
 
 
 class RecordingTap:
-    def __init__(self, client: Any):
+    def __init__(self, client: TelemetrySource):
         self.client = client
         self.recorder: Recorder | None = None
         self.directory: str | None = None
