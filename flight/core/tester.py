@@ -24,7 +24,8 @@ from gridfree.flight.core.component import CommandFailed, Component
 from gridfree.flight.core.context import NodeContext, TelemetryDb
 from gridfree.flight.core.modes import Mode, ModeMachine
 from gridfree.flight.core.ports import InPort
-from gridfree.protocols.dictionary import Dictionary
+from gridfree.protocols.dictionary import DecodeError, Dictionary
+from gridfree.protocols.services.verification import FailureCode
 
 
 _DEFAULT = object()
@@ -148,13 +149,25 @@ class ComponentTester:
         return handler(value)
 
     def command(self, local: str, **args: Any) -> CommandResult:
-        """Send command `local` with its arguments encoded and decoded as on the wire."""
+        """Send command `local` with its arguments encoded and decoded as on the wire, and its
+        outcome as the dispatcher would report it (arming is the dispatcher's, not tested here)."""
         cmd = self.dictionary.command_by_name[f"{self.component.name}.{local}"]
-        decoded = {"data": args["data"]} if cmd.raw else cmd.decode_args(cmd.encode_args(**args))
+        try:
+            if cmd.raw:
+                decoded = {"data": args["data"]}
+            else:  # a TC[8,1] function's application data starts with its function id
+                wire = cmd.encode_args(**args)
+                decoded = cmd.decode_args(wire[2:] if cmd.opcode is not None else wire)
+        except DecodeError as exc:
+            return CommandResult(False, int(FailureCode.BAD_ARGUMENT), str(exc))
+        except ValueError as exc:
+            return CommandResult(False, int(FailureCode.ARGUMENT_OUT_OF_RANGE), str(exc))
         try:
             self.component.handler(local)(**decoded)
         except CommandFailed as exc:
             return CommandResult(False, int(exc.code), exc.reason)
+        except Exception as exc:  # noqa: BLE001 - as the dispatcher: a handler bug fails the command
+            return CommandResult(False, int(FailureCode.EXECUTION_ERROR), f"{type(exc).__name__}: {exc}")
         return CommandResult(True)
 
     def run(self, group: str, t: float) -> None:
