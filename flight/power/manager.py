@@ -67,8 +67,10 @@ class PowerManager(Component):
         Channel(28, "CapacityAh", "f32", "Ah", "Battery capacity measured over eclipses (charge out / SOC drop)"),
         Channel(29, "CapacityFadePct", "f32", "%", "Capacity lost against the nameplate",
                 Limits(yellow_high=20.0, red_high=35.0)),
-        Channel(26, "NextEclipseEntry", "f64", "s", "Predicted shadow entry of the next (or current) eclipse, UTC"),
-        Channel(27, "NextEclipseExit", "f64", "s", "Predicted shadow exit of the next (or current) eclipse, UTC"),
+        Channel(26, "NextEclipseEntry", "f64", "s", "Predicted shadow entry of the next (or current) eclipse",
+                time_scale="UTC"),
+        Channel(27, "NextEclipseExit", "f64", "s", "Predicted shadow exit of the next (or current) eclipse",
+                time_scale="UTC"),
     )
     commands = (
         Command("SetOrbit", opcode=0x01, description="Upload orbital elements from orbit determination", arguments=(

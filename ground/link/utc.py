@@ -5,21 +5,11 @@ from datetime import datetime, timezone
 
 from gridfree.protocols.dictionary import Channel
 
-#: The declared wire type and unit of an absolute time: seconds since the Unix epoch, in f64.
-ABSOLUTE_TIME_TYPE, ABSOLUTE_TIME_UNIT = "f64", "s"
-
 
 def is_absolute_time(ch: Channel) -> bool:
-    """Whether a channel's values are instants (unix seconds, shown in UTC) rather than durations.
-
-    The dictionary has no marker for a time scale, so this reads the declaration: a channel in
-    seconds carried as f64. Durations need no f64 (the node sends them as f32 or u32: a second's
-    resolution over decades is not a duration's need), while an instant as f32 would lose minutes
-    at today's epoch, so f64 seconds is what the node declares exactly for its instants
-    (power.NextEclipseEntry, power.NextEclipseExit). A channel may be asked by its declaration
-    only; its description text is for people.
-    """
-    return ch.type == ABSOLUTE_TIME_TYPE and ch.unit == ABSOLUTE_TIME_UNIT
+    """Whether a channel's values are instants shown as UTC dates rather than durations: as its
+    declaration says (`time_scale`), never guessed from its type, unit or description."""
+    return ch.time_scale == "UTC"
 
 
 def stamp(t: float) -> str:

@@ -90,6 +90,8 @@ class Dictionary:
             check_name("channel", c.name)
             check_id("channel", c.name, c.id, 0xFFFF)
             check_type("channel", c.name, c.type, allow_variable=False)
+            if c.time_scale not in (None, "UTC") or (c.time_scale and c.type != "f64"):
+                raise DictionaryError("channel", c.name, "time_scale is \"UTC\" on an f64 of unix seconds, or absent")
             if c.limits is not None and not c.limits.ordered():
                 raise DictionaryError("channel", c.name, "limits must be red_low <= yellow_low <= yellow_high <= red_high")
         unique("channel", self.channels, lambda c: c.id, "id")
@@ -237,13 +239,13 @@ def _field_from(x: dict) -> Field:
 def _channel_json(c: Channel) -> dict:
     limits = _drop_none(vars(c.limits)) if c.limits else None
     return _drop_none({"id": c.id, "name": c.name, "type": c.type, "unit": c.unit, "description": c.description,
-                       "limits": limits, "enum": c.enum})
+                       "limits": limits, "enum": c.enum, "time_scale": c.time_scale})
 
 
 def _channel_from(x: dict) -> Channel:
     return Channel(x["id"], x["name"], x["type"], x.get("unit", ""), x.get("description", ""),
                    Limits(**x["limits"]) if x.get("limits") is not None else None,
-                   dict(x["enum"]) if x.get("enum") is not None else None)
+                   dict(x["enum"]) if x.get("enum") is not None else None, x.get("time_scale"))
 
 
 def _command_json(c: Command) -> dict:

@@ -68,6 +68,9 @@ class Channel:
     description: str = ""
     limits: Limits | None = None
     enum: dict[str, int] | None = None
+    #: "UTC" for an instant, in seconds since the Unix epoch, that the ground shows as a UTC date;
+    #: None for everything else (a duration in seconds included).
+    time_scale: str | None = None
 
     @property
     def component(self) -> str:

@@ -92,10 +92,10 @@ def test_a_time_is_shown_as_a_date_by_its_declaration_not_its_description(dictio
 
     assert format_value(dictionary.channel_by_name["power.NextEclipseExit"], 1_795_000_600.25)[0] == \
         "2026-11-18T11:16:40.250Z"
-    instant = Channel(900, "x.Instant", "f64", "s", "no word about time scales here")
-    duration = Channel(901, "x.Duration", "f32", "s", "how long, until the next pass in UTC")
+    instant = Channel(900, "x.Instant", "f64", "s", "no word about time scales here", time_scale="UTC")
+    duration = Channel(901, "x.Duration", "f64", "s", "how long, until the next pass in UTC")
     assert format_value(instant, 1_795_000_600.25)[0] == "2026-11-18T11:16:40.250Z"
-    assert format_value(duration, 600.5)[0] == "600.5 s"
+    assert format_value(duration, 600.5)[0] == "600.5 s"  # f64 seconds, the same type: a duration all the same
     assert [c.name for c in dictionary.channels if format_value(c, 1.8e9)[0].endswith("Z")] == [
         "power.NextEclipseEntry", "power.NextEclipseExit"]  # and no other channel of the node
 

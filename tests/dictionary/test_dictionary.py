@@ -218,3 +218,16 @@ def test_gridfree_dict_command(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "gridfree.protocols.cli", "dict", "--format", "yaml"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "invalid choice" in proc.stderr
+
+
+def test_an_instant_is_declared_with_its_time_scale_and_survives_the_json():
+    from gridfree.flight.dictionary import node_dictionary
+
+    d = node_dictionary()
+    assert [c.name for c in d.channels if c.time_scale] == ["power.NextEclipseEntry", "power.NextEclipseExit"]
+    again = Dictionary.from_json(d.to_json())
+    assert again.channel_by_name["power.NextEclipseEntry"].time_scale == "UTC" and again.hash == d.hash
+    with pytest.raises(DictionaryError, match="x.Instant.*time_scale"):
+        Dictionary(channels=[Channel(1, "x.Instant", "f32", "s", time_scale="UTC")])
+    with pytest.raises(DictionaryError, match="time_scale"):
+        Dictionary(channels=[Channel(1, "x.Instant", "f64", "s", time_scale="TAI")])
