@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import random
-import re
 import threading
 import statistics
 import subprocess
@@ -11,6 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from gridfree.ground.link.announce import read_announcement
 from gridfree.native.benchkit import Figure
 from gridfree.protocols.dictionary import Dictionary
 
@@ -28,7 +28,7 @@ def command_roundtrip_figures():
         node = subprocess.Popen([sys.executable, "-m", "gridfree.flight", "--config", str(cfg), "--no-supervise"],
                                 stdout=subprocess.PIPE, text=True)
         try:
-            url = re.search(r"radio on (\S+),", node.stdout.readline()).group(1)
+            url = read_announcement(node.stdout).radio
             with GroundClient(url, d) as g:
                 g.wait_until(lambda: "node.Mode" in g.latest, 10)
                 times, rng, pause = [], random.Random(7), threading.Event()

@@ -64,13 +64,13 @@ def run_node(config: str, reset_cause: str, heartbeat_fd: int | None) -> int:
     where = getattr(link, "local_address", None)
     shown = f"tcp://{where[0]}:{where[1]}" if where and node.radio.url.startswith("tcp") else node.radio.url
     print(f"gridfree node {cfg.name}: APID {cfg.apid}, radio on {shown}, dictionary {node.dictionary.hash}",
-          flush=True)
+          file=sys.stderr, flush=True)
     if node.clock.lockstep:
         # Time moves only when the driver steps it; liveness is then a wall-clock matter.
         clock_link = open_link(cfg.clock_url)
         where = getattr(clock_link, "local_address", None)
         clock_shown = f"tcp://{where[0]}:{where[1]}" if where and cfg.clock_url.startswith("tcp") else cfg.clock_url
-        print(f"gridfree node {cfg.name}: lockstep clock on {clock_shown}", flush=True)
+        print(f"gridfree node {cfg.name}: lockstep clock on {clock_shown}", file=sys.stderr, flush=True)
         print("GRIDFREE-NODE " + json.dumps({"name": cfg.name, "apid": cfg.apid, "radio": shown, "clock": clock_shown,
                                              "dictionary": node.dictionary.hash}), flush=True)
         started = []

@@ -3,10 +3,10 @@
     GRIDFREE-NODE {"name": "...", "apid": 100, "radio": "tcp://127.0.0.1:40211", "clock": null,
                    "dictionary": "sha256:..."}
 
-A node prints it once it listens on its radio (and, in lockstep, on its clock link), after its
-human-readable banner lines ("gridfree node NAME: ..."). Whoever starts a node (the rig, the
-demo, a test) reads the line here instead of searching the banner's prose: a node that exits, or
-prints anything but its banner before the line, is an error that says what it printed.
+A node prints it once it listens on its radio (and, in lockstep, on its clock link); its
+human-readable lines ("gridfree node NAME: ...") go to stderr. Whoever starts a node (the rig,
+the demo, a test) reads the line here instead of searching prose: a node that exits, or prints
+anything else on stdout first, is an error that says what it printed.
 """
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import IO
 
 PREFIX = "GRIDFREE-NODE "
-BANNER = "gridfree node "  # the human-readable lines that may come before the announcement
 
 
 class NodeStartError(RuntimeError):
@@ -66,6 +65,5 @@ def read_announcement(stdout: IO[str]) -> NodeAddresses:
                 return NodeAddresses.parse(line)
             except ValueError as exc:
                 raise NodeStartError(str(exc), printed) from None
-        if not line.startswith(BANNER):
-            raise NodeStartError(f"unexpected output before the {PREFIX.strip()} line", printed)
+        raise NodeStartError(f"unexpected output before the {PREFIX.strip()} line", printed)
     raise NodeStartError("the node exited (its stdout closed)", printed)

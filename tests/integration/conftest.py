@@ -1,6 +1,5 @@
 """Real node processes on real TCP links, and a ground client talking to them."""
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -10,6 +9,7 @@ import threading
 
 import pytest
 
+from gridfree.ground.link.announce import PREFIX
 from gridfree.ground.link.client import GroundClient
 
 NODE_TOML = """
@@ -42,7 +42,8 @@ def free_port() -> int:
 
 
 class NodeProcess:
-    """A `gridfree node` subprocess; its first stdout line says where its radio listens."""
+    """A `gridfree node` subprocess; its announcement line on stdout says where its radio listens
+    (counted, so a supervisor's restarts show as further announcements)."""
 
     def __init__(self, workdir, supervised=False, port=None, watchdog_s=5.0, extra=""):
         self.workdir = workdir
@@ -65,7 +66,7 @@ class NodeProcess:
     def _read(self):
         for line in self.proc.stdout:
             self.lines.append(line)
-            if re.search(r"radio on tcp://", line):
+            if line.startswith(PREFIX):  # the node's one machine-readable line: it listens
                 with self._changed:
                     self.banners += 1
                     self._changed.notify_all()

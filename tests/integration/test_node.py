@@ -1,12 +1,12 @@
 """A node as its own process, commanded and watched over a real TCP link by the ground client."""
 import os
-import re
 import signal
 import struct
 import subprocess
 import sys
 from pathlib import Path
 
+from gridfree.ground.link.announce import read_announcement
 from gridfree.protocols.pus import PusTc
 from gridfree.protocols.services.verification import FailureCode
 from gridfree.protocols.tcframe import TcFrame, encode_cltu
@@ -173,8 +173,8 @@ def test_a_lockstep_node_process_is_stepped_from_outside(tmp_path, dictionary):
     proc = subprocess.Popen([sys.executable, "-m", "gridfree.flight", "--config", str(cfg), "--no-supervise"],
                             stdout=subprocess.PIPE, text=True)
     try:
-        radio_url = re.search(r"radio on (\S+),", proc.stdout.readline()).group(1)
-        clock_url = re.search(r"lockstep clock on (\S+)", proc.stdout.readline()).group(1)
+        node = read_announcement(proc.stdout)
+        radio_url, clock_url = node.radio, node.clock
         with GroundClient(radio_url, dictionary) as g, open_link(clock_url) as clock:
             g.wait_until(lambda: g.link.stats.connected, 10)
             # Two simulated minutes in 0.5 s steps, each acknowledged before the next is sent; the
