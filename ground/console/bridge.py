@@ -8,10 +8,20 @@ second however fast telemetry arrives, and a flood costs memory only up to the q
 
 Pausing the display (F5) stops the emissions, not the collection: what arrives meanwhile is
 held, within the same bound, and delivered on resume.
+
+A reader decoding a flood holds the GIL nearly all the time and lets go of it only for
+microseconds at a time (around each native call), too briefly for the GUI thread, waiting on
+it, to wake and take it; so the 5 ms forced switch never comes. The GUI thread needs the GIL for
+every call from Qt into Python, and a full repaint makes thousands (row counts, `data()`,
+`boundingRect()`): under a hostile stream a first paint took 0.44 s (1.4 s at worst), 56 % of
+it asleep in take_gil over 11 600 waits of ~20 us each. So when a flush is overdue by LATE_S, the
+GUI thread is starved, and the reader, in `_on_item`, sleeps YIELD_S out of every 2 x YIELD_S
+until the next flush: the GUI thread gets the GIL, and the link never more than halves.
 """
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from typing import Any
 
@@ -20,6 +30,10 @@ from PySide6.QtCore import QObject, QTimer, Signal
 #: Items held per kind between two flushes (or while paused) before the oldest are dropped.
 QUEUE_ITEMS = 200_000
 REFRESH_MS = 100
+#: How overdue a flush is when the GUI thread counts as starved of the GIL by the reader.
+LATE_S = 0.1
+#: While it is, the reader thread sleeps this long, then runs at least as long, and so on.
+YIELD_S = 0.01
 
 
 class ClientBridge(QObject):
@@ -41,6 +55,10 @@ class ClientBridge(QObject):
         self.flushes = 0
         self.paused = False
         self._stopped = False  # the client keeps its subscribers; a closed console ignores them
+        self.reader_pauses = 0  # times the reader thread slept to let a starved GUI thread run
+        self._gui_thread = threading.get_ident()
+        self._late_after_s = interval_ms / 1000 + LATE_S
+        self._flushed_at = self._paused_at = time.monotonic()
         client.subscribe(self._on_item)
         self.timer = QTimer(self)
         self.timer.setInterval(interval_ms)
@@ -48,9 +66,18 @@ class ClientBridge(QObject):
         self.timer.start()
 
     def _on_item(self, kind: str, item: Any) -> None:
-        """Runs on the reader thread: no Qt here, only a locked append."""
+        """Runs on the reader thread: no Qt here, only a locked append (after a pause, while the
+        GUI thread is starved: see the module's note)."""
+        if self._stopped:
+            return
+        now = time.monotonic()
+        if (now - self._flushed_at > self._late_after_s and now - self._paused_at > YIELD_S
+                and threading.get_ident() != self._gui_thread):
+            time.sleep(YIELD_S)
+            self._paused_at = time.monotonic()
+            self.reader_pauses += 1
         q = self._queues.get(kind)
-        if q is None or self._stopped:
+        if q is None:
             return
         with self._lock:
             if len(q) == q.maxlen:
@@ -68,6 +95,7 @@ class ClientBridge(QObject):
             return sum(len(q) for q in self._queues.values())
 
     def flush(self) -> None:
+        self._flushed_at = time.monotonic()
         if not self.paused:
             with self._lock:
                 taken = {}
