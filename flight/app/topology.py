@@ -35,7 +35,7 @@ from gridfree.flight.power.manager import PowerManager
 from gridfree.flight.thermal.manager import ThermalManager
 from gridfree.protocols.dictionary import Dictionary
 
-DICTIONARY_VERSION = "0.2.0"
+DICTIONARY_VERSION = "0.3.0"  # 0.3.0: channels may declare a time_scale
 
 
 @dataclass(frozen=True)
