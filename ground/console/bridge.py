@@ -27,6 +27,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from gridfree.ground.console.gcguard import GuiThreadCollector
+
 #: Items held per kind between two flushes (or while paused) before the oldest are dropped.
 QUEUE_ITEMS = 200_000
 REFRESH_MS = 100
@@ -59,6 +61,7 @@ class ClientBridge(QObject):
         self._gui_thread = threading.get_ident()
         self._late_after_s = interval_ms / 1000 + LATE_S
         self._flushed_at = self._paused_at = time.monotonic()
+        self.collector = GuiThreadCollector(self)  # no Qt object freed on the reader thread (gcguard.py)
         client.subscribe(self._on_item)
         self.timer = QTimer(self)
         self.timer.setInterval(interval_ms)
@@ -114,3 +117,4 @@ class ClientBridge(QObject):
     def stop(self) -> None:
         self._stopped = True
         self.timer.stop()
+        self.collector.release()

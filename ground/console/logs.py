@@ -120,6 +120,6 @@ class LogActions:
             return
         keep = self._detach()
         r.seek(t)
-        if r.paused:
-            r.step(1)
         self._attach(c, keep)
+        if r.paused:  # after the new display subscribed: a frame let through before it would be lost
+            r.step(1)
