@@ -65,6 +65,7 @@ class PortSet:
             raise PortError(f"{owner}: a port name is declared twice")
         self._targets: dict[str, list[Callable[[Any], Any]]] = {
             p.name: [] for p in declared if p.direction == "out"}
+        self._outputs = {p.name: (p, self._targets[p.name]) for p in declared if p.direction == "out"}
 
     def port(self, name: str, direction: str) -> Port:
         p = self.declared.get(name)
@@ -90,16 +91,19 @@ class PortSet:
         return bool(self._targets[self.port(name, "out").name])
 
     def call(self, name: str, value: Any) -> Any:
-        p = self.port(name, "out")
-        if not isinstance(value, p.type):
-            raise PortError(f"{self.owner}.{name} takes {p.type.__name__}, got {type(value).__name__}")
-        targets = self._targets[name]
-        if p.fan_out:
+        try:  # the rate groups call ports thousands of times a second: one lookup, then the targets
+            port, targets = self._outputs[name]
+        except KeyError:
+            self.port(name, "out")  # raises, naming the ports there are
+            raise
+        if not isinstance(value, port.type):
+            raise PortError(f"{self.owner}.{name} takes {port.type.__name__}, got {type(value).__name__}")
+        if port.fan_out:
             for handler in targets:
                 handler(value)
             return None
-        if not targets:
-            if p.returns is not None:
-                raise PortError(f"{self.owner}.{name} is not connected")
-            return None
-        return targets[0](value)
+        if targets:
+            return targets[0](value)
+        if port.returns is not None:
+            raise PortError(f"{self.owner}.{name} is not connected")
+        return None

@@ -9,6 +9,8 @@ knows what it last confirmed switched (the power budget counts the loads that ar
 """
 from __future__ import annotations
 
+from types import MappingProxyType
+
 from gridfree.flight.core.component import CommandFailed, Component
 from gridfree.flight.core.ports import InPort, OutPort
 from gridfree.flight.hardware.interfaces import PowerBoard, Quantity, Switch
@@ -72,7 +74,8 @@ class EpsComponent(Component):
         return absent
 
     def _publish(self, t: float) -> None:
-        self.out("readingsOut", EpsReadings.of(t, self._readings, self._switched, self._board.health.ok))
+        self.out("readingsOut", EpsReadings(t, MappingProxyType(dict(self._readings)),
+                                            MappingProxyType(dict(self._switched))))
 
     def fast(self, t: float) -> None:
         self._read(FAST)

@@ -23,12 +23,11 @@ class EpsReadings:
     t: float
     values: Mapping[Quantity, float] = field(default_factory=lambda: _EMPTY)
     switched: Mapping[Switch, bool] = field(default_factory=lambda: _EMPTY)
-    driver_ok: bool = True
 
     @classmethod
-    def of(cls, t: float, values: Mapping[Quantity, float], switched: Mapping[Switch, bool],
-           driver_ok: bool = True) -> "EpsReadings":
-        return cls(t, MappingProxyType(dict(values)), MappingProxyType(dict(switched)), driver_ok)
+    def of(cls, t: float, values: Mapping[Quantity, float], switched: Mapping[Switch, bool]) -> "EpsReadings":
+        """A snapshot: later changes to `values` or `switched` do not show through it."""
+        return cls(t, MappingProxyType(dict(values)), MappingProxyType(dict(switched)))
 
     def get(self, q: Quantity, default: float | None = None) -> float | None:
         return self.values.get(q, default)
