@@ -74,6 +74,7 @@ CONNECTIONS = (
     ("radio.watchOut", "health.watchIn"),
     ("radio.pongOut", "health.pongIn"),
     # the board, seen through the EPS
+    ("eps.fastReadingsOut", "power.readingsIn"),  # 10 Hz: under-voltage protection
     ("eps.readingsOut", "power.readingsIn"),
     ("eps.readingsOut", "thermal.readingsIn"),
     ("eps.readingsOut", "compute.readingsIn"),

@@ -3,7 +3,9 @@ configured with and publishes the readings as telemetry. Battery voltage and cur
 every fast tick (under-voltage protection needs them quickly); temperatures and array power at 1 Hz.
 
 It is the only component that talks to the board. After every sweep it sends a snapshot of the
-readings (`EpsReadings`) through `readingsOut` to whoever the topology connected, and it switches
+readings (`EpsReadings`): every fast sweep through `fastReadingsOut` (to under-voltage protection,
+which needs the battery's voltage and current at 10 Hz), every slow one through `readingsOut` (to
+all who need the temperatures, array and payload power at 1 Hz). It switches
 loads and sets the payload's clock for others through `switchIn` and `payloadIn`, so it always
 knows what it last confirmed switched (the power budget counts the loads that are on).
 """
@@ -38,7 +40,9 @@ class EpsComponent(Component):
         Event(2, "DriverRecovered", Severity.ACTIVITY_HI, "board answering again"),
     )
     ports = (
-        OutPort("readingsOut", EpsReadings, "a snapshot of the readings after every sweep (fast and slow)",
+        OutPort("fastReadingsOut", EpsReadings, "a snapshot of the readings after every fast sweep (10 Hz)",
+                fan_out=True),
+        OutPort("readingsOut", EpsReadings, "a snapshot of the readings after every slow sweep (1 Hz)",
                 fan_out=True),
         InPort("switchIn", SwitchCommand, "switch a load; True if the board confirmed", returns=bool),
         InPort("payloadIn", PayloadClock, "set the payload's utilisation; True if the board confirmed",
@@ -73,17 +77,16 @@ class EpsComponent(Component):
             self.tlm(CHANNEL[q], value)
         return absent
 
-    def _publish(self, t: float) -> None:
-        self.out("readingsOut", EpsReadings(t, MappingProxyType(dict(self._readings)),
-                                            MappingProxyType(dict(self._switched))))
+    def _publish(self, port: str, t: float) -> None:
+        self.out(port, EpsReadings(t, MappingProxyType(dict(self._readings)), MappingProxyType(dict(self._switched))))
 
     def fast(self, t: float) -> None:
         self._read(FAST)
-        self._publish(t)
+        self._publish("fastReadingsOut", t)
 
     def slow(self, t: float) -> None:
         absent = self._read(SLOW)
-        self._publish(t)
+        self._publish("readingsOut", t)
         health = self._board.health
         self.tlm("Absent", absent)
         self.tlm("DriverOk", health.ok)

@@ -225,7 +225,7 @@ class PowerManager(Component):
             need = self.param("SafeExitSocPct") / 100.0
             if self.soc.soc < need:
                 return f"SOC {100 * self.soc.soc:.1f} % below {100 * need:.0f} %"
-            volts = self._readings.get(Quantity.BATTERY_VOLTAGE_V)
+            volts = self._readings.values.get(Quantity.BATTERY_VOLTAGE_V)
             if volts is not None and volts < self.param("UnderVoltageV") + SAFE_EXIT_MARGIN_V_PER_CELL * self.series:
                 return f"battery {volts:.2f} V too close to the under-voltage threshold"
         return None
@@ -234,8 +234,9 @@ class PowerManager(Component):
     def fast(self, t: float) -> None:
         dt_s = t - self._last_fast_s if self._last_fast_s is not None else 0.0
         self._last_fast_s = t
-        volts = self._readings.get(Quantity.BATTERY_VOLTAGE_V)
-        amps = self._readings.get(Quantity.BATTERY_CURRENT_A)
+        values = self._readings.values
+        volts = values.get(Quantity.BATTERY_VOLTAGE_V)
+        amps = values.get(Quantity.BATTERY_CURRENT_A)
         if volts is None or amps is None:
             if self._initialised:
                 self._coast_s += dt_s
