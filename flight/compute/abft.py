@@ -170,7 +170,7 @@ def framed(a: np.ndarray, b: np.ndarray, dtype) -> tuple[Operands, np.ndarray]:
     already holds what each row must sum to, A (B e)."""
     dtype = np.dtype(dtype)
     a, b = np.ascontiguousarray(a, dtype=dtype), np.ascontiguousarray(b, dtype=dtype)
-    (m, k), n = a.shape[-2:], b.shape[-1]
+    m, n = a.shape[-2], b.shape[-1]
     pad = -(n + 1) % (64 // dtype.itemsize)  # whole cache lines a row: OpenBLAS stores C 1-3 % faster
     p = np.empty(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (m + 1, n + 1 + pad), dtype)[..., :n + 1]
     b_sums = b @ np.ones(n, dtype)
