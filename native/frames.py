@@ -15,6 +15,9 @@ import numpy as np
 from gridfree.native._core import ffi, lib
 from gridfree.native.errors import check
 
+#: TM virtual channels (3-bit VCID): the C core's per-VC reassembly state has one slot each.
+VIRTUAL_CHANNELS = 8
+
 ASM_OCTETS = 4
 PRIMARY_HEADER_OCTETS = 6
 MIN_PACKET_OCTETS = 7
@@ -115,6 +118,12 @@ class PacketExtractor:
     def extract(self, buf, frames: TmFrameBatch) -> PacketBatch:
         if frames.frame_len != self.frame_len:
             raise ValueError(f"frames are {frames.frame_len} octets, extractor set up for {self.frame_len}")
+        n = len(frames)
+        if any(len(a) != n for a in (frames.offset, frames.scid, frames.vcid, frames.mc_count, frames.vc_count,
+                                      frames.fhp, frames.fecf_ok)):
+            raise ValueError("a frame batch's arrays must all have one entry per frame")
+        if n and int(np.max(frames.vcid)) >= VIRTUAL_CHANNELS:  # the C core keeps state per VC, 0..7
+            raise ValueError(f"virtual channel {int(np.max(frames.vcid))} out of range 0..{VIRTUAL_CHANNELS - 1}")
         data_octets = self.frame_len - PRIMARY_HEADER_OCTETS
         capacity = len(frames) * (data_octets // MIN_PACKET_OCTETS + 1) + 8
         spill_capacity = len(frames) * data_octets + 8 * MAX_PACKET_OCTETS

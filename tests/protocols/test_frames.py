@@ -288,3 +288,19 @@ def test_cltu_layout():
     assert cltu[:2] == b"\xeb\x90" and cltu.endswith(CLTU_TAIL)
     assert (len(cltu) - 2 - 8) % 8 == 0
     assert TcFrameHeaderSpec.parse(native.bch_decode(cltu[2:]).data).frame_length == 5 + 3 + 2 - 1
+
+
+def test_a_frame_batch_naming_a_vc_past_seven_is_refused_not_written_past_the_state():
+    """The C core keeps reassembly state for VCs 0..7; a batch a caller built with VCID 8 (or with
+    arrays of unequal length) must be an error, never a write outside that state."""
+    import dataclasses
+
+    stream, _ = encode(SMALL, [(1, p) for p in pus_packets([20, 30])], idle_every=0)
+    frames = native.deframe_tm(stream, 64)
+    assert len(native.extract_packets(stream, frames)) == 2
+    lying = dataclasses.replace(frames, vcid=np.full(len(frames), 8, np.uint8))
+    with pytest.raises(ValueError, match="virtual channel 8 out of range 0..7"):
+        native.extract_packets(stream, lying)
+    short = dataclasses.replace(frames, fhp=frames.fhp[:-1])
+    with pytest.raises(ValueError, match="one entry per frame"):
+        native.extract_packets(stream, short)
