@@ -285,7 +285,10 @@ def decode_header(data: bytes) -> str:
         raise LedgerFormatError(f"ledger header version {version}; this software reads {HEADER_VERSION}")
     if not 1 <= length <= MAX_LEDGER_ID_OCTETS:
         raise LedgerFormatError(f"ledger id length {length} outside 1..{MAX_LEDGER_ID_OCTETS}")
-    return padded[:length].decode("utf-8")
+    try:
+        return padded[:length].decode("utf-8")
+    except UnicodeDecodeError as exc:  # the CRC checked, so the writer was wrong, not the line
+        raise LedgerFormatError(f"ledger id is not UTF-8 (octet {exc.start})") from None
 
 
 def split_records(data: bytes) -> Iterator[bytes]:

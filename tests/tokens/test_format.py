@@ -114,6 +114,14 @@ def test_header_round_trip_and_refusals():
         L.encode_header("x" * 63)
 
 
+def test_a_header_whose_crc_checks_but_whose_id_is_not_utf8_is_a_format_error():
+    body = bytearray(L.encode_header("node-1")[:-4])
+    body[7] = 0xFF  # inside the id: no UTF-8 octet, and a writer that computed its CRC over it
+    forged = bytes(body) + L.crc32(bytes(body)).to_bytes(4, "big")
+    with pytest.raises(L.LedgerFormatError, match="not UTF-8"):
+        L.decode_header(forged)
+
+
 def test_genesis_depends_on_the_ledger_id():
     assert L.genesis_hash("a") != L.genesis_hash("b")
     assert L.genesis_hash("a") == hashlib.sha256(b"gridfree compute token ledger v1\x00a").digest()
