@@ -26,6 +26,8 @@ from __future__ import annotations
 import io
 import os
 import struct
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -114,11 +116,27 @@ def _read_record(data: bytes, at: int, job_id: int, index: int, into: list) -> s
     if len(payload) != n or crc32c(payload) != payload_crc:
         return f"record {index}: payload CRC-32C does not match ({len(payload)} of {n} octets)"
     try:
-        with np.load(io.BytesIO(payload), allow_pickle=False) as z:
-            into.append({k: z[k] for k in z.files})
-    except (ValueError, OSError) as exc:
-        return f"record {index}: outputs do not decode ({exc})"
+        into.append(_outputs(payload))
+    except _UNDECODABLE as exc:
+        return f"record {index}: outputs do not decode ({type(exc).__name__}: {exc})"[:200]
     return None
+
+
+#: What numpy's and zipfile's readers raise on a payload whose CRC checks but whose content a
+#: broken writer got wrong: each costs its record (and those after it), never the node.
+_UNDECODABLE = (ValueError, OSError, EOFError, KeyError, IndexError, NotImplementedError, RuntimeError,
+                struct.error, zipfile.BadZipFile, zlib.error, OverflowError, MemoryError)
+
+
+def _outputs(payload: bytes) -> dict[str, np.ndarray]:
+    """The arrays `append` stored: an uncompressed .npz whose members fit in the payload (a member
+    claiming more, or compressed, could make the reader allocate what no record holds)."""
+    with zipfile.ZipFile(io.BytesIO(payload)) as zf:
+        for info in zf.infolist():
+            if info.compress_type != zipfile.ZIP_STORED or info.file_size > len(payload):
+                raise ValueError(f"member {info.filename!r} is compressed or larger than its record")
+    with np.load(io.BytesIO(payload), allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
 
 
 def keep(directory: str | os.PathLike, job_id: int, log: Log, count: int) -> None:

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from gridfree.flight.compute import checkpoint
+from gridfree.native.crc import crc32c
 
 
 def outputs(k):
@@ -104,3 +105,54 @@ def test_no_pickled_objects(tmp_path):
     with pytest.raises(ValueError, match="not Python objects"):
         checkpoint.append(tmp_path, 4, 0, {"code": np.array([object()], dtype=object)})
     assert checkpoint.load(tmp_path, 4).chunks == []
+
+
+def _refit_crcs(data: bytearray, at: int) -> None:
+    """Make the record at `at` check again after its payload was changed (a broken writer, not
+    the line: the CRCs no longer tell)."""
+    head = bytes(data[at:at + checkpoint._HEAD.size])
+    n = checkpoint._HEAD.unpack(head)[4]
+    payload = bytes(data[at + checkpoint.RECORD_OVERHEAD:at + checkpoint.RECORD_OVERHEAD + n])
+    data[at + checkpoint._HEAD.size:at + checkpoint.RECORD_OVERHEAD] = checkpoint._CRCS.pack(crc32c(head),
+                                                                                              crc32c(payload))
+
+
+def test_a_record_whose_crcs_check_but_whose_content_is_malformed_costs_that_record_only(tmp_path):
+    """Fuzz the reader past its CRCs: any content a writer could have got wrong is a damaged
+    record (the ones before it kept), never an exception out of `load`."""
+    import random
+
+    rng = random.Random(16)
+    for chunk in range(2):
+        checkpoint.append(tmp_path, 9, chunk, {"y": np.arange(40, dtype=np.float32).reshape(8, 5), "n": chunk})
+    good = checkpoint.path(tmp_path, 9).read_bytes()
+    second = checkpoint.load(tmp_path, 9).ends[0]
+    payload_at = second + checkpoint.RECORD_OVERHEAD
+    damaged = 0
+    for _ in range(400):
+        data = bytearray(good)
+        for _ in range(rng.choice((1, 2, 8, 64))):
+            data[rng.randrange(payload_at, len(data))] = rng.randrange(256)
+        _refit_crcs(data, second)
+        checkpoint.path(tmp_path, 9).write_bytes(bytes(data))
+        log = checkpoint.load(tmp_path, 9)
+        assert log.chunks[0]["n"] == 0 and len(log.chunks) in (1, 2)
+        if len(log.chunks) == 1:
+            assert log.damage.startswith("record 1: outputs do not decode")
+            damaged += 1
+    assert damaged > 100  # the fuzzing reached the decoder, not only the CRC check
+
+
+def test_a_compressed_member_is_refused_before_numpy_inflates_it(tmp_path):
+    import io
+
+    buf = io.BytesIO()
+    np.savez_compressed(buf, y=np.zeros(1_000_000))  # 8 MB from a few kB: a writer must never do this
+    checkpoint.append(tmp_path, 4, 0, {"y": np.zeros(3)})
+    data = bytearray(checkpoint.path(tmp_path, 4).read_bytes())
+    head = checkpoint._HEAD.pack(checkpoint.MAGIC, checkpoint.VERSION, 4, 0, len(buf.getvalue()))
+    data[:] = head + checkpoint._CRCS.pack(0, 0) + buf.getvalue()
+    _refit_crcs(data, 0)
+    checkpoint.path(tmp_path, 4).write_bytes(bytes(data))
+    log = checkpoint.load(tmp_path, 4)
+    assert log.chunks == [] and "compressed or larger than its record" in log.damage
