@@ -7,6 +7,7 @@ flight code and `gridfree console` only ground code. Each entry point names a di
 """
 from __future__ import annotations
 
+import difflib
 import sys
 from importlib.metadata import entry_points, version
 
@@ -40,7 +41,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     name, rest = argv[0], argv[1:]
     if name not in commands:
-        print(f"gridfree: unknown command {name!r}\n\n{_usage(commands)}", file=sys.stderr)
+        close = difflib.get_close_matches(name, commands, n=3, cutoff=0.5)
+        hint = f"; did you mean {' or '.join(close)}?" if close else ""
+        print(f"gridfree: unknown command {name!r}{hint} (`gridfree --help` lists them all)", file=sys.stderr)
         return 2
     try:
         return int(commands[name].load()["run"](rest) or 0)

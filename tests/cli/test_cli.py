@@ -29,10 +29,16 @@ def test_version_matches_the_installed_distribution():
 
 
 @pytest.mark.parametrize("argv", [["no-such-command"], ["--frobnicate"]])
-def test_unknown_command_is_a_usage_error(argv):
+def test_unknown_command_is_a_one_line_usage_error(argv):
     proc = gridfree(*argv)
-    assert proc.returncode == 2
-    assert "unknown command" in proc.stderr and "usage: gridfree" in proc.stderr
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and "unknown command" in proc.stderr and "gridfree --help" in proc.stderr
+
+
+@pytest.mark.parametrize("typo, meant", [("dcit", "dict"), ("consol", "console"), ("replya", "replay")])
+def test_a_misspelt_command_is_answered_with_the_closest_names(typo, meant):
+    proc = gridfree(typo)
+    assert proc.returncode == 2 and f"did you mean {meant}" in proc.stderr
 
 
 def test_bench_rejects_an_unknown_group_naming_the_known_ones():
