@@ -23,7 +23,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from typing import Any
+from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -47,7 +47,7 @@ class ClientBridge(QObject):
     KINDS = ("sample", "event", "verification")
 
     def __init__(self, client: Any, interval_ms: int = REFRESH_MS, max_items: int = QUEUE_ITEMS,
-                 parent: QObject | None = None):
+                 parent: QObject | None = None, clock: Callable[[], float] = time.monotonic):
         super().__init__(parent)
         self.client = client
         self._lock = threading.Lock()
@@ -60,7 +60,8 @@ class ClientBridge(QObject):
         self.reader_pauses = 0  # times the reader thread slept to let a starved GUI thread run
         self._gui_thread = threading.get_ident()
         self._late_after_s = interval_ms / 1000 + LATE_S
-        self._flushed_at = self._paused_at = time.monotonic()
+        self._clock = clock  # monotonic seconds; a test moves it instead of sleeping
+        self._flushed_at = self._paused_at = clock()
         self.collector = GuiThreadCollector(self)  # no Qt object freed on the reader thread (gcguard.py)
         client.subscribe(self._on_item)
         self.timer = QTimer(self)
@@ -73,11 +74,11 @@ class ClientBridge(QObject):
         GUI thread is starved: see the module's note)."""
         if self._stopped:
             return
-        now = time.monotonic()
+        now = self._clock()
         if (now - self._flushed_at > self._late_after_s and now - self._paused_at > YIELD_S
                 and threading.get_ident() != self._gui_thread):
             time.sleep(YIELD_S)
-            self._paused_at = time.monotonic()
+            self._paused_at = self._clock()
             self.reader_pauses += 1
         q = self._queues.get(kind)
         if q is None:
@@ -98,7 +99,7 @@ class ClientBridge(QObject):
             return sum(len(q) for q in self._queues.values())
 
     def flush(self) -> None:
-        self._flushed_at = time.monotonic()
+        self._flushed_at = self._clock()
         if not self.paused:
             with self._lock:
                 taken = {}

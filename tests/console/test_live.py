@@ -162,7 +162,8 @@ def test_a_flooding_reader_stands_aside_while_the_gui_thread_is_starved(qtbot, d
     from tests.console.conftest import FakeClient
 
     client = FakeClient(dictionary)
-    bridge = ClientBridge(client)
+    behind_s = [0.0]
+    bridge = ClientBridge(client, clock=lambda: time.monotonic() + behind_s[0])
 
     def flood(seconds: float) -> int:
         """Feed items from another thread for `seconds`; returns how many went in."""
@@ -178,7 +179,7 @@ def test_a_flooding_reader_stands_aside_while_the_gui_thread_is_starved(qtbot, d
         reader.join()
         return len(fed)
 
-    time.sleep(REFRESH_MS / 1000 + LATE_S + 0.05)  # no event loop runs here: the flush is overdue
+    behind_s[0] = REFRESH_MS / 1000 + LATE_S + 0.05  # the bridge's clock says the last flush is that overdue
     flood(12 * YIELD_S)
     assert 3 <= bridge.reader_pauses <= 7  # every other YIELD_S: the reader keeps half the link
     pauses = bridge.reader_pauses
