@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from gridfree.flight.app.radio import Radio
 from gridfree.flight.compute.manager import ComputeManager
-from gridfree.flight.core.component import Component
+from gridfree.flight.core.component import Component, build_dictionary
 from gridfree.flight.core.dispatch import Dispatcher
 from gridfree.flight.core.nodecomp import NodeComponent
 from gridfree.flight.core.ports import PortError
@@ -92,15 +92,7 @@ CONNECTIONS = (
 
 def dictionary(instances=INSTANCES) -> Dictionary:
     """The node's dictionary, from the class declarations of its instances."""
-    decls = [i.component.declare(i.name, i.id_base) for i in instances]
-    return Dictionary(
-        version=DICTIONARY_VERSION,
-        channels=[x for d in decls for x in d.channels],
-        commands=[x for d in decls for x in d.commands],
-        events=[x for d in decls for x in d.events],
-        parameters=[x for d in decls for x in d.parameters],
-        housekeeping=[x for d in decls for x in d.housekeeping],
-    )
+    return build_dictionary(DICTIONARY_VERSION, [i.component.declare(i.name, i.id_base) for i in instances])
 
 
 def _end(components: dict[str, Component], ref: str) -> tuple[Component, str]:

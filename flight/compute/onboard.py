@@ -50,8 +50,7 @@ class OnboardPlanner:
     def _solve(self, t: float, p: PowerOutlook, thermal: ThermalState, payload_C: float | None,
                radiator_C: float | None, conductance_W_K: float, heat_capacity_J_K: float) -> planner.Plan | None:
         history = p.soc_history
-        if not p.eclipses or not p.array_sun_W or payload_C is None or radiator_C is None or not history \
-                or not math.isfinite(thermal.throttle_C):
+        if not p.has_orbit_picture or payload_C is None or radiator_C is None or not math.isfinite(thermal.throttle_C):
             return None
         limits = p.limits
         period = limits.orbit_period_s

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from gridfree.flight.core.ports import Port, PortError, PortSet
-from gridfree.protocols.dictionary import Channel, Command, Event, HousekeepingPacket, Parameter
+from gridfree.protocols.dictionary import Channel, Command, Dictionary, Event, HousekeepingPacket, Parameter
 from gridfree.protocols.services.verification import FailureCode
 
 if TYPE_CHECKING:
@@ -41,6 +41,14 @@ class Declarations:
     events: tuple[Event, ...]
     parameters: tuple[Parameter, ...]
     housekeeping: tuple[HousekeepingPacket, ...]
+
+
+def build_dictionary(version: str, decls: list[Declarations]) -> Dictionary:
+    """One dictionary from the declarations of several components (or of one, for a tester)."""
+    return Dictionary(version=version, channels=[x for d in decls for x in d.channels],
+                      commands=[x for d in decls for x in d.commands], events=[x for d in decls for x in d.events],
+                      parameters=[x for d in decls for x in d.parameters],
+                      housekeeping=[x for d in decls for x in d.housekeeping])
 
 
 class Component:

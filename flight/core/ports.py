@@ -63,9 +63,9 @@ class PortSet:
         self.declared = {p.name: p for p in declared}
         if len(self.declared) != len(declared):
             raise PortError(f"{owner}: a port name is declared twice")
-        self._targets: dict[str, list[Callable[[Any], Any]]] = {
-            p.name: [] for p in declared if p.direction == "out"}
-        self._outputs = {p.name: (p, self._targets[p.name]) for p in declared if p.direction == "out"}
+        # output port name -> (its declaration, the handlers connected to it, in topology order)
+        self._outputs: dict[str, tuple[Port, list[Callable[[Any], Any]]]] = {
+            p.name: (p, []) for p in declared if p.direction == "out"}
 
     def port(self, name: str, direction: str) -> Port:
         p = self.declared.get(name)
@@ -83,12 +83,13 @@ class PortSet:
         if p.returns is not None and (target.returns is None or not issubclass(target.returns, p.returns)):
             got = "nothing" if target.returns is None else target.returns.__name__
             raise PortError(f"{self.owner}.{name} expects {p.returns.__name__} back, {where} returns {got}")
-        if self._targets[name] and not p.fan_out:
+        targets = self._outputs[name][1]
+        if targets and not p.fan_out:
             raise PortError(f"{self.owner}.{name} is connected twice but is not a fan-out port")
-        self._targets[name].append(handler)
+        targets.append(handler)
 
     def connected(self, name: str) -> bool:
-        return bool(self._targets[self.port(name, "out").name])
+        return bool(self._outputs[self.port(name, "out").name][1])
 
     def call(self, name: str, value: Any) -> Any:
         try:  # the rate groups call ports thousands of times a second: one lookup, then the targets

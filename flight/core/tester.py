@@ -15,12 +15,13 @@ no sleeping: the clock is a lockstep clock the test sets.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
 from gridfree.flight.core.bus import SoftwareBus
 from gridfree.flight.core.clock import LockstepClock
-from gridfree.flight.core.component import CommandFailed, Component
+from gridfree.flight.core.component import CommandFailed, Component, build_dictionary
 from gridfree.flight.core.context import NodeContext, TelemetryDb
 from gridfree.flight.core.modes import Mode, ModeMachine
 from gridfree.flight.core.ports import InPort
@@ -86,15 +87,13 @@ def component_dictionary(component: Component) -> Dictionary:
     component's channels are left out (that component is not here)."""
     d = component.declarations()
     names = {c.name for c in d.channels}
-    return Dictionary(version="tester", channels=list(d.channels), commands=list(d.commands), events=list(d.events),
-                      parameters=list(d.parameters),
-                      housekeeping=[h for h in d.housekeeping if set(h.channels) <= names])
+    return build_dictionary("tester", [dataclasses.replace(
+        d, housekeeping=tuple(h for h in d.housekeeping if set(h.channels) <= names))])
 
 
 class ComponentTester:
     def __init__(self, component: Component, *, t0: float = 0.0, apid: int = 100,
-                 parameters: dict[str, Any] | None = None, answers: dict[str, Any] | None = None,
-):
+                 parameters: dict[str, Any] | None = None, answers: dict[str, Any] | None = None):
         self.component = component
         self.clock = LockstepClock(t0)
         self.bus = SoftwareBus()
