@@ -9,8 +9,12 @@ sequence number is used again by the next append.
 Opening a ledger verifies the whole file with the same `verify` the ground runs. A torn tail (a
 record cut short by a crash mid-append, never acknowledged) is truncated and reported in
 `recovery`; the chain then resumes from the last valid entry. Any other problem (an edited,
-missing or foreign entry) raises `LedgerDamaged`: the node must not extend a ledger it cannot
-prove, and the ground will see the same problem when it verifies the file.
+missing or foreign entry, a header that does not decode, another ledger's file) raises
+`LedgerDamaged`, the one error opening a ledger raises for what the file holds: the node must not
+extend a ledger it cannot prove, and the ground will see the same problem when it verifies the
+file. With `salvage=True` the damage costs entries instead of the ledger: the damaged file is
+kept whole beside it (`<name>.damaged-<n>`, for the ground to downlink and verify), the ledger
+goes on from its longest prefix that verifies, and `salvaged` says what was lost.
 
 Quotas: a tenant may use, net of refunds, at most the tokens of its latest QUOTA_SET. A tenant
 without one has a quota of 0, so it runs nothing until the ground provisions it. `would_exceed`
@@ -27,6 +31,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from gridfree.flight.core.store import fsync_directory
+from gridfree.protocols.errors import ProtocolError
 from gridfree.protocols.ledger import (
     HEADER_OCTETS, MIN_KEY_OCTETS, RECORD_OCTETS, Entry, Kind, chain_hash, decode_entry, decode_header, decode_record,
     encode_entry, encode_header, encode_record, genesis_hash, split_records,
@@ -46,13 +51,26 @@ class QuotaExceeded(Exception):
         self.tenant, self.tokens, self.quota, self.quota_left = tenant, tokens, quota, quota_left
 
 
-class LedgerDamaged(Exception):
-    """The ledger file fails verification beyond a torn tail; `report` says how."""
+class LedgerDamaged(ValueError):
+    """The ledger file is not a ledger this node can prove: it fails verification beyond a torn
+    tail (`report` says how), or its header does not decode or names another ledger (`report` is
+    None then)."""
 
-    def __init__(self, path: Path, report: VerifyReport):
-        problems = "; ".join(str(p) for p in report.first_problems())
-        super().__init__(f"{path}: ledger fails verification: {problems}")
+    def __init__(self, path: Path, report: VerifyReport | None, reason: str = ""):
+        if report is not None:
+            reason = "ledger fails verification: " + "; ".join(str(p) for p in report.first_problems())
+        super().__init__(f"{path}: {reason}")
         self.path, self.report = path, report
+
+
+@dataclass(frozen=True)
+class Salvage:
+    """What opening a damaged ledger with salvage=True cost."""
+
+    damaged_copy: Path  # the damaged file, kept whole
+    entries_kept: int  # the prefix that verifies, which the ledger goes on from
+    records_lost: int  # records of the damaged file not in the ledger any more (a torn tail counts one)
+    reason: str  # the LedgerDamaged message
 
 
 class ClockWentBackwards(ValueError):
@@ -86,10 +104,12 @@ class TokenLedger:
     ledger_id : the name entry 0 chains from; must match the file's.
     tariff : how energy and work units become tokens.
     old_keys : earlier keys {key_id: key}, to verify entries signed before a key rotation.
+    salvage : on damage, keep the damaged file aside and go on from the prefix that verifies
+        (`salvaged` says what was lost) instead of raising LedgerDamaged.
     """
 
     def __init__(self, path: str | os.PathLike, key_id: int, key: bytes, ledger_id: str, *,
-                 tariff: Tariff = DEFAULT_TARIFF, old_keys: dict[int, bytes] | None = None):
+                 tariff: Tariff = DEFAULT_TARIFF, old_keys: dict[int, bytes] | None = None, salvage: bool = False):
         if len(key) < MIN_KEY_OCTETS:
             raise ValueError(f"HMAC key id {key_id} has {len(key)} octets; at least {MIN_KEY_OCTETS} are needed")
         if not 0 <= key_id <= 0xFFFF:
@@ -101,14 +121,18 @@ class TokenLedger:
         self._accounts: dict[int, _Account] = {}
         self._job_tokens: dict[tuple[int, int], int] = {}  # (tenant, job) -> net tokens, for refunds
         self._next_seq, self._head, self._last_t = 0, genesis_hash(ledger_id), float("-inf")
+        self.salvaged: Salvage | None = None
         self._create_if_missing()
-        self._fd = os.open(self.path, os.O_RDWR)
+        self._open_locked()
         try:
-            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            self.recovery = self._recover()
+        except LedgerDamaged as exc:
+            if not salvage:
+                os.close(self._fd)
+                raise
+            self.salvaged = self._salvage(exc)
             os.close(self._fd)
-            raise RuntimeError(f"{self.path}: ledger is open in another TokenLedger") from None
-        try:
+            self._open_locked()
             self.recovery = self._recover()
         except BaseException:
             os.close(self._fd)
@@ -137,13 +161,55 @@ class TokenLedger:
             os.unlink(tmp)
         fsync_directory(self.path.parent)
 
-    def _recover(self) -> VerifyReport:
-        size = os.fstat(self._fd).st_size
-        data = os.pread(self._fd, size, 0)
-        file_id = decode_header(data)
+    def _open_locked(self) -> None:
+        self._fd = os.open(self.path, os.O_RDWR)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._fd)
+            raise RuntimeError(f"{self.path}: ledger is open in another TokenLedger") from None
+
+    def _read(self) -> bytes:
+        """The records after a header that decodes and names this ledger; LedgerDamaged if not."""
+        data = os.pread(self._fd, os.fstat(self._fd).st_size, 0)
+        try:
+            file_id = decode_header(data)
+        except ProtocolError as exc:
+            raise LedgerDamaged(self.path, None, f"not a readable ledger header: {exc}") from None
         if file_id != self.ledger_id:
-            raise ValueError(f"{self.path} holds ledger {file_id!r}, not {self.ledger_id!r}")
-        records = data[HEADER_OCTETS:]
+            raise LedgerDamaged(self.path, None, f"holds ledger {file_id!r}, not {self.ledger_id!r}")
+        return data[HEADER_OCTETS:]
+
+    def _salvage(self, damage: LedgerDamaged) -> Salvage:
+        """Keep the damaged file whole beside the ledger, then replace the ledger by its longest
+        prefix that verifies (after a header of this ledger). A crash part way leaves the damaged
+        file in place, to be salvaged again at the next open."""
+        data = os.pread(self._fd, os.fstat(self._fd).st_size, 0)
+        records = data[HEADER_OCTETS:]  # under a damaged header too: entry 0's genesis proves whose they are
+        keep = len(records) // RECORD_OCTETS
+        while keep:
+            report = verify(split_records(records[:keep * RECORD_OCTETS]), self._keys, ledger_id=self.ledger_id)
+            if report.ok:
+                break
+            keep = min(keep - 1, min(p.position for p in report.problems.values()))
+        n = 0
+        while (copy := self.path.with_name(f"{self.path.name}.damaged-{n}")).exists():
+            n += 1
+        os.link(self.path, copy)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.salvage")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            _write_all(fd, encode_header(self.ledger_id) + records[:keep * RECORD_OCTETS], 0)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, self.path)
+        fsync_directory(self.path.parent)
+        lost = -(-max(0, len(data) - HEADER_OCTETS) // RECORD_OCTETS) - keep
+        return Salvage(copy, keep, lost, str(damage))
+
+    def _recover(self) -> VerifyReport:
+        records = self._read()
         report = verify(split_records(records), self._keys, ledger_id=self.ledger_id)
         if set(report.problems) - {ProblemKind.TORN_TAIL}:
             raise LedgerDamaged(self.path, report)

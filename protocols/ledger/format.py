@@ -285,9 +285,12 @@ def decode_header(data: bytes) -> str:
         raise LedgerFormatError(f"ledger header version {version}; this software reads {HEADER_VERSION}")
     if not 1 <= length <= MAX_LEDGER_ID_OCTETS:
         raise LedgerFormatError(f"ledger id length {length} outside 1..{MAX_LEDGER_ID_OCTETS}")
+    raw, padding = padded[:length], padded[length:]
+    if b"\x00" in raw or padding.strip(b"\x00"):  # the CRC checked, so the writer was wrong, not the line
+        raise LedgerFormatError("ledger id holds a NUL, or its padding is not all NUL")
     try:
-        return padded[:length].decode("utf-8")
-    except UnicodeDecodeError as exc:  # the CRC checked, so the writer was wrong, not the line
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise LedgerFormatError(f"ledger id is not UTF-8 (octet {exc.start})") from None
 
 
