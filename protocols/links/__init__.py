@@ -20,6 +20,7 @@ fault injection, so two processes talk as if joined by a serial cable (what soca
 from __future__ import annotations
 
 import importlib
+import re
 from urllib.parse import urlsplit
 
 from gridfree.protocols.links.base import Link, LinkError, LinkStats
@@ -52,15 +53,52 @@ EXPECTED = ("a device path (/dev/ttyUSB0, /dev/pts/N), serial:///dev/X?baudrate=
 def open_link(url: str, **opts) -> Link:
     """Open the link `url` names; `opts` are the transport's options (see its module header).
 
-    Raises LinkError for a malformed URL, an unknown scheme or option, or a transport that
-    cannot be opened (no such device, port in use). A TCP client whose peer is not up yet is
-    not an error: it connects when the peer appears.
+    Raises LinkError, with one line that says what was wrong and quotes the accepted forms, for
+    a malformed URL (a bare host:port, "tcp:/" for "tcp://", a web address), an unknown scheme or
+    option, or a transport that cannot be opened (no such device, port in use). A TCP client
+    whose peer is not up yet is not an error: it connects when the peer appears.
     """
     if not isinstance(url, str) or not url.strip():
         raise LinkError(f"a link URL must be a non-empty string, got {url!r}; expected {EXPECTED}")
-    scheme = urlsplit(url).scheme.lower() if "://" in url else ""
+    try:
+        scheme = urlsplit(url).scheme.lower() if "://" in url else _check_bare(url)
+    except ValueError as exc:  # urllib on a bracket left open: "tcp://[::1"
+        raise LinkError(_one_line(f"malformed link URL {url!r}: {exc}; expected {EXPECTED}")) from None
     target = SCHEMES.get(scheme)
     if target is None:
-        raise LinkError(f"unknown link scheme {scheme!r} in {url!r}; expected {EXPECTED}")
+        hint = " (a link is a serial line or a TCP/UDP socket, not a web address)" if scheme in _WEB else ""
+        raise LinkError(f"unknown link scheme {scheme!r} in {url!r}{hint}; expected {EXPECTED}")
     module, _, cls = target.partition(":")
-    return getattr(importlib.import_module(module), cls)(url, **opts)
+    try:
+        return getattr(importlib.import_module(module), cls)(url, **opts)
+    except LinkError as exc:
+        raise LinkError(_one_line(str(exc))) from exc.__cause__
+    except (ValueError, TypeError, OSError) as exc:  # urllib and socket on URLs they cannot parse
+        raise LinkError(_one_line(f"malformed link URL {url!r}: {exc}; expected {EXPECTED}")) from exc
+
+
+_WEB = {"http", "https", "ftp", "ws", "wss", "file"}
+_HOST_PORT = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$")
+_SCHEME_LIKE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
+
+
+def _check_bare(url: str) -> str:
+    """The scheme of a URL written without "//": "" for a device path, else a LinkError naming
+    the slip (host:port with no scheme, "tcp:/x" for "tcp://x", "http:x")."""
+    if url.startswith("/"):
+        return ""
+    if _HOST_PORT.match(url):
+        raise LinkError(f"{url!r} is a host:port with no scheme: write tcp://{url} to connect over TCP "
+                        f"(or udp://{url}); expected {EXPECTED}")
+    word = _SCHEME_LIKE.match(url)
+    if word is None:
+        return ""  # a relative device name, as pyserial takes them
+    scheme = word.group(1).lower()
+    if scheme in SCHEMES:
+        raise LinkError(f"{url!r}: a {scheme} link needs two slashes after '{scheme}:', as in {scheme}://…; "
+                        f"expected {EXPECTED}")
+    return scheme  # unknown: reported as such
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())

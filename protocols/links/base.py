@@ -4,7 +4,11 @@ Links move bytes and nothing else; framing belongs to the sans-IO decoders, whic
 the same decoder run on a pty, TCP, UDP or a recorded file. Read timeouts return b"" rather than
 raising, because silence is normal on a radio link; OS errors (a peer reset, EIO from a pty whose
 other end went away) are counted in `stats.errors` and described in `last_error` rather than
-raised, because the thread that reads a radio must outlive anything the line does.
+raised, because the thread that reads a radio must outlive anything the line does. A line or peer
+that goes away is tried again with `Backoff` until it comes back (a serial device reopened at its
+path, a TCP client reconnected): `stats.losses` counts the losses, `stats.reconnects` the returns,
+and `down_reason` says in words why the link is down, so a node is never left deaf and a ground
+tool can tell its user "connection refused" rather than nothing.
 
 Every transport follows the same shape: `Link.read`/`write`/`close` here do the checks and the
 locking once, and a transport fills in `_read`, `_write`, `_cancel` and `_close`.
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields, is_dataclass
@@ -27,6 +32,11 @@ CLOSE_WAIT_S = 2.0
 #: Default bound on one write: past it the peer is stalled, the write is counted as dropped,
 #: and a flight process gets its thread back.
 DEFAULT_WRITE_TIMEOUT_S = 2.0
+#: A lost line or peer is tried again after FIRST_BACKOFF_S, doubling up to MAX_BACKOFF_S: soon
+#: enough that a replugged radio is heard within seconds, rarely enough that a line gone for
+#: good costs a few open() calls a minute.
+FIRST_BACKOFF_S = 0.1
+MAX_BACKOFF_S = 5.0
 
 
 class LinkError(IOError):
@@ -46,7 +56,9 @@ class LinkStats:
     datagrams_out: int = 0
     dropped_writes: int = 0  # no peer, peer stalled or failed mid-write: lost, as a radio out of view
     errors: int = 0  # OS errors and rejected input (oversize datagrams)
-    reconnects: int = 0  # connections made after the first one
+    reconnects: int = 0  # reopens of a lost line, connections made after the first one
+    losses: int = 0  # times the link went down: device gone, peer gone, last ground peer left
+    refused_peers: int = 0  # ground peers a listener turned away (it had MAX_PEERS already)
     connected: bool = False
 
     def snapshot(self, **layers: Any) -> dict:
@@ -89,6 +101,9 @@ class Link(ABC):
         self.url = url
         self.stats = LinkStats()
         self.last_error: str = ""
+        #: Why the link is not connected now, in words an operator can act on ("cannot connect to
+        #: 127.0.0.1:5100: Connection refused"); "" while it is connected.
+        self.down_reason: str = ""
         #: The address this end is bound to (listeners, UDP); with port 0 it tells the real port.
         self.local_address: tuple | None = None
         self._closed = threading.Event()
@@ -182,6 +197,34 @@ class Link(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url!r})"
+
+
+class Backoff:
+    """When to try a lost line or peer again: FIRST_BACKOFF_S after the first failure, doubling
+    after each further one up to MAX_BACKOFF_S, and at once again after `reset()` (a success).
+    Without it a link whose device is gone would call open() in a tight loop; with a fixed long
+    wait a replugged radio would stay deaf for that long."""
+
+    def __init__(self, first_s: float = FIRST_BACKOFF_S, max_s: float = MAX_BACKOFF_S,
+                 clock: Callable[[], float] = time.monotonic):
+        self.first_s, self.max_s, self._clock = first_s, max_s, clock
+        self.delay_s = first_s
+        self.next_at = 0.0
+
+    def due(self) -> bool:
+        return self._clock() >= self.next_at
+
+    def until_next_s(self) -> float:
+        return max(0.0, self.next_at - self._clock())
+
+    def failed(self) -> None:
+        """An attempt failed (or a connection was just lost): wait before the next one."""
+        self.next_at = self._clock() + self.delay_s
+        self.delay_s = min(self.delay_s * 2, self.max_s)
+
+    def reset(self) -> None:
+        self.delay_s = self.first_s
+        self.next_at = 0.0
 
 
 class Waker:

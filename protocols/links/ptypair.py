@@ -17,8 +17,13 @@ run on the relay thread and may be replaced at any time, from any thread (e.g. b
 scenario). A transform that raises is counted in `errors` and the chunk goes through unchanged,
 so a broken fault model cannot cut the line by accident.
 
-    python -m gridfree.protocols.links.ptypair     prints the two device paths, one per line,
-                                                   and relays until Ctrl-C or SIGTERM
+Stable names: `links=(path_a, path_b)` makes a symlink at each path to its pty (socat's `link=`),
+removed again by `stop()`. A pty's own name is the kernel's choice and differs on every run; a
+configuration names the symlink, so a line unplugged (`stop()`) and replugged (a new pair with
+the same links) is the same device path to the processes on it, as a USB adapter's by-id name is.
+
+    python -m gridfree.protocols.links.ptypair [--link-a PATH] [--link-b PATH]
+        prints the two device paths, one per line, and relays until Ctrl-C or SIGTERM
 """
 from __future__ import annotations
 
@@ -75,12 +80,24 @@ class _Side:
 class PtyPair:
     """Two raw ptys joined back to back. `paths[0]` is side a, `paths[1]` side b."""
 
-    def __init__(self, transform_ab: Transform | None = None, transform_ba: Transform | None = None):
+    def __init__(self, transform_ab: Transform | None = None, transform_ba: Transform | None = None,
+                 links: tuple[str | None, str | None] = (None, None)):
         self.a = _Side()
         try:
             self.b = _Side()
         except OSError:
             self.a.close()
+            raise
+        self.links: list[str] = []
+        try:
+            for link, side in zip(links, (self.a, self.b)):
+                if link:
+                    _replace_symlink(str(link), side.path)
+                    self.links.append(str(link))
+        except OSError:
+            self._unlink()
+            self.a.close()
+            self.b.close()
             raise
         self.transform_ab, self.transform_ba = transform_ab, transform_ba
         self.errors = 0
@@ -108,6 +125,7 @@ class PtyPair:
         if self._stopped:
             return
         self._stopped = True
+        self._unlink()  # unplugged: the names go first, so nobody reopens a dying pty by them
         self._stop.set()
         os.write(self._wake_w, b"x")
         if self._thread.is_alive():
@@ -122,6 +140,15 @@ class PtyPair:
             side.close()
         os.close(self._wake_r)
         os.close(self._wake_w)
+
+    def _unlink(self) -> None:
+        for link in self.links:
+            try:
+                if os.path.islink(link):
+                    os.unlink(link)
+            except OSError:
+                pass  # someone else removed or replaced it: not ours to worry about
+        self.links = []
 
     def __enter__(self) -> "PtyPair":
         return self.start()
@@ -211,16 +238,33 @@ class PtyPair:
             del side.pending[:n]
 
 
+def _replace_symlink(link: str, target: str) -> None:
+    """Point `link` at `target`, replacing a stale symlink left by an earlier pair (never a file)."""
+    if os.path.lexists(link):
+        if not os.path.islink(link):
+            raise FileExistsError(f"{link} exists and is not a symlink: not replacing it")
+        os.unlink(link)
+    os.symlink(target, link)
+
+
 def main(argv: list[str] | None = None) -> int:
-    argparse.ArgumentParser(
+    parser = argparse.ArgumentParser(
         prog="python -m gridfree.protocols.links.ptypair",
         description="Make two raw ptys joined like a serial cable; print their paths, one per line, "
                     "and relay until Ctrl-C or SIGTERM.",
-    ).parse_args(argv)
+    )
+    parser.add_argument("--link-a", metavar="PATH", help="also name the first pty PATH (a symlink, removed at exit)")
+    parser.add_argument("--link-b", metavar="PATH", help="also name the second pty PATH (a symlink, removed at exit)")
+    args = parser.parse_args(argv)
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
-    with PtyPair() as pair:
+    try:
+        pair = PtyPair(links=(args.link_a, args.link_b))
+    except OSError as exc:
+        print(f"ptypair: {exc}", file=sys.stderr)
+        return 2
+    with pair:
         print(pair.a.path, pair.b.path, sep="\n", flush=True)
         while not done.wait(1.0):
             pass

@@ -3,17 +3,29 @@
 URL grammar::
 
     tcp://host:port                 connect; reconnects with backoff whenever the peer goes away
-    tcp://host:port?listen=1        listen; one peer at a time, a newer peer replaces the old one
+    tcp://host:port?listen=1        listen; up to MAX_PEERS ground peers at once
     tcp-listen://host:port          the same as ?listen=1
     options: write_timeout=S        longest one write may block on a stalled peer (default 2 s)
 
-Port 0 with listen picks a free port: read it back from `local_address`. A new peer replaces the
-current one, rather than waiting for it to go, because a peer that vanished without a FIN (a
-crashed ground station, a cable pulled) would otherwise hold the link until TCP gave up on it.
+Port 0 with listen picks a free port: read it back from `local_address`.
+
+A listener (the node's radio) keeps every ground peer that connects, up to MAX_PEERS, as a radio
+is heard by every station in view: each hears the whole downlink and each may uplink. A second
+client (a `gridfree tm` beside the console) therefore never cuts the first one off, and a peer
+that vanished without a FIN (a crashed ground station, a cable pulled) never keeps a new one out:
+it is dropped when a write to it stalls or fails, or when keepalive or TCP_USER_TIMEOUT gives up
+on it (about 20 s). A peer past MAX_PEERS is closed at once and counted in `stats.refused_peers`.
+Each read returns bytes from one peer only, and the decoders resynchronise on the next unit, so
+two peers uplinking at the very same moment cost at most the CLTUs that overlapped, as two
+stations transmitting at once would on the air (COP-1 retransmits them).
+
+A client that loses its peer, or cannot reach it, tries again with `Backoff` (0.1 s doubling to
+5 s); `down_reason` says why it is not connected ("cannot connect to 127.0.0.1:5100: Connection
+refused"), so a ground tool can tell its user instead of waiting in silence.
 
 Writes while no peer is connected are dropped and counted (`stats.dropped_writes`), as a radio
 out of view of any ground station loses its downlink: a flight process must never block on the
-ground. A write that cannot finish within `write_timeout` drops the connection too, since the
+ground. A write that cannot finish within `write_timeout` drops that connection too, since the
 stream is then cut mid-frame; the decoders on the far side resynchronise on the next frame.
 """
 from __future__ import annotations
@@ -25,14 +37,18 @@ import time
 from urllib.parse import urlsplit
 
 from gridfree.protocols.links.base import (
-    DEFAULT_WRITE_TIMEOUT_S, Link, LinkError, Waker, options, to_bool, to_seconds, url_host_port,
+    DEFAULT_WRITE_TIMEOUT_S, Backoff, Link, LinkError, Waker, options, to_bool, to_seconds, url_host_port,
 )
 
 GRAMMAR = "tcp://host:port[?listen=1][&write_timeout=S] or tcp-listen://host:port[?write_timeout=S]"
 OPTIONS = {"listen": to_bool, "write_timeout": to_seconds}
-FIRST_BACKOFF_S = 0.05
-MAX_BACKOFF_S = 2.0
 CONNECT_TIMEOUT_S = 1.0
+#: Ground peers a listener keeps at once; one more is turned away (counted), not let in by
+#: cutting off one already there.
+MAX_PEERS = 4
+#: Unacknowledged data older than this drops the peer (Linux TCP_USER_TIMEOUT): keepalive only
+#: finds a dead peer on an idle connection, and a downlink is never idle.
+USER_TIMEOUT_MS = 20_000
 
 
 def _keepalive(sock: socket.socket) -> None:
@@ -41,6 +57,8 @@ def _keepalive(sock: socket.socket) -> None:
     for name, value in (("TCP_KEEPIDLE", 10), ("TCP_KEEPINTVL", 5), ("TCP_KEEPCNT", 2)):
         if hasattr(socket, name):
             sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)
+    if hasattr(socket, "TCP_USER_TIMEOUT"):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, USER_TIMEOUT_MS)
 
 
 class TcpLink(Link):
@@ -56,13 +74,13 @@ class TcpLink(Link):
         self._lock = threading.Lock()  # guards _sock and the counters that go with it
         self._write_lock = threading.Lock()  # one frame at a time: writers never interleave
         self._connect_lock = threading.Lock()
-        self._sock: socket.socket | None = None
+        self._socks: list[socket.socket] = []  # connected peers, oldest first (a client has at most one)
         self._server: socket.socket | None = None
         self._waker = Waker()
         self._cancel_asked = False
         self._peers = 0
-        self._backoff_s = FIRST_BACKOFF_S
-        self._next_attempt = 0.0
+        self._turn = 0  # which peer's data a read looks at first, so no peer starves the others
+        self._backoff = Backoff()
         self.peer_address: tuple | None = None
         self.remote_address: tuple | None = None
         if self.listening:
@@ -74,6 +92,7 @@ class TcpLink(Link):
                 raise LinkError(f"cannot listen on {url!r}: {exc}") from exc
             self._server.setblocking(False)  # a peer that gives up between select and accept
             self.local_address = self._server.getsockname()[:2]
+            self.down_reason = "no ground peer connected yet"
         else:
             try:  # a name that does not resolve is a configuration error; a peer not up yet is not
                 socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -82,6 +101,11 @@ class TcpLink(Link):
                 raise LinkError(f"cannot resolve {host!r} in {url!r}: {exc}") from exc
             self.remote_address = (host, port)
             self._try_connect()  # nobody there yet is not an error: reads and writes retry
+
+    @property
+    def peers(self) -> int:
+        """Peers connected now (0 or 1 for a client)."""
+        return len(self._socks)
 
     # ---- connection management -----------------------------------------------------------------
     def _adopt(self, sock: socket.socket, peer) -> None:
@@ -94,28 +118,38 @@ class TcpLink(Link):
             sock.close()
             return
         with self._lock:
-            if self.closed:
-                sock.close()
-                return
-            old, self._sock = self._sock, sock
-            self.peer_address = peer
-            self._peers += 1
-            if self._peers > 1:
-                self.stats.reconnects += 1
-            self.stats.connected = True
-        if old is not None:
-            _shut(old)
+            full = self.listening and len(self._socks) >= MAX_PEERS
+            if full:
+                self.stats.refused_peers += 1
+            if not (self.closed or full):
+                self._socks.append(sock)
+                self.peer_address = peer
+                self._peers += 1
+                if self._peers > 1:
+                    self.stats.reconnects += 1
+                self.stats.connected = True
+                self.down_reason = ""
+                sock = None
+        if sock is not None:  # closed meanwhile, or one peer too many: turned away at once
+            _shut(sock)
+            return
         self._waker.wake()  # a read waiting without this socket in its set must pick it up
 
-    def _drop(self, sock: socket.socket) -> None:
+    def _drop(self, sock: socket.socket, why: BaseException | str = "closed by the peer") -> None:
         with self._lock:
-            if self._sock is sock:
-                self._sock = None
-                self.stats.connected = False
-                # Back off before reconnecting, so a peer that accepts and hangs up at once
-                # does not get a connection storm; data on a connection resets the backoff.
-                self._next_attempt = time.monotonic() + self._backoff_s
-                self._backoff_s = min(self._backoff_s * 2, MAX_BACKOFF_S)
+            if sock in self._socks:
+                self._socks.remove(sock)
+                if not self._socks:
+                    self.stats.connected = False
+                    self.stats.losses += 1
+                    if self.listening:
+                        self.down_reason = f"no ground peer connected (the last one left: {_words(why)})"
+                    else:
+                        host, port = self.remote_address
+                        self.down_reason = f"connection to {host}:{port} lost ({_words(why)}); reconnecting"
+                        # Back off before reconnecting, so a peer that accepts and hangs up at once
+                        # does not get a connection storm; data on a connection resets the backoff.
+                        self._backoff.failed()
         _shut(sock)
 
     def _try_connect(self) -> None:
@@ -123,16 +157,17 @@ class TcpLink(Link):
         if not self._connect_lock.acquire(blocking=False):
             return  # another thread is connecting right now
         try:
-            if self.closed or self._sock is not None or time.monotonic() < self._next_attempt:
+            if self.closed or self._socks or not self._backoff.due():
                 return
+            host, port = self.remote_address
             try:
                 sock = socket.create_connection(self.remote_address, timeout=CONNECT_TIMEOUT_S)
             except OSError as exc:
                 # Refused or unreachable is the normal state of a link whose peer is not up yet:
-                # noted in last_error, not counted as an error.
+                # said in down_reason and last_error, not counted as an error.
                 self.last_error = f"connect {self.remote_address}: {exc}"
-                self._next_attempt = time.monotonic() + self._backoff_s
-                self._backoff_s = min(self._backoff_s * 2, MAX_BACKOFF_S)
+                self.down_reason = f"cannot connect to {host}:{port}: {_words(exc)}"
+                self._backoff.failed()
                 return
             self._adopt(sock, self.remote_address)
         finally:
@@ -154,40 +189,48 @@ class TcpLink(Link):
         deadline = None if timeout is None else time.monotonic() + timeout
         while not self.closed:
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            sock = self._sock
-            if sock is None and not self.listening:
+            socks = list(self._socks)
+            if not socks and not self.listening:
                 self._try_connect()
-                sock = self._sock
-            watch = [s for s in (sock, self._server, self._waker) if s is not None]
+                socks = list(self._socks)
+            watch = [*socks, *(s for s in (self._server, self._waker) if s is not None)]
             wait = remaining
-            if sock is None and not self.listening:  # wake up for the next connection attempt
-                until_retry = max(0.01, self._next_attempt - time.monotonic())
+            if not socks and not self.listening:  # wake up for the next connection attempt
+                until_retry = max(0.01, self._backoff.until_next_s())
                 wait = until_retry if wait is None else min(wait, until_retry)
             try:
                 ready, _, _ = select.select(watch, [], [], wait)
             except (OSError, ValueError) as exc:  # a socket closed underneath us
-                if not self.closed:
+                if self.closed:
+                    return b""
+                if all(s in self._socks for s in socks):  # not one a writer just dropped: a real error
                     self._error(exc)
-                return b""
+                    return b""
+                continue
             if self._waker in ready:
                 self._waker.drain()
                 if self.closed or self._cancel_asked:
                     self._cancel_asked = False
                     return b""
-            # The current peer's data before a new peer: what it sent before being replaced counts.
-            if sock is not None and sock in ready:
+            # The peers' data before a new peer: what they sent before it came counts. Start at a
+            # different peer each time, so that one that never stops sending cannot starve another.
+            self._turn += 1
+            for i in range(len(socks)):
+                sock = socks[(self._turn + i) % len(socks)]
+                if sock not in ready:
+                    continue
+                why: BaseException | str = "closed by the peer"
                 try:
                     data = sock.recv(max_bytes)
                 except OSError as exc:  # ECONNRESET: the peer went away hard
                     if self.closed:
                         return b""
                     self._error(exc)
-                    data = b""
+                    data, why = b"", exc
                 if data:
-                    self._backoff_s = FIRST_BACKOFF_S
+                    self._backoff.reset()
                     return self._got(data)
-                self._drop(sock)  # EOF: the peer closed; a client reconnects on the next pass
-                continue
+                self._drop(sock, why)  # EOF: the peer closed; a client reconnects on the next pass
             if self._server is not None and self._server in ready:
                 self._try_accept()
                 continue  # the new peer's socket goes into the next select
@@ -196,26 +239,25 @@ class TcpLink(Link):
         return b""
 
     def _write(self, data: bytes) -> None:
-        sock = self._sock
-        if sock is None:
-            if self.listening:
-                self._poll_accept()
-            else:
-                self._try_connect()
-            sock = self._sock
-        if sock is None:
-            self.stats.dropped_writes += 1
-            return
+        if self.listening:
+            self._poll_accept()
+        elif not self._socks:
+            self._try_connect()
+        socks = list(self._socks)
+        delivered = False
         with self._write_lock:
-            try:
-                sock.sendall(data)
-            except OSError as exc:  # timeout (stalled peer), EPIPE/ECONNRESET (peer gone)
-                if not self.closed:
-                    self._error(exc)
-                self.stats.dropped_writes += 1
-                self._drop(sock)
-                return
-        self._sent(data)
+            for sock in socks:
+                try:
+                    sock.sendall(data)
+                    delivered = True
+                except OSError as exc:  # timeout (stalled peer), EPIPE/ECONNRESET (peer gone)
+                    if not self.closed:
+                        self._error(exc)
+                    self._drop(sock, exc)
+        if delivered:
+            self._sent(data)
+        else:
+            self.stats.dropped_writes += 1
 
     def _poll_accept(self) -> None:
         """Accept a waiting peer from the writing thread, so a link that only writes (a downlink
@@ -233,12 +275,21 @@ class TcpLink(Link):
 
     def _close(self) -> None:
         with self._lock:
-            sock, self._sock = self._sock, None
-        if sock is not None:
+            socks, self._socks = self._socks, []
+        for sock in socks:
             _shut(sock)
         if self._server is not None:
             self._server.close()
         self._waker.close()
+
+
+def _words(why: BaseException | str) -> str:
+    """An OS error as an operator reads it: "Connection refused", not "[Errno 111] ..."."""
+    if isinstance(why, OSError) and why.strerror:
+        return why.strerror
+    if isinstance(why, socket.timeout):
+        return "timed out"
+    return str(why) or type(why).__name__
 
 
 def _shut(sock: socket.socket) -> None:

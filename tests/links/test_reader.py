@@ -132,17 +132,22 @@ def test_a_failing_connection_made_is_reported_not_silent(udp_pair):
     assert not reader.is_alive()
 
 
-def test_a_reader_on_a_vanished_pty_counts_errors_and_keeps_its_thread():
+def test_a_reader_on_a_vanished_pty_counts_the_loss_once_and_keeps_its_thread():
     master, slave = pty.openpty()
     tty.setraw(slave)
-    link = open_link(os.ttyname(slave))
+    path = os.ttyname(slave)
+    link = open_link(path)
     proto = Recorder()
     try:
         with LinkReader(link, proto) as reader:
             os.close(master)
             os.close(slave)
-            assert wait_for(lambda: link.stats.errors >= 2)
+            assert wait_for(lambda: link.stats.losses == 1)
+            assert wait_for(lambda: "retrying" in link.down_reason)  # it looks for the device again
+            threading.Event().wait(0.5)
+            assert link.stats.errors == 1 and link.stats.losses == 1  # one loss, not an error per retry
             assert reader.is_alive() and not link.stats.connected
+            assert path in link.down_reason
             assert proto.lost == []
         assert proto.lost == [None]
     finally:

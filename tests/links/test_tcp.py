@@ -42,7 +42,8 @@ def test_client_reconnects_when_its_server_restarts():
         assert read_exactly(server, 3) == b"one"
         server.close()  # the ground station goes away
         assert client.read(timeout=0.5) == b""
-        assert not client.stats.connected
+        assert not client.stats.connected and client.stats.losses == 1
+        assert "lost" in client.down_reason or "cannot connect" in client.down_reason
         server = open_link(f"tcp-listen://127.0.0.1:{port}")
         assert wait_until(lambda: client.read(timeout=0.05) == b"" and client.stats.connected, 10)
         assert client.stats.reconnects == 1
@@ -73,17 +74,53 @@ def test_client_opened_before_its_server_connects_when_it_appears():
         client.close()
 
 
-def test_a_newer_peer_replaces_the_current_one():
+def test_a_second_peer_does_not_cut_off_the_first():
     with open_link("tcp-listen://127.0.0.1:0") as server:
         url = f"tcp://127.0.0.1:{server.local_address[1]}"
-        with open_link(url) as old, open_link(url) as new:
-            old.write(b"old")
+        with open_link(url) as ground, open_link(url) as second:
+            ground.write(b"old")
             assert read_exactly(server, 3) == b"old"
-            new.write(b"new")
+            second.write(b"new")
             assert read_exactly(server, 3) == b"new"
-            server.write(b"to the newest")
-            assert read_exactly(new, 13) == b"to the newest"
-            assert server.stats.reconnects == 1
+            server.write(b"to all in view")  # the downlink reaches both, as a radio would
+            assert read_exactly(ground, 14) == b"to all in view"
+            assert read_exactly(second, 14) == b"to all in view"
+            ground.write(b"still commanding")  # the first one's uplink still works
+            assert read_exactly(server, 16) == b"still commanding"
+            assert ground.stats.reconnects == 0 and ground.stats.losses == 0 and ground.stats.connected
+            assert server.peers == 2 and server.stats.refused_peers == 0
+        assert wait_until(lambda: server.read(timeout=0.05) == b"" and server.peers == 0, 5)
+        assert server.stats.losses == 1 and not server.stats.connected  # the last one leaving is the loss
+        assert "no ground peer" in server.down_reason
+
+
+def test_a_peer_past_the_limit_is_turned_away_and_counted():
+    from gridfree.protocols.links.tcp import MAX_PEERS
+
+    with open_link("tcp-listen://127.0.0.1:0") as server:
+        url = f"tcp://127.0.0.1:{server.local_address[1]}"
+        peers = [open_link(url) for _ in range(MAX_PEERS)]
+        extra = socket.create_connection(("127.0.0.1", server.local_address[1]), timeout=5)
+        try:
+            assert wait_until(lambda: server.read(timeout=0.05) == b"" and server.stats.refused_peers == 1, 5)
+            assert server.peers == MAX_PEERS
+            assert extra.recv(16) == b""  # closed at once: it knows, rather than waiting on silence
+            server.write(b"hk")
+            assert all(read_exactly(p, 2) == b"hk" for p in peers)  # nobody already there lost anything
+        finally:
+            extra.close()
+            for p in peers:
+                p.close()
+
+
+def test_a_client_with_nobody_listening_says_connection_refused():
+    probe = open_link("tcp-listen://127.0.0.1:0")
+    port = probe.local_address[1]
+    probe.close()
+    with open_link(f"tcp://127.0.0.1:{port}") as client:
+        assert not client.stats.connected
+        assert client.down_reason == f"cannot connect to 127.0.0.1:{port}: Connection refused"
+        assert client.stats.errors == 0  # the normal state of a link whose peer is not up yet
 
 
 def test_a_listener_that_only_writes_still_finds_its_peer():

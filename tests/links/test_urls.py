@@ -32,6 +32,23 @@ def test_bad_urls_say_what_was_expected(url, opts, match):
         open_link(url, **opts)
 
 
+@pytest.mark.parametrize("url,match", [
+    ("127.0.0.1:5100", r"host:port with no scheme: write tcp://127.0.0.1:5100"),
+    ("localhost:5100", r"write tcp://localhost:5100"),
+    ("tcp:/127.0.0.1:5100", r"a tcp link needs two slashes after 'tcp:'"),
+    ("udp:127.0.0.1:5100", r"a udp link needs two slashes"),
+    ("http://127.0.0.1:5100", r"unknown link scheme 'http'.*not a web address"),
+    ("https://example.org/node", r"unknown link scheme 'https'"),
+    ("tcp://[::1", r"malformed link URL 'tcp://\[::1'"),
+    ("tcp-listen://[zz]:1", r"malformed link URL"),
+])
+def test_malformed_link_specs_are_one_line_errors_quoting_the_accepted_forms(url, match):
+    with pytest.raises(LinkError, match=match) as caught:
+        open_link(url)
+    text = str(caught.value)
+    assert "\n" not in text and "expected a device path" in text and "tcp://host:port" in text
+
+
 def test_keyword_options_are_the_query_options():
     with open_link("tcp://127.0.0.1:0", listen=True, write_timeout=0.5) as server:
         assert server.listening and server.write_timeout == 0.5 and server.local_address[1] != 0
