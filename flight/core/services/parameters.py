@@ -3,7 +3,9 @@
 Values live in memory and in one store file written whole (temporary file, fsync, rename) after
 every change. At boot a missing store means defaults; a corrupt one (bad CRC, torn write,
 unparseable, or values outside their declared ranges) also means defaults, with an event saying
-so: a node must never fly on half-trusted parameters.
+so: a node must never fly on half-trusted parameters. Every such problem is the store's
+`CorruptStoreError`, counted in `StoreDamaged`, and the damaged file is kept beside the store
+(`parameters.bin.damaged`) for the ground, never overwritten by the next change.
 """
 from __future__ import annotations
 
@@ -20,8 +22,10 @@ from gridfree.protocols.services.verification import FailureCode
 
 
 class ParameterService(Component):
-    channels = (Channel(1, "ParametersSet", "u32", description="Parameter values changed by command"),)
-    housekeeping = (HousekeepingPacket(1, "Status", ("ParametersSet",), 10.0, "Parameter service"),)
+    channels = (Channel(1, "ParametersSet", "u32", description="Parameter values changed by command"),
+                Channel(2, "StoreDamaged", "u16", description="Parameter stores found damaged since boot "
+                                                               "(defaults flown, the damaged file kept aside)"))
+    housekeeping = (HousekeepingPacket(1, "Status", ("ParametersSet", "StoreDamaged"), 10.0, "Parameter service"),)
     commands = (
         Command("Report", service=20, subtype=pus20.Subtype.REPORT_VALUES, raw=True,
                 description="TC[20,1]: N x parameter id; answered by TM[20,2]"),
@@ -42,26 +46,38 @@ class ParameterService(Component):
 
     def attach(self, ctx) -> None:
         super().attach(ctx)
-        d = ctx.dictionary
-        self.values = {p.name: p.default for p in d.parameters}
+        self.values = {p.name: p.default for p in ctx.dictionary.parameters}
+        self.damaged = 0
         try:
-            body = self.store.load()
-            if body is None:
-                return
-            stored = json.loads(body)
-            if not isinstance(stored, dict):
-                raise ValueError("top level is not an object")
-            checked = {}
-            for name, value in stored.items():
-                p = d.parameter_by_name.get(name)
-                if p is None:
-                    continue  # a parameter this build no longer has: ignored, not fatal
+            checked = self._stored(ctx.dictionary)
+        except CorruptStoreError as exc:
+            self.damaged += 1
+            self.store.set_aside()
+            self.log("StoreCorrupt", reason=exc.reason[:48])
+            checked = None
+        self.tlm("StoreDamaged", self.damaged)
+        if checked is not None:
+            self.values.update(checked)
+            self.log("Loaded", count=len(checked))
+
+    def _stored(self, d) -> dict[str, Any] | None:
+        """The stored values, each checked against its declaration; None without a store,
+        CorruptStoreError for anything else."""
+        stored = self.store.load_json()
+        if stored is None:
+            return None
+        if not isinstance(stored, dict):
+            raise CorruptStoreError(self.store.path, "top level is not an object")
+        checked = {}
+        for name, value in stored.items():
+            p = d.parameter_by_name.get(name)
+            if p is None:
+                continue  # a parameter this build no longer has: ignored, not fatal
+            try:
                 checked[name] = p.field.check(value, name)
-        except (CorruptStoreError, ValueError, UnicodeDecodeError) as exc:
-            self.log("StoreCorrupt", reason=str(exc)[:48])
-            return
-        self.values.update(checked)
-        self.log("Loaded", count=len(checked))
+            except (ValueError, TypeError, OverflowError) as exc:  # float(10**400) overflows
+                raise CorruptStoreError(self.store.path, str(exc)[:120]) from None
+        return checked
 
     def get(self, name: str) -> Any:
         return self.values[name]

@@ -5,10 +5,18 @@ every change, so a node that reboots mid-pass still releases what the ground sch
 TC goes through the dispatcher like any other, with its own verification reports; an activity
 whose release time passed while the node was down is released at boot (late, not lost), and the
 late count says so.
+
+Damage costs what it touches, never the node: a store that is not a schedule (torn, flipped, not
+JSON, not the shape `_save` writes) is the store's `CorruptStoreError`, counted in `StoreDamaged`,
+and the schedule starts empty; an activity the store holds but that could never have been inserted
+(a release time no CUC can carry, a packet whose length field disagrees with its octets) is
+dropped alone and counted in `ActivitiesLost`, and the others are kept. Either way the damaged
+file is kept aside (`schedule.bin.damaged`) for the ground, and an event says what was wrong.
 """
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 from gridfree.flight.core.component import CommandFailed, Component
@@ -16,8 +24,10 @@ from gridfree.flight.core.messages import CommandPacket
 from gridfree.flight.core.ports import OutPort
 from gridfree.flight.core.store import AtomicRecordFile, CorruptStoreError
 from gridfree.protocols.dictionary import Channel, Command, DecodeError, Event, Field, HousekeepingPacket, Severity
+from gridfree.protocols.pus import CucTime
 from gridfree.protocols.services import schedule as pus11
 from gridfree.protocols.services.verification import FailureCode
+from gridfree.protocols.spacepacket import PRIMARY_HEADER_LEN, packet_len_at
 
 MAX_ACTIVITIES = 512
 
@@ -28,6 +38,8 @@ class ScheduleService(Component):
         Channel(2, "Released", "u32", description="Activities released since boot"),
         Channel(3, "ReleasedLate", "u32", description="Activities released after their time (node was down)"),
         Channel(4, "Enabled", "bool", description="Release function enabled"),
+        Channel(5, "StoreDamaged", "u16", description="Schedule stores found unreadable since boot (started empty)"),
+        Channel(6, "ActivitiesLost", "u32", description="Stored activities dropped at boot as malformed"),
     )
     commands = (
         Command("Enable", service=11, subtype=pus11.Subtype.ENABLE, description="TC[11,1]"),
@@ -43,8 +55,8 @@ class ScheduleService(Component):
     events = (Event(1, "StoreCorrupt", Severity.WARNING_HI, "schedule store unusable ({reason}); schedule empty",
                     (Field("reason", "string[48]"),)),)
     ports = (OutPort("commandOut", CommandPacket, "released TCs, to the dispatcher", returns=bool),)
-    housekeeping = (HousekeepingPacket(1, "Status", ("Activities", "Released", "ReleasedLate", "Enabled"), 1.0,
-                                       "Time-based schedule"),)
+    housekeeping = (HousekeepingPacket(1, "Status", ("Activities", "Released", "ReleasedLate", "Enabled",
+                                                     "StoreDamaged", "ActivitiesLost"), 1.0, "Time-based schedule"),)
 
     def __init__(self, name: str, id_base: int, *, store_path: str | Path):
         super().__init__(name, id_base)
@@ -56,15 +68,44 @@ class ScheduleService(Component):
 
     def attach(self, ctx) -> None:
         super().attach(ctx)
+        self.damaged = self.lost = 0
         try:
-            body = self.store.load()
-            if body is not None:
-                doc = json.loads(body)
-                self.enabled = bool(doc["enabled"])
-                self.activities = sorted((float(t), bytes.fromhex(p)) for t, p in doc["activities"])
-        except (CorruptStoreError, ValueError, KeyError, TypeError) as exc:
-            self.activities = []
-            self.log("StoreCorrupt", reason=str(exc)[:48])
+            problems = self._stored()
+        except CorruptStoreError as exc:
+            self.activities, self.enabled, problems = [], True, [exc.reason]
+            self.damaged += 1
+        if problems:
+            self.store.set_aside()
+            if not self.damaged:
+                try:
+                    self._save()  # the activities kept survive the next reboot too
+                except OSError:
+                    pass  # the copy set aside still holds them; the next change saves again
+            self.log("StoreCorrupt", reason=problems[0][:48])
+        self.tlm("StoreDamaged", self.damaged)
+        self.tlm("ActivitiesLost", self.lost)
+
+    def _stored(self) -> list[str]:
+        """Load the stored schedule: CorruptStoreError if it is not one; what was wrong with the
+        activities dropped (counted in `lost`) otherwise."""
+        doc = self.store.load_json()
+        if doc is None:
+            return []
+        if not (isinstance(doc, dict) and isinstance(doc.get("enabled"), bool)
+                and isinstance(doc.get("activities"), list)):
+            raise CorruptStoreError(self.store.path, "not a schedule: {enabled, activities} expected")
+        kept, problems = [], []
+        for k, item in enumerate(doc["activities"]):
+            try:
+                kept.append(_activity(item))
+            except ValueError as exc:
+                problems.append(f"activity {k}: {exc}")
+        if len(kept) > MAX_ACTIVITIES:
+            problems.append(f"{len(kept)} activities, more than {MAX_ACTIVITIES}: the latest dropped")
+            kept = sorted(kept)[:MAX_ACTIVITIES]
+        self.lost += len(doc["activities"]) - len(kept)
+        self.enabled, self.activities = doc["enabled"], sorted(kept)
+        return problems
 
     def _save(self) -> None:
         self.store.save(json.dumps({"enabled": self.enabled,
@@ -129,3 +170,21 @@ class ScheduleService(Component):
             raise CommandFailed(FailureCode.BAD_ARGUMENT, "no scheduled activity has those request ids")
         self.activities = kept
         self._save()
+
+
+def _activity(item) -> tuple[float, bytes]:
+    """A stored [release time, packet hex] as `cmd_Insert` could have accepted it; ValueError if not."""
+    if not (isinstance(item, list) and len(item) == 2 and isinstance(item[1], str)
+            and isinstance(item[0], int | float) and not isinstance(item[0], bool)):
+        raise ValueError("not [release time, packet hex]")
+    try:
+        release = float(item[0])
+        if not math.isfinite(release):
+            raise ValueError(f"release time {release!r}")
+        CucTime.from_unix(release).pack()  # InvalidFieldError (a ValueError) before 1958
+    except OverflowError:
+        raise ValueError(f"release time {item[0]!r} beyond what a CUC time carries") from None
+    packet = bytes.fromhex(item[1])
+    if len(packet) < PRIMARY_HEADER_LEN or packet_len_at(packet) != len(packet):
+        raise ValueError(f"packet of {len(packet)} octets does not match its length field")
+    return release, packet
