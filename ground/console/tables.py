@@ -9,9 +9,8 @@ from __future__ import annotations
 from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
-                               QMenu, QPushButton, QTableView, QVBoxLayout, QWidget)
+                               QMenu, QTableView, QVBoxLayout, QWidget)
 
-from gridfree.ground.console.alarms import AlarmModel
 from gridfree.ground.console.logmodels import CommandHistoryModel, EventModel
 from gridfree.ground.console.models import NAME_ROLE
 from gridfree.ground.console.telemetrymodel import ChannelFilterProxy, TelemetryModel
@@ -182,39 +181,3 @@ class HistoryTable(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.view)
-
-
-class AlarmPanel(QWidget):
-    SHELVE_S = {"Shelve 15 min": 900.0, "Shelve 1 h": 3600.0}
-
-    def __init__(self, model: AlarmModel, parent=None):
-        super().__init__(parent)
-        self.model = model
-        self.view = _table(model, [200, 70, 70, 120, 210])
-        ack = QPushButton("Acknowledge")
-        ack.clicked.connect(self.acknowledge_selected)
-        ack_all = QPushButton("Acknowledge all (Ctrl+Shift+A)")
-        ack_all.clicked.connect(model.acknowledge_all)
-        bar = QHBoxLayout()
-        bar.addWidget(ack)
-        bar.addWidget(ack_all)
-        for label, seconds in self.SHELVE_S.items():
-            b = QPushButton(label)
-            b.clicked.connect(lambda _=False, s=seconds: self.shelve_selected(s))
-            bar.addWidget(b)
-        bar.addStretch(1)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addLayout(bar)
-        layout.addWidget(self.view, 1)
-
-    def selected(self) -> list[str]:
-        return [i.data(NAME_ROLE) for i in self.view.selectionModel().selectedRows()]
-
-    def acknowledge_selected(self) -> None:
-        for name in self.selected():
-            self.model.acknowledge(name)
-
-    def shelve_selected(self, seconds: float) -> None:
-        for name in self.selected():
-            self.model.shelve(name, seconds)
