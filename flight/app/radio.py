@@ -5,6 +5,13 @@ and the frames are flushed every fast tick, so a report waits at most one tick p
 share of the link; when there is nothing to send, an idle frame goes out once a second to keep
 the ground's frame clock and counters alive. The uplink is read on its own thread: CLTUs become TC
 frames, which are checked for our spacecraft and virtual channel and handed to the dispatcher.
+
+A radio that goes away and comes back (a serial device replugged, the last ground peer gone and a
+new one connected) is the link's to find again (protocols/links: reopened with backoff); the radio
+reports it: `LinkUp` and `Reopens` in its housekeeping, a `LinkLost` event when the link goes
+down and `LinkRestored` when it returns, so the node is never deaf without the ground learning
+why and for how long. A TCP radio is down whenever no ground station is connected, which is the
+normal state of a satellite out of view: those events are WARNING_LO and ACTIVITY_HI, not alarms.
 """
 from __future__ import annotations
 
@@ -16,7 +23,7 @@ from gridfree.flight.core.health import Pong, WatchRequest
 from gridfree.flight.core.ports import OutPort
 from gridfree.protocols.config import LinkConfig
 from gridfree.protocols.deframing import CltuDecoder
-from gridfree.protocols.dictionary import Channel, Command, HousekeepingPacket
+from gridfree.protocols.dictionary import Channel, Command, Event, Field, HousekeepingPacket, Severity
 from gridfree.protocols.framing import TmFrameEncoder
 from gridfree.protocols.links import Link, LinkReader, Protocol, open_link
 
@@ -38,6 +45,19 @@ class Radio(Component):
         Channel(5, "TmBytesOut", "u64", "B", "Octets written to the downlink"),
         Channel(6, "DroppedWrites", "u32", description="Downlink writes lost (no ground peer)"),
         Channel(7, "LinkErrors", "u32", description="Transport errors on the radio link"),
+        Channel(8, "LinkUp", "bool", description="The radio link is up: its device is open, or a ground peer is "
+                                                 "connected to its TCP port"),
+        Channel(9, "Reopens", "u32", description="Times the radio link came back after it was lost (device "
+                                                 "reopened, ground peer reconnected)"),
+        Channel(10, "LinkLosses", "u32", description="Times the radio link went down (device gone, last ground "
+                                                     "peer gone)"),
+        Channel(11, "GroundPeers", "u16", description="Ground stations connected to a TCP radio now"),
+        Channel(12, "PeersRefused", "u32", description="Ground stations a TCP radio turned away (too many at once)"),
+    )
+    events = (
+        Event(1, "LinkLost", Severity.WARNING_LO, "radio link lost: {reason}", (Field("reason", "string[48]"),)),
+        Event(2, "LinkRestored", Severity.ACTIVITY_HI, "radio link restored after {down_s} s (reopen {reopens})",
+              (Field("down_s", "u32"), Field("reopens", "u32"))),
     )
     commands = (
         Command("InjectHang", opcode=0x01, hazardous=True,
@@ -51,7 +71,8 @@ class Radio(Component):
     )
     housekeeping = (
         HousekeepingPacket(1, "Link", ("FramesOk", "FramesBad", "BitsCorrected", "TmFrames", "TmBytesOut",
-                                       "DroppedWrites", "LinkErrors"), 1.0, "Radio link statistics"),
+                                       "DroppedWrites", "LinkErrors", "LinkUp", "Reopens", "LinkLosses",
+                                       "GroundPeers", "PeersRefused"), 1.0, "Radio link statistics"),
     )
 
     def __init__(self, name: str, id_base: int, *, url: str, link_config: LinkConfig = LinkConfig()):
@@ -66,6 +87,8 @@ class Radio(Component):
         self._sent_since_idle = True
         self._hang = threading.Event()
         self._release = threading.Event()
+        self._losses_seen = 0  # link losses already reported by an event
+        self._down_since: float | None = None  # node time the link was lost, while it is down
 
     def open(self) -> Link:
         self.link = open_link(self.url)
@@ -104,9 +127,30 @@ class Radio(Component):
         self.tlm("FramesBad", self.frames_bad)
         self.tlm("BitsCorrected", self.cltu.stats.bits_corrected)
         if self.link is not None:
-            self.tlm("TmBytesOut", self.link.stats.bytes_out)
-            self.tlm("DroppedWrites", self.link.stats.dropped_writes)
-            self.tlm("LinkErrors", self.link.stats.errors)
+            stats = self.link.stats
+            self.tlm("TmBytesOut", stats.bytes_out)
+            self.tlm("DroppedWrites", stats.dropped_writes)
+            self.tlm("LinkErrors", stats.errors)
+            self.tlm("LinkUp", stats.connected)
+            self.tlm("Reopens", stats.reconnects)
+            self.tlm("LinkLosses", stats.losses)
+            self.tlm("GroundPeers", getattr(self.link, "peers", int(stats.connected)))
+            self.tlm("PeersRefused", stats.refused_peers)
+            self._report_link(_t, stats.connected, stats.losses)
+
+    def _report_link(self, t: float, up: bool, losses: int) -> None:
+        """An event when the link goes down (each loss the link counted, even one that came back
+        between two ticks) and one when it is up again."""
+        if losses > self._losses_seen:
+            self._losses_seen = losses
+            if self._down_since is None:
+                self._down_since = t
+                reason = self.link.down_reason or self.link.last_error or "unknown"
+                self.log("LinkLost", reason=reason.encode()[:48].decode(errors="ignore"))
+        if up and self._down_since is not None:
+            down_s = max(0, int(round(t - self._down_since)))
+            self._down_since = None
+            self.log("LinkRestored", down_s=min(down_s, 0xFFFFFFFF), reopens=self.link.stats.reconnects)
 
     def keepalive(self, _t: float = 0.0) -> None:
         with self._lock:

@@ -29,6 +29,9 @@ class EpsComponent(Component):
         Channel(10, "DriverOk", "bool", description="The board answers"),
         Channel(11, "DriverTimeouts", "u32", description="Board requests that timed out"),
         Channel(12, "Absent", "u16", description="Readings the driver could not make this cycle"),
+        Channel(13, "LineUp", "bool", description="The line to the board is open"),
+        Channel(14, "LineReopens", "u32", description="Times the line to the board came back after it was lost "
+                                                      "(or was opened late, after failing at boot)"),
     )
     commands = (
         Command("SetHeater", opcode=0x01, arguments=(Field("on", "bool"),), description="Survival heater switch"),
@@ -53,7 +56,8 @@ class EpsComponent(Component):
                                         "PayloadPower"), 1.0, "Electrical power"),
         HousekeepingPacket(2, "Thermal", ("BatteryTemp", "PayloadTemp", "StructureTemp", "RadiatorTemp"), 1.0,
                            "Temperatures"),
-        HousekeepingPacket(3, "Driver", ("DriverOk", "DriverTimeouts", "Absent"), 1.0, "Board driver health"),
+        HousekeepingPacket(3, "Driver", ("DriverOk", "DriverTimeouts", "Absent", "LineUp", "LineReopens"), 1.0,
+                           "Board driver health"),
     )
 
     def __init__(self, name: str, id_base: int, *, board: PowerBoard):
@@ -91,6 +95,8 @@ class EpsComponent(Component):
         self.tlm("Absent", absent)
         self.tlm("DriverOk", health.ok)
         self.tlm("DriverTimeouts", health.timeouts)
+        self.tlm("LineUp", health.line_up)
+        self.tlm("LineReopens", health.reopens)
         if health.ok != self._was_ok:
             if health.ok:
                 self.log("DriverRecovered")

@@ -28,6 +28,13 @@ class DriverHealth:
     timeouts: int = 0
     errors: int = 0
     consecutive_failures: int = 0
+    #: Times the board's line came back after it was lost, or was opened late after a first open
+    #: that failed (a driver on a bus with no line, such as the Linux host's, leaves it at 0).
+    reopens: int = 0
+    #: The line to the board is open now (True for drivers without one).
+    line_up: bool = True
+    #: Why the line is down, "" while it is up.
+    line_down_reason: str = ""
 
     @property
     def ok(self) -> bool:

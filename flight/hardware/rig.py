@@ -1,6 +1,10 @@
 """The driver for the HIL rig's emulated board (and any board speaking `protocols.hwbus`) on a
 serial line: one request at a time, matched by sequence number, with a timeout and retries. A
 silent or unplugged line is reported through `health` and the node carries on with None readings.
+
+A line that goes away is reopened at its path by the link itself (protocols/links/serial.py, with
+backoff) and one that could not be opened at boot is opened later with the same backoff, so a
+board replugged while the node runs is read again without a restart; `health.reopens` counts both.
 """
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import time
 from gridfree.flight.hardware.interfaces import DriverHealth, PowerBoard, Quantity, Switch
 from gridfree.protocols.hwbus import HwBusDecoder, Op, Reg, Request, Response, Status
 from gridfree.protocols.links import LinkError, open_link
+from gridfree.protocols.links.base import Backoff
 
 _REG = {q: Reg[q.name] for q in Quantity}  # Quantity and Reg are both named from the register map
 _SWITCH = {s: Reg[f"{s.name}_SWITCH"] for s in Switch}
@@ -18,41 +23,63 @@ BACKOFF_REQUESTS = 20
 class RigSerialBoard(PowerBoard):
     def __init__(self, url: str, timeout_s: float = 0.2, retries: int = 1):
         self.url, self.timeout_s, self.retries = url, timeout_s, retries
-        self.health = DriverHealth()
+        self._health = DriverHealth()
         self.decoder = HwBusDecoder()
         self._seq = 0
         self._skip = 0  # requests to answer None without asking, while the board is not answering
+        self._late_opens = 0  # opens that succeeded after the first one failed
+        self._open_backoff = Backoff()
+        self._open_error = ""
+        self.link = None
+        self._open()  # a line missing at boot is reported as failures on every request, and opened later
+
+    def _open(self) -> bool:
         try:
-            self.link = open_link(url)
-        except LinkError:
-            self.link = None  # reported as failures on every request; reopened on demand
-            self.health.errors += 1
+            self.link = open_link(self.url)
+        except LinkError as exc:
+            self._health.errors += 1
+            self._open_backoff.failed()
+            self._open_error = str(exc)
+            return False
+        self._open_error = ""
+        return True
+
+    @property
+    def health(self) -> DriverHealth:
+        """The driver's counters, with the line's state as the link reports it now."""
+        h, link = self._health, self.link
+        if link is None:
+            h.line_up, h.line_down_reason = False, self._open_error
+            h.reopens = self._late_opens
+        else:
+            h.line_up, h.line_down_reason = link.stats.connected, link.down_reason
+            h.reopens = self._late_opens + link.stats.reconnects
+        return h
 
     def _transact(self, op: Op, reg: int, value: float = 0.0) -> Response | None:
         # A board that stopped answering is asked only every BACKOFF_REQUESTS-th time, so a dead
         # line costs the rate groups one timeout now and then, not one per reading.
-        if not self.health.ok and self._skip > 0:
+        health = self._health
+        if not health.ok and self._skip > 0:
             self._skip -= 1
             return None
         for _ in range(1 + self.retries):
-            self.health.requests += 1
+            health.requests += 1
             if self.link is None:
-                try:
-                    self.link = open_link(self.url)
-                except LinkError:
-                    self.health.errors += 1
-                    self.health.consecutive_failures += 1
+                if not (self._open_backoff.due() and self._open()):
+                    health.consecutive_failures += 1
                     return None
+                self._late_opens += 1
             self._seq = (self._seq + 1) & 0xFF
             self.link.write(Request(op, self._seq, reg, value).pack())
             deadline = time.monotonic() + self.timeout_s
             while (left := deadline - time.monotonic()) > 0:
                 for msg in self.decoder.feed(self.link.read(64, timeout=left)):
                     if isinstance(msg, Response) and msg.seq == self._seq and msg.reg == reg:
-                        self.health.consecutive_failures = 0
+                        health.consecutive_failures = 0
                         return msg
-            self.health.timeouts += 1
-        self.health.consecutive_failures += 1
+            health.timeouts += 1
+        health.consecutive_failures += 1
         self._skip = BACKOFF_REQUESTS
         return None
 

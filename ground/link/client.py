@@ -5,10 +5,17 @@ dictionary the ground loaded; the client never imports flight code. Commands are
 dictionary name with typed, range-checked arguments, as PUS TCs in TC frames in CLTUs, and each
 gets a `CommandHandle` that follows its PUS 1 reports (accepted, started, completed, or failed
 with a reason) as they arrive.
+
+The link comes back by itself (a TCP client reconnects, a serial line is reopened, with backoff);
+`connection` says where it stands, `link_problem` why it is down in one line ("cannot connect
+to 127.0.0.1:5100: Connection refused"), and `wait_connected` lets a tool find out at once that
+nothing listens instead of waiting for telemetry that will never come.
 """
 from __future__ import annotations
 
 import random
+import threading
+import time
 from typing import Any
 
 from gridfree.ground.link.commands import CommandHandle, CommandTracker, UplinkError
@@ -67,10 +74,49 @@ class GroundClient(Downlink, Protocol):
 
     @property
     def connection(self) -> str:
+        """One line for a status bar: connected (and how often the link came back) or why not."""
         stats = getattr(self.link, "stats", None)
         if not hasattr(stats, "connected"):
             return "—"
-        return f"connected to {self.url}" if stats.connected else f"no peer at {self.url}"
+        if stats.connected:
+            back = getattr(stats, "reconnects", 0)
+            return f"connected to {self.url}" + (f" (back {back}× after losing it)" if back else "")
+        problem = self.link_problem
+        return f"not connected: {problem}" if problem else f"no peer at {self.url}"
+
+    @property
+    def link_problem(self) -> str | None:
+        """Why the link is down now, in one line an operator can act on, or None while it is up
+        (and before `connect()`): e.g. "cannot connect to 127.0.0.1:5100: Connection refused",
+        "device /dev/ttyUSB0 away (No such file or directory); retrying in 0.8 s"."""
+        link = self.link
+        if link is None or getattr(link.stats, "connected", True):
+            return None
+        if link.closed:
+            return f"the link to {self.url} is closed"
+        return link.down_reason or link.last_error or f"nothing connected at {self.url} yet"
+
+    def wait_connected(self, timeout_s: float) -> bool:
+        """True as soon as the link is up; False if it is still down after `timeout_s` seconds
+        (then `link_problem` says why). A TCP client tries at once and then with backoff, so a
+        refused connection is known within the first attempt."""
+        deadline, tick = time.monotonic() + timeout_s, threading.Event()
+        while self.link is not None and not self.link.closed:
+            if self.link.stats.connected:
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            tick.wait(min(0.02, left))
+        return False
+
+    @property
+    def link_stats(self) -> dict:
+        """The link's counters (bytes, drops, losses, reconnects, ...) with the decoder's frame
+        counts as `tm.<name>`, for a status line or a log."""
+        if self.link is None:
+            return {}
+        return self.link.stats.snapshot(tm=self.stats)
 
     @property
     def reader_errors(self) -> int:
