@@ -1,7 +1,7 @@
 """Shelving: the operator silences one alarm on purpose, for a while or until it clears.
 
 ISA-18.2 asks that shelving be deliberate, visible and bounded: a shelved alarm stays in the
-table (marked ⧗ SHELVED), it is not annunciated nor counted while shelved, and it comes back by
+table (marked ◷ SHELVED), it is not annunciated nor counted while shelved, and it comes back by
 itself. A timed shelf ends at its time (and the alarm is annunciated again if it is still out of
 limits); a one-shot shelf ends when the alarm returns to normal, so the next excursion is raised
 as usual. Times are ground monotonic seconds: a shelf must not end early or late because the
@@ -39,11 +39,11 @@ class Shelf:
         return None if self.until_s is None else max(0.0, self.until_s - now_s)
 
     def describe(self, now_s: float) -> str:
-        """The cell text: '⧗ SHELVED 14 min' or '⧗ SHELVED until normal'."""
+        """The cell text: '◷ SHELVED 14 min' or '◷ SHELVED until normal'."""
         left = self.left_s(now_s)
         if left is None:
-            return "⧗ SHELVED until normal"
-        return f"⧗ SHELVED {left / 60:.0f} min" if left >= 60 else f"⧗ SHELVED {left:.0f} s"
+            return "◷ SHELVED until normal"
+        return f"◷ SHELVED {left / 60:.0f} min" if left >= 60 else f"◷ SHELVED {left:.0f} s"
 
 
 def timed(now_s: float, duration_s: float) -> Shelf:

@@ -220,8 +220,10 @@ class AlarmModel(ColumnsModel):
             return None
         if role == BACKGROUND:
             if col == self.CONDITION:
-                return INVALID_COLOUR if a.condition is Condition.INVALID else COLOURS[a.condition.severity]
-            if col == self.WORST and a.worst:
+                if a.condition is Condition.INVALID:
+                    return INVALID_COLOUR
+                return None if a.out_of_service else COLOURS[a.condition.severity]  # no alarm: no alarm colour
+            if col == self.WORST and a.worst and not a.out_of_service:
                 return COLOURS[a.worst]
             if col == self.STATUS and a.out_of_service:
                 return OUT_OF_SERVICE_COLOUR

@@ -37,7 +37,7 @@ class AlarmPanel(QWidget):
         self.model = model
         self.ask_text = ask_text or self._ask_text
         self.ask_choice = ask_choice or self._ask_choice
-        self.view = _table(model, [190, 90, 60, 110, 200, 170, 90, 200])
+        self.view = _table(model, [190, 95, 75, 110, 200, 215, 90, 200])
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._menu)
@@ -72,6 +72,7 @@ class AlarmPanel(QWidget):
             bar.addWidget(w)
         bar.addStretch(1)
         bar.addWidget(self.summary)
+        bar.addSpacing(16)
         bar.addWidget(self.flood)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
