@@ -6,10 +6,14 @@ length in octets, hex bytes) is checked with the dictionary's own `Field.check` 
 is sent, and a refusal is shown next to the form, never as a half-sent command. Hazardous
 commands ask for confirmation first; the confirmation is a callable so tests (and scripted
 operations) can answer without a modal dialog.
+
+What happens to a command after Send goes into the history, truthfully: SENT only when the link
+took its bytes; a link that dropped them (no peer, a line gone) or could not write at all makes
+it FAILED (not sent) with the link's reason. The client asks for every PUS 1 report (ack flags
+ALL), so the history can show acceptance, start and completion as the node reports them.
 """
 from __future__ import annotations
 
-import time
 from typing import Any, Callable
 
 from PySide6.QtCore import Qt, Signal
@@ -17,6 +21,7 @@ from PySide6.QtGui import QDoubleValidator, QRegularExpressionValidator
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QCompleter, QDoubleSpinBox, QFormLayout, QHBoxLayout,
                                QLabel, QLineEdit, QMessageBox, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
+from gridfree.ground.link.commands import CommandHandle, WriteWatch
 from gridfree.protocols.dictionary import Command, Field
 
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
@@ -273,7 +278,8 @@ class CommandSender(QWidget):
         return {name: inp.value() for name, inp in self.inputs.items()}
 
     def send(self) -> Any:
-        """Check, confirm if hazardous, send, record; returns the handle or None if not sent."""
+        """Check, confirm if hazardous, send, record; returns the handle (its state says whether
+        the link took it), or None when the form refused the input and nothing was tried."""
         cmd = self.command
         if cmd is None:
             self.error.setText(f"no command {self.picker.currentText()!r} in the dictionary")
@@ -286,14 +292,34 @@ class CommandSender(QWidget):
         if cmd.hazardous and not self.confirm(cmd, args):
             self.error.setText(f"Not sent: {cmd.name} was not confirmed.")
             return None
-        sent_s = time.time()
         try:
-            handle = self.client.send(cmd.name, **args)
-        except (KeyError, ValueError, OSError, RuntimeError) as exc:
+            handle = self._hand_to_link(cmd, args)
+        except (KeyError, ValueError) as exc:  # the encoder refused the arguments: nothing left the form
             self.error.setText(f"Not sent: {exc}")
             return None
-        self.error.setText("")
+        self.error.setText(f"Not sent: {handle.not_sent}" if handle.not_sent is not None else "")
         if self.history is not None:
-            self.history.add(handle, args_text(cmd, args), sent_s)
+            self.history.add(handle, args_text(cmd, args))
         self.sent.emit(handle)
+        return handle
+
+    def _hand_to_link(self, cmd: Command, args: dict) -> CommandHandle:
+        """The command's handle, SENT if the link took its bytes, FAILED (not sent) with the
+        link's reason if it dropped them or could not write at all."""
+        watch = WriteWatch(self.client)
+        if watch.unconnected is not None:
+            handle = CommandHandle(cmd.name, None)
+            handle.mark_not_sent(watch.unconnected)
+            return handle
+        try:
+            handle = self.client.send(cmd.name, **args)
+        except (OSError, RuntimeError) as exc:  # a closed or broken link raises rather than drops
+            handle = CommandHandle(cmd.name, None)
+            handle.mark_not_sent(watch.lost() or f"{type(exc).__name__}: {exc}")
+            return handle
+        lost = watch.lost()
+        if lost is None:
+            handle.mark_sent()
+        else:
+            handle.mark_not_sent(lost)
         return handle
