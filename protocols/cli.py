@@ -4,12 +4,18 @@ It lives in `protocols`, below both flight and ground, and finds subcommands thr
 ``gridfree.commands`` entry-point group, so it imports neither side: `gridfree node` loads only
 flight code and `gridfree console` only ground code. Each entry point names a dict with
 ``help`` (one line) and ``run`` (a callable taking the remaining argv and returning an exit code).
+
+A command says what went wrong by raising `CliError` (printed here as one line); an `OSError`
+that escapes a command (a path that cannot be read or written) is printed the same way rather than
+as a traceback, and a closed stdout (`gridfree tm | head`) ends the command quietly.
 """
 from __future__ import annotations
 
-import difflib
+import os
 import sys
 from importlib.metadata import entry_points, version
+
+from gridfree.protocols.cliargs import CliError, did_you_mean
 
 
 def _commands():
@@ -41,14 +47,24 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     name, rest = argv[0], argv[1:]
     if name not in commands:
-        close = difflib.get_close_matches(name, commands, n=3, cutoff=0.5)
-        hint = f"; did you mean {' or '.join(close)}?" if close else ""
+        hint = did_you_mean(name, commands, cutoff=0.5)
         print(f"gridfree: unknown command {name!r}{hint} (`gridfree --help` lists them all)", file=sys.stderr)
         return 2
     try:
         return int(commands[name].load()["run"](rest) or 0)
     except KeyboardInterrupt:
         return 130
+    except CliError as exc:
+        print(f"gridfree {name}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except BrokenPipeError:
+        # The reader of our stdout went away: nothing more to say, and nowhere to say it.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"gridfree {name}:{where}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

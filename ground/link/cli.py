@@ -9,17 +9,19 @@ import argparse
 import ast
 import sys
 import threading
-from pathlib import Path
 
 from gridfree.ground.link.dictfile import default_path
-from gridfree.ground.link.terminal import channels_or_exit, load_or_exit, printer, transfer_saver
+from gridfree.ground.link.terminal import (
+    channels_or_exit, connect_or_exit, directory_or_exit, load_or_exit, printer, transfer_saver,
+)
+from gridfree.protocols.cliargs import EXIT_USAGE, CliError, apid, did_you_mean, positive_float
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--link", required=True, help="link URL of the node's radio, e.g. tcp://127.0.0.1:5000")
     parser.add_argument("--dict", default=default_path(),
                         help="dictionary JSON exported by `gridfree dict` (default: $GRIDFREE_DICT or ./dictionary.json)")
-    parser.add_argument("--apid", type=int, default=100, help="the node's APID (default 100)")
+    parser.add_argument("--apid", type=apid, default=100, help="the node's APID, 0..2047 (default 100)")
 
 
 def _value(text: str):
@@ -32,30 +34,45 @@ def _value(text: str):
 def run_cmd(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="gridfree cmd", description="send one command and follow its verification")
     _common(parser)
-    parser.add_argument("--timeout", type=float, default=10.0)
+    parser.add_argument("--timeout", type=positive_float, default=10.0,
+                        help="seconds to wait for the command to complete or fail (default 10)")
     parser.add_argument("command", help="dictionary name, e.g. node.SetMode")
     parser.add_argument("args", nargs="*", help="arguments as name=value, e.g. mode=NOMINAL")
     a = parser.parse_args(argv)
     from gridfree.ground.link.client import GroundClient
 
+    bare = [kv for kv in a.args if "=" not in kv]
+    if bare:
+        parser.error(f"arguments are name=value (e.g. mode=NOMINAL), got {bare[0]!r}")
+    args = {k: _value(v) for k, v in (kv.split("=", 1) for kv in a.args)}
     d = load_or_exit(a.dict)
-    try:
-        args = dict(kv.split("=", 1) for kv in a.args)
-    except ValueError:
-        parser.error("arguments are name=value")
-    with GroundClient(a.link, d, apid=a.apid) as g:
+    cmd = d.command_by_name.get(a.command)  # checked before connecting: a typo needs no node
+    if cmd is None:
+        raise CliError(f"no command {a.command!r} in the dictionary{did_you_mean(a.command, d.command_by_name)}",
+                       EXIT_USAGE)
+    if not cmd.raw:
         try:
-            handle = g.send(a.command, **{k: _value(v) for k, v in args.items()})
-        except KeyError as exc:  # an unknown command: KeyError's str() would quote its message
-            print(f"gridfree cmd: {exc.args[0]}", file=sys.stderr)
-            return 2
-        except ValueError as exc:
-            print(f"gridfree cmd: {exc}", file=sys.stderr)
-            return 2
+            cmd.encode_args(**args)
+        except (ValueError, TypeError) as exc:
+            raise CliError(str(exc), EXIT_USAGE) from None
+    g = GroundClient(a.link, d, apid=a.apid)
+    connect_or_exit(g)
+    try:
+        try:
+            handle = g.send(a.command, **args)
+        except (KeyError, ValueError, TypeError) as exc:  # KeyError's str() would quote its message
+            raise CliError(exc.args[0] if isinstance(exc, KeyError) else str(exc), EXIT_USAGE) from None
         handle.wait(a.timeout)
         print(handle.describe())
+        if not handle.stages:
+            down = g.link.down_reason
+            print(f"gridfree cmd: no verification report from the node within {a.timeout:g} s "
+                  + (f"({down})" if down else f"(is --apid {a.apid} the node's APID? a longer --timeout?)"),
+                  file=sys.stderr)
         if g.hash_mismatch:
             print("warning: the node's dictionary hash differs from the dictionary loaded here", file=sys.stderr)
+    finally:
+        g.close()
     return 0 if handle.completed else 1
 
 
@@ -63,7 +80,8 @@ def run_tm(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="gridfree tm", description="print telemetry and events as they arrive")
     _common(parser)
     parser.add_argument("--channels", default="", help="comma-separated channel names (default: all)")
-    parser.add_argument("--seconds", type=float, default=None, help="stop after this long (default: until Ctrl-C)")
+    parser.add_argument("--seconds", type=positive_float, default=None,
+                        help="stop after this long (default: until Ctrl-C)")
     parser.add_argument("--record", metavar="DIR", help="also record every received frame in this archive directory")
     parser.add_argument("--transfers", metavar="DIR", help="save each whole PUS 13 downlink (job results, ledger "
                                                            "statements) as a file in this directory")
@@ -72,23 +90,36 @@ def run_tm(argv: list[str]) -> int:
 
     d = load_or_exit(a.dict)
     wanted = channels_or_exit(d, a.channels)
+    transfers = directory_or_exit(a.transfers, "--transfers") if a.transfers else None
+    record = directory_or_exit(a.record, "--record") if a.record else None
     done = threading.Event()
     g = GroundClient(a.link, d, apid=a.apid)
+    # Everything subscribes before the link opens, so the first frames are printed and kept too.
     g.subscribe(printer(d, wanted))
-    if a.transfers:
-        g.subscribe(transfer_saver(Path(a.transfers)))
+    if transfers is not None:
+        g.subscribe(transfer_saver(transfers))
     recorder = None
-    if a.record:
+    if record is not None:
         from gridfree.ground.archive.recorder import Recorder
 
-        recorder = Recorder(a.record, d).attach(g)
-    with g:
         try:
-            done.wait(a.seconds)
-        except KeyboardInterrupt:
-            pass
-        if g.hash_mismatch:
-            print("warning: the node's dictionary hash differs from the dictionary loaded here", file=sys.stderr)
+            recorder = Recorder(record, d).attach(g)
+        except (OSError, RuntimeError) as exc:
+            raise CliError(f"--record {a.record}: cannot record there: {exc}") from None
+    try:
+        connect_or_exit(g)
+    except CliError:
+        if recorder is not None:
+            recorder.close()
+        raise
+    try:
+        done.wait(a.seconds)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        g.close()
+    if g.hash_mismatch:
+        print("warning: the node's dictionary hash differs from the dictionary loaded here", file=sys.stderr)
     if recorder is not None:
         recorder.close()
         print(f"recorded {recorder.stats.acknowledged} frames in {a.record}", file=sys.stderr)

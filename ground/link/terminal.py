@@ -6,9 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from gridfree.ground.link.dictfile import DictionaryFileError, load_dictionary
 from gridfree.ground.link.utc import stamp
+from gridfree.protocols.cliargs import EXIT_FAILED, EXIT_USAGE, CliError, did_you_mean
 from gridfree.protocols.dictionary import Dictionary
+from gridfree.protocols.links import LinkError
 
 #: The magic at the head of a PUS 13 transfer, and what it is (the name its file gets).
 TRANSFER_KINDS = {b"GFRS": "result", b"GFST": "statement"}
@@ -17,8 +21,11 @@ TRANSFER_KINDS = {b"GFRS": "result", b"GFST": "statement"}
 class UnknownChannelError(ValueError):
     """Channel names asked for that the dictionary does not have."""
 
-    def __init__(self, names: set[str]):
-        super().__init__(f"unknown channel(s) {', '.join(sorted(names))}")
+    def __init__(self, names: set[str], known=()):
+        known = list(known)
+        said = ", ".join(f"{n} ({hint[2:]})" if (hint := did_you_mean(n, known)) else n for n in sorted(names))
+        super().__init__(f"unknown channel{'s' if len(names) > 1 else ''} {said}; "
+                         f"`gridfree dict` lists every channel")
         self.names = names
 
 
@@ -27,8 +34,25 @@ def channel_filter(d: Dictionary, text: str) -> set[str]:
     wanted = {c for c in text.split(",") if c}
     unknown = wanted - set(d.channel_by_name)
     if unknown:
-        raise UnknownChannelError(unknown)
+        raise UnknownChannelError(unknown, d.channel_by_name)
     return wanted
+
+
+def float32_text(value: float) -> str:
+    """The shortest decimal that reads back as the same float32: a float32 channel's 31.61 was
+    widened to the double 31.610000610351562 on decoding, and those extra digits are noise."""
+    return str(np.float32(value))  # numpy prints a float32 in its shortest round-tripping form
+
+
+def sample_text(ch, value) -> str:
+    """A sample's value as `tm` and `replay` print it: an enum's label, a float32 without the
+    widening noise, anything else as it is."""
+    label = next((k for k, v in (ch.enum or {}).items() if v == value), None)
+    if label is not None:
+        return label
+    if isinstance(value, float) and ch.wire.fmt == "f":
+        return float32_text(value)
+    return str(value)
 
 
 def printer(d: Dictionary, wanted: set[str]):
@@ -36,8 +60,7 @@ def printer(d: Dictionary, wanted: set[str]):
     def show(kind, item):
         if kind == "sample" and (not wanted or item.channel in wanted):
             ch = d.channel_by_name[item.channel]
-            value = next((k for k, v in (ch.enum or {}).items() if v == item.value), item.value)
-            print(f"{stamp(item.time_s)} {item.channel} = {value} {ch.unit}".rstrip(), flush=True)
+            print(f"{stamp(item.time_s)} {item.channel} = {sample_text(ch, item.value)} {ch.unit}".rstrip(), flush=True)
         elif kind == "event":
             sev = item.severity.name if item.severity is not None else "?"
             print(f"{stamp(item.time_s)} EVENT {sev} {item.text}", flush=True)
@@ -61,18 +84,48 @@ def transfer_saver(directory: Path):
     return save
 
 
-# ---- for the command-line tools: a message and an exit instead of a traceback -------------------
+# ---- for the command-line tools: one line and an exit code instead of a traceback ---------------
 
 def load_or_exit(path: str) -> Dictionary:
-    """The dictionary at `path`, or SystemExit with what is wrong with it (for the CLIs)."""
+    """The dictionary at `path`, or CliError saying what is wrong with the file (a usage error)."""
     try:
         return load_dictionary(path)
     except DictionaryFileError as exc:
-        raise SystemExit(f"gridfree: {exc}")
+        raise CliError(f"--dict {exc}", EXIT_USAGE) from None
 
 
 def channels_or_exit(d: Dictionary, text: str) -> set[str]:
+    """The channels asked for, or CliError naming the unknown ones and the closest known names."""
     try:
         return channel_filter(d, text)
     except UnknownChannelError as exc:
-        raise SystemExit(f"gridfree: {exc}")
+        raise CliError(str(exc), EXIT_USAGE) from None
+
+
+def directory_or_exit(path: str, option: str) -> Path:
+    """`path` as a directory to write into (made if missing), or CliError if it cannot be one."""
+    where = Path(path)
+    if where.exists() and not where.is_dir():
+        raise CliError(f"{option} {path}: is a file, not a directory; give a directory to write into", EXIT_USAGE)
+    try:
+        where.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(f"{option} {path}: cannot make this directory: {exc.strerror}", EXIT_USAGE) from None
+    return where
+
+
+def connect_or_exit(client) -> None:
+    """Open a ground client's link, or CliError: a link URL that cannot be opened is a usage error
+    (2); a TCP peer that is not there (refused, unreachable) is said at once (1), rather than
+    printing nothing or waiting out a command's timeout."""
+    try:
+        client.connect()
+    except LinkError as exc:
+        raise CliError(f"--link: {exc}", EXIT_USAGE) from None
+    link = client.link
+    if getattr(link, "listening", True) or link.stats.connected:
+        return  # serial lines have no peer to miss; a listener waits for its peer by design
+    reason = link.down_reason or link.last_error or f"cannot connect to {client.url}"
+    client.close()
+    raise CliError(f"{reason}: is the node running, with its radio on {client.url}? "
+                   f"(check --link; `gridfree node` prints where its radio listens)", EXIT_FAILED)
