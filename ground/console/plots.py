@@ -1,356 +1,261 @@
-"""Strip charts: any channel against onboard time, in several stacked plots.
+"""The Plots tab: strip charts of any channels, against spacecraft or ground receipt time.
 
-Every numeric channel is buffered from the moment the console starts (a numpy ring per channel,
-a bounded number of points each, filled a batch at a time), so a channel dragged onto a plot
-shows its recent past at once. Samples only go into the buffers; the curves are redrawn on the
-display timer, one chart per tick in turn and only those whose buffer changed, so a burst of
-telemetry costs one redraw, not one per sample. The time axis follows the newest onboard time
-received, not the wall clock, so a replayed log scrolls as it did live.
+The tab opens with no plot and a sentence saying how to make one; the first time battery state
+of charge or power arrives (and the operator has no plot yet) it puts them on a default plot,
+so a new operator sees the satellite's energy at once and never a pair of empty axes. Each plot
+has its own bar: add a channel by name, remove one, export what it draws as CSV, close it.
+One time window and one time base (spacecraft or ground receipt) hold for every plot.
+
+Charts are redrawn on the display timer, one chart per tick in turn and only those whose data
+changed (stripchart.py); the history behind them is kept in plotstore.py, the CSV written by
+plotexport.py, so that a test (or a script) can write the same file without a dialog.
 """
 from __future__ import annotations
 
-from operator import attrgetter
-from typing import Iterable
+import os
+import time
+from typing import Callable, Iterable
 
-import numpy as np
-import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPushButton, QSplitter, QVBoxLayout,
-                               QWidget)
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QComboBox, QCompleter, QFileDialog, QHBoxLayout, QLabel, QMenu, QPushButton,
+                               QSplitter, QStackedWidget, QToolButton, QVBoxLayout, QWidget)
 
+from gridfree.ground.console.plotaxes import GRID_COLOUR, PALETTE, light_grid  # noqa: F401 (shared with views)
+from gridfree.ground.console.plotexport import write_plot_csv
+from gridfree.ground.console.plotstore import (GROUND, MIN_POINTS_PER_CHANNEL, POINTS_PER_CHANNEL,  # noqa: F401
+                                               SPACECRAFT, SeriesStore, default_capacity)
+from gridfree.ground.console.stripchart import StripChart
 from gridfree.ground.console.telemetrymodel import CHANNEL_MIME, channels_from_mime
 from gridfree.protocols.dictionary import Dictionary
 
-#: Points kept per channel: an hour at 4 Hz, or the last 4.5 h of a 1 Hz housekeeping packet...
-POINTS_PER_CHANNEL = 16384
-#: ...unless the dictionary has so many channels that their history would take more than this
-#: (time and value, float64, in twice the storage: 32 bytes a point). 1000 channels keep 8192
-#: points each (13 min at 10 Hz), 8000 channels 1024.
-HISTORY_BYTES = 256 << 20
-BYTES_PER_POINT = 32
-MIN_POINTS_PER_CHANNEL = 256
-INITIAL_WIDTH = 256
 #: Charts redrawn per display tick, in turn: a chart's repaint costs milliseconds in software
 #: rendering, so five charts redrawn in one go would hold the GUI thread for tens of them.
 CHARTS_PER_TICK = 1
-#: Grid lines are drawn opaque in this light grey: the raster engine blends translucent lines
-#: slowly (measured offscreen: five charts repainted in 171 ms with pyqtgraph's translucent grid,
-#: 61 ms with this one).
-GRID_COLOUR = "#e6e6e6"
-GRID_LEVEL = 1  # pyqtgraph's maxTickLevel: lines at the major and minor ticks, not the finer ones
-PALETTE = ["#1565c0", "#c62828", "#2e7d32", "#ef6c00", "#6a1b9a", "#00838f", "#ad1457", "#4e342e"]
 WINDOWS_S = {"1 min": 60.0, "5 min": 300.0, "15 min": 900.0, "1 h": 3600.0, "all": float("inf")}
-_CHANNEL, _TIME, _VALUE = attrgetter("channel"), attrgetter("time_s"), attrgetter("value")
+TIME_BASE_NAMES = {SPACECRAFT: "Spacecraft time (onboard)", GROUND: "Ground receipt time"}
+#: The plot a new operator gets once any of these arrives: charge against power in and out.
+DEFAULT_PLOT = ("power.Soc", "eps.ArrayPower", "power.LoadW")
+EMPTY_TEXT = ("No plots yet.\n\nDrag channels from the Telemetry tab and drop them here, or right-click them "
+              "there and choose a plot. Battery state of charge and power are plotted here by themselves "
+              "as soon as they arrive.")
+
+ChooseSavePath = Callable[[QWidget, str, str], "str | None"]
 
 
-def default_capacity(channels: int) -> int:
-    """Points per channel: POINTS_PER_CHANNEL, or fewer (a power of two) when that many
-    channels would not fit in HISTORY_BYTES."""
-    fit = HISTORY_BYTES // (max(channels, 1) * BYTES_PER_POINT)
-    if fit >= POINTS_PER_CHANNEL:
-        return POINTS_PER_CHANNEL
-    return max(MIN_POINTS_PER_CHANNEL, 1 << (int(fit).bit_length() - 1) if fit >= 1 else 0)
+def ask_save_path(parent: QWidget, caption: str, suggested: str) -> str | None:
+    path, _ = QFileDialog.getSaveFileName(parent, caption, suggested, "CSV files (*.csv)")
+    return path or None
 
 
-def light_grid(plot: pg.PlotWidget) -> None:
-    """Grid lines in GRID_COLOUR, opaque, at the labelled ticks only, behind the curves."""
-    plot.showGrid(x=True, y=True)
-    for side in ("left", "bottom"):
-        axis = plot.getAxis(side)
-        axis.setStyle(tickAlpha=255, maxTickLevel=GRID_LEVEL)
-        axis.setTickPen(pg.mkPen(GRID_COLOUR))
-        axis.setZValue(-1)  # opaque lines over a curve would cut it into dashes
+class ChartFrame(QWidget):
+    """A chart under its own bar: the plot's name, add a channel, remove one, export, close."""
 
+    def __init__(self, chart: StripChart, panel: "PlotPanel"):
+        super().__init__()
+        self.chart, self.panel = chart, panel
+        self.name = QLabel(f"<b>{chart.title}</b>")
+        self.add = QComboBox()
+        self.add.setEditable(True)
+        self.add.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.add.addItems(sorted(chart.store.numeric))
+        self.add.setCurrentIndex(-1)
+        self.add.lineEdit().setPlaceholderText("Add channel…")
+        self.add.setMinimumContentsLength(24)
+        self.add.completer().setFilterMode(Qt.MatchFlag.MatchContains)
+        self.add.completer().setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
+        self.add.setToolTip("Type part of a channel's name and pick it to add it to this plot")
+        self.add.activated.connect(lambda _: self._add(self.add.currentText()))
+        self.remove = QToolButton()
+        self.remove.setText("Remove channel")
+        self.remove.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.remove.setMenu(QMenu(self.remove))
+        self.remove.menu().aboutToShow.connect(self._fill_remove_menu)
+        self.export = QPushButton("Export CSV…")
+        self.export.setToolTip("Write exactly what this plot draws (its window, its time base) to a CSV file")
+        self.export.clicked.connect(lambda: panel.export_dialog(chart))
+        close = QPushButton("Close plot")
+        close.clicked.connect(lambda: panel.remove_plot(chart))
+        bar = QHBoxLayout()
+        bar.setContentsMargins(0, 0, 0, 0)
+        for w in (self.name, self.add, self.remove, self.export):
+            bar.addWidget(w)
+        bar.addStretch(1)
+        bar.addWidget(close)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 2, 0, 0)
+        layout.setSpacing(2)
+        layout.addLayout(bar)
+        layout.addWidget(chart, 1)
+        chart.channelsChanged.connect(self._sync)
+        self._sync()
 
-class Series:
-    """One channel's history in the store: (time, value) arrays, oldest first, without a copy."""
+    def _add(self, name: str) -> None:
+        name = name.strip()
+        if name:
+            self.panel.add_channels([name], self.panel.charts.index(self.chart))
+        self.add.setCurrentIndex(-1)
+        self.add.clearEditText()
 
-    __slots__ = ("store", "row")
+    def _fill_remove_menu(self) -> None:
+        menu = self.remove.menu()
+        menu.clear()
+        for name in self.chart.curves:
+            menu.addAction(name, lambda n=name: self.chart.remove_channel(n))
 
-    def __init__(self, store: "SeriesStore", row: int):
-        self.store, self.row = store, row
-
-    def __len__(self) -> int:
-        return int(self.store._end[self.row] - self.store._start[self.row])
-
-    @property
-    def version(self) -> int:
-        """Bumped by every batch with a sample of the channel: whether a curve must be redrawn."""
-        return int(self.store._version[self.row])
-
-    @property
-    def first(self) -> float:
-        return float(self.store._t[self.row, self.store._start[self.row]])
-
-    def arrays(self, t_from: float = -np.inf) -> tuple[np.ndarray, np.ndarray]:
-        st, row = self.store, self.row
-        a, b = int(st._start[row]), int(st._end[row])
-        t = st._t[row, a:b]
-        i = int(np.searchsorted(t, t_from)) if np.isfinite(t_from) else 0
-        return t[i:], st._v[row, a + i:b]
-
-
-class SeriesStore:
-    """The recent history of every numeric channel, from the moment the console starts.
-
-    Two 2-D arrays (time, value) with a row per channel, so that a batch of samples goes in with
-    a few numpy operations rather than a Python call per sample: a thousand channels at 10 Hz
-    are ten thousand samples a second. Each row keeps the newest `capacity` points in twice that
-    storage; when a row is full its newest points move to the front, so appending is amortised
-    O(1) and reading never copies. The storage starts small and doubles as history accumulates,
-    up to what `capacity` needs.
-    """
-
-    def __init__(self, dictionary: Dictionary, capacity: int | None = None):
-        names = [c.name for c in dictionary.channels if c.wire.kind in ("uint", "int", "float", "bool")]
-        self.numeric = set(names)
-        self.row_of = {name: i for i, name in enumerate(names)}
-        self.capacity = capacity if capacity is not None else default_capacity(len(names))
-        n, width = len(names), min(2 * self.capacity, INITIAL_WIDTH)
-        self._t = np.empty((n, width))
-        self._v = np.empty((n, width))
-        self._start = np.zeros(n, dtype=np.int64)
-        self._end = np.zeros(n, dtype=np.int64)
-        self._version = np.zeros(n, dtype=np.int64)
-        self.latest_time: float | None = None
-        self.buffers = _Buffers(self)
-
-    def apply_samples(self, batch: Iterable) -> None:
-        batch = batch if isinstance(batch, list) else list(batch)
-        if not batch:
-            return
-        # Columns at C speed (map over attrgetter); a channel not in the store has row NaN.
-        rows = np.array(list(map(self.row_of.get, map(_CHANNEL, batch))), dtype=float)
-        known = ~np.isnan(rows)
-        if not known.any():
-            return
-        try:
-            vs = np.array(list(map(_VALUE, batch)), dtype=float)
-        except (TypeError, ValueError):  # text among the values: take only the numeric channels'
-            vs = np.array([s.value if k else 0.0 for s, k in zip(batch, known.tolist())], dtype=float)
-        ts = np.array(list(map(_TIME, batch)), dtype=float)
-        if not known.all():
-            rows, ts, vs = rows[known], ts[known], vs[known]
-        rows = rows.astype(np.int64)
-        if np.bincount(rows).max() == 1:  # the usual batch: one sample per channel
-            channels, counts, rank = rows, np.ones(len(rows), dtype=np.int64), 0
-        else:
-            order = np.argsort(rows, kind="stable")  # each channel's samples together, in arrival order
-            rows, ts, vs = rows[order], ts[order], vs[order]
-            channels, first, counts = np.unique(rows, return_index=True, return_counts=True)
-            rank = np.arange(len(rows)) - np.repeat(first, counts)  # a sample's place among its channel's
-        if counts.max() > self.capacity:  # more in one batch than a row keeps: only the newest count
-            keep = rank >= np.repeat(counts, counts) - self.capacity
-            rows, ts, vs = rows[keep], ts[keep], vs[keep]
-            rank = rank[keep] - np.repeat(np.maximum(counts - self.capacity, 0), counts)[keep]
-            counts = np.minimum(counts, self.capacity)
-        self._make_room(channels, counts)
-        self._t[rows, self._end[rows] + rank] = ts
-        self._v[rows, self._end[rows] + rank] = vs
-        end = self._end[channels] + counts
-        self._end[channels] = end
-        self._start[channels] = np.maximum(self._start[channels], end - self.capacity)
-        self._version[channels] += 1
-        newest = float(ts.max())
-        if self.latest_time is None or newest > self.latest_time:
-            self.latest_time = newest
-
-    def _make_room(self, channels: np.ndarray, counts: np.ndarray) -> None:
-        need = self._end[channels] + counts
-        width = self._t.shape[1]
-        if need.max() <= width:
-            return
-        if width < 2 * self.capacity:  # grow every row: channels at one rate fill together
-            new = min(2 * self.capacity, max(2 * width, int(need.max())))
-            for name in ("_t", "_v"):
-                grown = np.empty((self._t.shape[0], new))
-                grown[:, :width] = getattr(self, name)
-                setattr(self, name, grown)
-            width = new
-        for row, count in zip(channels[need > width].tolist(), counts[need > width].tolist()):
-            keep = min(self.capacity - count, int(self._end[row] - self._start[row]))
-            end = int(self._end[row])
-            self._t[row, :keep] = self._t[row, end - keep:end]
-            self._v[row, :keep] = self._v[row, end - keep:end]
-            self._start[row], self._end[row] = 0, keep
-
-
-class _Buffers:
-    """`store.buffers.get(name)`: a channel's `Series`, or None before its first sample."""
-
-    def __init__(self, store: SeriesStore):
-        self.store = store
-
-    def get(self, name: str, default=None) -> Series | None:
-        row = self.store.row_of.get(name)
-        if row is None or self.store._end[row] == 0:
-            return default
-        return Series(self.store, row)
-
-    def __contains__(self, name: str) -> bool:
-        return self.get(name) is not None
-
-    def __getitem__(self, name: str) -> Series:
-        series = self.get(name)
-        if series is None:
-            raise KeyError(name)
-        return series
-
-
-class StripChart(pg.PlotWidget):
-    """One plot; channels arrive by drag and drop from the telemetry table or by `add_channel`."""
-
-    channelsChanged = Signal()
-
-    def __init__(self, store: SeriesStore, title: str = "", parent=None):
-        super().__init__(parent, background="w",
-                         axisItems={"bottom": pg.DateAxisItem(orientation="bottom", utcOffset=0)})
-        self.store = store
-        self.setAcceptDrops(True)
-        self.setTitle(title, color="#333")
-        light_grid(self)
-        self.plotItem.setClipToView(True)
-        self.plotItem.setDownsampling(auto=True, mode="peak")
-        self.legend = self.addLegend(offset=(8, 8), labelTextColor="#222", brush=pg.mkBrush(255, 255, 255, 200))
-        self.curves: dict[str, pg.PlotDataItem] = {}
-        self._drawn: dict[str, int] = {}
-        self._window: float | None = None
-        self.setToolTip("Drop channels here from the telemetry table")
-
-    def add_channel(self, name: str) -> bool:
-        if name in self.curves or name not in self.store.numeric:
-            return False
-        # One pixel wide: pyqtgraph draws wider pens segment by segment, about six times the cost.
-        pen = pg.mkPen(PALETTE[len(self.curves) % len(PALETTE)], width=1)
-        self.curves[name] = self.plot([], [], name=name, pen=pen, skipFiniteCheck=True)
-        self._drawn[name] = -1
-        self.channelsChanged.emit()
-        return True
-
-    def remove_channel(self, name: str) -> None:
-        curve = self.curves.pop(name, None)
-        if curve is not None:
-            self.removeItem(curve)
-            self.legend.removeItem(curve)
-            self._drawn.pop(name, None)
-            self.channelsChanged.emit()
-
-    def clear_channels(self) -> None:
-        for name in list(self.curves):
-            self.remove_channel(name)
-
-    def redraw(self, window_s: float) -> int:
-        """Redraw the curves whose data changed (all of them if the window did); returns how many."""
-        t_end = self.store.latest_time
-        if t_end is None:
-            return 0
-        t_from = t_end - window_s
-        window_changed = window_s != self._window
-        self._window = window_s
-        drawn = 0
-        for name, curve in self.curves.items():
-            buf = self.store.buffers.get(name)
-            if buf is None or (buf.version == self._drawn[name] and not window_changed):
-                continue
-            t, v = buf.arrays(t_from)
-            curve.setData(t, v)
-            self._drawn[name] = buf.version
-            drawn += 1
-        if drawn or window_changed:
-            # Up to a full window, but never blank time before the first point: a chart opened a
-            # minute ago shows that minute across its width.
-            first = min((b.first for n in self.curves if (b := self.store.buffers.get(n)) is not None and len(b)),
-                        default=t_end)
-            lo = max(t_from, first)
-            self.setXRange(lo if lo < t_end else t_end - 1.0, t_end, padding=0)
-            # pyqtgraph brings the view's transform (and auto range) up to date when it paints, and
-            # that marks the chart dirty again: a second repaint. Done now, one repaint is enough.
-            self.plotItem.vb.prepareForPaint()
-        return drawn
-
-    # -- drag and drop ---------------------------------------------------------------------------
-    def dragEnterEvent(self, event):
-        if event.mimeData().hasFormat(CHANNEL_MIME):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
-
-    def dragMoveEvent(self, event):
-        self.dragEnterEvent(event)
-
-    def dropEvent(self, event):
-        names = channels_from_mime(event.mimeData())
-        if not names:
-            event.ignore()
-            return
-        for name in names:
-            self.add_channel(name)
-        event.acceptProposedAction()
+    def _sync(self) -> None:
+        has = bool(self.chart.curves)
+        self.remove.setEnabled(has)
+        self.export.setEnabled(has)
 
 
 class PlotPanel(QWidget):
-    """Several strip charts stacked in a splitter, with one time window for all of them."""
+    """Strip charts stacked in a splitter, with one time window and one time base for all."""
 
-    def __init__(self, dictionary: Dictionary, plots: int = 2, parent=None):
+    def __init__(self, dictionary: Dictionary, plots: int = 0, parent=None,
+                 receipt_clock: Callable[[], float] = time.time, choose_path: ChooseSavePath | None = None):
         super().__init__(parent)
         self.store = SeriesStore(dictionary)
+        self.receipt_clock = receipt_clock  # unix seconds a batch is received (a replay's recorded times)
+        self.choose_path = choose_path or ask_save_path
         self.charts: list[StripChart] = []
+        self.frames: dict[StripChart, ChartFrame] = {}
         self._next = 0  # the chart whose turn it is to be redrawn
+        self._offer_default = True  # until the operator has plotted something, or the default is up
+        self._plot_numbers = 0
         self.time_window = QComboBox()
         self.time_window.addItems(list(WINDOWS_S))
         self.time_window.setCurrentText("5 min")
-        self.time_window.setToolTip("Time span shown, up to the newest onboard time received")
-        add = QPushButton("Add plot")
+        self.time_window.setToolTip("Time span shown, up to the newest time received")
+        self.time_base = QComboBox()
+        for base, text in TIME_BASE_NAMES.items():
+            self.time_base.addItem(text, base)
+        self.time_base.setToolTip("Draw against the time the spacecraft stamped in each report, "
+                                  "or the time the ground received it")
+        self.time_base.currentIndexChanged.connect(lambda _: self._set_base())
+        add = QPushButton("New plot")
         add.clicked.connect(lambda: self.add_plot())
-        remove = QPushButton("Remove last plot")
-        remove.clicked.connect(self.remove_plot)
         clear = QPushButton("Clear channels")
         clear.clicked.connect(self.clear)
+        self.message = QLabel("")  # why a channel was refused, where an export went
+        self.message.setWordWrap(True)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         bar = QHBoxLayout()
-        bar.addWidget(QLabel("Window"))
-        bar.addWidget(self.time_window)
-        bar.addWidget(add)
-        bar.addWidget(remove)
-        bar.addWidget(clear)
-        bar.addStretch(1)
-        bar.addWidget(QLabel("Drag channels from the telemetry table onto a plot, or right-click them there."))
+        for w in (QLabel("Window"), self.time_window, QLabel("Time"), self.time_base, add, clear):
+            bar.addWidget(w)
+        bar.addWidget(self.message, 1)
         self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.empty = QLabel(EMPTY_TEXT)
+        self.empty.setObjectName("plotsEmpty")
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setWordWrap(True)
+        self.empty.setStyleSheet("QLabel { color: #5f6368; font-size: 12pt; padding: 40px; }")
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self.empty)
+        self.pages.addWidget(self.splitter)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(bar)
-        layout.addWidget(self.splitter, 1)
+        layout.addWidget(self.pages, 1)
+        self.setAcceptDrops(True)  # a drop outside any plot (the empty page) makes a new one
         for _ in range(plots):
             self.add_plot()
+        self._sync_pages()
 
     @property
     def window_s(self) -> float:
         return WINDOWS_S[self.time_window.currentText()]
 
+    @property
+    def base(self) -> str:
+        return self.time_base.currentData()
+
+    def set_time_base(self, base: str) -> None:
+        self.time_base.setCurrentIndex(self.time_base.findData(base))
+
+    def _set_base(self) -> None:
+        for chart in self.charts:
+            chart.set_time_base(self.base)
+            chart.redraw(self.window_s)
+
+    def _sync_pages(self) -> None:
+        self.pages.setCurrentWidget(self.splitter if self.charts else self.empty)
+
+    def say(self, text: str) -> None:
+        self.message.setText(text)
+
+    # -- plots and channels -----------------------------------------------------------------------
     def add_plot(self) -> StripChart:
-        chart = StripChart(self.store, f"Plot {len(self.charts) + 1}")
+        self._offer_default = False
+        self._plot_numbers += 1
+        chart = StripChart(self.store, f"Plot {self._plot_numbers}", base=self.base, show_title=False)
+        chart.refused.connect(self.say)
+        frame = ChartFrame(chart, self)
         self.charts.append(chart)
-        self.splitter.addWidget(chart)
+        self.frames[chart] = frame
+        self.splitter.addWidget(frame)
+        self._sync_pages()
         return chart
 
-    def remove_plot(self) -> None:
-        if len(self.charts) > 1:
-            chart = self.charts.pop()
-            chart.setParent(None)
-            chart.deleteLater()
+    def remove_plot(self, chart: StripChart | None = None) -> None:
+        """Close `chart` (the last one when None)."""
+        if chart is None and self.charts:
+            chart = self.charts[-1]
+        if chart not in self.frames:
+            return
+        self.charts.remove(chart)
+        frame = self.frames.pop(chart)
+        frame.setParent(None)
+        frame.deleteLater()
+        self._next = 0
+        if not self.charts:
+            self._plot_numbers = 0
+        self._sync_pages()
 
     def clear(self) -> None:
         for chart in self.charts:
             chart.clear_channels()
 
     def add_channels(self, names: Iterable[str], plot: int | None = None) -> StripChart:
-        """Plot channels on plot number `plot` (0-based), or on a new plot when None."""
-        chart = self.add_plot() if plot is None or plot >= len(self.charts) else self.charts[plot]
+        """Plot channels on plot number `plot` (0-based), or on a new plot when None (and on as
+        many more as their units need: a plot has at most two y axes). What cannot be plotted is
+        said in the bar, one line."""
+        new = plot is None or plot >= len(self.charts)
+        chart = self.add_plot() if new else self.charts[plot]
+        first, refused = chart, []
         for name in names:
-            chart.add_channel(name)
-        return chart
+            if chart.add_channel(name):
+                continue
+            if new and name in self.store.numeric and chart.curves and name not in chart.curves:
+                chart = self.add_plot()  # a third unit: on to another new plot
+                if chart.add_channel(name):
+                    continue
+            refused.append(chart.refusal)
+        self.say("; ".join(r for r in refused if r))
+        return first
 
+    def dragEnterEvent(self, event):
+        if event.mimeData().hasFormat(CHANNEL_MIME):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event):
+        names = channels_from_mime(event.mimeData())
+        if not names:
+            event.ignore()
+            return
+        self.add_channels(names, None)
+        event.acceptProposedAction()
+
+    # -- data ------------------------------------------------------------------------------------
     def apply_samples(self, batch) -> None:
-        self.store.apply_samples(batch)
+        batch = batch if isinstance(batch, list) else list(batch)
+        self.store.apply_samples(batch, self.receipt_clock())
+        if self._offer_default and not self.charts:
+            present = [n for n in DEFAULT_PLOT if n in self.store.numeric]
+            if any(n in self.store.buffers for n in present):
+                self.add_channels(present, None)
+                self._offer_default = False
 
     def redraw(self) -> int:
         """Redraw the next CHARTS_PER_TICK charts (in turn) that have something new; returns
@@ -368,14 +273,39 @@ class PlotPanel(QWidget):
                     break
         return curves
 
+    # -- export ----------------------------------------------------------------------------------
+    def export_csv(self, chart: StripChart, path: str | os.PathLike) -> int:
+        """Write what `chart` draws to `path` as CSV (brought up to date first); returns rows.
+        Raises OSError when the file cannot be written."""
+        chart.redraw(self.window_s)
+        return write_plot_csv(path, chart.base, chart.plotted(), self.store.channel)
+
+    def export_dialog(self, chart: StripChart) -> None:
+        base = "spacecraft-time" if chart.base == SPACECRAFT else "ground-receipt-time"
+        suggested = f"{chart.title.lower().replace(' ', '')}-{base}.csv"
+        path = self.choose_path(self, f"Export {chart.title} as CSV", suggested)
+        if not path:
+            return
+        try:
+            rows = self.export_csv(chart, path)
+        except OSError as e:
+            self.say(f"Export failed: cannot write {path}: {e.strerror or e}. Choose a folder you can write to.")
+            return
+        self.say(f"Exported {rows} rows of {chart.title} ({TIME_BASE_NAMES[chart.base].lower()}) to {path}")
+
     # -- layout persistence ----------------------------------------------------------------------
     def state(self) -> dict:
-        return {"window": self.time_window.currentText(), "plots": [list(c.curves) for c in self.charts]}
+        return {"window": self.time_window.currentText(), "time_base": self.base,
+                "plots": [list(c.curves) for c in self.charts]}
 
     def restore(self, state: dict) -> None:
         if state.get("window") in WINDOWS_S:
             self.time_window.setCurrentText(state["window"])
-        plots = [p for p in state.get("plots", []) if isinstance(p, list)]
+        if state.get("time_base") in TIME_BASE_NAMES:
+            self.set_time_base(state["time_base"])
+        plots = [p for p in state.get("plots", []) if isinstance(p, list) and p]  # never an empty plot
+        if plots:
+            self._offer_default = False
         while len(self.charts) < len(plots):
             self.add_plot()
         for chart, names in zip(self.charts, plots):

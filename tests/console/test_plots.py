@@ -66,7 +66,9 @@ def test_channels_dragged_from_the_table_are_plotted(qtbot, dictionary):
     mime = proxy.mimeData(rows)  # what a drag out of the (filtered, sorted) table carries
     chart = panel.charts[1]
     assert drop(chart, mime)
-    assert set(chart.curves) == {"eps.BatteryVoltage", "eps.BatteryCurrent", "eps.BatteryTemp"}
+    # Volts on the left axis, amperes on the right; a third unit is refused, and the bar says why.
+    assert set(chart.curves) == {"eps.BatteryVoltage", "eps.BatteryCurrent"}
+    assert panel.message.text().startswith("eps.BatteryTemp (C) not added: Plot 2 already has axes for V and A")
     assert panel.charts[0].curves == {}
 
     other = QMimeData()
