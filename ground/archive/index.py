@@ -3,7 +3,10 @@ so that a query for the last minute of a 64 MiB segment reads kilobytes, not the
 
 The index is a hint, never a source of records: each entry has its own CRC, and the reader
 uses an entry only after finding, at its offset, an intact record with the entry's t_rx. A missing,
-torn or damaged index therefore costs time (a scan), never data. It is append-only and written
+torn or damaged index therefore costs time (a scan), never data. An entry whose CRC checks is also held to what can be
+checked without reading the segment (`_plausible`: its running maximum no lower than the entry
+before it and its record, its order flag consistent, room for the records it counts), so a broken
+writer's lie is dropped too. It is append-only and written
 after the segment data it points to is durable, so after a crash it lags the data, never leads it.
 
 Big-endian, like the segment. Index header (INDEX_HEADER_SIZE = 14 bytes)::
@@ -36,6 +39,8 @@ import struct
 import zlib
 from collections.abc import Iterator
 from typing import Final, NamedTuple
+
+from gridfree.ground.archive.layout import RECORD_OVERHEAD
 
 INDEX_MAGIC: Final = b"\x89GFI\r\n\x1a\n"
 INDEX_VERSION: Final = 1
@@ -84,13 +89,29 @@ def decode_index(buf: bytes) -> IndexRead | None:
     for pos in range(INDEX_HEADER_SIZE, end, ENTRY_SIZE):
         offset, ordinal, t_rx, t_max, flags = _ENTRY.unpack_from(buf, pos)
         (crc,) = _CRC.unpack_from(buf, pos + _ENTRY.size)
-        prev = entries[-1] if entries else None
-        if (crc != zlib.crc32(buf[pos:pos + _ENTRY.size]) or not math.isfinite(t_rx)
-                or (prev and (offset <= prev.offset or ordinal <= prev.ordinal or t_max < prev.t_max_before))):
+        e = IndexEntry(offset, ordinal, t_rx, t_max, bool(flags & IN_ORDER))
+        if crc != zlib.crc32(buf[pos:pos + _ENTRY.size]) or not _plausible(e, entries[-1] if entries else None):
             bad += 1
             continue
-        entries.append(IndexEntry(offset, ordinal, t_rx, t_max, bool(flags & IN_ORDER)))
+        entries.append(e)
     return IndexRead(entries, bad, len(buf) - end)
+
+
+def _plausible(e: IndexEntry, prev: IndexEntry | None) -> bool:
+    """Whether an entry whose CRC checks agrees with itself and with the good entry before it: a
+    writer's lie about the times before it would make a query skip records, so what can be checked
+    without reading the segment is (the first entry has nothing before it; every later one has at
+    least the records between, each of at least RECORD_OVERHEAD octets, and a running maximum no
+    lower than the previous entry's record)."""
+    if not math.isfinite(e.t_rx) or math.isnan(e.t_max_before) or e.t_max_before == math.inf:
+        return False
+    if e.ordinal == 0:
+        return prev is None and e.t_max_before == -math.inf and e.in_order
+    if prev is None:
+        return math.isfinite(e.t_max_before) and (not e.in_order or e.t_rx >= e.t_max_before)
+    return (e.offset - prev.offset >= (e.ordinal - prev.ordinal) * RECORD_OVERHEAD > 0
+            and e.t_max_before >= max(prev.t_max_before, prev.t_rx)
+            and (not e.in_order or (prev.in_order and e.t_rx >= e.t_max_before)))
 
 
 def seek_candidates(entries: list[IndexEntry], t_from: float) -> Iterator[IndexEntry]:

@@ -14,6 +14,7 @@ intact and with their t_rx, so a bad index makes a query slower, never wrong.
 """
 from __future__ import annotations
 
+import bisect
 import math
 import os
 from collections.abc import Iterator
@@ -42,7 +43,7 @@ class SegmentInfo:
     dictionary_hash: str
     created_s: float
     first_t_rx: float | None
-    """t_rx of the first intact record (None when there is none)."""
+    """t_rx of the first intact record, or of the second when earlier (None when there is none)."""
     last_t_rx: float | None
     """t_rx of the last intact record."""
     t_max: float | None
@@ -81,9 +82,9 @@ class Archive:
                 continue
             with open(seg.path, "rb", buffering=0) as f:
                 start = HEADER_SIZE if t_from is None else self._start(f, seg, t_from)
-                for _, rec in scan(f, start, self.stats, seg.path.name):
+                for offset, rec in scan(f, start, self.stats, seg.path.name):
                     if t_to is not None and rec.t_rx >= t_to:
-                        if seg.in_order:
+                        if seg.in_order and not _out_of_place(seg, offset, rec.t_rx):
                             break
                         continue
                     if t_from is None or rec.t_rx >= t_from:
@@ -130,6 +131,14 @@ def open_archive(directory: str | os.PathLike) -> Archive:
         except OSError as exc:
             errors.append(SegmentError(path, f"cannot read: {exc.strerror}"))
     return Archive(directory, segments, errors, stats.bytes_read)
+
+
+def _out_of_place(seg: SegmentInfo, offset: int, t_rx: float) -> bool:
+    """Whether a record of an in-order segment is later than the index entry after it: its time
+    was damaged (with its CRCs made to match), so it must not end a query before the records after
+    it. Past the last entry the survey read every record, so in_order is known there."""
+    k = bisect.bisect_right([e.offset for e in seg.entries], offset)
+    return k < len(seg.entries) and t_rx > seg.entries[k].t_rx
 
 
 def _record_at(f: BinaryIO, offset: int, stats: ReadStats) -> Record | None:
@@ -197,8 +206,9 @@ def _survey(path: Path, stats: ReadStats) -> SegmentInfo:
             last = rec.t_rx
             count += 1
         if start and start.offset != HEADER_SIZE:
-            rec = _record_at(f, HEADER_SIZE, tail) or next((r for _, r in scan(f, HEADER_SIZE, tail, path.name)), None)
-            first = rec.t_rx if rec else None
+            firsts = scan(f, HEADER_SIZE, tail, path.name)
+            two = [r.t_rx for _, r in (next(firsts, (0, None)), next(firsts, (0, None))) if r is not None]
+            first = min(two) if two else None  # a first record whose time was damaged must not hide the rest
         stats.bytes_read += tail.bytes_read
     return SegmentInfo(path, header.version, header.dictionary_hash, header.created_s, first, last,
                        None if last is None else t_max, count, in_order, tail.torn_tail.get(path.name, 0),
