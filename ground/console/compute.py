@@ -11,8 +11,9 @@ from __future__ import annotations
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QHeaderView, QLabel, QTableView, QVBoxLayout, QWidget
 
+from gridfree.ground.console.staleness import OnboardClock
 from gridfree.ground.console.widgets import Lamp, LatestValues, Readout
-from gridfree.protocols.dictionary import Dictionary
+from gridfree.protocols.dictionary import Dictionary, number_text
 
 JOB_COLUMNS = ("Job", "Tenant", "State", "Tokens", "Energy (Wh)")
 TENANT_COLUMNS = ("Tenant", "Jobs", "Done", "Tokens charged")
@@ -26,9 +27,10 @@ PLAN_READOUTS = [("compute.PlannedPowerW", "Planned power"), ("power.PayloadW", 
 
 
 class ComputeView(QWidget):
-    def __init__(self, dictionary: Dictionary, parent=None):
+    def __init__(self, dictionary: Dictionary, onboard: OnboardClock | None = None, parent=None):
         super().__init__(parent)
-        self.values = LatestValues(dictionary, [n for n, _ in READOUTS + PLAN_READOUTS] + ["compute.Running"])
+        self.values = LatestValues(dictionary, [n for n, _ in READOUTS + PLAN_READOUTS] + ["compute.Running"], onboard)
+        self.energy_channel = dictionary.channel_by_name.get("compute.EnergyWh")
         self.jobs: dict[int, dict] = {}
         self.readouts: dict[str, Readout] = {}
         top = QHBoxLayout()
@@ -99,12 +101,13 @@ class ComputeView(QWidget):
             self._fill()
 
     def refresh(self) -> None:
+        """Readouts and their ages every time (ages move on without new data), jobs on news."""
         v = self.values
+        for name, readout in self.readouts.items():
+            readout.show_channel(v, name)
+        self.running.show_channel(v, "compute.Running")
         if not v.take_dirty():
             return
-        for name, readout in self.readouts.items():
-            readout.set(v.text(name))
-        self.running.set(v.value("compute.Running"))
         active = v.value("compute.ActiveJob")
         changed = False
         for job_id, job in self.jobs.items():
@@ -119,7 +122,9 @@ class ComputeView(QWidget):
         tenants: dict = {}
         for job_id, job in sorted(self.jobs.items()):
             tokens = "" if job.get("tokens") is None else f"{'~' if job.get('estimate') else ''}{job['tokens']}"
-            energy = "" if job.get("energy") is None else f"{job['energy']:.2f}"
+            energy = "" if job.get("energy") is None else (
+                number_text(self.energy_channel, job["energy"]) if self.energy_channel is not None
+                else f"{job['energy']:.2f}")
             self.job_model.appendRow([QStandardItem(str(x)) for x in
                                       (job_id, "?" if job["tenant"] is None else job["tenant"], job["state"], tokens,
                                        energy)])

@@ -4,6 +4,8 @@ Counters come from the source's decoder (`TelemetrySource.stats` and its counts)
 display timer; the data rate is the growth of received bytes over the last few seconds. A dictionary hash that
 differs from the node's is the one condition that makes every other number on the console
 suspect, so it raises a banner meant to be seen from across the room, not a line in a table.
+Hashes are written in hex, the first 16 digits (the 64 bits the node reports), as `gridfree dict`
+writes the start of the same hash.
 """
 from __future__ import annotations
 
@@ -14,8 +16,13 @@ from typing import Any, Callable
 from PySide6.QtWidgets import QFormLayout, QLabel, QVBoxLayout, QWidget
 
 from gridfree.ground.link.source import TelemetrySource
+from gridfree.protocols.dictionary import value_text
 
 RATE_WINDOW_S = 3.0
+#: The channel by which the node reports the first 64 bits of its dictionary's hash.
+HASH_CHANNEL = "node.DictionaryHash"
+#: Hex digits of a hash shown: the 64 bits the node reports.
+HASH_DIGITS = 16
 
 ROWS = [  # (key, label, is a count of trouble)
     ("connection", "Connection", False),
@@ -36,6 +43,17 @@ ROWS = [  # (key, label, is a count of trouble)
 BANNER_STYLE = "QLabel { background: #b3261e; color: white; font-weight: bold; font-size: 14pt; padding: 8px; }"
 MISMATCH_TEXT = ("DICTIONARY MISMATCH: the node reports a different dictionary hash than the one loaded "
                  "here. Values, events and commands may be decoded or encoded wrongly.")
+
+
+def hash_texts(client: TelemetrySource) -> tuple[str, str | None]:
+    """(the loaded dictionary's hash, the node's, or None before it reported), both in hex and
+    HASH_DIGITS wide, the node's in its channel's dictionary format."""
+    ours = client.dictionary.hash.split(":", 1)[-1][:HASH_DIGITS]
+    sample = client.latest.get(HASH_CHANNEL)
+    ch = client.dictionary.channel_by_name.get(HASH_CHANNEL)
+    if sample is None or ch is None:
+        return ours, None
+    return ours, value_text(ch, sample.value)
 
 
 def _rate(bps: float) -> str:
@@ -106,8 +124,9 @@ class LinkStatusPanel(QWidget):
             if key == "rate":
                 text = _rate(value)
             elif key == "dictionary":
-                text = {None: "hash not reported yet", True: "MISMATCH with the node",
-                        False: "matches the node"}[value]
+                ours, node = hash_texts(self.client)
+                text = {None: f"ours {ours}, the node's not reported yet", True: f"MISMATCH: node {node}, ours {ours}",
+                        False: f"matches the node: {ours}"}[value]
             elif key == "held":
                 dropped, held = value
                 text = (f"{held} items held while paused" if held else "up to date") + (

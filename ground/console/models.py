@@ -14,8 +14,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 from PySide6.QtGui import QColor
 
-from gridfree.ground.link.utc import is_absolute_time, stamp
-from gridfree.protocols.dictionary import Channel
+from gridfree.protocols.dictionary import Channel, value_text
 
 DISPLAY = Qt.ItemDataRole.DisplayRole
 BACKGROUND = Qt.ItemDataRole.BackgroundRole
@@ -39,27 +38,16 @@ SEVERITY_ORDER = {"green": 0, "yellow": 1, "red": 2}
 
 # ---- formatting ---------------------------------------------------------------------------------
 
-def _number(v: float) -> str:
-    if not math.isfinite(v):
-        return str(v)
-    return f"{v:.6g}"
-
-
 def format_value(ch: Channel, value: Any) -> tuple[str, str]:
-    """(engineering text with unit, raw text) for one channel value."""
-    if ch.enum is not None:
-        label = next((k for k, v in ch.enum.items() if v == value), None)
-        return (label if label is not None else f"? {value}"), str(value)
+    """(engineering text with unit, raw text) for one channel value: the text in the channel's
+    dictionary format (`value_text`, the one formatter of every view), the raw as it came."""
     if isinstance(value, bool):
-        return ("true" if value else "false"), str(int(value))
-    if isinstance(value, float):
+        raw = str(int(value))
+    elif isinstance(value, float):
         raw = f"{value:.9g}" if ch.type == "f32" else repr(value)
-        if is_absolute_time(ch) and value > 0:
-            return stamp(value), raw
-        text = _number(value)
     else:
-        raw = text = str(value)
-    return (f"{text} {ch.unit}" if ch.unit else text), raw
+        raw = str(value)
+    return value_text(ch, value), raw
 
 
 def limit_state(ch: Channel, value: Any) -> str | None:

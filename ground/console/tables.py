@@ -85,7 +85,7 @@ class TelemetryTable(QWidget):
         self.proxy.modelReset.connect(self._count)
         self.proxy.layoutChanged.connect(self._count)
 
-        self.view = _table(self.proxy, [230, 170, 150, 210, 70])
+        self.view = _table(self.proxy, [230, 150, 130, 200, 90, 110])
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.view.setDragEnabled(True)
         self.view.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)

@@ -1,7 +1,9 @@
 """The telemetry table's model: one row per dictionary channel, and its search and grouping.
 
 The table marks the rows a batch touched and tells its views once per refresh, with one
-`dataChanged` over the span of dirty rows; texts are made when a row is first shown.
+`dataChanged` over the span of dirty rows; texts are made when a row is first shown. Each row
+shows its value in the channel's dictionary format, the onboard time of its report, and its age
+against the period it is expected at (see staleness.py for the clock and the rule).
 """
 from __future__ import annotations
 
@@ -11,10 +13,13 @@ from typing import Callable, Iterable
 
 import numpy as np
 from PySide6.QtCore import QMimeData, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtGui import QFont
 
-from gridfree.ground.console.models import (BACKGROUND, COLOURS, DISPLAY, FOREGROUND, GREY_TEXT, NAME_ROLE,
+from gridfree.ground.console.models import (BACKGROUND, COLOURS, DISPLAY, FONT, FOREGROUND, GREY_TEXT, NAME_ROLE,
                                             SEVERITY_ORDER, SORT_ROLE, TOOLTIP, ColumnsModel, describe_limits,
                                             format_value, limit_state)
+from gridfree.ground.console.staleness import (STALE_PERIODS, OnboardClock, age_text, expected_periods,
+                                               period_text, stale_cue)
 from gridfree.ground.link.utc import stamp
 from gridfree.protocols.dictionary import Channel, Dictionary
 
@@ -26,37 +31,43 @@ CHANNEL_MIME = "application/x-gridfree-channels"
 class TelemetryModel(ColumnsModel):
     """One row per dictionary channel, in dictionary order; what the operator reads first.
 
-    A row greys out when its channel has not been heard from for `stale_s` seconds, or three of
-    its housekeeping periods if that is longer (a 10 s packet is not stale after 5 s). Ages are
-    kept on the ground's monotonic clock, not the onboard time, so a node whose clock is wrong
-    still goes stale when it falls silent.
+    A row is stale when its value is older than STALE_PERIODS of its housekeeping period, by
+    the onboard clock (`onboard`, which the views showing values share): greyed, italic, and
+    "STALE 12 s" in the State column. `clock` is the ground's monotonic clock the onboard clock
+    runs on between reports on a live link; None for a replay (see staleness.py).
     """
 
-    COLUMNS = ("Channel", "Value", "Raw", "Time (UTC)", "State")
-    NAME, VALUE, RAW, TIME, STATE = range(5)
+    COLUMNS = ("Channel", "Value", "Raw", "Onboard time (UTC)", "Age / period", "State")
+    NAME, VALUE, RAW, TIME, AGE, STATE = range(6)
 
     refreshed = Signal(int, int)  # the first and last row of a dataChanged, for whoever counts
 
-    def __init__(self, dictionary: Dictionary, stale_s: float = 5.0,
-                 clock: Callable[[], float] = time.monotonic, parent=None):
+    def __init__(self, dictionary: Dictionary, clock: Callable[[], float] | None = time.monotonic, parent=None):
         super().__init__(parent)
         self.dictionary = dictionary
-        self.clock = clock
+        self.onboard = OnboardClock(clock)
         self.channels: list[Channel] = list(dictionary.channels)
         self.row_of = {c.name: i for i, c in enumerate(self.channels)}
         n = len(self.channels)
-        period = {name: h.period_s for h in dictionary.housekeeping for name in h.channels}
-        self.stale_after_s = np.array([max(stale_s, 3.0 * period.get(c.name, 0.0)) for c in self.channels])
+        period = expected_periods(dictionary)
+        self.period_s = np.array([period.get(c.name, np.inf) for c in self.channels])
+        self.stale_after_s = STALE_PERIODS * self.period_s
         self._value = [""] * n
         self._raw = [""] * n
         self._time = [""] * n
         self._raw_value = np.full(n, None, dtype=object)  # the values as they came (numbers, bools)
-        self._time_s = np.zeros(n)
+        self._time_s = np.full(n, np.nan)  # onboard time of each value's report; NaN: never received
         self._state: list[str | None] = [None] * n
-        self._received = np.full(n, -np.inf)  # ground monotonic time of the last sample
+        self._age = np.full(n, np.nan)  # onboard seconds since the report, at the last refresh
+        self._age_key = np.full(n, -1.0)  # the whole seconds of `_age` shown, to repaint only changes
         self._stale = np.zeros(n, dtype=bool)
+        self._italic = QFont()
+        self._italic.setItalic(True)
         self._tooltip = [f"{c.name}\n{c.description}\n{c.type}{' in ' + c.unit if c.unit else ''}; "
-                         f"{describe_limits(c)}" for c in self.channels]
+                         f"{describe_limits(c)}\n" + (f"reported every {period_text(p)}, stale after "
+                                                     f"{period_text(STALE_PERIODS * p)}" if np.isfinite(p)
+                                                     else "not in any housekeeping packet: never stale")
+                         for c, p in zip(self.channels, self.period_s)]
         self._dirty_lo, self._dirty_hi = n, -1
         self._unformatted: set[int] = set()  # rows whose texts are older than their value
 
@@ -76,8 +87,9 @@ class TelemetryModel(ColumnsModel):
             return
         at = np.array(rows)
         self._raw_value[at] = np.array([s.value for s in samples], dtype=object)
-        self._time_s[at] = list(map(_TIME, samples))
-        self._received[at] = self.clock()
+        times = list(map(_TIME, samples))
+        self._time_s[at] = times
+        self.onboard.observe(max(times))
         self._unformatted.update(rows)
         self._dirty_lo, self._dirty_hi = min(self._dirty_lo, int(at.min())), max(self._dirty_hi, int(at.max()))
 
@@ -90,11 +102,16 @@ class TelemetryModel(ColumnsModel):
 
     def refresh(self) -> tuple[int, int] | None:
         """Age the rows and emit one dataChanged over everything that changed since the last
-        refresh; returns the span (None if nothing changed)."""
-        stale = (self.clock() - self._received) > self.stale_after_s
-        stale &= np.isfinite(self._received)  # never heard is "no data", not stale
-        flipped = np.flatnonzero(stale != self._stale)
-        self._stale = stale
+        refresh (new values, ages that reached another whole second, rows gone stale or fresh);
+        returns the span (None if nothing changed)."""
+        now = self.onboard.now()
+        if now is not None:
+            self._age = np.maximum(now - self._time_s, 0.0)  # NaN stays NaN: never received
+        heard = np.isfinite(self._age)
+        stale = heard & (self._age > self.stale_after_s)  # never heard is "no data", not stale
+        key = np.where(heard, np.floor(self._age), -1.0)
+        flipped = np.flatnonzero((stale != self._stale) | (key != self._age_key))
+        self._stale, self._age_key = stale, key
         lo, hi = self._dirty_lo, self._dirty_hi
         if len(flipped):
             lo, hi = min(lo, int(flipped[0])), max(hi, int(flipped[-1]))
@@ -102,7 +119,7 @@ class TelemetryModel(ColumnsModel):
         if hi < lo:
             return None
         self.dataChanged.emit(self.index(lo, 0), self.index(hi, len(self.COLUMNS) - 1),
-                              [DISPLAY, BACKGROUND, FOREGROUND, SORT_ROLE])
+                              [DISPLAY, BACKGROUND, FOREGROUND, FONT, SORT_ROLE])
         self.refreshed.emit(lo, hi)
         return lo, hi
 
@@ -115,6 +132,11 @@ class TelemetryModel(ColumnsModel):
 
     def is_stale(self, name: str) -> bool:
         return bool(self._stale[self.row_of[name]])
+
+    def age(self, name: str) -> float | None:
+        """Onboard seconds since the channel's last report, at the last refresh (None: never)."""
+        a = self._age[self.row_of[name]]
+        return None if np.isnan(a) else float(a)
 
     def value_text(self, name: str) -> str:
         row = self.row_of[name]
@@ -149,9 +171,14 @@ class TelemetryModel(ColumnsModel):
                 return self._raw[row]
             if col == self.TIME:
                 return self._time[row]
+            if col == self.AGE:
+                age, period = self._age[row], self.period_s[row]
+                if np.isnan(age):
+                    return ""
+                return age_text(age) + (f" / {period_text(period)}" if np.isfinite(period) else "")
             if col == self.STATE:
                 if self._stale[row]:
-                    return "STALE"
+                    return stale_cue(self._age[row])
                 state = self._state[row]
                 return state.upper() if state else ("" if self._value[row] else "no data")
             return None
@@ -164,6 +191,8 @@ class TelemetryModel(ColumnsModel):
             return None
         if role == FOREGROUND:
             return GREY_TEXT if self._stale[row] or not self._value[row] else None
+        if role == FONT:
+            return self._italic if self._stale[row] else None
         if role == NAME_ROLE:
             return self.channels[row].name
         if role == SORT_ROLE:
@@ -172,8 +201,9 @@ class TelemetryModel(ColumnsModel):
             if col in (self.VALUE, self.RAW):
                 v = self._raw_value[row]
                 return float(v) if isinstance(v, (int, float)) else (v or "")
-            if col == self.TIME:
-                return float(self._time_s[row])
+            if col in (self.TIME, self.AGE):  # never received sorts as the oldest
+                t = self._time_s[row] if col == self.TIME else self._age[row]
+                return float(t) if np.isfinite(t) else (-np.inf if col == self.TIME else np.inf)
             if col == self.STATE:
                 return -1 if self._stale[row] else SEVERITY_ORDER.get(self._state[row] or "", -2)
             return None

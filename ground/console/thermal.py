@@ -11,7 +11,8 @@ from PySide6.QtWidgets import QGridLayout, QGroupBox, QHBoxLayout, QLabel, QVBox
 
 from gridfree.ground.console.models import describe_limits
 from gridfree.ground.console.plots import SeriesStore, StripChart
-from gridfree.ground.console.widgets import Lamp, LatestValues, LimitGauge, Readout
+from gridfree.ground.console.staleness import OnboardClock, stale_cue
+from gridfree.ground.console.widgets import STALE_TEXT, Lamp, LatestValues, LimitGauge, Readout
 from gridfree.protocols.dictionary import Dictionary
 
 TEMPERATURES = ["eps.BatteryTemp", "eps.PayloadTemp", "eps.RadiatorTemp", "eps.StructureTemp"]
@@ -20,9 +21,9 @@ HISTORY_WINDOW_S = 1800.0
 
 
 class ThermalView(QWidget):
-    def __init__(self, dictionary: Dictionary, store: SeriesStore, parent=None):
+    def __init__(self, dictionary: Dictionary, store: SeriesStore, onboard: OnboardClock | None = None, parent=None):
         super().__init__(parent)
-        self.values = LatestValues(dictionary, TEMPERATURES + STATE)
+        self.values = LatestValues(dictionary, TEMPERATURES + STATE, onboard)
         self.temperatures = [n for n in TEMPERATURES if n in self.values.channels]
         self.gauges: dict[str, LimitGauge] = {}
         self.labels: dict[str, QLabel] = {}
@@ -67,16 +68,22 @@ class ThermalView(QWidget):
         self.values.apply(batch)
 
     def refresh(self) -> None:
+        """Values and their ages every time (ages move on without new data)."""
         v = self.values
         if v.take_dirty():
             for name in self.temperatures:
                 self.gauges[name].set_value(v.value(name))
-                self.labels[name].setText(v.text(name))
-                state = v.state(name)
-                self.labels[name].setStyleSheet({"red": "color: #b3261e; font-weight: bold;",
-                                                 "yellow": "color: #8a6d00; font-weight: bold;"}.get(state, ""))
-            self.throttled.set(v.value("thermal.Throttled"))
-            self.heater.set(v.value("thermal.HeaterOn"))
-            self.headroom.set(v.text("thermal.HeadroomC"))
-            self.radiator.set(v.text("thermal.RadiatorCapacityW"))
+        for name in self.temperatures:
+            label, stale = self.labels[name], v.stale(name)
+            text = v.text(name) + (f" · {stale_cue(v.age(name))}" if stale else "")
+            style = STALE_TEXT if stale else {"red": "color: #b3261e; font-weight: bold;",
+                                              "yellow": "color: #8a6d00; font-weight: bold;"}.get(v.state(name), "")
+            if (text, style) != (label.text(), label.styleSheet()):
+                label.setText(text)
+                label.setStyleSheet(style)
+            label.setToolTip(v.age_line(name))
+        self.throttled.show_channel(v, "thermal.Throttled")
+        self.heater.show_channel(v, "thermal.HeaterOn")
+        self.headroom.show_channel(v, "thermal.HeadroomC")
+        self.radiator.show_channel(v, "thermal.RadiatorCapacityW")
         self.history.redraw(HISTORY_WINDOW_S)

@@ -4,11 +4,14 @@ channels a view shows.
 
 They are set from the views' refresh (a few times a second), never per sample, and colour
 themselves with the same limit colours as the telemetry table so one colour means one thing
-everywhere in the console.
+everywhere in the console. Values are written in their channel's dictionary format, as in the
+table, and each carries its age; a stale one (staleness.py) greys, turns italic and says
+"STALE 12 s", as the table's rows do.
 """
 from __future__ import annotations
 
 import math
+import time
 from operator import attrgetter
 from typing import Any
 
@@ -16,11 +19,13 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPen
 from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from gridfree.ground.console.models import COLOURS, format_value, limit_state
-from gridfree.ground.link.utc import is_absolute_time
-from gridfree.protocols.dictionary import Dictionary, Limits
+from gridfree.ground.console.models import COLOURS, limit_state
+from gridfree.ground.console.staleness import (STALE_PERIODS, OnboardClock, age_text, expected_periods,
+                                               period_text, stale_cue)
+from gridfree.protocols.dictionary import Dictionary, Limits, value_text
 
 NO_DATA = "—"
+STALE_TEXT = "color: #6b6b6b; font-style: italic;"
 _CHANNEL = attrgetter("channel")
 _TIME = attrgetter("time_s")
 
@@ -44,18 +49,39 @@ class Readout(QFrame):
         font.setBold(True)
         self.value.setFont(font)
         self.value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.age = QLabel("")  # "3 s old", or "STALE 12 s"
+        self.age.setObjectName("readoutAge")
+        self.age.setStyleSheet("color: #777;")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 4, 8, 4)
         layout.setSpacing(0)
         layout.addWidget(self.title)
         layout.addWidget(self.value)
+        layout.addWidget(self.age)
         self.state: str | None = None
+        self.stale = False
+        self._shown: tuple | None = None
 
-    def set(self, text: str, state: str | None = None) -> None:
+    def set(self, text: str, state: str | None = None, age: str = "", stale: bool = False) -> None:
+        """Show `text`, coloured by limit `state`; `age` under it; stale: greyed, italic, and the
+        age line says so (grey beats the limit colour, as in the table)."""
+        if (text, state, age, stale) == self._shown:
+            return
+        self._shown = (text, state, age, stale)
         self.value.setText(text)
-        self.state = state
-        colour = COLOURS.get(state) if state else None
+        self.state, self.stale = state, stale
+        self.age.setText(age)
+        self.age.setStyleSheet("color: #333; font-weight: bold;" if stale else "color: #777;")
+        font = self.value.font()
+        font.setItalic(stale)
+        self.value.setFont(font)
+        colour = COLOURS["stale"] if stale else COLOURS.get(state) if state else None
         self.setStyleSheet(f"Readout {{ background: {colour.name()}; }}" if colour is not None else "")
+
+    def show_channel(self, values: "LatestValues", name: str, text: str | None = None) -> None:
+        """Show channel `name` from `values`: its text (or `text`), limit state, age and staleness."""
+        self.set(values.text(name) if text is None else text, values.state(name), values.age_line(name),
+                 values.stale(name))
 
     def text(self) -> str:
         return self.value.text()
@@ -70,20 +96,30 @@ class Lamp(QLabel):
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.setMinimumWidth(120)
         self.on: bool | None = None
+        self.stale = False
         self._style("#e0e0e0", "#777")
 
-    def set(self, on: bool | None) -> None:
-        self.on = on
+    def set(self, on: bool | None, stale_cue: str = "") -> None:
+        """Lit or dark by `on` (None: never reported); with a `stale_cue` ("STALE 12 s") the
+        lamp greys out and says it, whatever it last showed."""
+        self.on, self.stale = on, bool(stale_cue)
         if on is None:
             self.setText(NO_DATA)
             self._style("#e0e0e0", "#777")
+        elif stale_cue:
+            self.setText(f"{self.on_text if on else self.off_text} · {stale_cue}")
+            self._style(COLOURS["stale"].name(), "#555", italic=True)
         else:
             self.setText(self.on_text if on else self.off_text)
             self._style(self.on_colour if on else "#eeeeee", "black" if on else "#555")
 
-    def _style(self, background: str, colour: str) -> None:
+    def show_channel(self, values: "LatestValues", name: str) -> None:
+        self.set(values.value(name), stale_cue(values.age(name)) if values.stale(name) else "")
+
+    def _style(self, background: str, colour: str, italic: bool = False) -> None:
         self.setStyleSheet(f"QLabel {{ background: {background}; color: {colour}; border: 1px solid #999;"
-                           " border-radius: 4px; padding: 4px 10px; font-weight: bold; }")
+                           " border-radius: 4px; padding: 4px 10px; font-weight: bold;"
+                           f"{' font-style: italic;' if italic else ''} }}")
 
 
 class LimitGauge(QWidget):
@@ -157,10 +193,15 @@ class LimitGauge(QWidget):
 
 
 class LatestValues:
-    """The newest sample of a few channels, for views that show values rather than history."""
+    """The newest sample of a few channels, for views that show values rather than history, with
+    each value's age on `onboard`, the onboard clock the telemetry table runs on (a view made
+    alone, in a test, gets its own on the ground's monotonic clock)."""
 
-    def __init__(self, dictionary: Dictionary, names: list[str]):
+    def __init__(self, dictionary: Dictionary, names: list[str], onboard: OnboardClock | None = None):
         self.channels = {n: dictionary.channel_by_name[n] for n in names if n in dictionary.channel_by_name}
+        periods = expected_periods(dictionary)
+        self.period_s = {n: periods.get(n, math.inf) for n in self.channels}
+        self.onboard = onboard if onboard is not None else OnboardClock(time.monotonic)
         self.samples: dict[str, Any] = {}
         self.latest_time: float | None = None
         self.dirty = False
@@ -174,27 +215,40 @@ class LatestValues:
             self.samples.update(zip(map(_CHANNEL, mine), mine))
             self.dirty = True
         newest = max(map(_TIME, batch))
+        self.onboard.observe(newest)  # a clock shared with the table has seen it already: no-op
         if self.latest_time is None or newest > self.latest_time:
             self.latest_time = newest
+
+    def age(self, name: str) -> float | None:
+        """Onboard seconds since the channel's last report (None: never reported)."""
+        s, now = self.samples.get(name), self.onboard.now()
+        return None if s is None or now is None else max(0.0, now - s.time_s)
+
+    def stale(self, name: str) -> bool:
+        age = self.age(name)
+        return age is not None and age > STALE_PERIODS * self.period_s.get(name, math.inf)
+
+    def age_line(self, name: str) -> str:
+        """What a readout writes under a value: its age against its period, or the stale cue."""
+        age = self.age(name)
+        if age is None:
+            return ""
+        if self.stale(name):
+            return stale_cue(age)
+        period = self.period_s.get(name, math.inf)
+        return f"{age_text(age)} old" + (f" (every {period_text(period)})" if math.isfinite(period) else "")
 
     def value(self, name: str) -> Any:
         s = self.samples.get(name)
         return None if s is None else s.value
 
-    def text(self, name: str, digits: int | None = None) -> str:
-        """The value as the table shows it, or, with `digits`, a number rounded to that many
-        significant digits (a readout read from across the room, not a measurement to copy)."""
+    def text(self, name: str) -> str:
+        """The value as the table shows it, in the channel's dictionary format; NO_DATA if never
+        reported."""
         s = self.samples.get(name)
         if s is None:
             return NO_DATA
-        ch, v = self.channels[name], s.value
-        if isinstance(v, float) and math.isnan(v):
-            return NO_DATA  # the node's "no value" (no plan, no RAPL, not measured yet)
-        if (digits is not None and isinstance(v, float) and ch.enum is None and math.isfinite(v)
-                and not is_absolute_time(ch)):
-            text = f"{v:.0f}" if abs(v) >= 10 ** digits else f"{v:.{digits}g}"
-            return f"{text} {ch.unit}" if ch.unit else text
-        return format_value(ch, v)[0]
+        return value_text(self.channels[name], s.value)
 
     def state(self, name: str) -> str | None:
         s = self.samples.get(name)

@@ -8,10 +8,13 @@ reports that hash in housekeeping; the ground loads the JSON and warns when the 
 Node and ground encode and decode command arguments, event arguments, parameter values and
 housekeeping reports with the same code, this package, so they cannot drift apart.
 
-The package is in three parts: wire types and typed fields (`wire`), the items (`items`), and the
-dictionary with its JSON form (`catalog`); everything is importable from here.
+The package is in four parts: wire types and typed fields (`wire`), the items (`items`), the
+dictionary with its JSON form (`catalog`), and how a value is written for a person (`display`:
+`value_text(channel, value)` is the one formatter every ground view calls); everything is
+importable from here.
 """
-from gridfree.protocols.dictionary.catalog import FORMAT_VERSION, NAME_RE, Dictionary
+from gridfree.protocols.dictionary.catalog import FORMAT_VERSION, NAME_RE, READABLE_VERSIONS, Dictionary
+from gridfree.protocols.dictionary.display import NO_VALUE, number_text, utc_text, value_text
 from gridfree.protocols.dictionary.items import (
     FUNCTION_SERVICE, FUNCTION_SUBTYPE, Channel, Command, Event, HousekeepingPacket, Limits, Parameter, Severity,
 )
@@ -21,6 +24,6 @@ from gridfree.protocols.dictionary.wire import (
 
 __all__ = [
     "Channel", "Command", "DecodeError", "Dictionary", "DictionaryError", "Event", "FORMAT_VERSION",
-    "FUNCTION_SERVICE", "FUNCTION_SUBTYPE", "Field", "HousekeepingPacket", "Limits", "NAME_RE", "Parameter",
-    "SCALARS", "Severity", "WireType", "wire_type",
+    "FUNCTION_SERVICE", "FUNCTION_SUBTYPE", "Field", "HousekeepingPacket", "Limits", "NAME_RE", "NO_VALUE", "Parameter",
+    "READABLE_VERSIONS", "SCALARS", "Severity", "WireType", "number_text", "utc_text", "value_text", "wire_type",
 ]

@@ -13,9 +13,13 @@ from typing import Any, Iterable
 
 from gridfree.protocols.dictionary.items import (Channel, Command, Event, HousekeepingPacket, Limits, Parameter,
                                                  Severity)
+from gridfree.protocols.dictionary.display import check_format
 from gridfree.protocols.dictionary.wire import DecodeError, DictionaryError, Field, wire_type
 
-FORMAT_VERSION = 1
+#: Version 2 added each channel's display format. Version 1 files (logs recorded before) still
+#: load, with default formats, and keep the hash they were written under.
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*$")
 
 
@@ -27,6 +31,9 @@ class Dictionary:
     events: list[Event] = field(default_factory=list)
     parameters: list[Parameter] = field(default_factory=list)
     housekeeping: list[HousekeepingPacket] = field(default_factory=list)
+    #: The JSON format the content (and so the hash) is written in: FORMAT_VERSION, or an older
+    #: readable one for a dictionary loaded from an old file.
+    format_version: int = FORMAT_VERSION
 
     def __post_init__(self):
         self._validate()
@@ -92,6 +99,12 @@ class Dictionary:
             check_type("channel", c.name, c.type, allow_variable=False)
             if c.time_scale not in (None, "UTC") or (c.time_scale and c.type != "f64"):
                 raise DictionaryError("channel", c.name, "time_scale is \"UTC\" on an f64 of unix seconds, or absent")
+            if c.format is not None:
+                if c.display_format is None:
+                    raise DictionaryError("channel", c.name, "an enumeration, boolean or UTC instant takes no format")
+                problem = check_format(c.format, c.wire.kind)
+                if problem:
+                    raise DictionaryError("channel", c.name, problem)
             if c.limits is not None and not c.limits.ordered():
                 raise DictionaryError("channel", c.name, "limits must be red_low <= yellow_low <= yellow_high <= red_high")
         unique("channel", self.channels, lambda c: c.id, "id")
@@ -166,10 +179,11 @@ class Dictionary:
 
     # -- export ----------------------------------------------------------------------------------
     def _content(self) -> dict:
+        formats = self.format_version >= 2
         return {
-            "format_version": FORMAT_VERSION,
+            "format_version": self.format_version,
             "dictionary_version": self.version,
-            "channels": [_channel_json(c) for c in sorted(self.channels, key=lambda c: c.id)],
+            "channels": [_channel_json(c, formats) for c in sorted(self.channels, key=lambda c: c.id)],
             "commands": [_command_json(c) for c in sorted(self.commands, key=lambda c: (c.service, c.subtype, c.opcode or 0))],
             "events": [_event_json(e) for e in sorted(self.events, key=lambda e: e.id)],
             "parameters": [_parameter_json(p) for p in sorted(self.parameters, key=lambda p: p.id)],
@@ -189,9 +203,10 @@ class Dictionary:
             raise DictionaryError("file", "(json)", f"not valid JSON: {exc}") from None
         if not isinstance(doc, dict):
             raise DictionaryError("file", "(json)", "top level must be an object")
-        if doc.get("format_version") != FORMAT_VERSION:
-            raise DictionaryError("file", "(json)", f"format_version {doc.get('format_version')!r}, "
-                                                    f"this gridfree reads {FORMAT_VERSION}")
+        version = doc.get("format_version")
+        if isinstance(version, bool) or version not in READABLE_VERSIONS:
+            raise DictionaryError("file", "(json)", f"format_version {version!r}, this gridfree reads "
+                                                    f"{' and '.join(map(str, READABLE_VERSIONS))}")
         try:
             d = cls(
                 version=str(doc["dictionary_version"]),
@@ -200,6 +215,7 @@ class Dictionary:
                 events=[_event_from(x) for x in doc["events"]],
                 parameters=[_parameter_from(x) for x in doc["parameters"]],
                 housekeeping=[_hk_from(x) for x in doc["housekeeping"]],
+                format_version=version,
             )
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             if isinstance(exc, DictionaryError):
@@ -236,16 +252,19 @@ def _field_from(x: dict) -> Field:
                  dict(x["enum"]) if x.get("enum") is not None else None)
 
 
-def _channel_json(c: Channel) -> dict:
+def _channel_json(c: Channel, formats: bool = True) -> dict:
+    """The channel as JSON; from version 2 with the format it is shown with (declared or the
+    default), so a tool reading the file needs no copy of gridfree's defaults."""
     limits = _drop_none(vars(c.limits)) if c.limits else None
     return _drop_none({"id": c.id, "name": c.name, "type": c.type, "unit": c.unit, "description": c.description,
-                       "limits": limits, "enum": c.enum, "time_scale": c.time_scale})
+                       "limits": limits, "enum": c.enum, "time_scale": c.time_scale,
+                       "format": c.display_format if formats else None})
 
 
 def _channel_from(x: dict) -> Channel:
     return Channel(x["id"], x["name"], x["type"], x.get("unit", ""), x.get("description", ""),
                    Limits(**x["limits"]) if x.get("limits") is not None else None,
-                   dict(x["enum"]) if x.get("enum") is not None else None, x.get("time_scale"))
+                   dict(x["enum"]) if x.get("enum") is not None else None, x.get("time_scale"), x.get("format"))
 
 
 def _command_json(c: Command) -> dict:

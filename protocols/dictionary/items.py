@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
+from gridfree.protocols.dictionary.display import default_format
 from gridfree.protocols.dictionary.wire import Field, WireType, pack_fields, unpack_fields, wire_type
 
 FUNCTION_SERVICE = 8  # PUS service 8, function management
@@ -71,10 +72,23 @@ class Channel:
     #: "UTC" for an instant, in seconds since the Unix epoch, that the ground shows as a UTC date;
     #: None for everything else (a duration in seconds included).
     time_scale: str | None = None
+    #: How the value is written for a person: a Python format spec for the number (".1f", "d",
+    #: "016x"); None takes the default for the type and unit (see `display`). Enumerations,
+    #: booleans and UTC instants have their own forms and declare none.
+    format: str | None = None
 
     @property
     def component(self) -> str:
         return self.name.rpartition(".")[0]
+
+    @property
+    def display_format(self) -> str | None:
+        """The format spec the value is shown with: the declared one, or the default for its
+        type and unit; None for an enumeration, a boolean or a UTC instant."""
+        kind = self.wire.kind
+        if self.enum is not None or self.time_scale is not None or kind not in ("uint", "int", "float"):
+            return None
+        return self.format if self.format is not None else default_format(kind, self.unit)
 
     @property
     def wire(self) -> WireType:
