@@ -1,0 +1,71 @@
+"""A node started on damaged saved state (parameter store, schedule, token ledger, each with its
+CRCs fixed up so the damage reaches the parsers) boots, runs, counts and reports the loss, and
+keeps the damaged files for the ground."""
+import json
+import random
+
+from gridfree.flight.app.config import NodeConfig
+from gridfree.flight.app.node import Node
+from gridfree.flight.core.clock import J2000_UNIX_S
+from gridfree.flight.core.store import AtomicRecordFile
+from gridfree.protocols.ledger import ENTRY_OCTETS, HEADER_OCTETS, RECORD_OCTETS, crc32
+from gridfree.protocols.pus import PusTc, PusTm
+from gridfree.protocols.services.verification import VerificationReport
+
+TOML = '[node]\napid = 100\nclock = "lockstep"\nstate_dir = "{state}"\n'
+
+
+def boot(tmp_path):
+    path = tmp_path / "node.toml"
+    path.write_text(TOML.format(state=tmp_path / "state"))
+    packets = []
+    node = Node(NodeConfig.load(path), tm_sink=lambda vc, p: packets.append(PusTm.unpack(p)))
+    node.start(open_radio=False)
+    return node, packets
+
+
+def test_a_node_on_damaged_saved_state_boots_and_counts_the_loss(tmp_path):
+    rng = random.Random(1630)
+    state = tmp_path / "state"
+    node, _ = boot(tmp_path)
+    node.params.set("events.ThrottleBurst", 9)
+    for k in range(3):
+        node.compute.ledger.set_quota(k + 1, 100, J2000_UNIX_S + k)
+    node.stop()  # closes the ledger
+
+    params = AtomicRecordFile(state / "parameters.bin")
+    params.save(params.load().replace(b"9", b"1e400"))  # CRC fixed: the damage reaches the checks
+    tc = PusTc(apid=100, service=17, subtype=1).pack().hex()
+    schedule = AtomicRecordFile(state / "schedule.bin")
+    schedule.save(json.dumps({"enabled": True, "activities": [[J2000_UNIX_S + 5, tc], [J2000_UNIX_S + 6, "zz"]]})
+                  .encode())  # the second activity is not hex: it alone is lost
+    ledger = state / "compute" / "tokens.ledger"
+    data = bytearray(ledger.read_bytes())
+    at = HEADER_OCTETS + RECORD_OCTETS + rng.randrange(ENTRY_OCTETS)  # entry 1, CRC fixed, MAC not
+    data[at] ^= 0x10
+    data[HEADER_OCTETS + RECORD_OCTETS + ENTRY_OCTETS:HEADER_OCTETS + 2 * RECORD_OCTETS] = \
+        crc32(bytes(data[HEADER_OCTETS + RECORD_OCTETS:HEADER_OCTETS + RECORD_OCTETS + ENTRY_OCTETS])).to_bytes(4, "big")
+    ledger.write_bytes(bytes(data))
+    saved_params = (state / "parameters.bin").read_bytes()
+
+    node, packets = boot(tmp_path)  # the boot path: every component attached, the node started
+    node.step_to(J2000_UNIX_S + 10.0)
+    assert node.telemetry.read("params.StoreDamaged") == 1
+    assert node.params.get("events.ThrottleBurst") == 5  # defaults, never half-trusted values
+    assert (state / "parameters.bin.damaged").read_bytes() == saved_params
+    assert node.telemetry.read("schedule.ActivitiesLost") == 1
+    assert node.telemetry.read("schedule.Released") == 1  # the good activity was kept and released
+    logged = [text[1] for text in node.events.log_ring]
+    assert "params.StoreCorrupt" in logged and "schedule.StoreCorrupt" in logged
+    # The ledger is proved before it is extended: a charge against it fails with the reason, the
+    # node runs on, and the file stays as it was for the ground to verify.
+    cmd = node.dictionary.command_by_name["compute.SetQuota"]
+    node.submit(PusTc(apid=100, service=cmd.service, subtype=cmd.subtype,
+                      app_data=cmd.encode_args(tenant=1, tokens=5)).pack())
+    node.step_to(J2000_UNIX_S + 12.0)
+    failures = [VerificationReport.unpack(p.subtype, p.app_data).failure_data for p in packets
+                if (p.service, p.subtype) == (1, 8)]
+    assert any(b"LedgerDamaged" in f and b"edited at seq 1" in f for f in failures), failures
+    assert ledger.read_bytes() == bytes(data)
+    assert node.telemetry.read("node.UptimeS") >= 11
+    node.stop()
