@@ -100,10 +100,6 @@ class ChannelAlarm:
         """Unacknowledged and neither shelved nor out of service: what the status bar counts."""
         return self.state.unacknowledged and self.shelf is None and not self.out_of_service
 
-    @property
-    def acknowledged(self) -> bool:
-        return not self.state.unacknowledged
-
     # ---- the process ---------------------------------------------------------------------------------
     def observe(self, condition: Condition, value: Any, time_s: float) -> bool:
         """A new value and its condition."""
