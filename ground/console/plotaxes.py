@@ -22,7 +22,8 @@ from gridfree.protocols.dictionary import Channel
 #: 61 ms with this one).
 GRID_COLOUR = "#e6e6e6"
 GRID_LEVEL = 1  # pyqtgraph's maxTickLevel: lines at the major and minor ticks, not the finer ones
-PALETTE = ["#1565c0", "#c62828", "#2e7d32", "#ef6c00", "#6a1b9a", "#00838f", "#ad1457", "#4e342e"]
+#: Curve colours: no red, orange or yellow, which mean limits here as everywhere in the console.
+PALETTE = ["#1565c0", "#6a1b9a", "#2e7d32", "#00838f", "#ad1457", "#4e342e", "#283593", "#546e7a"]
 LINE_STYLES = [Qt.PenStyle.SolidLine, Qt.PenStyle.DashLine, Qt.PenStyle.DotLine, Qt.PenStyle.DashDotLine]
 SYMBOLS = ["o", "s", "t", "d", "+", "x", "star", "t1"]
 TIME_AXIS_TITLES = {SPACECRAFT: "Spacecraft (onboard) time", GROUND: "Ground receipt time"}

@@ -20,13 +20,14 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QComboBox, QCompleter, QFileDialog, QHBoxLayout, QLabel, QMenu, QPushButton,
                                QSplitter, QStackedWidget, QToolButton, QVBoxLayout, QWidget)
 
-from gridfree.ground.console.plotaxes import GRID_COLOUR, PALETTE, light_grid  # noqa: F401 (shared with views)
+from gridfree.ground.console.plotaxes import light_grid  # the power view takes it from here
 from gridfree.ground.console.plotexport import write_plot_csv
-from gridfree.ground.console.plotstore import (GROUND, MIN_POINTS_PER_CHANNEL, POINTS_PER_CHANNEL,  # noqa: F401
-                                               SPACECRAFT, SeriesStore, default_capacity)
+from gridfree.ground.console.plotstore import GROUND, SPACECRAFT, SeriesStore
 from gridfree.ground.console.stripchart import StripChart
 from gridfree.ground.console.telemetrymodel import CHANNEL_MIME, channels_from_mime
 from gridfree.protocols.dictionary import Dictionary
+
+__all__ = ["ChartFrame", "PlotPanel", "SeriesStore", "StripChart", "light_grid", "write_plot_csv"]
 
 #: Charts redrawn per display tick, in turn: a chart's repaint costs milliseconds in software
 #: rendering, so five charts redrawn in one go would hold the GUI thread for tens of them.

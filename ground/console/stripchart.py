@@ -139,6 +139,7 @@ class StripChart(pg.PlotWidget):
         self.legend.addItem(sample, f"{name} ({unit_text(unit)}{', right axis' if side == RIGHT else ''})")
         self.curves[name], self.markers[name], self.side[name] = curve, marker, side
         self._drawn[name] = -1
+        self._window = None  # the next redraw looks at the chart afresh (hint, x range)
         self._label_axes()
         self.channelsChanged.emit()
         return True

@@ -9,8 +9,8 @@ from PySide6.QtCore import QMimeData, QPointF, Qt
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 
 from gridfree.ground.console.telemetrymodel import ChannelFilterProxy, TelemetryModel
-from gridfree.ground.console.plots import (MIN_POINTS_PER_CHANNEL, POINTS_PER_CHANNEL, PlotPanel, SeriesStore,
-                                           default_capacity)
+from gridfree.ground.console.plots import PlotPanel
+from gridfree.ground.console.plotstore import MIN_POINTS_PER_CHANNEL, POINTS_PER_CHANNEL, SeriesStore, default_capacity
 from gridfree.ground.link.records import Sample
 from tests.console.conftest import T0
 

@@ -16,7 +16,9 @@ from gridfree.ground.console.plots import DEFAULT_PLOT, PlotPanel
 from gridfree.ground.console.plotstore import GROUND, SPACECRAFT
 from gridfree.ground.console.stripchart import LEFT, RIGHT
 from gridfree.ground.link.records import Sample
+from gridfree.ground.console.telemetrymodel import TelemetryModel
 from tests.console.conftest import T0
+from tests.console.test_plots import drop
 
 # The offscreen platform says so whenever a shown top-level's minimum size changes (a plot added).
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
@@ -169,6 +171,13 @@ def test_a_plot_without_data_shows_a_sentence_not_axes(panel):
     chart.add_channel("power.Soc")
     panel.redraw()
     assert chart.hint.isVisible() and chart.hint.text() == "Waiting for the first samples of power.Soc."
+
+
+def test_channels_dropped_on_the_empty_tab_make_a_plot(panel, dictionary):
+    model = TelemetryModel(dictionary)
+    mime = model.mimeData([model.index(model.row_of["eps.BusVoltage"], 0)])
+    assert drop(panel, mime)
+    assert [list(c.curves) for c in panel.charts] == [["eps.BusVoltage"]]
 
 
 def test_an_old_layout_with_empty_plots_restores_none(qtbot, dictionary):
