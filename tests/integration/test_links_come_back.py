@@ -69,7 +69,8 @@ def test_a_radio_pty_unplugged_and_replugged_at_its_path_is_heard_again(tmp_path
     try:
         assert g.wait_until(lambda: "node.Mode" in g.latest, 15), "no housekeeping over the pty"
         assert g.send("test.Ping").wait(10).completed
-        assert g.value("radio.Reopens") == 0 and g.value("radio.LinkUp") is True
+        assert g.wait_until(lambda: g.value("radio.LinkUp") is True, 10)  # channels start at a typed zero
+        assert g.value("radio.Reopens") == 0
         pair.stop()  # unplugged: both ptys gone, their names removed
         threading.Event().wait(UNPLUGGED_S)
         assert node.proc.poll() is None, "the node must keep running with its radio unplugged"
