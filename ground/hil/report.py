@@ -2,6 +2,7 @@
 offscreen Qt platform (no display needed)."""
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -49,7 +50,9 @@ def plot(result: RunResult, path: Path) -> Path:
     return path
 
 
-def write(result: RunResult, outdir: Path) -> Path:
+def write(result: RunResult, outdir: Path, speed_asked: float = math.inf) -> Path:
+    """The report; `speed_asked` is the pace the run was held to (math.inf: as fast as it goes),
+    stated beside the speed achieved so a run that could not keep up says so."""
     outdir.mkdir(parents=True, exist_ok=True)
     png = plot(result, outdir / "plots.png")
     s, t = result.scenario, result.truth
@@ -57,7 +60,8 @@ def write(result: RunResult, outdir: Path) -> Path:
         f"# HIL scenario `{s.name}`: {'PASS' if result.passed else 'FAIL'}",
         "",
         f"- orbit `{s.orbit}`, {s.duration_s / 3600:.1f} h simulated in {result.wall_s:.1f} s "
-        f"({result.speedup:.0f}x real time), lockstep step {s.step_s} s",
+        f"({result.speedup:.0f}x real time achieved, "
+        f"{'as fast as it goes' if math.isinf(speed_asked) else f'{speed_asked:g}x asked'}), lockstep step {s.step_s} s",
         f"- battery: SOC {s.initial_soc:.2f} -> {t.battery.soc:.2f}, {t.battery.cycles:.2f} equivalent cycles",
         f"- energy: arrays {t.ledger.solar_Wh / 1000:.1f} kWh, loads {t.ledger.load_Wh / 1000:.1f} kWh, "
         f"shunted {t.ledger.shunt_Wh / 1000:.1f} kWh, unserved {t.ledger.unserved_Wh:.2f} Wh",

@@ -13,9 +13,10 @@ import struct
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from gridfree.ground.hil import children
 from gridfree.ground.hil.board import BoardServer, EmulatedBoard
 from gridfree.ground.hil.criteria import evaluate
 from gridfree.ground.hil.faults import BitErrors, Rig
@@ -70,7 +71,7 @@ class RunResult:
 
     @property
     def speedup(self) -> float:
-        return self.scenario.duration_s / self.wall_s
+        return self.scenario.duration_s / max(self.wall_s, 1e-9)
 
 
 def _upload_orbit(scenario: Scenario, ground: GroundClient):
@@ -81,8 +82,7 @@ def _upload_orbit(scenario: Scenario, ground: GroundClient):
 
 
 def _dictionary() -> Dictionary:
-    out = subprocess.run([sys.executable, "-m", "gridfree.protocols.cli", "dict"], capture_output=True, text=True,
-                         check=True, timeout=120).stdout
+    out = children.run([sys.executable, "-m", "gridfree.protocols.cli", "dict"], timeout=120).stdout
     return Dictionary.from_json(out)
 
 
@@ -113,8 +113,8 @@ class Session:
         self._pair = PtyPair().start()
         self.server = BoardServer(self.board, open_link(self._pair.paths[0])).start()
         (workdir / "node.toml").write_text(NODE_TOML.format(hw=self._pair.paths[1], radio=radio_url))
-        self.node = subprocess.Popen([sys.executable, "-m", "gridfree.flight", "--config", str(workdir / "node.toml"),
-                                      "--no-supervise"], stdout=subprocess.PIPE, text=True, cwd=workdir)
+        self.node = children.popen([sys.executable, "-m", "gridfree.flight", "--config", str(workdir / "node.toml"),
+                                    "--no-supervise"], stdout=subprocess.PIPE, text=True, cwd=workdir)
         try:
             self.addresses = read_announcement(self.node.stdout)  # its GRIDFREE-NODE line
             if self.addresses.clock is None:
@@ -124,6 +124,9 @@ class Session:
         except (NodeStartError, OSError) as exc:
             self.close()
             raise RuntimeError(f"the node did not start in lockstep: {exc}") from None
+        except BaseException:  # Ctrl-C while the node starts: it must not outlive us
+            self.close()
+            raise
 
     def attach(self, ground: GroundClient, threshold_V: float) -> None:
         """The ground client on the node's radio: it records events, uploads the orbit and sends
@@ -186,6 +189,13 @@ class Session:
         record.node_battery_V.append(ground.value("eps.BatteryVoltage") or nan)
         record.node_soc.append((ground.value("power.Soc") or nan) / 100.0)
 
+    def checks_so_far(self) -> list[tuple[str, bool, str]]:
+        """The criteria on what the run has seen so far, commands still awaiting their answer left
+        out; call it between steps (from the thread that steps)."""
+        s = Scenario(**{**vars(self.scenario), "duration_s": max(self.k, 1) * self.scenario.step_s})
+        answered = [(c, h) for c, h in self.seen.commands if h.completed or h.failed]
+        return evaluate(s, self.record, self.truth, replace(self.seen, commands=answered))
+
     def result(self, wall_s: float) -> RunResult:
         self.ground.wait_until(lambda: all(h.completed or h.failed for _, h in self.seen.commands), 1.0)
         s = self.scenario
@@ -196,13 +206,7 @@ class Session:
                          self.seen, asdict(self.ground.decoder.stats), self.bit_errors.flipped)
 
     def close(self) -> None:
-        if self.node.poll() is None:
-            self.node.terminate()
-        try:
-            self.node.wait(10)
-        except subprocess.TimeoutExpired:
-            self.node.kill()
-            self.node.wait(5)
+        children.stop(self.node)
         self.node.stdout.close()
         if getattr(self, "clock", None) is not None:
             self.clock.close()
