@@ -50,6 +50,9 @@ def run_node(config: str, reset_cause: str, heartbeat_fd: int | None) -> int:
     except (ConfigError, ValueError) as exc:
         print(f"gridfree node: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    except OSError as exc:  # the configuration, or a state directory it names, cannot be used
+        print(f"gridfree node: {exc.filename or config}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_CONFIG
 
     def on_signal(signum, _frame):
         node.stop_event.set()
@@ -104,13 +107,18 @@ def run_node(config: str, reset_cause: str, heartbeat_fd: int | None) -> int:
 
 
 def run(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="gridfree node", description=__doc__.splitlines()[0])
-    parser.add_argument("--config", required=True, help="the node's TOML configuration")
+    parser = argparse.ArgumentParser(prog="gridfree node", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", required=True,
+                        help="the node's TOML configuration (examples/node.toml shows every key)")
     parser.add_argument("--no-supervise", action="store_true", help="run without a supervisor process")
     parser.add_argument("--reset-cause", default=os.environ.get("GRIDFREE_RESET_CAUSE", "power on"),
                         help=argparse.SUPPRESS)
     parser.add_argument("--heartbeat-fd", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if os.path.isdir(args.config):
+        print(f"gridfree node: --config {args.config}: is a directory; give the node's TOML file", file=sys.stderr)
+        return EXIT_CONFIG
     if args.no_supervise or args.heartbeat_fd is not None:
         return run_node(args.config, args.reset_cause, args.heartbeat_fd)
     from gridfree.flight.app.supervisor import supervise

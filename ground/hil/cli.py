@@ -7,6 +7,22 @@ import argparse
 import sys
 from pathlib import Path
 
+from gridfree.protocols.cliargs import EXIT_USAGE, CliError, positive_float
+
+#: The rig's orbit presets (ground/hil/orbit.py `preset`), as the help names them.
+ORBIT_PRESETS = ("iss500", "leo550", "sso650-dawn-dusk")
+
+
+def orbit_preset(text: str) -> str:
+    """An argparse type: a name `preset` knows (its error lists the known ones)."""
+    from gridfree.ground.hil.orbit import preset
+
+    try:
+        preset(text, 0.0)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
 
 def run(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="gridfree rig", description="Run hardware-in-the-loop scenarios against a "
@@ -15,13 +31,16 @@ def run(argv: list[str] | None = None) -> int:
     r = sub.add_parser("run", help="run one scenario")
     r.add_argument("scenario", help="scenario TOML file")
     r.add_argument("--out", default=None, help="report directory (default: report-<scenario name>)")
-    r.add_argument("--hours", type=float, default=None, help="override the scenario's duration")
+    r.add_argument("--hours", type=positive_float, default=None, help="override the scenario's duration")
     sv = sub.add_parser("serve", help="serve the emulated board on a serial URL in real time, for a node "
                                       "(or a real flight computer) that is started separately")
     sv.add_argument("--url", required=True, help="serial device, pty or pyserial URL of the rig's end of the line")
-    sv.add_argument("--orbit", default="iss500")
-    sv.add_argument("--speed", type=float, default=1.0, help="simulated seconds per wall second")
-    sv.add_argument("--seconds", type=float, default=None, help="stop after this many wall seconds")
+    sv.add_argument("--orbit", type=orbit_preset, default="iss500",
+                    help=f"the orbit the emulated board flies: {', '.join(ORBIT_PRESETS)} (default iss500)")
+    sv.add_argument("--speed", type=positive_float, default=1.0,
+                    help="simulated seconds per wall second (default 1)")
+    sv.add_argument("--seconds", type=positive_float, default=None,
+                    help="stop after this many wall seconds (default: until Ctrl-C)")
     args = parser.parse_args(argv)
     if args.action == "serve":
         return serve(args)
@@ -36,6 +55,12 @@ def run(argv: list[str] | None = None) -> int:
     if args.hours is not None:
         scenario.duration_s = args.hours * 3600.0
     out = Path(args.out or f"report-{scenario.name}")
+    if out.exists() and not out.is_dir():
+        raise CliError(f"--out {out}: is a file, not a directory; give a directory for the report", EXIT_USAGE)
+    try:
+        (out / "run").mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(f"--out {out}: cannot make the report directory: {exc.strerror}", EXIT_USAGE) from None
     last = [-1]
 
     def progress(done_s, total_s):

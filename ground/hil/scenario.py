@@ -58,6 +58,7 @@ from datetime import datetime
 from pathlib import Path
 
 from gridfree.ground.hil.faults import Fault, FaultError, parse as parse_fault
+from gridfree.ground.hil.orbit import preset
 from gridfree.ground.hil.payload import PayloadBoard
 
 CRITERIA = {"min_soc": float, "max_payload_temp_C": float, "max_battery_temp_C": float,
@@ -103,9 +104,10 @@ class Scenario:
         try:
             doc = tomllib.loads(Path(path).read_text(encoding="utf-8"))
         except OSError as exc:
-            raise ScenarioError(src, "(file)", exc.strerror or str(exc)) from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ScenarioError(src, "(syntax)", str(exc)) from None
+            raise ScenarioError(src, "(file)", f"cannot read the scenario: {exc.strerror or exc}") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ScenarioError(src, "(file)", f"not a scenario TOML file ({exc}); see examples/scenarios/ "
+                                               f"for examples") from None
         return cls.from_dict(doc, src)
 
     @classmethod
@@ -124,6 +126,10 @@ class Scenario:
 
         s = cls(name=str(doc.get("name", Path(src).stem)))
         s.orbit = str(doc.get("orbit", s.orbit))
+        try:
+            preset(s.orbit, s.start_unix_s)
+        except ValueError as exc:
+            raise ScenarioError(src, "orbit", str(exc)) from None
         if "start" in doc:
             try:
                 s.start_unix_s = datetime.fromisoformat(str(doc["start"]).replace("Z", "+00:00")).timestamp()
