@@ -118,9 +118,7 @@ def detail_text(h: Any) -> str:
     if h.failed:
         return h.failure_text()
     s = h.state
-    if s.state == TIMEOUT:
-        return f"{s.detail} (still waiting; a late report moves it on)"
-    return lifecycle_text(h)
+    return s.detail if s.state == TIMEOUT else lifecycle_text(h)
 
 
 def full_text(h: Any, args_text: str) -> str:

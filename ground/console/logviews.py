@@ -4,28 +4,31 @@ A failure reason or an event message is often longer than its column. The column
 the middle (the start says what, the end says the number that matters), the cell's tooltip holds
 all of it, and a details pane under the table shows the selected row in full, selectable, with
 Copy (Ctrl+C or the context menu) putting it on the clipboard. With nothing selected the history's
-pane follows the newest command, so the result of a send is in sight without a click.
+pane follows the newest row, so the result of a send, or the last event, is in sight without a click.
 
 Rows are as tall as the font needs and the views scroll by whole rows, so the first visible row
 is never half hidden under the header when a log follows its newest entry.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QSize, Qt
 from PySide6.QtGui import QAction, QFontDatabase, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QMenu,
                                QPlainTextEdit, QSplitter, QTableView, QVBoxLayout, QWidget)
 
 from gridfree.ground.console.logmodels import CommandHistoryModel, EventModel
 from gridfree.ground.console.tables import SeverityFilter
+from gridfree.ground.link.commands import FAILED, NOT_SENT, TIMEOUT
 from gridfree.protocols.dictionary import Severity
 
 WIDEST_TIME = "2026-12-31T23:59:59.999Z"
-WIDEST_STATE = "TIMEOUT (acceptance)"
+#: Every label the State column can show that is wider than a bare state.
+STATE_LABELS = tuple(f"{state} ({stage})" for state in (FAILED, TIMEOUT)
+                     for stage in ("acceptance", "start", "progress", "completion", NOT_SENT))
 CELL_PADDING_PX = 16
 MIN_ROW_PX = 22
-#: Lines of the details pane shown before it scrolls.
-DETAIL_LINES = 5
+#: Lines of the details pane shown at first (the splitter gives it more).
+DETAIL_LINES = 3
 
 
 class WholeRowsTable(QTableView):
@@ -102,8 +105,12 @@ class DetailsPane(QPlainTextEdit):
         self.setPlaceholderText(placeholder)
         self.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
-        self.setMinimumHeight(self.fontMetrics().lineSpacing() * 2 + 12)
-        self.setMaximumHeight(self.fontMetrics().lineSpacing() * (DETAIL_LINES + 1) + 12)
+        self.setMinimumHeight(self.fontMetrics().lineSpacing() + 12)
+
+    def sizeHint(self) -> QSize:
+        """A few lines to start with, so the table keeps most of a short dock; drag for more."""
+        hint = super().sizeHint()
+        return QSize(hint.width(), self.fontMetrics().lineSpacing() * DETAIL_LINES + 12)
 
     def show_text(self, text: str) -> None:
         if text != self.toPlainText():
@@ -113,8 +120,6 @@ class DetailsPane(QPlainTextEdit):
 class _LogView(QWidget):
     """A table over a log model with a details pane and Copy; subclasses say how a view row maps
     to the model's row."""
-
-    show_newest = False  # with nothing selected, show the newest row's details
 
     def _build(self, view: QTableView, placeholder: str, bar: QHBoxLayout | None = None) -> None:
         self.view = view
@@ -135,6 +140,7 @@ class _LogView(QWidget):
         split.addWidget(view)
         split.addWidget(self.details)
         split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 0)
         split.setCollapsible(0, False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -154,7 +160,7 @@ class _LogView(QWidget):
 
     def show_details(self) -> None:
         rows = self.selected_rows()
-        if not rows and self.show_newest and self.view.model().rowCount():
+        if not rows and self.view.model().rowCount():  # nothing selected: the newest
             rows = [self._model_row(self.view.model().index(self.view.model().rowCount() - 1, 0))]
         self.details.show_text(self.text_of(rows) if rows else "")
 
@@ -194,7 +200,7 @@ class EventLog(_LogView):
         bar.addWidget(QLabel("Show"))
         bar.addWidget(self.minimum)
         bar.addStretch(1)
-        self._build(view, "Select an event to read it whole (Ctrl+C copies it).", bar)
+        self._build(view, "The event you select (or the newest) shows here whole; Ctrl+C copies it.", bar)
 
     def _model_row(self, index: QModelIndex) -> int:
         return self.proxy.mapToSource(index).row()
@@ -204,13 +210,12 @@ class HistoryTable(_LogView):
     """Every command sent and its life, state by state; the selected (or newest) one in full
     below, failure reason and all."""
 
-    show_newest = True
-
     def __init__(self, model: CommandHistoryModel, parent=None):
         super().__init__(parent)
         self.model = model
-        view = log_table(model, [WIDEST_TIME], [170, 190, 0])
-        view.setColumnWidth(model.STATE, view.fontMetrics().horizontalAdvance(WIDEST_STATE) + CELL_PADDING_PX)
+        view = log_table(model, [WIDEST_TIME], [160, 150, 0])
+        fm = view.fontMetrics()
+        view.setColumnWidth(model.STATE, max(fm.horizontalAdvance(t) for t in STATE_LABELS) + CELL_PADDING_PX)
         follow_newest(view, model)
         self._build(view, "The command you select (or the newest) shows here in full: each state with its "
                           "time, and a failure's code and whole reason.")
