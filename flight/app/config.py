@@ -98,6 +98,7 @@ class NodeConfig:
     hardware_url: str = ""
     rates: RateConfig = field(default_factory=RateConfig)
     watchdog_s: float = 5.0
+    battery_fitted: bool = True  # False only for a development host: no margins to check
     # The token ledger's HMAC key. The default is for development only: operations provision each
     # node's own key before launch and keep it on the ground for `gridfree tokens verify`.
     ledger_key_hex: str = "6772696466726565206465766c6f706d656e74206b6579206f6e6c7921212121"
@@ -132,6 +133,9 @@ class NodeConfig:
             background_hz=rates.get("background_hz", float, 0.1, min=0.001, max=1000.0),
         )
         rates.finish()
+        power = t.table("power")
+        cfg.battery_fitted = power.get("battery", bool, cls.battery_fitted)
+        power.finish()
         compute = t.table("compute")
         cfg.ledger_key_hex = compute.get("ledger_key", str, cls.ledger_key_hex)
         cfg.ledger_key_id = compute.get("ledger_key_id", int, cls.ledger_key_id, min=0, max=0xFFFF)

@@ -31,7 +31,8 @@ def _pmons(t: Table) -> list[Pmon]:
         out.append(Pmon(id=m.get("id", int, min=1, max=0xFFFF), channel=m.get("channel", str),
                         low=m.get("low", float, None), high=m.get("high", float, None),
                         max_delta_per_s=m.get("max_delta_per_s", float, None, min=0.0),
-                        repetitions=m.get("repetitions", int, 1, min=1, max=1000)))
+                        repetitions=m.get("repetitions", int, 1, min=1, max=1000),
+                        window_s=m.get("window_s", float, None, min=0.1, max=86400.0)))
         m.finish()
     t.get("monitoring", list, [])
     return out
@@ -86,6 +87,7 @@ class Node:
             "params": dict(store_path=cfg.state_dir / "parameters.bin"),
             "schedule": dict(store_path=cfg.state_dir / "schedule.bin"),
             "monitor": dict(pmons=pmons, actions=actions),
+            "power": dict(battery_fitted=cfg.battery_fitted),
             "radio": dict(url=cfg.radio_url, link_config=self.link_config),
             "eps": dict(board=board if board is not None else open_board(cfg.hardware_driver, cfg.hardware_url)),
             "compute": dict(state_dir=cfg.state_dir, ledger_key=bytes.fromhex(cfg.ledger_key_hex),

@@ -19,6 +19,7 @@ from gridfree.flight.app.config import NodeConfig, ConfigError
 
 EXIT_OK, EXIT_CONFIG, EXIT_REBOOT, EXIT_WATCHDOG = 0, 2, 3, 4
 MAX_RESTARTS_PER_MINUTE = 10
+BOOT_GRACE_S = 30.0  # until its first heartbeat a child is booting (imports, state recovery)
 CAUSES = {EXIT_REBOOT: "commanded reboot", EXIT_WATCHDOG: "software watchdog"}
 
 
@@ -58,14 +59,16 @@ def supervise(config: str) -> int:
 
 
 def _watch(child: subprocess.Popen, heartbeat_fd: int, timeout_s: float, stopping) -> str | None:
-    """Wait for the child to end or to go silent; returns the reset cause, None for a clean end."""
-    last = time.monotonic()
+    """Wait for the child to end or to go silent; returns the reset cause, None for a clean end.
+    Before its first heartbeat the child gets BOOT_GRACE_S: a loaded host can take longer than the
+    watchdog period just to import and recover state, and restarting it then only loads it more."""
+    last, allowed_s = time.monotonic(), max(timeout_s, BOOT_GRACE_S)
     while True:
         ready, _, _ = select.select([heartbeat_fd], [], [], 0.25)
         if ready:
             try:
                 if os.read(heartbeat_fd, 4096):
-                    last = time.monotonic()
+                    last, allowed_s = time.monotonic(), timeout_s
             except OSError:
                 pass
         code = child.poll()
@@ -73,7 +76,7 @@ def _watch(child: subprocess.Popen, heartbeat_fd: int, timeout_s: float, stoppin
             if code in (EXIT_OK, EXIT_CONFIG) or stopping():
                 return None
             return CAUSES.get(code, f"crash (exit {code})")
-        if not stopping() and time.monotonic() - last > timeout_s:
+        if not stopping() and time.monotonic() - last > allowed_s:
             child.kill()
             child.wait()
             return "heartbeat lost"

@@ -10,7 +10,10 @@ start and completion: the handler ran, or raised `CommandFailed` with a reason c
 
 Reports go down as TM[1,x] when the TC's acknowledgement flags ask for them; failures are always
 reported, and every rejection is also counted in telemetry (cFS style), so a garbled uplink is
-visible even when its request id is not.
+visible even when its request id is not. A TC that finds the queue full is refused with TM[1,2]
+BUSY at the next tick (the reader thread never writes the downlink), so a flooding ground learns
+which of its commands were never run; past MAX_BUSY_REPORTS pending refusals only the counter
+grows, so a flood cannot turn into a downlink flood.
 """
 from __future__ import annotations
 
@@ -27,6 +30,14 @@ from gridfree.protocols.pus import AckFlags, PusTc
 from gridfree.protocols.services.verification import FailureCode, RequestId, Subtype, VerificationReport
 
 MAX_QUEUED_COMMANDS = 64
+MAX_BUSY_REPORTS = 1024  # refusals waiting for their TM[1,2] (4 octets each)
+REASON_OCTETS = 255  # a TM[1,x] failure reason: the whole text an operator needs, in one packet
+EVENT_REASON_OCTETS = 128  # the same reason in the fixed-size event record
+
+
+def clip_utf8(text: str, octets: int) -> bytes:
+    """`text` in at most `octets` octets of UTF-8, never cutting a character in half."""
+    return text.encode()[:octets].decode(errors="ignore").encode()
 
 
 class Dispatcher(Component):
@@ -35,10 +46,11 @@ class Dispatcher(Component):
         Channel(2, "CommandsRejected", "u32", description="Commands refused at acceptance"),
         Channel(3, "CommandsCompleted", "u32", description="Commands that completed"),
         Channel(4, "CommandsFailed", "u32", description="Commands that failed at start or completion"),
-        Channel(5, "QueueOverflows", "u32", description="Commands dropped because the queue was full"),
+        Channel(5, "QueueOverflows", "u32", description="Commands refused BUSY because the queue was full"),
+        Channel(6, "BusyUnreported", "u32", description="BUSY refusals beyond MAX_BUSY_REPORTS: counted, no TM[1,2]"),
     )
     housekeeping = (HousekeepingPacket(1, "Status", ("CommandsAccepted", "CommandsRejected", "CommandsCompleted",
-                                                   "CommandsFailed", "QueueOverflows"), 1.0, "Command dispatch"),)
+                                                   "CommandsFailed", "QueueOverflows", "BusyUnreported"), 1.0, "Command dispatch"),)
     commands = (Command("Noop", opcode=0x01, description="Does nothing but count and verify"),)
     ports = (
         InPort("commandIn", CommandPacket, "a TC to verify and execute; False if the queue is full", returns=bool),
@@ -46,14 +58,16 @@ class Dispatcher(Component):
     )
     events = (
         Event(1, "Rejected", Severity.WARNING_LO, "command rejected ({code}): {reason}",
-              (Field("code", "u16"), Field("reason", "string[64]"))),
+              (Field("code", "u16"), Field("reason", f"string[{EVENT_REASON_OCTETS}]"))),
         Event(2, "Failed", Severity.WARNING_HI, "{command} failed ({code}): {reason}",
-              (Field("command", "string[32]"), Field("code", "u16"), Field("reason", "string[64]"))),
+              (Field("command", "string[32]"), Field("code", "u16"), Field("reason", f"string[{EVENT_REASON_OCTETS}]"))),
     )
 
     def __init__(self, name: str, id_base: int):
         super().__init__(name, id_base)
         self._queue: deque[bytes] = deque()
+        self._busy: deque[bytes] = deque()  # request ids (4 octets) refused for a full queue
+        self.busy_unreported = 0
         self._lock = threading.Lock()
         self.accepted = self.rejected = self.completed = self.failed = self.overflows = 0
         self._routes: dict[tuple, tuple[Command, object]] = {}
@@ -78,6 +92,10 @@ class Dispatcher(Component):
         with self._lock:
             if len(self._queue) >= MAX_QUEUED_COMMANDS:
                 self.overflows += 1
+                if len(tc.packet) < 4 or len(self._busy) >= MAX_BUSY_REPORTS:
+                    self.busy_unreported += 1
+                else:
+                    self._busy.append(bytes(tc.packet[:4]))
                 return False
             self._queue.append(bytes(tc.packet))
             return True
@@ -86,6 +104,12 @@ class Dispatcher(Component):
         self.armed_until = self.ctx.clock.now() + request.window_s
 
     def tick(self, _t: float = 0.0) -> None:
+        with self._lock:
+            busy, self._busy = self._busy, deque()
+        for head in busy:
+            self.rejected += 1
+            self._report(Subtype.ACCEPTANCE_FAILED, RequestId.of_packet(head), FailureCode.BUSY,
+                         b"command queue full: resend after the reports of those before it")
         while True:
             with self._lock:
                 if not self._queue:
@@ -94,7 +118,7 @@ class Dispatcher(Component):
             self.execute(packet)
         for local, value in (("CommandsAccepted", self.accepted), ("CommandsRejected", self.rejected),
                              ("CommandsCompleted", self.completed), ("CommandsFailed", self.failed),
-                             ("QueueOverflows", self.overflows)):
+                             ("QueueOverflows", self.overflows), ("BusyUnreported", self.busy_unreported)):
             self.tlm(local, value)
 
     # ---- one command ----------------------------------------------------------------------------
@@ -105,8 +129,8 @@ class Dispatcher(Component):
     def _reject(self, request: RequestId | None, code: FailureCode, reason: str) -> None:
         self.rejected += 1
         if request is not None:
-            self._report(Subtype.ACCEPTANCE_FAILED, request, code, reason.encode()[:64])
-        self.log("Rejected", code=int(code), reason=reason[:64])
+            self._report(Subtype.ACCEPTANCE_FAILED, request, code, clip_utf8(reason, REASON_OCTETS))
+        self.log("Rejected", code=int(code), reason=clip_utf8(reason, EVENT_REASON_OCTETS).decode())
 
     def execute(self, packet: bytes) -> None:
         request = RequestId.of_packet(packet) if len(packet) >= 4 else None
@@ -165,8 +189,8 @@ class Dispatcher(Component):
 
     def _fail(self, cmd: Command, request: RequestId, code: int, reason: str) -> None:
         self.failed += 1
-        self._report(Subtype.COMPLETION_FAILED, request, code, reason.encode()[:64])
-        self.log("Failed", command=cmd.name[:32], code=int(code), reason=reason[:64])
+        self._report(Subtype.COMPLETION_FAILED, request, code, clip_utf8(reason, REASON_OCTETS))
+        self.log("Failed", command=cmd.name[:32], code=int(code), reason=clip_utf8(reason, EVENT_REASON_OCTETS).decode())
         self.ctx.bus.publish(CommandExecuted(cmd.name, False, int(code), reason))
 
     def cmd_Noop(self) -> None:

@@ -122,8 +122,9 @@ class PowerManager(Component):
 
     def __init__(self, name: str, id_base: int, *, capacity_Ah: float = 180.0, series: int = 8,
                  resistance_ohm: float = 0.0053, nominal_V: float = 29.6, max_discharge_W: float = 4000.0,
-                 max_charge_A: float = 100.0):
+                 max_charge_A: float = 100.0, battery_fitted: bool = True):
         super().__init__(name, id_base)
+        self.battery_fitted = battery_fitted
         self._readings = NO_READINGS
         self._confirmed: dict[Switch, tuple[float, bool]] = {}  # what this manager switched, and when
         self.soc = SocEstimator(capacity_Ah, series, resistance_ohm)
@@ -219,15 +220,21 @@ class PowerManager(Component):
             payload_max_W=payload_max_W) if self.array_sun_W else []
 
     def _safe_exit_guard(self, old: Mode, new: Mode):
-        # A node with no battery readings at all (no EPS driver, e.g. a development host) has
-        # nothing for this guard to judge; a node whose board stopped answering keeps its estimate.
-        if old is Mode.SAFE and new is Mode.NOMINAL and self._initialised:
-            need = self.param("SafeExitSocPct") / 100.0
-            if self.soc.soc < need:
-                return f"SOC {100 * self.soc.soc:.1f} % below {100 * need:.0f} %"
-            volts = self._readings.values.get(Quantity.BATTERY_VOLTAGE_V)
-            if volts is not None and volts < self.param("UnderVoltageV") + SAFE_EXIT_MARGIN_V_PER_CELL * self.series:
-                return f"battery {volts:.2f} V too close to the under-voltage threshold"
+        # Margins unknown are margins missing: until the battery has been read, NOMINAL waits. Only
+        # a node configured without a battery ([power] battery = false, a development host) has
+        # nothing to judge; a node whose board stopped answering keeps its estimate.
+        if old is not Mode.SAFE or new is not Mode.NOMINAL:
+            return None
+        if not self._initialised:
+            if not self.battery_fitted:
+                return None
+            return "battery state unknown: no battery voltage and current read since boot"
+        need = self.param("SafeExitSocPct") / 100.0
+        if self.soc.soc < need:
+            return f"SOC {100 * self.soc.soc:.1f} % below {100 * need:.0f} %"
+        volts = self._readings.values.get(Quantity.BATTERY_VOLTAGE_V)
+        if volts is not None and volts < self.param("UnderVoltageV") + SAFE_EXIT_MARGIN_V_PER_CELL * self.series:
+            return f"battery {volts:.2f} V too close to the under-voltage threshold"
         return None
 
     # ---- every fast tick -----------------------------------------------------------------------

@@ -161,11 +161,18 @@ int gf_extract_packets(const uint8_t *buf, size_t len, const gf_frames *fr, size
         return GF_EINVAL;
     const size_t dlen = frame_len - 6 - trailer;
     const uint32_t min_len = has_pec ? 8u : 7u;
+    /* Check the whole batch before touching the per-VC state: a caller's bad VC id or offset
+       is refused with nothing written, never an index past state->vc or a read past buf. */
+    for (size_t i = 0; i < fr->count; i++) {
+        if (!fr->fecf_ok[i])
+            continue;
+        if (fr->vcid[i] >= GF_VC_COUNT || fr->offset[i] < 0 || (size_t)fr->offset[i] > len ||
+            len - (size_t)fr->offset[i] < frame_len)
+            return GF_EINVAL;
+    }
     for (size_t i = 0; i < fr->count; i++) {
         if (!fr->fecf_ok[i])
             continue; /* untrusted header: the VC counter gap on the next good frame tells */
-        if (fr->offset[i] < 0 || (size_t)fr->offset[i] + frame_len > len)
-            return GF_EINVAL;
         const uint8_t *d = buf + fr->offset[i] + 6;
         const int64_t data_off = fr->offset[i] + 6;
         uint8_t vc = fr->vcid[i];

@@ -89,6 +89,7 @@ def test_a_job_resumes_from_its_checkpoint_after_a_reboot(tmp_path):
     again.clock.set(truth.time_s)
     again.start(open_radio=False)
     ground = link(again)
+    again.step_to(truth.time_s)  # the battery read once before leaving SAFE
     again.modes.request(Mode.NOMINAL, "test")
     run(truth, again, 15.0)
     assert again.telemetry.read("compute.JobsDone") == 1

@@ -6,7 +6,7 @@ import pytest
 from gridfree.flight.app.config import ConfigError, NodeConfig, load_toml
 from gridfree.flight.app.node import Node
 from gridfree.flight.core.clock import J2000_UNIX_S
-from gridfree.flight.core.modes import Mode
+from gridfree.flight.core.modes import Mode, TransitionRefused
 from gridfree.protocols.pus import PusTc, PusTm
 from gridfree.protocols.services.events import EventReport
 from gridfree.protocols.services.housekeeping import HkReport
@@ -16,6 +16,9 @@ TOML = """
 apid = 100
 clock = "lockstep"
 state_dir = "{state}"
+
+[power]
+battery = false  # no board: a development host
 {extra}
 """
 
@@ -138,3 +141,85 @@ def test_lockstep_runs_a_day_of_idle_node_without_waiting(tmp_path):
     ran = node.step_to(J2000_UNIX_S + 3600.0)
     assert ran == 36001 + 3601 + 361  # fast, slow and background ticks of an hour
     assert node.telemetry.read("node.UptimeS") == 3600
+
+
+def test_leaving_safe_waits_for_a_battery_reading_unless_there_is_no_battery(tmp_path):
+    path = tmp_path / "node.toml"
+    path.write_text(TOML.format(state=tmp_path / "state", extra="").replace("battery = false", "battery = true"))
+    node = Node(NodeConfig.load(path))
+    node.start(open_radio=False)
+    node.step_to(J2000_UNIX_S + 0.5)
+    with pytest.raises(TransitionRefused, match="battery state unknown"):
+        node.modes.request(Mode.NOMINAL, "test")
+    assert node.modes.mode is Mode.SAFE
+    (tmp_path / "bench").mkdir()
+    bench_node, _ = make_node(tmp_path / "bench")  # [power] battery = false
+    bench_node.step_to(J2000_UNIX_S + 0.5)
+    bench_node.modes.request(Mode.NOMINAL, "test")
+    assert bench_node.modes.mode is Mode.NOMINAL
+
+
+
+def test_a_command_flood_is_refused_busy_one_report_per_command(tmp_path):
+    """3000 pings at 10 000/s: the queue takes what one tick can run; every other ping is refused
+    with TM[1,2] BUSY naming it, so the ground knows exactly which commands never ran."""
+    from gridfree.protocols.services.verification import FailureCode, VerificationReport
+
+    node, packets = make_node(tmp_path)
+    t0 = J2000_UNIX_S
+    sent = set()
+    for tick in range(3):
+        for i in range(1000):
+            seq = tick * 1000 + i
+            packet = PusTc(apid=100, service=17, subtype=1, seq_count=seq).pack()
+            sent.add(packet[:4])
+            node.submit(packet)
+        node.step_to(t0 + 0.1 * (tick + 1))
+    node.step_to(t0 + 1.0)
+    reports = [VerificationReport.unpack(p.subtype, p.app_data) for p in of(packets, 1, 2)]
+    busy = {(r.request.packet_id, r.request.seq_ctrl) for r in reports if r.failure == FailureCode.BUSY}
+    completed = {(r.request.packet_id, r.request.seq_ctrl)
+                 for r in (VerificationReport.unpack(p.subtype, p.app_data) for p in of(packets, 1, 7))}
+    as_ids = {struct.unpack(">HH", h) for h in sent}
+    assert len(completed) == 3 * 64 and len(busy) == 3000 - 3 * 64
+    assert busy | completed == as_ids and not busy & completed
+    assert node.telemetry.read("cmdDisp.BusyUnreported") == 0
+    assert node.telemetry.read("cmdDisp.QueueOverflows") == len(busy)
+
+
+def test_a_flood_beyond_the_report_budget_is_counted_not_echoed(tmp_path):
+    from gridfree.flight.core.dispatch import MAX_BUSY_REPORTS, MAX_QUEUED_COMMANDS
+
+    node, packets = make_node(tmp_path)
+    burst = MAX_QUEUED_COMMANDS + MAX_BUSY_REPORTS + 500
+    for seq in range(burst):
+        node.submit(PusTc(apid=100, service=17, subtype=1, seq_count=seq % 16384).pack())
+    node.step_to(J2000_UNIX_S + 1.0)
+    assert len(of(packets, 1, 2)) == MAX_BUSY_REPORTS
+    assert node.telemetry.read("cmdDisp.BusyUnreported") == 500
+
+
+def test_a_counter_is_monitored_by_its_rate_not_its_total(tmp_path):
+    extra = """
+[[monitoring]]
+id = 3
+channel = "cmdDisp.CommandsRejected"
+window_s = 1.0
+high = 3.5
+"""
+    node, packets = make_node(tmp_path, extra)
+    bad = PusTc(apid=100, service=8, subtype=1, app_data=struct.pack(">H", 0x7777)).pack()
+    t0 = J2000_UNIX_S
+    for second in range(5):  # 3 rejections a second: 15 in all, never more than 3 in a window
+        for _ in range(3):
+            node.submit(bad)
+        node.step_to(t0 + second + 1.0)
+    assert node.telemetry.read("cmdDisp.CommandsRejected") == 15
+    assert node.telemetry.read("monitor.ChecksFailed") == 0
+    for _ in range(4):
+        node.submit(bad)
+    node.step_to(t0 + 6.0)
+    above = node.dictionary.event_by_name["monitor.AboveHigh"].id
+    reports = [EventReport.unpack(p.subtype, p.app_data) for p in packets if p.service == 5]
+    assert sum(r.event_id == above for r in reports) == 1
+    assert node.modes.mode is Mode.SAFE  # no event-action here: the operator decides

@@ -22,10 +22,14 @@ watchdog_s = {watchdog_s}
 [radio]
 url = "{radio_url}"
 
+[power]
+battery = false
+
 [[monitoring]]
 id = 1
 channel = "cmdDisp.CommandsRejected"
-high = 2.5
+window_s = 10.0
+high = 5.5
 
 [[event_action]]
 event = "monitor.AboveHigh"

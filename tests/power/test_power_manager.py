@@ -48,6 +48,7 @@ def bench(tmp_path, soc=0.8, utilisation=0.5, orbit="iss500", board=None):
     node = Node(NodeConfig(state_dir=tmp_path / "state", clock="lockstep"), board=board)
     node.clock.set(EPOCH)
     node.start(open_radio=False)
+    node.step_to(EPOCH)  # the first reading: the battery is known before anyone asks for NOMINAL
     return truth, node
 
 
@@ -82,10 +83,11 @@ def test_soc_estimate_tracks_truth_through_eclipses(tmp_path):
 
 
 def test_under_voltage_puts_the_node_in_safe_within_half_a_second(tmp_path):
-    truth, node = bench(tmp_path, soc=0.06, utilisation=0.0, orbit="leo550")
-    truth.loads.bus_W = 3500.0  # a short on the unswitched bus: shedding compute cannot save it
+    truth, node = bench(tmp_path, soc=0.6, utilisation=0.0, orbit="leo550")
+    node.modes.request(Mode.NOMINAL, "test")  # with margin, as SAFE can only be left
+    truth.battery.soc = 0.06  # then the battery is nearly flat (a cell string lost)...
+    truth.loads.bus_W = 3500.0  # ...a short on the unswitched bus: shedding compute cannot save it
     truth.array.strings_lost = truth.array.strings  # and no sun to help
-    node.modes.request(Mode.NOMINAL, "test")
     threshold = node.params.get("power.UnderVoltageV")
     crossed = None
     for _ in range(20000):
@@ -106,8 +108,9 @@ def test_under_voltage_puts_the_node_in_safe_within_half_a_second(tmp_path):
 
 
 def test_payload_is_shed_below_30_and_restored_above_40_percent(tmp_path):
-    truth, node = bench(tmp_path, soc=0.33, utilisation=1.0)
+    truth, node = bench(tmp_path, soc=0.6, utilisation=1.0)
     node.modes.request(Mode.NOMINAL, "test")
+    truth.battery.soc = 0.33
     shed_at = []
 
     def runaway():  # a payload drawing flat out whatever it is told: only its switch stops it

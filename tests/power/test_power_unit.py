@@ -44,9 +44,11 @@ def power():
 
 
 def test_two_readings_below_the_threshold_put_the_node_in_safe_and_shed_the_payload(power):
-    power.enter_mode(Mode.NOMINAL)
     low_V = power.parameters.get("power.UnderVoltageV") - 0.2
     ok = EpsReadings.of(1001.0, {Quantity.BATTERY_VOLTAGE_V: 29.0, Quantity.BATTERY_CURRENT_A: -50.0}, {})
+    power.send("readingsIn", EpsReadings.of(1000.9, {Quantity.BATTERY_VOLTAGE_V: 31.5, Quantity.BATTERY_CURRENT_A: 0.0}, {}))
+    power.run("fast", 1000.9)  # a charged battery, read before leaving SAFE
+    power.enter_mode(Mode.NOMINAL)
     low = EpsReadings.of(1001.1, {Quantity.BATTERY_VOLTAGE_V: low_V, Quantity.BATTERY_CURRENT_A: -50.0}, {})
     for t, r in ((1001.0, ok), (1001.1, low), (1001.2, ok), (1001.3, low)):  # one noisy sample at a time: no trip
         power.send("readingsIn", r)

@@ -304,3 +304,31 @@ def test_a_frame_batch_naming_a_vc_past_seven_is_refused_not_written_past_the_st
     short = dataclasses.replace(frames, fhp=frames.fhp[:-1])
     with pytest.raises(ValueError, match="one entry per frame"):
         native.extract_packets(stream, short)
+
+
+def test_the_c_core_itself_refuses_a_vc_past_seven_with_its_state_untouched(monkeypatch):
+    """The Python check above is a convenience; the C entry point must hold on its own (another
+    binding, a future caller), refusing the batch before any VC's state changes."""
+    import dataclasses
+
+    from gridfree.native import frames as native_frames
+
+    packets = [(1, p) for p in pus_packets([300, 300])]
+    stream, _ = encode(SMALL, packets, idle_every=0)
+    frames = native.deframe_tm(stream, 64)
+    whole = native.extract_packets(stream, frames)
+
+    def part(sl):
+        names = ("offset", "scid", "vcid", "mc_count", "vc_count", "fhp", "fecf_ok")
+        return dataclasses.replace(frames, **{k: getattr(frames, k)[sl] for k in names})
+
+    extractor = native_frames.PacketExtractor(64)
+    first = extractor.extract(stream, part(slice(0, 2)))  # a packet left half-assembled on VC 1
+    monkeypatch.setattr(native_frames, "VIRTUAL_CHANNELS", 256)  # past the Python check
+    lying = part(slice(2, None))
+    lying = dataclasses.replace(lying, vcid=np.where(np.arange(len(lying)) == len(lying) - 1, 200, lying.vcid)
+                                .astype(np.uint8))  # only the last frame lies: the first must not be used
+    with pytest.raises(Exception, match="extract_packets"):
+        extractor.extract(stream, lying)
+    rest = extractor.extract(stream, part(slice(2, None)))  # the refused batch changed nothing
+    assert len(first) + len(rest) == len(whole) == 2

@@ -1,7 +1,10 @@
 """PUS services 12 (on-board monitoring) and 19 (event-action).
 
 A parameter monitoring definition (PMON) checks one telemetry channel every fast tick against a
-low and a high limit, or against a maximum change per second; it must fail `repetitions` checks
+low and a high limit, or against a maximum change per second. With `window_s` the limits apply to
+the channel's increase over the last `window_s` seconds instead of its value: a counter (commands
+rejected, frames bad) is judged by its rate, since a cumulative count only grows and would trip
+once for good on the third garbled uplink of a mission. A check must fail `repetitions` checks
 in a row before it raises its event, so one noisy sample cannot trip the node. An event-action
 definition binds an event to a telecommand that is executed through the normal dispatcher (with
 verification and counters) when the event is raised on board, e.g. under-voltage -> SAFE.
@@ -11,6 +14,7 @@ disable them in flight.
 """
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 
 from gridfree.flight.core.component import CommandFailed, Component
@@ -31,10 +35,22 @@ class Pmon:
     high: float | None = None
     max_delta_per_s: float | None = None
     repetitions: int = 1
+    window_s: float | None = None  # judge the increase over this window, not the value
     enabled: bool = True
     failures: int = 0
     tripped: bool = False
     last: tuple[float, float] | None = None  # (time, value) of the previous check
+    history: deque = field(default_factory=deque)  # (time, value) back to the window's start
+
+    def judged(self, t: float, value: float) -> float:
+        """The value the limits apply to: the raw value, or its increase over the window."""
+        if self.window_s is None:
+            return value
+        h = self.history
+        h.append((t, value))
+        while len(h) > 1 and h[1][0] <= t - self.window_s:
+            h.popleft()
+        return value - h[0][1]
 
 
 @dataclass
@@ -97,7 +113,7 @@ class MonitoringService(Component):
         self.tlm("ActionsFired", self.actions_fired)
 
     def _check(self, p: Pmon, t: float) -> None:
-        value = float(self.ctx.telemetry.read(p.channel))
+        value = p.judged(t, float(self.ctx.telemetry.read(p.channel)))
         violation = None
         if p.low is not None and value < p.low:
             violation = ("BelowLow", dict(value=value, limit=p.low))
@@ -142,6 +158,7 @@ class MonitoringService(Component):
     def cmd_EnablePmon(self, count: int, id: int) -> None:
         p = self._pmon(id)
         p.enabled, p.failures, p.tripped = True, 0, False
+        p.history.clear()
 
     def cmd_DisablePmon(self, count: int, id: int) -> None:
         self._pmon(id).enabled = False
