@@ -26,7 +26,9 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QTabWidget, QVBoxLayout, QWidget
 
+from gridfree.ground.alarms.board import DEFAULT_LATCHING
 from gridfree.ground.console.alarms import AlarmModel
+from gridfree.ground.console.alarmview import AlarmPanel
 from gridfree.ground.console.bridge import REFRESH_MS, ClientBridge
 from gridfree.ground.console.commanding import CommandSender, Confirm
 from gridfree.ground.console.compute import ComputeView
@@ -38,13 +40,14 @@ from gridfree.ground.console.packets import PacketViewer
 from gridfree.ground.console.plots import PlotPanel
 from gridfree.ground.console.power import PowerView
 from gridfree.ground.console.style import BADGE, NOTE_STYLE
-from gridfree.ground.console.tables import AlarmPanel, EventLog, HistoryTable, TelemetryTable
+from gridfree.ground.console.logviews import EventLog, HistoryTable
+from gridfree.ground.console.tables import TelemetryTable
 from gridfree.ground.console.telemetrymodel import TelemetryModel
 from gridfree.ground.console.thermal import ThermalView
 from gridfree.ground.console.transport import SPEEDS, TransportBar
 from gridfree.ground.link.source import TelemetrySource
 
-HASH_DIGITS = re.compile(r"(sha256:[0-9a-f]{12})[0-9a-f]+")  # enough of a hash to tell two apart
+HASH_DIGITS = re.compile(r"(sha256:[0-9a-f]{16})[0-9a-f]+")  # enough of a hash to tell two apart
 
 
 class MainWindow(LogActions, LayoutPersistence, QMainWindow):
@@ -129,18 +132,18 @@ class MainWindow(LogActions, LayoutPersistence, QMainWindow):
         if replay is None:
             self.live_client = client
         self.bridge = ClientBridge(client, self.refresh_ms, parent=self)
-        # A replay ages its rows on the log's clock: paused, or at the end, nothing goes stale.
-        self.telemetry = TelemetryModel(d, self.stale_s, replay_clock(replay) if replay is not None else self.clock, self)
+        # Values age on the onboard clock; a replay's holds still while paused or at the end (staleness.py).
+        self.telemetry = TelemetryModel(d, None if replay is not None else self.clock, self)
         self.events = EventModel(parent=self)
         self.history = CommandHistoryModel(clock=self.clock, parent=self)
-        self.alarms = AlarmModel(d, self.clock, self)
+        self.alarms = AlarmModel(d, self.clock, self, latching=DEFAULT_LATCHING)
 
-        self.plots = PlotPanel(d)
+        self.plots = PlotPanel(d, receipt_clock=replay_clock(replay) if replay is not None else time.time)
         self.table = TelemetryTable(self.telemetry, lambda: len(self.plots.charts))
         self.table.plotRequested.connect(self._plot)
-        self.power = PowerView(d, self.plots.store)
-        self.thermal = ThermalView(d, self.plots.store)
-        self.compute = ComputeView(d)
+        self.power = PowerView(d, self.plots.store, self.telemetry.onboard)
+        self.thermal = ThermalView(d, self.plots.store, self.telemetry.onboard)
+        self.compute = ComputeView(d, self.telemetry.onboard)
         self.packet_viewer = PacketViewer(client)
         self.link_status = LinkStatusPanel(client, self.bridge)
         self.command_sender = CommandSender(client, self.history, self.confirm)
@@ -165,6 +168,7 @@ class MainWindow(LogActions, LayoutPersistence, QMainWindow):
         self.bridge.verifications.connect(self.history.update)
         self.bridge.tick.connect(self._on_tick)
         self.alarms.activeChanged.connect(self._alarm_count)
+        self.alarms.floodChanged.connect(lambda _: self._alarm_count(self.alarms.active_count()))
         self.command_sender.sent.connect(lambda _: self.docks["history"].raise_())
         if self._display_paused:
             self.bridge.set_paused(True)
@@ -376,8 +380,9 @@ class MainWindow(LogActions, LayoutPersistence, QMainWindow):
                 view.refresh()
 
     def _alarm_count(self, n: int) -> None:
-        self.alarm_label.setText(f"{n} alarm{'s' if n != 1 else ''} to acknowledge" if n else "no alarms")
-        self.alarm_label.setStyleSheet(BADGE.format(bg="#b3261e") if n else "")
+        flood = "ALARM FLOOD · " if self.alarms.board.in_flood() else ""
+        self.alarm_label.setText(flood + (f"{n} alarm{'s' if n != 1 else ''} to acknowledge" if n else "no alarms"))
+        self.alarm_label.setStyleSheet(BADGE.format(bg="#b3261e") if n or flood else "")
         self.docks["alarms"].setWindowTitle(f"Alarms ({n})" if n else "Alarms")
 
     def closeEvent(self, event):
