@@ -43,6 +43,8 @@ def format_value(ch: Channel, value: Any) -> tuple[str, str]:
     dictionary format (`value_text`, the one formatter of every view), the raw as it came."""
     if isinstance(value, bool):
         raw = str(int(value))
+    elif isinstance(value, int) and (ch.display_format or "")[-1:] in ("x", "X"):
+        raw = hex(value)  # a hash or bit pattern: hex in the raw column too, never a 20-digit decimal
     elif isinstance(value, float):
         raw = f"{value:.9g}" if ch.type == "f32" else repr(value)
     else:
