@@ -18,10 +18,12 @@ from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QHeaderView, QLabel, QPla
                                QTableView, QVBoxLayout, QWidget)
 
 from gridfree.ground.console.models import ColumnsModel
+from gridfree.ground.link.commands import failure_name
 from gridfree.ground.link.source import TelemetrySource
 from gridfree.protocols.dictionary import Dictionary
 from gridfree.protocols.pus import PusTm
 from gridfree.protocols.services import events as pus5
+from gridfree.protocols.services import verification as pus1
 from gridfree.protocols.services import housekeeping as pus3
 
 KEEP = 2000
@@ -41,9 +43,14 @@ def describe(d: Dictionary, rec) -> str:
             event_id = pus5.EventReport.unpack(tm.subtype, tm.app_data).event_id
             ev = d.event_by_id.get(event_id)
             return f"{kind} event {ev.name if ev else event_id}"
+        if rec.service == pus1.SERVICE:
+            rep = pus1.VerificationReport.unpack(tm.subtype, tm.app_data)
+            what = f"{rep.subtype.stage} {'failed' if rep.subtype.failed else 'ok'}"
+            code = f" {failure_name(int(rep.failure or 0))}" if rep.subtype.failed else ""
+            return f"{kind} verification: {what}{code} (seq {rep.request.seq_count})"
     except (ValueError, KeyError):
         return f"{kind} (undecodable)"
-    return {1: f"{kind} verification", 17: f"{kind} test", 20: f"{kind} parameters", 9: f"{kind} time",
+    return {17: f"{kind} test", 20: f"{kind} parameters", 9: f"{kind} time",
             11: f"{kind} schedule", 13: f"{kind} large data"}.get(rec.service, kind)
 
 
@@ -70,6 +77,15 @@ def decoded_fields(d: Dictionary, raw: bytes) -> list[tuple[str, str]]:
             out.append(("event", ev.name if ev else f"unknown {report.event_id}"))
             if ev:
                 out.append(("text", ev.text(ev.decode_args(report.aux))))
+        elif tm.service == pus1.SERVICE:
+            rep = pus1.VerificationReport.unpack(tm.subtype, tm.app_data)
+            out += [("request", f"APID {rep.request.apid}, sequence count {rep.request.seq_count}"),
+                    ("stage", f"{rep.subtype.stage} {'failed' if rep.subtype.failed else 'ok'}")]
+            if rep.step is not None:
+                out.append(("step", str(rep.step)))
+            if rep.subtype.failed:
+                out += [("failure code", f"{failure_name(int(rep.failure or 0))} ({int(rep.failure or 0)})"),
+                        ("reason", rep.failure_data.decode(errors="replace"))]
     except (ValueError, KeyError) as exc:
         out.append(("decode error", str(exc)))
     return out

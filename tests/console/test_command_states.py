@@ -251,3 +251,22 @@ def test_the_event_log_shows_its_top_row_whole_and_every_message_in_full(qtbot, 
     assert reason in log.details.toPlainText()
     assert "reason = " in log.details.toPlainText()  # and each argument the node sent
     assert reason in log.copy()
+
+
+def test_the_packet_viewer_names_a_failure_report_and_shows_its_whole_reason(dictionary):
+    from gridfree.ground.console.packets import decoded_fields, describe
+    from gridfree.ground.link.records import PacketRecord
+    from gridfree.protocols.pus import CucTime, PusTm
+    from gridfree.protocols.services.verification import RequestId
+
+    rep = VerificationReport(Subtype.COMPLETION_FAILED, RequestId(0x1864, 0xC005), failure=FailureCode.EXECUTION_ERROR,
+                             failure_data=LONG_REASON.encode())
+    raw = PusTm(apid=100, service=1, subtype=8, app_data=rep.pack(), time=CucTime.from_unix(T0)).pack()
+    rec = PacketRecord(raw, 100, 1, 8, 0, T0)
+    assert describe(dictionary, rec) == "TM[1,8] verification: completion failed EXECUTION_ERROR (seq 5)"
+    fields = dict(decoded_fields(dictionary, raw))
+    assert fields["request"] == "APID 100, sequence count 5" and fields["failure code"] == "EXECUTION_ERROR (11)"
+    assert fields["reason"] == LONG_REASON
+    garbled = PusTm(apid=100, service=1, subtype=8, app_data=b"\x18", time=CucTime.from_unix(T0)).pack()
+    assert describe(dictionary, PacketRecord(garbled, 100, 1, 8, 0, T0)) == "TM[1,8] (undecodable)"
+    assert "decode error" in dict(decoded_fields(dictionary, garbled))
