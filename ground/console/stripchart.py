@@ -28,6 +28,20 @@ NO_CHANNELS_HINT = "Drop channels here from the Telemetry tab, or pick one under
 HINT_STYLE = "QLabel { color: #5f6368; background: transparent; font-size: 11pt; }"
 
 
+def drawable(t: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray, object]:
+    """(t, v, connect) for pyqtgraph: a missing reading (NaN, a sensor that is not there) or a
+    point without a receipt time is left out and the line broken there, not bridged; pyqtgraph
+    is never handed a NaN (with skipFiniteCheck it would, and over all-NaN data it fails)."""
+    ok = np.isfinite(v) & np.isfinite(t)
+    if ok.all():
+        return t, v, "all"
+    kept = np.flatnonzero(ok)
+    if not len(kept):
+        return t[:0], v[:0], "all"
+    connect = np.append(np.diff(kept) == 1, False)  # joined only to the point right after it
+    return t[kept], v[kept], connect
+
+
 class RowLegend(pg.LegendItem):
     """A legend that lives in a layout cell (pyqtgraph's places itself at (0, 0) over the view)."""
 
@@ -205,6 +219,8 @@ class StripChart(pg.PlotWidget):
             waiting = ", ".join(self.curves)
             self.hint.setText(f"Waiting for the first samples of {waiting}." if waiting else NO_CHANNELS_HINT)
         self.hint.setVisible(empty)
+        for line in (line for lines in self.limits.values() for line in lines):
+            line.setVisible(not empty)  # limits of nothing yet would read as data
         pi = self.plotItem
         for side in (LEFT, "bottom"):
             pi.showAxis(side, not empty)
@@ -231,11 +247,8 @@ class StripChart(pg.PlotWidget):
             buf = self.store.buffers.get(name)
             if buf is None or (buf.version == self._drawn[name] and not window_changed):
                 continue
-            t, v = buf.arrays(t_from, self.base)
-            if self.base == GROUND and len(t) and not np.isfinite(t[0]):  # points with no receipt time
-                ok = np.isfinite(t)
-                t, v = t[ok], v[ok]
-            curve.setData(t, v)
+            t, v, connect = drawable(*buf.arrays(t_from, self.base))
+            curve.setData(t, v, connect=connect)
             self.markers[name].setData(t[-1:], v[-1:])
             self._drawn[name] = buf.version
             drawn += 1

@@ -171,6 +171,10 @@ def test_a_plot_without_data_shows_a_sentence_not_axes(panel):
     chart.add_channel("power.Soc")
     panel.redraw()
     assert chart.hint.isVisible() and chart.hint.text() == "Waiting for the first samples of power.Soc."
+    assert not any(line.isVisible() for line in chart.limits["power.Soc"])
+    panel.apply_samples([Sample("power.Soc", 40.0, T0)])
+    panel.redraw()
+    assert not chart.hint.isVisible() and all(line.isVisible() for line in chart.limits["power.Soc"])
 
 
 def test_channels_dropped_on_the_empty_tab_make_a_plot(panel, dictionary):
@@ -251,3 +255,31 @@ def test_export_through_the_button_and_a_folder_that_cannot_be_written(qtbot, di
     chosen.append(os.path.join(str(tmp_path), "no", "such", "dir", "x.csv"))
     p.frames[chart].export.click()
     assert p.message.text().startswith("Export failed: cannot write ") and "\n" not in p.message.text()
+
+
+def test_the_console_opens_on_no_plot_and_plots_charge_and_power_once_they_arrive(qtbot, window, fake):
+    window.tabs.setCurrentWidget(window.plots)
+    assert window.plots.charts == [] and window.plots.pages.currentWidget() is window.plots.empty
+    fake.sample("power.Soc", float("nan"), T0)  # a node without a battery sensor: nothing to draw, no error
+    for i in range(1, 30):
+        fake.sample("power.Soc", float("nan"), T0 + i)
+        fake.sample("eps.ArrayPower", 300.0 + i, T0 + i)
+    qtbot.waitUntil(lambda: len(window.plots.charts) == 1 and window.plots.charts[0].curves["eps.ArrayPower"].xData
+                    is not None and len(window.plots.charts[0].curves["eps.ArrayPower"].xData) == 29)
+    chart = window.plots.charts[0]
+    chart.grab()  # a paint with a curve of NaN only: no warning, no exception
+    assert chart.getAxis("bottom").isVisible() and not chart.hint.isVisible()
+    assert chart.curves["eps.ArrayPower"].xData[-1] == T0 + 29
+
+
+def test_a_missing_reading_breaks_the_line_and_is_not_exported(panel, receipt, tmp_path):
+    chart = panel.add_channels(["power.Soc"], None)
+    values = [50.0, 51.0, float("nan"), float("nan"), 54.0, 55.0]
+    feed(panel, receipt, {T0 + i: [Sample("power.Soc", v, T0 + i)] for i, v in enumerate(values)})
+    panel.redraw()
+    curve = chart.curves["power.Soc"]
+    assert curve.xData.tolist() == [T0, T0 + 1, T0 + 4, T0 + 5] and curve.yData.tolist() == [50.0, 51.0, 54.0, 55.0]
+    assert curve.opts["connect"].tolist() == [True, False, True, False]  # no line across the gap
+    panel.export_csv(chart, tmp_path / "soc.csv")
+    _, body = read_csv(tmp_path / "soc.csv")
+    assert [(float(r[1]), float(r[2])) for r in body] == list(zip(curve.xData.tolist(), curve.yData.tolist()))
