@@ -25,13 +25,16 @@ def discover(selected: Iterable[str] = ()) -> dict[str, list[Benchmark]]:
     unknown = wanted - set(groups)
     if unknown:
         known = ", ".join(sorted(e.name for e in entry_points(group="gridfree.benchmarks")))
-        raise SystemExit(f"gridfree bench: no benchmark group {', '.join(sorted(unknown))}; known: {known}")
+        print(f"gridfree bench: no benchmark group {', '.join(sorted(unknown))}; known: {known}", file=sys.stderr)
+        raise SystemExit(2)
     return groups
 
 
 def run(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="gridfree bench", description=__doc__.splitlines()[0])
-    parser.add_argument("groups", nargs="*", help="benchmark groups to run (default: all)")
+    known = sorted({ep.name for ep in entry_points(group="gridfree.benchmarks")})  # names only: no imports
+    parser = argparse.ArgumentParser(prog="gridfree bench", description=__doc__.splitlines()[0],
+                                     epilog=f"groups: {', '.join(known)}")
+    parser.add_argument("groups", nargs="*", help="benchmark groups to run (default: all; listed below)")
     parser.add_argument("--json", action="store_true", help="print one JSON object {key: value}")
     args = parser.parse_args(argv)
     figures: list[Figure] = []

@@ -7,11 +7,22 @@
 A replay decodes with the dictionary kept beside the log; --dict is used only when that one is
 missing, and the console says so above its tabs. Qt is imported only when the command runs, so
 `gridfree --help` stays quick. For a headless run set QT_QPA_PLATFORM=offscreen.
+
+Ctrl-C in the terminal closes the window as its close button would (layout saved, link closed)
+and exits 130. Python runs a signal handler only when the interpreter gets control, which Qt's
+event loop never gives it on its own, so a timer hands it control a few times a second.
 """
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
+
+from gridfree.protocols.cliargs import apid, positive_float
+
+#: How often the event loop lets Python run its signal handlers (Ctrl-C), in ms.
+SIGNAL_POLL_MS = 200
 
 
 def _speed(text: str) -> float:
@@ -32,11 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dict", default=None,
                         help="dictionary JSON exported by `gridfree dict` (live default: $GRIDFREE_DICT or "
                              "./dictionary.json; replay default: the one kept beside the log)")
-    parser.add_argument("--apid", type=int, default=100, help="the node's APID (default 100)")
+    parser.add_argument("--apid", type=apid, default=100, help="the node's APID, 0..2047 (default 100)")
     parser.add_argument("--speed", type=_speed, default=None,
                         help="replay speed: 1 (real time, the default), 10, 100 ... or max")
     parser.add_argument("--screenshot", metavar="PNG", help="save a screenshot of the window when --seconds are up")
-    parser.add_argument("--seconds", type=float, default=None, help="run this long, then exit (default: until closed)")
+    parser.add_argument("--seconds", type=positive_float, default=None,
+                        help="run this long, then exit (default: until closed or Ctrl-C)")
     parser.add_argument("--settings", metavar="INI", default=None,
                         help="layout settings file (default: the user's QSettings for gridfree)")
     return parser
@@ -53,10 +65,16 @@ def run(argv: list[str]) -> int:
     if a.link and a.speed is not None:
         parser.error("--speed is for --replay: a live link runs at the node's pace")
 
+    if a.screenshot and not os.path.isdir(os.path.dirname(a.screenshot) or "."):
+        parser.error(f"--screenshot {a.screenshot}: its folder does not exist; make it first or save elsewhere")
+    if a.settings and os.path.isdir(a.settings):
+        parser.error(f"--settings {a.settings}: is a directory; give the INI file to keep the layout in")
     if a.replay:
+        from gridfree.ground.archive.cli import archive_or_exit
         from gridfree.ground.archive.dictionaries import DictionaryMissing
         from gridfree.ground.archive.replay import ReplayClient, ReplayError
 
+        archive_or_exit(a.replay, "--replay")
         try:
             client = ReplayClient(a.replay, load_or_exit(a.dict) if a.dict else None,
                                   speed=a.speed if a.speed is not None else 1.0)
@@ -91,7 +109,25 @@ def run(argv: list[str]) -> int:
             print(f"gridfree console: {exc}", file=sys.stderr)
             window.bridge.stop()  # not closed: closing would save this unshown window's layout
             return 2
+        link = getattr(client, "link", None)
+        if link is not None and not getattr(link, "listening", True) and not link.stats.connected:
+            print(f"warning: {link.down_reason or 'not connected'}; the console keeps trying (is the node "
+                  f"running, with its radio on {a.link}?)", file=sys.stderr)
         window.show()
+        interrupted = []
+
+        def on_interrupt(_signum, _frame):
+            interrupted.append(True)
+            window.close()
+            app.quit()
+
+        previous = signal.signal(signal.SIGINT, on_interrupt)
+        poll = QTimer()
+        poll.timeout.connect(lambda: None)  # gives the interpreter control, so on_interrupt can run
+        poll.start(SIGNAL_POLL_MS)
+        source = f"replay of {a.replay}" if a.replay else f"link {a.link}"
+        print(f"gridfree console: on the {source}; close the window or press Ctrl-C to quit", file=sys.stderr,
+              flush=True)
         if a.seconds is not None:
             def finish():
                 if a.screenshot and not window.screenshot(a.screenshot):
@@ -101,7 +137,13 @@ def run(argv: list[str]) -> int:
                 app.quit()
 
             QTimer.singleShot(int(a.seconds * 1000), finish)
-        app.exec()
+        try:
+            app.exec()
+        finally:
+            poll.stop()
+            signal.signal(signal.SIGINT, previous)
+        if interrupted:
+            return 130
     finally:
         client.close()
     return result["rc"]

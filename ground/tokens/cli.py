@@ -85,13 +85,20 @@ def _read(key_file: str, path: str) -> tuple[dict, bytes] | None:
     """The keys and the file to check, or None after saying on stderr which could not be read."""
     try:
         keys = load_keys(key_file)
-    except (OSError, UnicodeDecodeError, KeyFileError) as exc:
+    except OSError as exc:
+        print(f"gridfree tokens: --key-file {key_file}: cannot read: {exc.strerror or exc}", file=sys.stderr)
+        return None
+    except UnicodeDecodeError:
+        print(f"gridfree tokens: --key-file {key_file}: not a key file (not text); it holds lines "
+              f"'key_id hexkey'", file=sys.stderr)
+        return None
+    except KeyFileError as exc:
         print(f"gridfree tokens: key file: {exc}", file=sys.stderr)
         return None
     try:
         return keys, Path(path).read_bytes()
     except OSError as exc:
-        print(f"gridfree tokens: {exc}", file=sys.stderr)
+        print(f"gridfree tokens: {path}: cannot read: {exc.strerror or exc}", file=sys.stderr)
         return None
 
 
