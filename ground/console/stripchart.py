@@ -20,7 +20,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel
 
 from gridfree.ground.console.plotaxes import CurveStyle, TimeAxis, axis_title, light_grid, limit_lines, unit_text
-from gridfree.ground.console.plotstore import GROUND, SPACECRAFT, SeriesStore
+from gridfree.ground.console.plotstore import SPACECRAFT, SeriesStore
 from gridfree.ground.console.telemetrymodel import CHANNEL_MIME, channels_from_mime
 
 LEFT, RIGHT = "left", "right"
