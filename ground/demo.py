@@ -147,6 +147,9 @@ def run(argv: list[str]) -> int:
         return stop.exit_status or status
     except KeyboardInterrupt:
         return stop.exit_status or 130
+    except RuntimeError as exc:  # the dictionary could not be built, the node did not start
+        print(f"gridfree demo: {exc}", file=sys.stderr)
+        return 1
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)

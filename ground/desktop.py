@@ -55,10 +55,11 @@ DEBIAN_PACKAGE_OF_SONAME = {
     "libwayland-egl.so.1": "libwayland-egl1",
 }
 
-#: What the README's quick start tells a new user to install: every xcb-plugin library a desktop
-#: install of Debian may lack (the rest come with any X desktop).
+#: What the README's quick start tells a new user to install: every xcb-family library Qt's window
+#: plugin links (apt-get passes over those already there; most come with any X desktop).
 DESKTOP_PACKAGES = ("libxcb-cursor0", "libxcb-icccm4", "libxcb-image0", "libxcb-keysyms1", "libxcb-randr0",
-                    "libxcb-render-util0", "libxcb-shape0", "libxcb-xkb1", "libxkbcommon-x11-0", "libegl1")
+                    "libxcb-render0", "libxcb-render-util0", "libxcb-shape0", "libxcb-shm0", "libxcb-sync1",
+                    "libxcb-util1", "libxcb-xfixes0", "libxcb-xkb1", "libxkbcommon-x11-0", "libegl1")
 
 
 @dataclass(frozen=True)

@@ -82,7 +82,11 @@ def _upload_orbit(scenario: Scenario, ground: GroundClient):
 
 
 def _dictionary() -> Dictionary:
-    out = children.run([sys.executable, "-m", "gridfree.protocols.cli", "dict"], timeout=120).stdout
+    try:
+        out = children.run([sys.executable, "-m", "gridfree.protocols.cli", "dict"], timeout=120).stdout
+    except subprocess.CalledProcessError as exc:
+        last = (exc.stderr or "").strip().splitlines()[-1:] or [f"exit status {exc.returncode}"]
+        raise RuntimeError(f"`gridfree dict` failed: {last[0]}") from None
     return Dictionary.from_json(out)
 
 
