@@ -35,6 +35,9 @@ CHANNELS = (
             "grant rules)"),
     Channel(45, "DeadlineMisses", "u32", description="Jobs dropped at their deadline unfinished since boot"),
     Channel(46, "JobsLate", "u16", description="Queued jobs the plan cannot finish by their deadline"),
+    Channel(47, "StoredStateLost", "u16", description="Stored compute state found damaged since boot (job "
+            "queue, token ledger): kept aside as *.damaged, the node went on without it"),
+    Channel(48, "LedgerRecordsLost", "u32", description="Token ledger records set aside as damaged since boot"),
 )
 PARAMETERS = (
     Parameter(1, "PlanOnBoard", "bool", True, description="Run at the onboard plan's power (else the grant's)"),
@@ -91,6 +94,10 @@ EVENTS = (
           "intermediates {intermediates:g}, weights {weights:g}, checkpoints {checkpoints:g}, seed {seed}",
           tuple(Field(t.name.lower(), "f32") for t in Target) + (Field("basis", "u8", enum=BASES),
                                                                 Field("seed", "u32"))),
+    Event(19, "StoreDamaged", Severity.WARNING_HI, "{what} damaged, kept aside; going on without it: {reason}",
+          (Field("what", "string[16]"), Field("reason", "string[120]"))),
+    Event(20, "LedgerSalvaged", Severity.WARNING_HI, "token ledger damaged: {lost} records kept aside, going on "
+          "from the {kept} entries that verify", (Field("lost", "u32"), Field("kept", "u32"))),
 )
 HOUSEKEEPING = (HousekeepingPacket(1, "Status", ("JobsQueued", "ActiveJob", "ChunksDone", "JobsDone",
                                                  "Preemptions", "Utilisation", "EnergyWh", "TokensCharged",
@@ -101,5 +108,7 @@ HOUSEKEEPING = (HousekeepingPacket(1, "Status", ("JobsQueued", "ActiveJob", "Chu
                 HousekeepingPacket(2, "Radiation", tuple(c.name for c in RadiationStats.channels()), 5.0,
                                    "Upsets injected and what the checks made of them"),
                 HousekeepingPacket(3, "Plan", ("PlannedPowerW", "DeadlineMisses", "JobsLate"), 10.0,
-                                   "The onboard compute plan"))
+                                   "The onboard compute plan"),
+                HousekeepingPacket(4, "Storage", ("StoredStateLost", "LedgerRecordsLost"), 10.0,
+                                   "Damaged stored compute state found since boot"))
 

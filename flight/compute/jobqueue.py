@@ -124,14 +124,17 @@ class JobQueue:
         """The saved queue, replacing what is held. CorruptStoreError if the file fails its check
         or does not decode as a queue; nothing is held then (the ground resubmits)."""
         self._jobs = {}
-        body = self._store.load()
-        if not body:
+        entries = self._store.load_json()
+        if entries is None:
             return
         try:
-            entries = json.loads(body)
             jobs = {int(k): Job.from_json(v) for k, v in entries.items()}
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:  # JSONDecodeError is a ValueError
+        except (ValueError, KeyError, TypeError, AttributeError, OverflowError, RecursionError) as exc:
             raise CorruptStoreError(self._store.path, f"not a job queue: {exc}"[:200]) from None
         if any(k != j.job_id for k, j in jobs.items()):
             raise CorruptStoreError(self._store.path, "a job filed under another job's id")
         self._jobs = jobs
+
+    def set_aside(self) -> None:
+        """Keep an unreadable queue file for the ground to look at; the next save starts afresh."""
+        self._store.set_aside()

@@ -14,15 +14,11 @@ again, and after CHUNK_TRIES failures in a row its job is dropped with an event:
 down that a check doubted (radiation.py counts what the checks found; `compute.SetUpsetRates`
 turns on an upset campaign, faults.py, for test benches).
 
-The manager knows the rest of the node only through its ports, keeping the latest value of each
-input: the EPS's readings (the payload switch, the temperatures the plan starts from), the power
-manager's `PowerOutlook` (shed, the grant, the orbit picture; before the first one there is no
-grant and compute is held), the thermal manager's `ThermalState` (the utilisation cap), and
-complete PUS 13 uplinks, of which it takes tenant inputs (inputs.py: stored once they check,
-re-checked before every chunk that reads them). The payload's clock, results and statements go
-out through `payloadOut` and `downlinkOut`. An energy meter, where the node has one
-(hardware/energy.py), measures what the host's CPU spent on the chunks (`HostEnergyJ`); tenants
-are charged the payload's energy, not that of the machine the flight software runs on.
+The manager knows the rest of the node only through its ports (declarations.py), keeping the
+latest value of each input; before the first `PowerOutlook` there is no grant and compute is held.
+Tenants are charged the payload's energy, not that of the host the flight software runs on (whose
+CPU energy, where RAPL exists, is `HostEnergyJ`). Damaged stored state (the queue, the ledger) is
+kept aside, counted and reported, and the node goes on without it.
 """
 from __future__ import annotations
 
@@ -99,6 +95,7 @@ class ComputeManager(Component):
         self._held_reason = ""
         self.chunks_done = self.jobs_done = self.preemptions = self.deadline_misses = self.inputs_rejected = 0
         self.energy_Wh, self.tokens = 0.0, 0
+        self.stored_state_lost = self.ledger_records_lost = 0
         self.utilisation = math.nan  # unknown until commanded: the board keeps whatever it had before boot
 
     def attach(self, ctx) -> None:
@@ -107,15 +104,16 @@ class ComputeManager(Component):
         super().attach(ctx)
         try:
             self.queue.load()
-        except CorruptStoreError:
-            pass  # the store's own check says why; the jobs are resubmitted by the ground
+        except CorruptStoreError as exc:  # the jobs are resubmitted by the ground
+            self.queue.set_aside()
+            self.stored_state_lost += 1
+            self.log("StoreDamaged", what="job queue", reason=str(exc).encode()[:120].decode(errors="ignore"))
         for job in self.queue:
             self._kept(job, self.runner.check_log(job.job_id, job.done))
 
     def schedule(self):
         return {"slow": [self.tick], "background": [self.scrub]}
 
-    # ---- ports ----------------------------------------------------------------------------------------
     def readingsIn_handler(self, readings: EpsReadings) -> None:  # noqa: N802
         self._readings = readings
 
@@ -141,7 +139,6 @@ class ComputeManager(Component):
         self.log("InputStored", input=inp.input_id, tenant=inp.tenant, octets=len(inp.payload))
         return True
 
-    # ---- scrubbing, the ledger --------------------------------------------------------------
     def scrub(self, _t: float = 0.0) -> None:
         """Every 10 s: the resident models but the one a chunk is reading (models.py)."""
         self.models.scrub(self.runner.busy_model)
@@ -156,10 +153,14 @@ class ComputeManager(Component):
     def ledger(self) -> TokenLedger:
         """Opened (and locked: one writer per ledger) when tokens are first quoted or charged."""
         if self._ledger is None:
-            self._ledger = TokenLedger(*self._ledger_args)
+            self._ledger = TokenLedger(*self._ledger_args, salvage=True)
+            salvage = self._ledger.salvaged
+            if salvage is not None:  # the damaged file is kept whole for the ground to audit
+                self.stored_state_lost += 1
+                self.ledger_records_lost += salvage.records_lost
+                self.log("LedgerSalvaged", lost=salvage.records_lost, kept=salvage.entries_kept)
         return self._ledger
 
-    # ---- commands -------------------------------------------------------------------------------------
     def cmd_Submit(self, job_id, tenant, kind, seed, size, batch, chunks, priority, deadline_unix_s, threshold,
                    input_id):
         spec = JobSpec(job_id, tenant, Kind(kind), seed, size, batch, chunks, threshold, input_id)
@@ -218,7 +219,6 @@ class ComputeManager(Component):
         self.log("UpsetRatesSet", inputs=inputs, intermediates=intermediates, weights=weights, checkpoints=checkpoints,
                  basis=basis, seed=seed)
 
-    # ---- the 1 Hz decision ----------------------------------------------------------------------------
     def tick(self, t: float) -> None:
         if self.runner.attempt is not None:
             self._commit_if_done(t)
@@ -237,7 +237,9 @@ class ComputeManager(Component):
                              ("ChunksDone", self.chunks_done), ("JobsDone", self.jobs_done),
                              ("Preemptions", self.preemptions), ("Utilisation", 100 * self.utilisation),
                              ("EnergyWh", self.energy_Wh), ("TokensCharged", self.tokens), ("Running", allowed),
-                             ("HostEnergyJ", math.nan if self.runner.meter is None else self.runner.host_energy_J)):
+                             ("HostEnergyJ", math.nan if self.runner.meter is None else self.runner.host_energy_J),
+                             ("StoredStateLost", self.stored_state_lost),
+                             ("LedgerRecordsLost", self.ledger_records_lost)):
             self.tlm(local, value)
         if not self.upsets.rates.off:  # per-second upsets land now, whatever is running
             self.upsets.tick(t, self.models.buffers, [self.runner.log_path(j.job_id) for j in self.queue if j.done])
@@ -282,7 +284,6 @@ class ComputeManager(Component):
         first = self.queue.first(late)
         return None if first is None else first.job_id
 
-    # ---- running chunks -------------------------------------------------------------------------------
     def _start(self, job: Job, t: float, u: float) -> None:
         payload = None
         if job.spec.input_id:  # checked again before every chunk: storage may have changed since the last

@@ -10,7 +10,6 @@ from gridfree.flight.core.clock import J2000_UNIX_S
 from gridfree.flight.core.store import AtomicRecordFile
 from gridfree.protocols.ledger import ENTRY_OCTETS, HEADER_OCTETS, RECORD_OCTETS, crc32
 from gridfree.protocols.pus import PusTc, PusTm
-from gridfree.protocols.services.verification import VerificationReport
 
 TOML = '[node]\napid = 100\nclock = "lockstep"\nstate_dir = "{state}"\n'
 
@@ -57,15 +56,20 @@ def test_a_node_on_damaged_saved_state_boots_and_counts_the_loss(tmp_path):
     assert node.telemetry.read("schedule.Released") == 1  # the good activity was kept and released
     logged = [text[1] for text in node.events.log_ring]
     assert "params.StoreCorrupt" in logged and "schedule.StoreCorrupt" in logged
-    # The ledger is proved before it is extended: a charge against it fails with the reason, the
-    # node runs on, and the file stays as it was for the ground to verify.
+    # The ledger is proved before it is extended: the entries from the damaged one on are set
+    # aside whole for the ground to audit, counted and reported, and billing goes on from the
+    # prefix that verifies (entry 0), so the command that opened it still completes.
     cmd = node.dictionary.command_by_name["compute.SetQuota"]
     node.submit(PusTc(apid=100, service=cmd.service, subtype=cmd.subtype,
                       app_data=cmd.encode_args(tenant=1, tokens=5)).pack())
-    node.step_to(J2000_UNIX_S + 12.0)
-    failures = [VerificationReport.unpack(p.subtype, p.app_data).failure_data for p in packets
-                if (p.service, p.subtype) == (1, 8)]
-    assert any(b"LedgerDamaged" in f and b"edited at seq 1" in f for f in failures), failures
-    assert ledger.read_bytes() == bytes(data)
+    node.step_to(J2000_UNIX_S + 13.0)
+    completed = [p for p in packets if (p.service, p.subtype) == (1, 7)]
+    failures = [p for p in packets if (p.service, p.subtype) == (1, 8)]
+    assert completed and not failures
+    assert node.telemetry.read("compute.StoredStateLost") == 1
+    assert node.telemetry.read("compute.LedgerRecordsLost") == 2  # entries 1 and 2 of the three
+    assert "compute.LedgerSalvaged" in [text[1] for text in node.events.log_ring]
+    (aside,) = (state / "compute").glob("tokens.ledger.damaged-*")
+    assert aside.read_bytes() == bytes(data)
     assert node.telemetry.read("node.UptimeS") >= 11
     node.stop()
