@@ -119,7 +119,7 @@ def run(argv: list[str]) -> int:
         def on_interrupt(_signum, _frame):
             interrupted.append(True)
             window.close()
-            app.quit()
+            QTimer.singleShot(0, app.quit)  # app.quit() alone is lost if the loop is not running yet
 
         previous = signal.signal(signal.SIGINT, on_interrupt)
         poll = QTimer()
