@@ -5,13 +5,15 @@ hardware, a test bench and a ground station differ only in a configuration strin
     open_link("serial:///dev/ttyUSB0?baudrate=115200")
     open_link("loop://")                         pyserial URLs: loop://, socket://, spy://, rfc2217://
     open_link("tcp://127.0.0.1:5000")            TCP client, reconnects with backoff
-    open_link("tcp://0.0.0.0:5000?listen=1")     TCP listener (also tcp-listen://), one peer at a time
+    open_link("tcp://0.0.0.0:5000?listen=1")     TCP listener (also tcp-listen://), several ground peers
     open_link("udp://127.0.0.1:5001")            one datagram per frame or packet ("?bind=host:port")
     open_link("udp-listen://0.0.0.0:5001")       binds; replies to the last peer heard from
 
 Each transport's module header gives its grammar and options; options may be given in the URL's
 query or as keywords (keywords win). An unknown scheme or option raises `LinkError` quoting the
-accepted forms. Framing is not a link's business: feed what `read` returns (or what a
+accepted forms. A serial device or TCP peer that goes away is reopened (reconnected) with
+backoff while the link is open; `stats.losses`/`reconnects` count it and `down_reason` says why
+the link is down. Framing is not a link's business: feed what `read` returns (or what a
 `LinkReader` hands its `Protocol`) to a sans-IO decoder.
 
 Bench equipment for links lives here too: `ptypair.PtyPair`, two connected pseudo-terminals with

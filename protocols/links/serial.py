@@ -22,6 +22,11 @@ remade behind the same symlink, is heard again without anyone's help, and each r
 dropped and counted, as on a TCP link with no peer; failed reopen attempts are the normal state
 of an unplugged line, so they only update `down_reason`. Only the first open must succeed: a
 path that is wrong from the start is a configuration error, raised as LinkError.
+
+One exception: a bare pty path (/dev/pts/N, not reached through a symlink) is not reopened. The
+kernel gives that number to the next pty anyone makes, so reopening it could take over a
+stranger's terminal and write frames into it; a pty that must come back is named by a symlink
+(socat's `link=`, `PtyPair(links=...)`), which is then what is reopened.
 """
 from __future__ import annotations
 
@@ -72,6 +77,7 @@ class SerialLink(Link):
         self._backoff = Backoff()
         self._port = self._open()
         self._down = False
+        self._reopenable = not _bare_pty(target)
         self.stats.connected = True
 
     def _open(self) -> serial.SerialBase:
@@ -98,7 +104,9 @@ class SerialLink(Link):
         self._error(exc)
         self.stats.losses += 1
         self.stats.connected = False
-        self.down_reason = f"device {self._target} lost: {self.last_error}; reopening"
+        self.down_reason = (f"device {self._target} lost: {self.last_error}; reopening" if self._reopenable else
+                            f"pty {self._target} gone; not reopened, as its number may go to another pty "
+                            f"(name it by a symlink to have it reopened)")
         self._down = True
         self._backoff.failed()
         try:
@@ -107,7 +115,7 @@ class SerialLink(Link):
             pass  # already half gone: the descriptor is what matters, and close() released it
 
     def _reopen_if_due(self) -> None:
-        if self.closed or not self._backoff.due():
+        if self.closed or not self._reopenable or not self._backoff.due():
             return
         try:
             port = self._open()
@@ -229,3 +237,8 @@ class SerialLink(Link):
             self._port.close()
         except (serial.SerialException, OSError) as exc:
             self._error(exc)
+
+
+def _bare_pty(target: str) -> bool:
+    """A pty slave named by its own number (/dev/pts/N), not through a symlink."""
+    return target.startswith("/dev/pts/") and not os.path.islink(target)

@@ -143,7 +143,7 @@ class TcpLink(Link):
                     self.stats.connected = False
                     self.stats.losses += 1
                     if self.listening:
-                        self.down_reason = f"no ground peer connected (the last one left: {_words(why)})"
+                        self.down_reason = f"last ground peer left ({_words(why)})"
                     else:
                         host, port = self.remote_address
                         self.down_reason = f"connection to {host}:{port} lost ({_words(why)}); reconnecting"

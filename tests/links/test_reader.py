@@ -132,16 +132,18 @@ def test_a_failing_connection_made_is_reported_not_silent(udp_pair):
     assert not reader.is_alive()
 
 
-def test_a_reader_on_a_vanished_pty_counts_the_loss_once_and_keeps_its_thread():
-    master, slave = pty.openpty()
-    tty.setraw(slave)
-    path = os.ttyname(slave)
+def test_a_reader_on_a_vanished_pty_counts_the_loss_once_and_keeps_its_thread(tmp_path):
+    from gridfree.protocols.links.ptypair import PtyPair
+
+    # By a name of its own: a bare /dev/pts/N may be handed to another process's new pty at once,
+    # and the link would then (rightly) reopen that.
+    path = str(tmp_path / "line")
+    pair = PtyPair(links=(path, None)).start()
     link = open_link(path)
     proto = Recorder()
     try:
         with LinkReader(link, proto) as reader:
-            os.close(master)
-            os.close(slave)
+            pair.stop()
             assert wait_for(lambda: link.stats.losses == 1)
             assert wait_for(lambda: "retrying" in link.down_reason)  # it looks for the device again
             threading.Event().wait(0.5)
@@ -152,6 +154,7 @@ def test_a_reader_on_a_vanished_pty_counts_the_loss_once_and_keeps_its_thread():
         assert proto.lost == [None]
     finally:
         link.close()
+        pair.stop()
 
 
 def test_readers_and_pty_pairs_left_running_do_not_hold_the_interpreter_at_exit():

@@ -62,11 +62,14 @@ def test_options_from_the_url_and_from_keywords(bare_pty):
         assert link.port.baudrate == 19200  # keywords win over the query
 
 
-def test_a_pty_whose_other_end_went_away_is_counted_not_spun_on(bare_pty):
-    master, path = bare_pty
+def test_a_pty_whose_other_end_went_away_is_counted_not_spun_on(tmp_path):
+    from gridfree.protocols.links.ptypair import PtyPair
+
+    path = str(tmp_path / "line")  # its own name: a bare /dev/pts/N may be reused by the next pty made
+    pair = PtyPair(links=(path, None)).start()
     link = open_link(path)
     try:
-        os.close(master)  # unplug: the device node goes, reads fail at once
+        pair.stop()  # unplug: the device and its name go, reads fail at once
         t0 = time.monotonic()
         assert link.read(timeout=1) == b""
         assert 0.9 <= time.monotonic() - t0 < 3, "a read on a lost line waits out its timeout, neither spins nor hangs"

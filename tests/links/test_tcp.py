@@ -91,7 +91,7 @@ def test_a_second_peer_does_not_cut_off_the_first():
             assert server.peers == 2 and server.stats.refused_peers == 0
         assert wait_until(lambda: server.read(timeout=0.05) == b"" and server.peers == 0, 5)
         assert server.stats.losses == 1 and not server.stats.connected  # the last one leaving is the loss
-        assert "no ground peer" in server.down_reason
+        assert server.down_reason == "last ground peer left (closed by the peer)"
 
 
 def test_a_peer_past_the_limit_is_turned_away_and_counted():
