@@ -36,6 +36,7 @@ class Downlink:
         self.completed_transfers: dict[int, bytes] = {}
         self.uplink_aborts: dict[int, int] = {}  # transaction -> UplinkFailure, from TM[13,16]
         self.schedule_report: list[tuple[float, bytes]] | None = None
+        self._schedule_t: float | None = None
         self._hash_mismatch: bool | None = None  # what a source knows before the node says
         self._cond = threading.Condition()
         self._subscribers: list[Subscriber] = []
@@ -101,8 +102,10 @@ class Downlink:
             self.pongs += 1
         elif isinstance(record, ParameterValues):
             self.parameters.update(record.values)
-        elif isinstance(record, ScheduleReport):
-            self.schedule_report = record.activities
+        elif isinstance(record, ScheduleReport):  # a long list comes in several TM[11,10] of one tick
+            same_report = self._schedule_t == record.time_s and self.schedule_report is not None
+            self.schedule_report = (self.schedule_report + record.activities) if same_report else record.activities
+            self._schedule_t = record.time_s
         elif isinstance(record, UplinkAbortion):
             self.uplink_aborts[record.transaction] = record.reason
         if kind is not None:

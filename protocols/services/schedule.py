@@ -28,7 +28,13 @@ class Subtype(IntEnum):
     REPORT_ALL = 16  # TC -> TM[11,10]
 
 
+MAX_ACTIVITIES_PER_REPORT = 255  # the count is one octet
+
+
 def pack_activities(activities: list[tuple[float, bytes]]) -> bytes:
+    if len(activities) > MAX_ACTIVITIES_PER_REPORT:
+        raise ValueError(f"{len(activities)} activities: one TC[11,4]/TM[11,10] holds at most "
+                         f"{MAX_ACTIVITIES_PER_REPORT}")
     out = bytes([len(activities)])
     for release_s, packet in activities:
         out += CucTime.from_unix(release_s).pack() + packet

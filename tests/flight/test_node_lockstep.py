@@ -223,3 +223,27 @@ high = 3.5
     reports = [EventReport.unpack(p.subtype, p.app_data) for p in packets if p.service == 5]
     assert sum(r.event_id == above for r in reports) == 1
     assert node.modes.mode is Mode.SAFE  # no event-action here: the operator decides
+
+
+def test_a_schedule_longer_than_one_report_comes_down_whole_in_several(tmp_path):
+    """TM[11,10] counts its activities in one octet: 300 activities are two reports of one tick,
+    and the ground joins them back into the one list."""
+    from gridfree.ground.link.downlink import Downlink
+    from gridfree.protocols.services import schedule as pus11
+
+    node, packets = make_node(tmp_path)
+    t0 = J2000_UNIX_S
+    wanted = [(t0 + 1000.0 + i, PusTc(apid=100, service=17, subtype=1, seq_count=i).pack()) for i in range(300)]
+    for part in (wanted[:200], wanted[200:]):
+        node.submit(PusTc(apid=100, service=11, subtype=pus11.Subtype.INSERT,
+                          app_data=pus11.pack_activities(part)).pack())
+    node.step_to(t0 + 0.5)
+    node.submit(tc(node, "schedule.ReportAll"))
+    node.step_to(t0 + 1.0)
+    reports = of(packets, 11, pus11.Subtype.DETAIL_REPORT)
+    assert len(reports) == 2 and all(len(r.pack()) <= 4096 for r in reports)
+    ground = Downlink("test", node.dictionary)
+    for r in reports:
+        for record in ground.decoder.packet(r.pack()):
+            ground._apply(record)
+    assert [(round(t, 3), p) for t, p in ground.schedule_report] == [(round(t, 3), p) for t, p in wanted]

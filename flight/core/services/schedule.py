@@ -30,6 +30,7 @@ from gridfree.protocols.services.verification import FailureCode
 from gridfree.protocols.spacepacket import PRIMARY_HEADER_LEN, packet_len_at
 
 MAX_ACTIVITIES = 512
+REPORT_OCTETS = 3800  # a TM[11,10] application data field, well inside the ground's 4096-octet packets
 
 
 class ScheduleService(Component):
@@ -154,7 +155,17 @@ class ScheduleService(Component):
         self._save()
 
     def cmd_ReportAll(self) -> None:
-        self.ctx.downlink.send(11, pus11.Subtype.DETAIL_REPORT, pus11.pack_activities(self.activities))
+        """As many TM[11,10] as the list needs: each within the count octet and REPORT_OCTETS."""
+        report: list[tuple[float, bytes]] = []
+        size = 1
+        for activity in self.activities:
+            octets = pus11.CUC_OCTETS + len(activity[1])
+            if report and (len(report) == pus11.MAX_ACTIVITIES_PER_REPORT or size + octets > REPORT_OCTETS):
+                self.ctx.downlink.send(11, pus11.Subtype.DETAIL_REPORT, pus11.pack_activities(report))
+                report, size = [], 1
+            report.append(activity)
+            size += octets
+        self.ctx.downlink.send(11, pus11.Subtype.DETAIL_REPORT, pus11.pack_activities(report))
 
     def cmd_Delete(self, data: bytes) -> None:
         try:
