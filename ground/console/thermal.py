@@ -70,11 +70,10 @@ class ThermalView(QWidget):
     def refresh(self) -> None:
         """Values and their ages every time (ages move on without new data)."""
         v = self.values
-        if v.take_dirty():
-            for name in self.temperatures:
-                self.gauges[name].set_value(v.value(name))
+        v.take_dirty()
         for name in self.temperatures:
             label, stale = self.labels[name], v.stale(name)
+            self.gauges[name].set_value(v.value(name), stale)
             text = v.text(name) + (f" · {stale_cue(v.age(name))}" if stale else "")
             style = STALE_TEXT if stale else {"red": "color: #b3261e; font-weight: bold;",
                                               "yellow": "color: #8a6d00; font-weight: bold;"}.get(v.state(name), "")

@@ -132,6 +132,7 @@ class LimitGauge(QWidget):
         self.limits, self.unit = limits, unit
         self.lo, self.hi = self._span(limits, span)
         self.value: float | None = None
+        self.stale = False
         self.setMinimumSize(220, 26)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
 
@@ -144,9 +145,11 @@ class LimitGauge(QWidget):
         pad = max(5.0, 0.25 * (hi - lo))
         return lo - pad, hi + pad
 
-    def set_value(self, value: float | None) -> None:
-        self.value = value
-        self.update()
+    def set_value(self, value: float | None, stale: bool = False) -> None:
+        """Mark `value`; a stale one with a grey dashed marker (its label says how old)."""
+        if (value, stale) != (self.value, self.stale):
+            self.value, self.stale = value, stale
+            self.update()
 
     def state(self) -> str | None:
         if self.value is None or self.limits is None:
@@ -187,7 +190,10 @@ class LimitGauge(QWidget):
         p.drawRect(bar)
         if self.value is not None and math.isfinite(self.value):
             x = self._x(self.value, w)
-            p.setPen(QPen(QColor("black"), 3))
+            pen = QPen(QColor("#8a8a8a") if self.stale else QColor("black"), 3)
+            if self.stale:
+                pen.setStyle(Qt.PenStyle.DashLine)
+            p.setPen(pen)
             p.drawLine(int(x), 0, int(x), h)
         p.end()
 

@@ -64,7 +64,7 @@ def test_a_value_goes_from_fresh_to_stale_after_its_period_multiple_with_the_wor
     assert readout.text() == "300.0 W"  # the last value stays readable, marked, not blanked
     assert thermal.heater.text() == "HEATER ON · STALE 3 s"
     assert thermal.labels["eps.BatteryTemp"].text() == "20.0 C · STALE 3 s"
-    assert "italic" in thermal.labels["eps.BatteryTemp"].styleSheet()
+    assert "italic" in thermal.labels["eps.BatteryTemp"].styleSheet() and thermal.gauges["eps.BatteryTemp"].stale
     assert compute.readouts["compute.PlannedPowerW"].age.text() == "3 s old (every 10 s)"  # a 10 s packet: fine
 
     feed([Sample("eps.ArrayPower", 310.0, T0 + 4)])
