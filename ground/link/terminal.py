@@ -6,12 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from gridfree.ground.link.dictfile import DictionaryFileError, load_dictionary
 from gridfree.ground.link.utc import stamp
 from gridfree.protocols.cliargs import EXIT_FAILED, EXIT_USAGE, CliError, did_you_mean
-from gridfree.protocols.dictionary import Dictionary
+from gridfree.protocols.dictionary import Dictionary, value_text
 from gridfree.protocols.links import LinkError
 
 #: The magic at the head of a PUS 13 transfer, and what it is (the name its file gets).
@@ -38,29 +36,13 @@ def channel_filter(d: Dictionary, text: str) -> set[str]:
     return wanted
 
 
-def float32_text(value: float) -> str:
-    """The shortest decimal that reads back as the same float32: a float32 channel's 31.61 was
-    widened to the double 31.610000610351562 on decoding, and those extra digits are noise."""
-    return str(np.float32(value))  # numpy prints a float32 in its shortest round-tripping form
-
-
-def sample_text(ch, value) -> str:
-    """A sample's value as `tm` and `replay` print it: an enum's label, a float32 without the
-    widening noise, anything else as it is."""
-    label = next((k for k, v in (ch.enum or {}).items() if v == value), None)
-    if label is not None:
-        return label
-    if isinstance(value, float) and ch.wire.fmt == "f":
-        return float32_text(value)
-    return str(value)
-
-
 def printer(d: Dictionary, wanted: set[str]):
-    """A subscriber printing samples and events one per line, the same for a link and a replay."""
+    """A subscriber printing samples and events one per line, the same for a link and a replay;
+    values in the channel's dictionary format, as the console shows them."""
     def show(kind, item):
         if kind == "sample" and (not wanted or item.channel in wanted):
             ch = d.channel_by_name[item.channel]
-            print(f"{stamp(item.time_s)} {item.channel} = {sample_text(ch, item.value)} {ch.unit}".rstrip(), flush=True)
+            print(f"{stamp(item.time_s)} {item.channel} = {value_text(ch, item.value)}", flush=True)
         elif kind == "event":
             sev = item.severity.name if item.severity is not None else "?"
             print(f"{stamp(item.time_s)} EVENT {sev} {item.text}", flush=True)

@@ -13,7 +13,7 @@ from gridfree.flight.study.schedsim import DOD_LIMIT, Case, Outcome
 from gridfree.ground.archive.export import unique_series, write_csv, write_npz
 from gridfree.ground.hil.cli import ORBIT_PRESETS
 from gridfree.ground.hil.orbit import preset
-from gridfree.ground.link.terminal import sample_text
+from gridfree.ground.link.terminal import printer
 
 
 def help_of(*argv) -> str:
@@ -73,12 +73,15 @@ def test_exact_repeats_of_a_sample_are_written_once(tmp_path):
         assert npz["cmdDisp.CommandsAccepted"]["v"].tolist() == [0, 1, 2, 2]
 
 
-def test_tm_prints_a_float32_channel_without_widening_noise(dictionary):
-    soc = dictionary.channel_by_name["power.Soc"]
-    assert soc.wire.fmt == "f"
-    assert sample_text(soc, float(np.float32(31.61))) == "31.61"
-    mode = dictionary.channel_by_name["node.Mode"]
-    assert sample_text(mode, mode.enum["SAFE"]) == "SAFE"
+def test_tm_prints_values_in_the_channels_format_not_the_widened_double(dictionary, capsys):
+    from gridfree.ground.link.records import Sample
+
+    show = printer(dictionary, {"power.Soc", "node.Mode"})
+    show("sample", Sample("power.Soc", float(np.float32(31.61)), 1_774_008_000.0))
+    show("sample", Sample("node.Mode", dictionary.channel_by_name["node.Mode"].enum["SAFE"], 1_774_008_001.0))
+    show("sample", Sample("power.Soc", float("nan"), 1_774_008_002.0))
+    assert [line.split(" ", 1)[1] for line in capsys.readouterr().out.splitlines()] == [
+        "power.Soc = 31.6 %", "node.Mode = SAFE", "power.Soc = no value"]
 
 
 def _outcome(policy: str, max_dod: float) -> Outcome:
