@@ -31,7 +31,8 @@ class NodeComponent(Component):
         Channel(6, "ResetCause", "u8", description="Why the flight software last started",
                 enum={k.upper().replace(" ", "_"): v for k, v in RESET_CAUSES.items()}),
         Channel(5, "DictionaryHash", "u64", description="First 64 bits of the flight dictionary's SHA-256; "
-                                                          "the ground compares it with the dictionary it loaded"),
+                                                          "the ground compares it with the dictionary it loaded",
+                format="016x"),
     )
     commands = (
         Command("SetMode", opcode=0x01, arguments=(Field("mode", "u8", enum=MODES, description="Target mode"),),
@@ -71,8 +72,12 @@ class NodeComponent(Component):
         self.boot_time_s = ctx.clock.now()
         try:
             body = self.boot_store.load()
-            self.boot_count = int(body.decode()) + 1 if body else 1
+            previous = int(body.decode("ascii")) if body else 0
+            if not 0 <= previous < 0xFFFF:
+                raise ValueError(f"boot count {previous} out of range")
+            self.boot_count = previous + 1
         except (CorruptStoreError, ValueError, UnicodeDecodeError):
+            self.boot_store.set_aside()  # kept for the ground; counting starts again
             self.boot_count = 1
         self.boot_store.save(str(self.boot_count).encode())
         ctx.bus.subscribe(ModeChange, self._on_mode_change)

@@ -46,5 +46,5 @@ def test_the_plan_and_failed_jobs_are_shown(qtbot, fake, dictionary):
     view.refresh()
     assert rows(view.job_model) == [["31", "7", "failed: deadline passed", "", ""]]
     assert rows(view.tenant_model) == [["7", "1", "0", "0"]]  # nothing charged for a dropped job
-    assert view.readouts["compute.PlannedPowerW"].text() == "2480 W"
+    assert view.readouts["compute.PlannedPowerW"].text() == "2480.0 W"
     assert view.readouts["compute.DeadlineMisses"].text() == "1"

@@ -41,7 +41,9 @@ def test_the_console_shows_a_node_and_commands_it(qtbot, live):
     qtbot.waitUntil(lambda: t.value_text("node.Mode") in ("SAFE", "NOMINAL", "BOOT"), timeout=15_000)
     qtbot.waitUntil(lambda: all(t.value_text(n) for n in ("power.Soc", "power.GrantPowerW", "eps.BatteryVoltage")),
                     timeout=5_000)
-    assert t.value_text("power.Soc").endswith(" %") and t.value_text("power.GrantPowerW").endswith(" W")
+    # a node without hardware has no estimate yet: NaN reads "no value", never "nan %"
+    assert t.value_text("power.Soc").endswith((" %", "no value")) and t.value_text("power.GrantPowerW").endswith(
+        (" W", "no value"))
     assert live.node_mode.text().startswith("node mode ")
     qtbot.waitUntil(lambda: live.link_status.values.get("dictionary") is False, timeout=5_000)
 
@@ -56,7 +58,7 @@ def test_the_console_shows_a_node_and_commands_it(qtbot, live):
     assert [h.index(r, 1).data() for r in range(h.rowCount())] == ["test.Ping", "node.SetMode"]
     assert h.index(1, 2).data() == f"mode={target}"
     qtbot.waitUntil(lambda: h.status(0) == "COMPLETED" and h.status(1) == "COMPLETED", timeout=10_000)
-    assert h.index(0, 4).data() == "acceptance -> start -> completion"
+    assert h.index(0, 4).data().startswith("SENT → ACCEPTED +")  # each state with its time
     qtbot.waitUntil(lambda: t.value_text("node.Mode") == target, timeout=5_000)
     ev = live.events
     qtbot.waitUntil(lambda: any(ev.index(r, 3).data() == f"mode {now} -> {target}: ground request"

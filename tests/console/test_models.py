@@ -11,6 +11,7 @@ from gridfree.ground.console.models import BACKGROUND, COLOURS, FOREGROUND, GREY
 from gridfree.ground.console.telemetrymodel import ChannelFilterProxy, TelemetryModel
 from gridfree.ground.link.commands import CommandHandle
 from gridfree.ground.link.records import EventRecord, Sample
+from gridfree.protocols.services.verification import Subtype, VerificationReport
 from tests.console.conftest import T0
 
 DISPLAY = Qt.ItemDataRole.DisplayRole
@@ -67,7 +68,7 @@ def test_values_out_of_limits_get_the_limit_colour(dictionary, clock, value, sta
     m = TelemetryModel(dictionary, clock=clock)
     m.apply_samples([Sample("eps.BatteryVoltage", value, T0)])
     m.refresh()
-    assert cell(m, "eps.BatteryVoltage", m.VALUE) == f"{value:g} V"
+    assert cell(m, "eps.BatteryVoltage", m.VALUE) == f"{value:.2f} V"
     assert cell(m, "eps.BatteryVoltage", m.VALUE, BACKGROUND) == COLOURS[state]
     assert cell(m, "eps.BatteryVoltage", m.STATE) == state.upper()
 
@@ -78,7 +79,7 @@ def test_channels_without_limits_enums_and_times_read_as_an_operator_expects(dic
                      Sample("power.NextEclipseEntry", 1_795_000_600.25, T0), Sample("thermal.HeaterOn", True, T0)])
     m.refresh()
     assert (cell(m, "node.Mode", m.VALUE), cell(m, "node.Mode", m.RAW)) == ("NOMINAL", "2")
-    assert cell(m, "eps.ArrayPower", m.VALUE) == "1234.57 W"
+    assert cell(m, "eps.ArrayPower", m.VALUE) == "1234.6 W"
     assert cell(m, "eps.ArrayPower", m.VALUE, BACKGROUND) is None  # no limits, no colour
     assert cell(m, "power.NextEclipseEntry", m.VALUE) == "2026-11-18T11:16:40.250Z"
     assert cell(m, "thermal.HeaterOn", m.VALUE) == "true"
@@ -101,14 +102,14 @@ def test_a_time_is_shown_as_a_date_by_its_declaration_not_its_description(dictio
 
 
 def test_a_silent_channel_greys_out_and_recovers_on_the_next_sample(dictionary, clock):
-    m = TelemetryModel(dictionary, stale_s=5.0, clock=clock)
+    m = TelemetryModel(dictionary, clock=clock)
     m.apply_samples([Sample("eps.BatteryVoltage", 23.0, T0), Sample("power.EclipseFraction", 35.0, T0)])
     m.refresh()
     assert not m.is_stale("eps.BatteryVoltage")
     clock.advance(6.0)
     assert m.refresh() is not None  # going stale is a change the views must repaint
     assert m.is_stale("eps.BatteryVoltage")
-    assert cell(m, "eps.BatteryVoltage", m.STATE) == "STALE"
+    assert cell(m, "eps.BatteryVoltage", m.STATE) == "STALE 5 s"  # onboard seconds, after the delivery grace
     assert cell(m, "eps.BatteryVoltage", m.VALUE, BACKGROUND) == COLOURS["stale"]  # grey beats red
     assert cell(m, "eps.BatteryVoltage", m.NAME, FOREGROUND) == GREY_TEXT
     # A channel of a 10 s housekeeping packet is not stale after 6 s.
@@ -171,21 +172,22 @@ def test_command_history_follows_verification_to_completion_or_failure(clock):
     m = CommandHistoryModel(timeout_s=10.0, clock=clock)
     ok, bad, silent = (CommandHandle(n, None) for n in ("test.Ping", "node.SetMode", "cmdDisp.Noop"))
     for h in (ok, bad, silent):
+        h.mark_sent()
         m.add(h, "")
     assert [m.status(r) for r in range(3)] == ["SENT"] * 3
-    ok.stages.append(("acceptance", True))
+    ok.record(VerificationReport(Subtype.ACCEPTANCE_OK, None))
     m.update([ok])
     assert m.status(0) == "ACCEPTED"
-    ok.stages += [("start", True), ("completion", True)]
-    bad.stages += [("acceptance", True), ("start", False)]
-    bad.failure = (6, "guard: battery too low")
+    for h, sub in ((ok, Subtype.START_OK), (ok, Subtype.COMPLETION_OK), (bad, Subtype.ACCEPTANCE_OK)):
+        h.record(VerificationReport(sub, None))
+    bad.record(VerificationReport(Subtype.START_FAILED, None, failure=10, failure_data=b"guard: battery too low"))
     m.update([ok, bad])
     assert m.status(0) == "COMPLETED"
     assert m.status(1) == "FAILED (start)"
-    assert "guard: battery too low" in m.index(1, 4).data()
+    assert m.index(1, 4).data() == "WRONG_MODE: guard: battery too low"
     clock.advance(11.0)
     m.refresh()
-    assert m.status(2) == "NO REPORT"
+    assert m.status(2) == "TIMEOUT (acceptance)"
 
 
 def test_alarms_latch_until_acknowledged_and_come_back_from_the_shelf(dictionary, clock):
@@ -229,7 +231,7 @@ def test_a_table_sorted_by_value_follows_new_values_and_unsorted_rows_stay_put(d
     telemetry.apply_samples([Sample("eps.BatteryTemp", 500.0, T0 + 2)])
     telemetry.refresh()
     assert sorted(proxy.channel_names()) == sorted(names)  # the filter still holds
-    assert telemetry.value_text("eps.BatteryTemp") == "500 C"  # formatted when asked for
+    assert telemetry.value_text("eps.BatteryTemp") == "500.0 C"  # formatted when asked for
 
 
 def test_rows_are_formatted_when_shown_not_when_a_sample_arrives(dictionary, clock):

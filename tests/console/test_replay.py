@@ -115,7 +115,7 @@ def test_ctrl_r_records_what_the_link_receives(qtbot, dictionary, tmp_path):
     reader.start()
     reader.join()
     qtbot.waitUntil(lambda: w.rec_label.text() == "REC 40 frames")
-    qtbot.waitUntil(lambda: w.telemetry.value_text("eps.BusVoltage") == "24.875 V")
+    qtbot.waitUntil(lambda: w.telemetry.value_text("eps.BusVoltage") == "24.88 V")
     w.record_action.trigger()  # the toolbar and menu action, as a click would
     assert not w.recording and not w.rec_label.isVisible()
     assert "Recorded 40 frames" in w.statusBar().currentMessage()
@@ -157,14 +157,14 @@ def test_ctrl_o_switches_the_window_to_a_log_and_back_to_live(qtbot, dictionary,
     assert math.isinf(replay.speed)
     qtbot.waitUntil(replay.finished.is_set, timeout=10_000)
     ticks(qtbot, w)
-    assert w.telemetry.value_text("eps.BusVoltage") == f"{20 + (FRAMES - 1) / 8:g} V"
+    assert w.telemetry.value_text("eps.BusVoltage") == f"{20 + (FRAMES - 1) / 8:.2f} V"
     assert w.transport.position.text() == stamp(T_RX0 + (FRAMES - 1) * FRAME_S) + " · end of log"
     assert w.transport.slider.value() == w.transport.slider.maximum()
     assert w.transport.play_button.text() == "From the start"
     qtbot.keyClick(w, Qt.Key.Key_Space)  # at the end, play plays it again
     qtbot.waitUntil(lambda: replay.frames_replayed == 2 * FRAMES and replay.finished.is_set(), timeout=10_000)
     ticks(qtbot, w)
-    assert w.telemetry.value_text("eps.BusVoltage") == f"{20 + (FRAMES - 1) / 8:g} V"
+    assert w.telemetry.value_text("eps.BusVoltage") == f"{20 + (FRAMES - 1) / 8:.2f} V"
 
     qtbot.keyClick(w, Qt.Key.Key_R, CTRL)  # stopped from the replay
     assert not w.recording and not w.rec_label.isVisible() and not w.record_action.isEnabled()
@@ -221,7 +221,7 @@ def test_the_dictionary_note_is_shown_above_the_tabs(qtbot, dictionary, syntheti
     qtbot.addWidget(w)
     w.show()
     assert w.note_banner.isVisible() and "decoding with the log's own dictionary" in w.note_banner.text()
-    assert dictionary.hash not in w.note_banner.text() and dictionary.hash[:19] + "…" in w.note_banner.text()
+    assert dictionary.hash not in w.note_banner.text() and dictionary.hash[:23] + "…" in w.note_banner.text()
     assert w.note_banner.toolTip() == replay.dictionary_note  # the hashes in full
     replay.close()
 

@@ -55,7 +55,7 @@ def test_samples_from_the_reader_thread_reach_the_table_in_batches(qtbot, window
     t = threading.Thread(target=reader)
     t.start()
     t.join()
-    qtbot.waitUntil(lambda: window.telemetry.value_text("eps.BatteryVoltage") == "26.999 V")
+    qtbot.waitUntil(lambda: window.telemetry.value_text("eps.BatteryVoltage") == "27.00 V")
     assert window.telemetry.value_text("node.Mode") == "NOMINAL"
     assert len(repaints) <= window.bridge.flushes  # never more than one repaint per tick
     assert window.bridge.dropped == 0
@@ -65,16 +65,16 @@ def test_samples_from_the_reader_thread_reach_the_table_in_batches(qtbot, window
 def test_f5_pauses_the_display_and_resuming_catches_up(qtbot, window, fake):
     active(qtbot, window)
     fake.sample("power.Soc", 80.0)
-    qtbot.waitUntil(lambda: window.telemetry.value_text("power.Soc") == "80 %")
+    qtbot.waitUntil(lambda: window.telemetry.value_text("power.Soc") == "80.0 %")
     qtbot.keyClick(window, Qt.Key.Key_F5)
     assert window.paused
     fake.sample("power.Soc", 70.0)
     flushes = window.bridge.flushes
     qtbot.waitUntil(lambda: window.bridge.flushes >= flushes + 3)
-    assert window.telemetry.value_text("power.Soc") == "80 %"  # held, not shown...
+    assert window.telemetry.value_text("power.Soc") == "80.0 %"  # held, not shown...
     assert "1 held" in window.pause_label.text()
     qtbot.keyClick(window, Qt.Key.Key_F5)
-    qtbot.waitUntil(lambda: window.telemetry.value_text("power.Soc") == "70 %")  # ...nor lost
+    qtbot.waitUntil(lambda: window.telemetry.value_text("power.Soc") == "70.0 %")  # ...nor lost
     assert not window.paused
 
 

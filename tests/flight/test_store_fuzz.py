@@ -141,3 +141,22 @@ def test_a_damaged_schedule_keeps_the_good_activities_and_counts_the_rest(tmp_pa
         assert t.command("ReportAll").ok
         path.unlink(missing_ok=True)
     assert damaged > 100 and lost > 50
+
+
+def test_a_damaged_boot_count_restarts_the_count_and_keeps_the_file(tmp_path):
+    """boot.bin with its CRC fixed but holding no count (or one past the u16 channel) costs the
+    count, never the boot."""
+    from gridfree.flight.app.config import NodeConfig
+    from gridfree.flight.app.node import Node
+
+    rng = random.Random(77)
+    for body in (b"70000", b"-3", b"\xff\xfe", b"1e9", bytes(rng.randrange(256) for _ in range(12))):
+        state = tmp_path / f"s{rng.randrange(1 << 30)}"
+        state.mkdir()
+        AtomicRecordFile(state / "boot.bin").save(body)
+        node = Node(NodeConfig(state_dir=state, clock="lockstep"))
+        try:
+            assert node.telemetry.read("node.BootCount") == 1
+            assert AtomicRecordFile(state / "boot.bin.damaged").load() == body
+        finally:
+            node.stop()
