@@ -89,8 +89,9 @@ def demo_scenario(hours: float, continuation: demodir.Continuation | None) -> di
         done_h = continuation.elapsed_s / 3600
         doc["start"] = datetime.fromtimestamp(continuation.end_unix_s, timezone.utc).isoformat()
         doc["initial_soc"] = continuation.soc
+        # As Session sends them: a command is gone once its at_s <= the elapsed time.
         doc["command"] = SETUP + [dict(c, at_h=max(SETUP_AT_H, c["at_h"] - done_h)) for c in JOBS
-                                  if c["at_h"] >= done_h]
+                                  if float(c["at_h"]) * 3600.0 > continuation.elapsed_s]
     return doc
 
 
