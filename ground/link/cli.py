@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import shutil
 import sys
 import threading
 
@@ -90,12 +91,12 @@ def run_tm(argv: list[str]) -> int:
 
     d = load_or_exit(a.dict)
     wanted = channels_or_exit(d, a.channels)
-    transfers = directory_or_exit(a.transfers, "--transfers") if a.transfers else None
-    record = directory_or_exit(a.record, "--record") if a.record else None
+    transfers, made = directory_or_exit(a.transfers, "--transfers") if a.transfers else (None, None)
+    record, made_too = directory_or_exit(a.record, "--record") if a.record else (None, None)
     done = threading.Event()
     g = GroundClient(a.link, d, apid=a.apid)
     # Everything subscribes before the link opens, so the first frames are printed and kept too.
-    g.subscribe(printer(d, wanted))
+    g.subscribe(printer(d, wanted, on_closed=done.set))
     if transfers is not None:
         g.subscribe(transfer_saver(transfers))
     recorder = None
@@ -108,9 +109,12 @@ def run_tm(argv: list[str]) -> int:
             raise CliError(f"--record {a.record}: cannot record there: {exc}") from None
     try:
         connect_or_exit(g)
-    except CliError:
+    except CliError:  # nobody there: take back the directories made for this run
         if recorder is not None:
             recorder.close()
+        for directory in (made, made_too):
+            if directory is not None:
+                shutil.rmtree(directory, ignore_errors=True)
         raise
     try:
         done.wait(a.seconds)

@@ -4,6 +4,8 @@ Subscribers for any `TelemetrySource`, so a live link and a replayed log print t
 """
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 from gridfree.ground.link.dictfile import DictionaryFileError, load_dictionary
@@ -36,16 +38,30 @@ def channel_filter(d: Dictionary, text: str) -> set[str]:
     return wanted
 
 
-def printer(d: Dictionary, wanted: set[str]):
+def printer(d: Dictionary, wanted: set[str], on_closed=None):
     """A subscriber printing samples and events one per line, the same for a link and a replay;
-    values in the channel's dictionary format, as the console shows them."""
+    values in the channel's dictionary format, as the console shows them. When stdout's reader
+    goes away (`gridfree tm | head`), `on_closed` is called once and nothing more is printed."""
+    closed = []
+
+    def say(text: str) -> None:
+        if closed:
+            return
+        try:
+            print(text, flush=True)
+        except BrokenPipeError:
+            closed.append(True)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+            if on_closed is not None:
+                on_closed()
+
     def show(kind, item):
         if kind == "sample" and (not wanted or item.channel in wanted):
             ch = d.channel_by_name[item.channel]
-            print(f"{stamp(item.time_s)} {item.channel} = {value_text(ch, item.value)}", flush=True)
+            say(f"{stamp(item.time_s)} {item.channel} = {value_text(ch, item.value)}")
         elif kind == "event":
             sev = item.severity.name if item.severity is not None else "?"
-            print(f"{stamp(item.time_s)} EVENT {sev} {item.text}", flush=True)
+            say(f"{stamp(item.time_s)} EVENT {sev} {item.text}")
     return show
 
 
@@ -84,16 +100,23 @@ def channels_or_exit(d: Dictionary, text: str) -> set[str]:
         raise CliError(str(exc), EXIT_USAGE) from None
 
 
-def directory_or_exit(path: str, option: str) -> Path:
-    """`path` as a directory to write into (made if missing), or CliError if it cannot be one."""
+def directory_or_exit(path: str, option: str) -> tuple[Path, Path | None]:
+    """`path` as a directory to write into, made if missing, and the topmost directory this made
+    (None if it was there), so a command that then fails can take back what it made; CliError if
+    `path` cannot be a directory."""
     where = Path(path)
     if where.exists() and not where.is_dir():
         raise CliError(f"{option} {path}: is a file, not a directory; give a directory to write into", EXIT_USAGE)
+    made = None
+    for parent in (where, *where.parents):
+        if parent.exists():
+            break
+        made = parent
     try:
         where.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise CliError(f"{option} {path}: cannot make this directory: {exc.strerror}", EXIT_USAGE) from None
-    return where
+    return where, made
 
 
 def connect_or_exit(client) -> None:

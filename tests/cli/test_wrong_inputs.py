@@ -200,3 +200,10 @@ def test_export_takes_its_format_from_the_file_name(world):
     assert proc.returncode == 0, proc.stderr
     with np.load(out) as npz:  # a zip numpy reads, not CSV text under an .npz name
         assert npz.files == []
+
+
+def test_tm_to_a_node_that_is_not_there_leaves_no_directories_behind(world):
+    record, transfers = Path(world["tmp"]) / "new" / "rec", Path(world["tmp"]) / "saved"
+    proc = gridfree(["tm", "--link", world["nobody"], "--record", str(record), "--transfers", str(transfers)], world)
+    assert proc.returncode == 1 and "connection refused" in proc.stderr.lower()
+    assert not (Path(world["tmp"]) / "new").exists() and not transfers.exists()
