@@ -145,6 +145,12 @@ class Session:
     def done(self) -> bool:
         return self.k >= self.steps
 
+    def _node_heard(self) -> bool:
+        """Commands wait for the node's first battery housekeeping, as an operator commands a node
+        they can see: before it, the node has not read its battery and could only refuse NOMINAL."""
+        soc = self.ground.value("power.Soc")
+        return soc is not None and soc == soc
+
     def step(self) -> None:
         """One lockstep step: faults and commands that fall due, the truth, then the node."""
         s, truth, board, seen = self.scenario, self.truth, self.board, self.seen
@@ -160,7 +166,7 @@ class Session:
             self._ending.remove(due)
             with board.lock:
                 due[1].clear(self.rig)
-        while self._commands and self._commands[0].at_s <= elapsed:
+        while self._commands and self._commands[0].at_s <= elapsed and self._node_heard():
             c = self._commands.pop(0)
             seen.commands.append((c, self.ground.send(c.name, **c.args)))
         with board.lock:
