@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from datetime import datetime, timezone
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, Qt, QTimer
@@ -19,6 +18,7 @@ from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QHeaderView, QLabel, QPla
 
 from gridfree.ground.console.models import ColumnsModel
 from gridfree.ground.link.commands import failure_name
+from gridfree.protocols.dictionary import utc_text, value_text
 from gridfree.ground.link.source import TelemetrySource
 from gridfree.protocols.dictionary import Dictionary
 from gridfree.protocols.pus import PusTm
@@ -62,15 +62,14 @@ def decoded_fields(d: Dictionary, raw: bytes) -> list[tuple[str, str]]:
         return [("error", str(exc))]
     out = [("APID", str(tm.apid)), ("sequence count", str(tm.seq_count)),
            ("service/subtype", f"{tm.service}/{tm.subtype}"), ("message counter", str(tm.msg_counter)),
-           ("time", datetime.fromtimestamp(tm.time.to_unix(), timezone.utc).isoformat(timespec="microseconds")),
+           ("time", utc_text(tm.time.to_unix())),
            ("application data", f"{len(tm.app_data)} octets")]
     try:
         if (tm.service, tm.subtype) == (3, 25):
             report = pus3.HkReport.unpack(tm.app_data)
             out.append(("SID", str(report.sid)))
             for name, value in d.decode_hk(report.sid, report.values).items():
-                unit = d.channel_by_name[name].unit
-                out.append((name, f"{value} {unit}".rstrip()))
+                out.append((name, value_text(d.channel_by_name[name], value)))
         elif tm.service == 5 and tm.subtype <= 4:
             report = pus5.EventReport.unpack(tm.subtype, tm.app_data)
             ev = d.event_by_id.get(report.event_id)
@@ -122,8 +121,7 @@ class PacketModel(ColumnsModel):
     def cells(self, r) -> tuple[str, ...]:
         """The texts of a packet's row. Made on demand: naming a packet means decoding it, and
         a busy link brings far more packets than anyone scrolls through."""
-        t = datetime.fromtimestamp(r.time_s, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-        return t, str(r.apid), describe(self.dictionary, r), str(r.seq_count), str(len(r.raw))
+        return utc_text(r.time_s), str(r.apid), describe(self.dictionary, r), str(r.seq_count), str(len(r.raw))
 
     def append(self, records: list) -> None:
         records = records[-self.keep:]

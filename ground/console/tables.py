@@ -1,8 +1,7 @@
 """The table widgets around the models: what the operator filters, sorts, drags and clicks.
 
 Column widths are set once, never resized to contents on a tick (that would relayout the whole
-table ten times a second). Logs scroll to their newest row only when the operator was already
-looking at the bottom, so reading back through history is not yanked away by new events.
+table ten times a second). The event log and command history views are in logviews.py.
 """
 from __future__ import annotations
 
@@ -11,7 +10,6 @@ from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
                                QMenu, QTableView, QVBoxLayout, QWidget)
 
-from gridfree.ground.console.logmodels import CommandHistoryModel, EventModel
 from gridfree.ground.console.models import NAME_ROLE
 from gridfree.ground.console.telemetrymodel import ChannelFilterProxy, TelemetryModel
 from gridfree.protocols.dictionary import Severity
@@ -36,22 +34,6 @@ def _table(model, widths: list[int]) -> QTableView:
     for col, width in enumerate(widths):
         view.setColumnWidth(col, width)
     return view
-
-
-def _follow_newest(view: QTableView, model) -> None:
-    """Scroll to new rows only if the view was at the bottom when they arrived."""
-    bar = view.verticalScrollBar()
-    at_bottom = [True]
-
-    def before(*_):
-        at_bottom[0] = bar.value() >= bar.maximum() - 2
-
-    def after(*_):
-        if at_bottom[0]:
-            view.scrollToBottom()
-
-    model.rowsAboutToBeInserted.connect(before)
-    model.rowsInserted.connect(after)
 
 
 class TelemetryTable(QWidget):
@@ -148,36 +130,3 @@ class SeverityFilter(QSortFilterProxyModel):
     def filterAcceptsRow(self, source_row, source_parent):
         sev = self.sourceModel().severity(source_row)
         return sev is None or sev >= self.minimum
-
-
-class EventLog(QWidget):
-    def __init__(self, model: EventModel, parent=None):
-        super().__init__(parent)
-        self.model = model
-        self.proxy = SeverityFilter(self)
-        self.proxy.setSourceModel(model)
-        self.minimum = QComboBox()
-        for sev in Severity:
-            self.minimum.addItem(f"{sev.name} and above", sev)
-        self.minimum.currentIndexChanged.connect(lambda _: self.proxy.set_minimum(self.minimum.currentData()))
-        self.view = _table(self.proxy, [210, 100, 190])
-        _follow_newest(self.view, self.proxy)
-        bar = QHBoxLayout()
-        bar.addWidget(QLabel("Show"))
-        bar.addWidget(self.minimum)
-        bar.addStretch(1)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addLayout(bar)
-        layout.addWidget(self.view, 1)
-
-
-class HistoryTable(QWidget):
-    def __init__(self, model: CommandHistoryModel, parent=None):
-        super().__init__(parent)
-        self.model = model
-        self.view = _table(model, [210, 150, 200, 110])
-        _follow_newest(self.view, model)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.view)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from gridfree.protocols.dictionary import Channel
+from gridfree.protocols.dictionary import Channel, utc_text
 
 
 def is_absolute_time(ch: Channel) -> bool:
@@ -12,9 +12,7 @@ def is_absolute_time(ch: Channel) -> bool:
     return ch.time_scale == "UTC"
 
 
-def stamp(t: float) -> str:
-    """Unix seconds as 2026-03-20T12:00:00.000Z."""
-    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+stamp = utc_text  # unix seconds as 2026-03-20T12:00:00.000Z, as the dictionary shows it
 
 
 def parse_time(text: str) -> float:
