@@ -11,6 +11,8 @@ knows what it last confirmed switched (the power budget counts the loads that ar
 """
 from __future__ import annotations
 
+import math
+
 from types import MappingProxyType
 
 from gridfree.flight.core.component import CommandFailed, Component
@@ -73,9 +75,10 @@ class EpsComponent(Component):
     def _read(self, quantities) -> int:
         absent = 0
         for q, value in self._board.read_many(quantities).items():
-            if value is None:
+            if value is None:  # a stale value must not pass for a fresh one, on board or below
                 absent += 1
-                self._readings.pop(q, None)  # a stale value must not pass for a fresh one
+                self._readings.pop(q, None)
+                self.tlm(CHANNEL[q], math.nan)
                 continue
             self._readings[q] = value
             self.tlm(CHANNEL[q], value)

@@ -129,3 +129,27 @@ def test_drivers_are_opened_by_name_and_an_unknown_one_lists_the_known():
     assert isinstance(open_board("none"), AbsentBoard)
     with pytest.raises(UnknownDriver, match="known: linux, none, rig"):
         open_board("can")
+
+
+def test_a_sensor_that_stops_answering_reads_nan_not_its_last_value():
+    """Housekeeping keeps flowing while a sensor is silent: the channel must not carry its last
+    good value with a fresh time stamp, or the ground would show a dead sensor as alive."""
+    import math
+
+    from gridfree.flight.core.tester import ComponentTester
+    from gridfree.flight.hardware.interfaces import AbsentBoard
+
+    class Flaky(AbsentBoard):
+        answering = True
+
+        def read(self, q):
+            return 3.5 if self.answering else None
+
+    board = Flaky()
+    eps = ComponentTester(EpsComponent("eps", 0x0300, board=board), t0=1000.0)
+    eps.run("slow", 1000.0)
+    assert eps.tlm("BatteryTemp") == 3.5
+    board.answering = False
+    eps.run("slow", 1001.0)
+    assert math.isnan(eps.tlm("BatteryTemp")) and eps.tlm("Absent") == len(SLOW)
+    assert eps.sent("readingsOut")[-1].get(Quantity.BATTERY_TEMP_C) is None
