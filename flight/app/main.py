@@ -64,6 +64,8 @@ def run_node(config: str, reset_cause: str, heartbeat_fd: int | None) -> int:
     except LinkError as exc:
         print(f"gridfree node: {cfg.raw.source if cfg.raw else config}: [radio] url: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    if heartbeat_fd is not None:
+        heartbeat()  # booted: the supervisor's boot grace ends before anyone hears of this node
     where = getattr(link, "local_address", None)
     shown = f"tcp://{where[0]}:{where[1]}" if where and node.radio.url.startswith("tcp") else node.radio.url
     print(f"gridfree node {cfg.name}: APID {cfg.apid}, radio on {shown}, dictionary {node.dictionary.hash}",
