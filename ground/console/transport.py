@@ -61,7 +61,7 @@ class TransportBar(QWidget):
         self.position.setObjectName("replayPosition")
         self.position.setToolTip("Receive time (UTC) of the last frame replayed")
         self.position.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        widest = "2026-01-01T00:00:00.000Z · end of log"
+        widest = "received 2026-01-01T00:00:00.000Z · end of log"
         self.position.setMinimumWidth(self.position.fontMetrics().horizontalAdvance(widest) + 8)
         self.ends = QLabel("")
         self.ends.setStyleSheet("color: #555;")
@@ -84,7 +84,7 @@ class TransportBar(QWidget):
         self.span = replay.span()
         self.slider.setEnabled(self.span is not None and self.span[1] > self.span[0])
         self.ends.setText("" if self.span is None else
-                          f"log {stamp(self.span[0])[11:19]} to {stamp(self.span[1])[11:19]} UTC")
+                          f"log received {stamp(self.span[0])[11:19]} to {stamp(self.span[1])[11:19]} UTC")
         speed = replay.speed
         i = self.speed.findData(speed)
         if i < 0:
@@ -162,7 +162,7 @@ class TransportBar(QWidget):
         if position is None:
             text = "not started" if not finished else "nothing in range"
         else:
-            text = stamp(position) + (" · end of log" if finished else " · paused" if paused else "")
+            text = "received " + stamp(position) + (" · end of log" if finished else " · paused" if paused else "")
         self.position.setText(text)
         if position is not None and not self.slider.isSliderDown():
             self.slider.blockSignals(True)

@@ -158,7 +158,7 @@ def test_ctrl_o_switches_the_window_to_a_log_and_back_to_live(qtbot, dictionary,
     qtbot.waitUntil(replay.finished.is_set, timeout=10_000)
     ticks(qtbot, w)
     assert w.telemetry.value_text("eps.BusVoltage") == f"{20 + (FRAMES - 1) / 8:.2f} V"
-    assert w.transport.position.text() == stamp(T_RX0 + (FRAMES - 1) * FRAME_S) + " · end of log"
+    assert w.transport.position.text() == "received " + stamp(T_RX0 + (FRAMES - 1) * FRAME_S) + " · end of log"
     assert w.transport.slider.value() == w.transport.slider.maximum()
     assert w.transport.play_button.text() == "From the start"
     qtbot.keyClick(w, Qt.Key.Key_Space)  # at the end, play plays it again
@@ -205,7 +205,7 @@ def test_seeking_while_paused_shows_the_frame_there(qtbot, dictionary, synthetic
         # A clean display from the seek on: frame 50 is node.Health, so eps.Power is not known yet.
         assert w.telemetry.value_text("node.UptimeS").startswith("50")
         assert w.telemetry.value_text("eps.BusVoltage") == ""
-        assert w.transport.position.text() == stamp(replay.position) + " · paused"
+        assert w.transport.position.text() == "received " + stamp(replay.position) + " · paused"
         assert w.transport.slider.value() == round(w.transport.slider.maximum() * 50 / (FRAMES - 1))
     finally:
         w.close()
@@ -299,7 +299,7 @@ def test_a_replayed_log_shows_what_the_live_console_showed(qtbot, node, dictiona
         held, frames = replay.position, replay.frames_replayed
         ticks(qtbot, r, 25)  # 2.5 s at 1x: two or three frames' worth
         assert replay.position == held and replay.frames_replayed == frames
-        assert r.transport.position.text() == stamp(held) + " · paused"
+        assert r.transport.position.text() == "received " + stamp(held) + " · paused"
         r.transport.step_button.click()
         qtbot.waitUntil(lambda: replay.frames_replayed == frames + 1)
         assert replay.paused and replay.position >= held
