@@ -52,7 +52,10 @@ class Job:
     def from_json(cls, entry: dict) -> "Job":
         """KeyError, TypeError or ValueError for anything that is not a job as `to_json` writes it
         (a record from before tries and restarts were kept has them at 0)."""
+        if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in entry["spec"].values()):
+            raise TypeError(f"job spec {entry['spec']!r:.80} holds a value that is not a finite number")
         spec = JobSpec(**{**entry["spec"], "kind": Kind(entry["spec"]["kind"])})
+        spec.check()  # the ranges a TC is held to: a stored size must not become an allocation
         job = cls(spec, int(entry["priority"]), float(entry["deadline"]), int(entry["done"]),
                   float(entry["energy_Wh"]), int(entry.get("tries", 0)), int(entry.get("restarts", 0)))
         if not 0 <= job.done <= spec.chunks or job.energy_Wh < 0 or not math.isfinite(job.energy_Wh):
