@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QInputDialog, QLa
 from gridfree.ground.alarms.machine import AlarmState
 from gridfree.ground.alarms.shelving import AlarmActionError
 from gridfree.ground.console.alarms import AlarmModel
-from gridfree.ground.console.models import NAME_ROLE
+from gridfree.ground.console.models import NAME_ROLE, names_for_menu
 from gridfree.ground.console.style import BADGE
 from gridfree.ground.console.tables import _table
 
@@ -119,13 +119,9 @@ class AlarmPanel(QWidget):
         return menu
 
     def _menu(self, pos) -> None:
-        names = self.selected()
-        if not names:
-            index = self.view.indexAt(pos)
-            if not index.isValid():
-                return
-            names = [index.data(NAME_ROLE)]
-        self.context_menu(names).exec(self.view.viewport().mapToGlobal(pos))
+        names = names_for_menu(self.view, pos, self.selected())
+        if names:
+            self.context_menu(names).exec(self.view.viewport().mapToGlobal(pos))
 
     # ---- actions --------------------------------------------------------------------------------------
     def selected(self) -> list[str]:

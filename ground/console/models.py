@@ -98,3 +98,12 @@ class ColumnsModel(QAbstractTableModel):
         if orientation == Qt.Orientation.Horizontal and role == DISPLAY and 0 <= section < len(self.COLUMNS):
             return self.COLUMNS[section]
         return None
+
+
+def names_for_menu(view, pos, selected: list[str]) -> list[str]:
+    """The channels a right-click at `pos` is about: the selected rows, or else the row under the
+    pointer (none when it is on empty space)."""
+    if selected:
+        return selected
+    index = view.indexAt(pos)
+    return [index.data(NAME_ROLE)] if index.isValid() else []

@@ -10,7 +10,7 @@ from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
                                QMenu, QTableView, QVBoxLayout, QWidget)
 
-from gridfree.ground.console.models import NAME_ROLE
+from gridfree.ground.console.models import NAME_ROLE, names_for_menu
 from gridfree.ground.console.telemetrymodel import ChannelFilterProxy, TelemetryModel
 from gridfree.protocols.dictionary import Severity
 
@@ -108,13 +108,9 @@ class TelemetryTable(QWidget):
         return menu
 
     def _menu(self, pos):
-        names = self.selected_channels()
-        if not names:
-            index = self.view.indexAt(pos)
-            if not index.isValid():
-                return
-            names = [index.data(NAME_ROLE)]
-        self.context_menu(names).exec(self.view.viewport().mapToGlobal(pos))
+        names = names_for_menu(self.view, pos, self.selected_channels())
+        if names:
+            self.context_menu(names).exec(self.view.viewport().mapToGlobal(pos))
 
 
 class SeverityFilter(QSortFilterProxyModel):

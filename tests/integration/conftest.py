@@ -39,6 +39,17 @@ match = {{ pmon_id = 1 }}
 """
 
 
+def stop_group(proc: subprocess.Popen) -> None:
+    """SIGTERM to a node started in its own session (and its children), SIGKILL if it lingers."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -81,13 +92,7 @@ class NodeProcess:
             return self._changed.wait_for(lambda: self.banners >= n, timeout_s)
 
     def stop(self):
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
+        stop_group(self.proc)
         self.proc.stdout.close()
         self.proc.stderr.close()
 

@@ -2,8 +2,6 @@
 and replugged at the same path, whose EPS line is unplugged and replugged the same way, and
 whose TCP radio keeps its ground station when a second one connects. After each, the node
 answers a ping again and its telemetry counts the return."""
-import os
-import signal
 import subprocess
 import sys
 import textwrap
@@ -18,7 +16,7 @@ from gridfree.ground.link.announce import read_announcement
 from gridfree.ground.link.client import GroundClient
 from gridfree.protocols.links import open_link
 from gridfree.protocols.links.ptypair import PtyPair
-from tests.integration.conftest import NodeProcess
+from tests.integration.conftest import NodeProcess, stop_group
 
 EPOCH = 1_774_018_000.0
 UNPLUGGED_S = 0.8  # long enough for both ends to see the line gone and retry a few times
@@ -50,13 +48,7 @@ class SerialRadioNode:
         self.addresses = read_announcement(self.proc.stdout)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
+        stop_group(self.proc)
         self.proc.stdout.close()
         self.stderr.close()
 
