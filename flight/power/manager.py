@@ -237,7 +237,6 @@ class PowerManager(Component):
             return f"battery {volts:.2f} V too close to the under-voltage threshold"
         return None
 
-    # ---- every fast tick -----------------------------------------------------------------------
     def fast(self, t: float) -> None:
         dt_s = t - self._last_fast_s if self._last_fast_s is not None else 0.0
         self._last_fast_s = t
@@ -352,7 +351,6 @@ class PowerManager(Component):
             self._switch(Switch.PAYLOAD, False)
             self.log("LoadShed", reason=reason[:40])
 
-    # ---- 1 Hz ------------------------------------------------------------------------------------
     def slow(self, t: float) -> None:
         if self._initialised:
             self._manage(t)
