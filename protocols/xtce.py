@@ -42,8 +42,30 @@ def _type_name(owner: str) -> str:
     return xtce_name(owner) + "_Type"
 
 
+_SPEC = re.compile(r"^(?P<zero>0?)(?P<width>\d*)(?:\.(?P<precision>\d+))?(?P<kind>[dfxXob]?)$")
+_RADIX = {"x": "Hexadecimal", "X": "Hexadecimal", "o": "Octal", "b": "Binary"}
+
+
+def _number_format(spec: str) -> dict | None:
+    """A channel's display format as XTCE NumberFormat attributes (radix, zero-padded width,
+    fraction digits); None for a spec XTCE cannot say, which then shows as the tool likes."""
+    m = _SPEC.match(spec or "")
+    if m is None or not spec:
+        return None
+    attrs: dict = {}
+    if m["kind"] in _RADIX:
+        attrs["numberBase"] = _RADIX[m["kind"]]
+    if m["zero"] and m["width"]:
+        attrs["minimumIntegerDigits"] = int(m["width"])
+    if m["precision"] is not None and m["kind"] in ("f", ""):
+        attrs["minimumFractionDigits"] = attrs["maximumFractionDigits"] = int(m["precision"])
+    elif m["kind"] in ("d", "x", "X", "o", "b"):
+        attrs["maximumFractionDigits"] = 0
+    return attrs or None
+
+
 def _add_type(type_set, kind: str, name: str, wire: str, unit: str = "", enum: dict | None = None,
-              limits=None, vmin=None, vmax=None) -> None:
+              limits=None, vmin=None, vmax=None, number_format: str | None = None) -> None:
     """One ParameterType or ArgumentType element (`kind` is 'Parameter' or 'Argument')."""
     wt = wire_type(wire)
     if enum:
@@ -77,6 +99,9 @@ def _add_type(type_set, kind: str, name: str, wire: str, unit: str = "", enum: d
     else:
         enc = _sub(t, "BinaryDataEncoding")
         _sub(_sub(enc, "SizeInBits"), "FixedValue").text = str(wt.bits)
+    shown = _number_format(number_format) if wt.kind in ("uint", "int", "float") else None
+    if shown:
+        _sub(_sub(t, "ToString"), "NumberFormat", **shown)
     if limits is not None and wt.kind in ("uint", "int", "float"):
         alarm = _sub(_sub(t, "DefaultAlarm"), "StaticAlarmRanges")
         if limits.yellow_low is not None or limits.yellow_high is not None:
@@ -125,7 +150,8 @@ def to_xtce(d: Dictionary, name: str = "gridfree", tm_apid: int | None = None) -
     _header_parameters(ptypes, params, _HEADER_BITS + _PUS_TM_BITS + [("PUS_HK_SID", 16), ("PUS_PEC", 16)])
     for c in sorted(d.channels, key=lambda c: c.id):
         tname = _type_name(c.name)
-        _add_type(ptypes, "Parameter", tname, c.type, c.unit, c.enum, c.limits)
+        _add_type(ptypes, "Parameter", tname, c.type, c.unit, c.enum, c.limits,
+                  number_format=None if c.enum else c.display_format)
         p = _sub(params, "Parameter", name=xtce_name(c.name), parameterTypeRef=tname, shortDescription=c.description or None)
         _sub(p, "ParameterProperties", dataSource="telemetered")
 

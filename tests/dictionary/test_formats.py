@@ -74,3 +74,25 @@ def test_a_version_1_file_loads_with_default_formats_and_its_own_hash():
     assert loaded.hash == old.hash == json.loads(text)["hash"]  # the hash logs were recorded under
     assert value_text(loaded.channel_by_name["eps.BusVoltage"], 7.0) == "7.00 V"
     assert loaded.hash != dictionary(Channel(1, "eps.BusVoltage", "f32", "V")).hash  # v2 content differs
+
+
+def test_the_xtce_export_carries_each_channels_format_as_a_number_format():
+    """A mission-control system reading our XTCE shows the hash in hex at full width and the SOC
+    with one decimal, as the console does; the schema test validates the document."""
+    import xml.etree.ElementTree as ET
+
+    from gridfree.protocols.xtce import to_xtce, xtce_name
+
+    ns = {"x": "http://www.omg.org/spec/XTCE/20180204"}
+    root = ET.fromstring(to_xtce(dictionary()))
+
+    def number_format(channel):
+        t = root.find(f".//x:ParameterTypeSet/*[@name='{xtce_name(channel)}_Type']", ns)
+        f = t.find("x:ToString/x:NumberFormat", ns)
+        return None if f is None else f.attrib
+
+    assert number_format("node.Hash") == {"numberBase": "Hexadecimal", "minimumIntegerDigits": "16",
+                                          "maximumFractionDigits": "0"}
+    assert number_format("power.Soc") == {"minimumFractionDigits": "1", "maximumFractionDigits": "1"}
+    assert number_format("power.Ratio") == {"minimumFractionDigits": "4", "maximumFractionDigits": "4"}
+    assert number_format("eps.Mode") is None  # an enumeration shows its labels
