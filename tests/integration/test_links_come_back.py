@@ -68,8 +68,10 @@ def test_a_radio_pty_unplugged_and_replugged_at_its_path_is_heard_again(tmp_path
         assert node.proc.poll() is None, "the node must keep running with its radio unplugged"
         pair = PtyPair(links=(node_end, ground_end)).start()  # replugged: new ptys, same paths
         assert g.wait_connected(10), g.link_problem
+        # Heard again first (its housekeeping says it reopened, after up to 5 s of backoff), then
+        # commanded: a ping sent before the node's end is open may be lost with the old pty.
+        assert g.wait_until(lambda: (g.value("radio.Reopens") or 0) >= 1, 20), "no housekeeping after the replug"
         assert g.send("test.Ping").wait(10).completed, "the node is deaf after its radio came back"
-        assert g.wait_until(lambda: (g.value("radio.Reopens") or 0) >= 1, 10)
         assert g.value("radio.LinkLosses") >= 1 and g.value("radio.LinkUp") is True
         assert g.wait_until(lambda: "radio.LinkRestored" in event_names(g), 10)
         assert g.link.stats.reconnects >= 1  # the ground's own end came back too
