@@ -22,8 +22,8 @@ from gridfree.ground.console.models import (BACKGROUND, COLOURS, DISPLAY, FONT, 
 from gridfree.ground.link.utc import stamp
 from gridfree.protocols.dictionary import Dictionary
 
-#: INVALID's own colour: neither a limit colour nor the grey of old data.
-INVALID_COLOUR = QColor("#d7c8ee")
+#: INVALID's own colour, the telemetry table's: neither a limit colour nor the grey of old data.
+INVALID_COLOUR = COLOURS["invalid"]
 OUT_OF_SERVICE_COLOUR = QColor("#e8e8e8")
 
 STATUS_TEXT = {

@@ -31,9 +31,10 @@ COLOURS = {
     "yellow": QColor("#fde68a"),
     "red": QColor("#f28b82"),
     "stale": QColor("#d9d9d9"),
+    "invalid": QColor("#d7c8ee"),  # no measurement: neither a limit colour nor old data's grey
 }
 GREY_TEXT = QColor("#7a7a7a")
-SEVERITY_ORDER = {"green": 0, "yellow": 1, "red": 2}
+SEVERITY_ORDER = {"invalid": -1, "green": 0, "yellow": 1, "red": 2}
 
 
 # ---- formatting ---------------------------------------------------------------------------------
@@ -53,11 +54,13 @@ def format_value(ch: Channel, value: Any) -> tuple[str, str]:
 
 
 def limit_state(ch: Channel, value: Any) -> str | None:
-    """'green', 'yellow' or 'red' for a channel with limits, None for one without."""
+    """'green', 'yellow' or 'red' for a channel with limits, None for one without; 'invalid' for
+    a limit-checked reading that is not a number (a sensor the node could not read): shown as
+    such, never as a limit violation (ISA-18.2: bad data is not an alarm, ground/alarms/)."""
     if ch.limits is None or isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    if isinstance(value, float) and math.isnan(value):
-        return "red"  # a limit-checked reading that is not a number is never nominal
+    if isinstance(value, float) and not math.isfinite(value):
+        return "invalid"
     return ch.limits.state(value)
 
 

@@ -96,7 +96,7 @@ def test_missing_data_shows_invalid_with_its_own_cue_and_raises_no_alarm(model):
     fade = texts(model, "power.CapacityFadePct")
     assert fade == ["power.CapacityFadePct", "? INVALID", "", "no reading", "", "no alarm", "", ""]
     assert cell(model, "power.CapacityFadePct", M.CONDITION, Qt.ItemDataRole.BackgroundRole) == INVALID_COLOUR
-    assert INVALID_COLOUR not in COLOURS.values()
+    assert INVALID_COLOUR not in (COLOURS["green"], COLOURS["yellow"], COLOURS["red"], COLOURS["stale"])
     assert cell(model, "power.CapacityFadePct", M.CONDITION, Qt.ItemDataRole.FontRole).italic()
     assert "no measurement (NaN); not a limit alarm" in cell(model, "power.CapacityFadePct", 0, Qt.ItemDataRole.ToolTipRole)
     assert model.summary() == f"0 to acknowledge · {len(limited)} invalid"

@@ -2,6 +2,8 @@
 and cheap to keep current."""
 from __future__ import annotations
 
+import math
+
 import pytest
 from PySide6.QtCore import Qt
 
@@ -71,6 +73,16 @@ def test_values_out_of_limits_get_the_limit_colour(dictionary, clock, value, sta
     assert cell(m, "eps.BatteryVoltage", m.VALUE) == f"{value:.2f} V"
     assert cell(m, "eps.BatteryVoltage", m.VALUE, BACKGROUND) == COLOURS[state]
     assert cell(m, "eps.BatteryVoltage", m.STATE) == state.upper()
+
+
+def test_a_missing_reading_is_invalid_not_a_limit_violation(dictionary, clock):
+    """NaN is the node saying it could not measure: its own state and colour, never RED."""
+    m = TelemetryModel(dictionary, clock=clock)
+    m.apply_samples([Sample("eps.BatteryVoltage", math.nan, T0)])
+    m.refresh()
+    assert cell(m, "eps.BatteryVoltage", m.VALUE) == "no value"
+    assert cell(m, "eps.BatteryVoltage", m.STATE) == "INVALID"
+    assert cell(m, "eps.BatteryVoltage", m.VALUE, BACKGROUND) == COLOURS["invalid"] != COLOURS["red"]
 
 
 def test_channels_without_limits_enums_and_times_read_as_an_operator_expects(dictionary, clock):
