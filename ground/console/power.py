@@ -19,6 +19,7 @@ derived from those two, with the node's net energy forecast written under each o
 from __future__ import annotations
 
 import math
+import time
 from collections import deque
 from dataclasses import dataclass
 
@@ -32,6 +33,8 @@ from gridfree.ground.console.plots import SeriesStore, light_grid
 from gridfree.ground.console.staleness import OnboardClock
 from gridfree.ground.console.widgets import Lamp, LatestValues, Readout
 from gridfree.protocols.dictionary import Dictionary, number_text, value_text
+
+SOC_REDRAW_S = 0.5  # the SOC history's redraw interval, wall time
 
 READOUTS = [  # (channel, title)
     ("node.Mode", "Mode"),
@@ -231,7 +234,7 @@ class PowerView(QWidget):
         self.soc_plot.addItem(self._hi)
         self.soc_plot.addItem(self._lo)
         self.soc_plot.addItem(pg.FillBetweenItem(self._lo, self._hi, brush=pg.mkBrush(144, 202, 249, 90)))
-        self._drawn = -1
+        self._drawn, self._drawn_at = -1, -math.inf
 
         layout = QVBoxLayout(self)
         layout.addLayout(grid)
@@ -288,10 +291,14 @@ class PowerView(QWidget):
         self.timeline_caption.setText(self.timeline.caption())
 
     def _draw_soc(self) -> None:
+        """At most SOC_REDRAW_S apart in wall time: the whole history and its band are set again
+        each time, and a fast replay or demo brings a new point many times a second; redrawing
+        each one held the GUI thread (and the GIL the rig's threads share) for nothing a person sees."""
         soc = self.store.buffers.get("power.Soc")
-        if soc is None or soc.version == self._drawn:
+        now = time.monotonic()
+        if soc is None or soc.version == self._drawn or now - self._drawn_at < SOC_REDRAW_S:
             return
-        self._drawn = soc.version
+        self._drawn, self._drawn_at = soc.version, now
         t, s = soc.arrays()
         ok = np.isfinite(s)  # no estimate yet (NaN) is a gap, not a point far off the scale
         t, s = t[ok], s[ok]
