@@ -50,7 +50,8 @@ class Dispatcher(Component):
         Channel(6, "BusyUnreported", "u32", description="BUSY refusals beyond MAX_BUSY_REPORTS: counted, no TM[1,2]"),
     )
     housekeeping = (HousekeepingPacket(1, "Status", ("CommandsAccepted", "CommandsRejected", "CommandsCompleted",
-                                                   "CommandsFailed", "QueueOverflows", "BusyUnreported"), 1.0, "Command dispatch"),)
+                                                   "CommandsFailed", "QueueOverflows", "BusyUnreported"), 1.0,
+                                       "Command dispatch"),)
     commands = (Command("Noop", opcode=0x01, description="Does nothing but count and verify"),)
     ports = (
         InPort("commandIn", CommandPacket, "a TC to verify and execute; False if the queue is full", returns=bool),
@@ -60,7 +61,8 @@ class Dispatcher(Component):
         Event(1, "Rejected", Severity.WARNING_LO, "command rejected ({code}): {reason}",
               (Field("code", "u16"), Field("reason", f"string[{EVENT_REASON_OCTETS}]"))),
         Event(2, "Failed", Severity.WARNING_HI, "{command} failed ({code}): {reason}",
-              (Field("command", "string[32]"), Field("code", "u16"), Field("reason", f"string[{EVENT_REASON_OCTETS}]"))),
+              (Field("command", "string[32]"), Field("code", "u16"),
+               Field("reason", f"string[{EVENT_REASON_OCTETS}]"))),
     )
 
     def __init__(self, name: str, id_base: int):
@@ -190,7 +192,8 @@ class Dispatcher(Component):
     def _fail(self, cmd: Command, request: RequestId, code: int, reason: str) -> None:
         self.failed += 1
         self._report(Subtype.COMPLETION_FAILED, request, code, clip_utf8(reason, REASON_OCTETS))
-        self.log("Failed", command=cmd.name[:32], code=int(code), reason=clip_utf8(reason, EVENT_REASON_OCTETS).decode())
+        self.log("Failed", command=cmd.name[:32], code=int(code),
+                 reason=clip_utf8(reason, EVENT_REASON_OCTETS).decode())
         self.ctx.bus.publish(CommandExecuted(cmd.name, False, int(code), reason))
 
     def cmd_Noop(self) -> None:
