@@ -70,6 +70,7 @@ class TimeAxis(pg.DateAxisItem):
         super().__init__(orientation="bottom", utcOffset=0)
         self.base = base
         self.has_data = False
+        self.setStyle(showValues=False)
         self._date = ""
         self._title()
 
@@ -78,8 +79,12 @@ class TimeAxis(pg.DateAxisItem):
         self._title()
 
     def show_range(self, t_from: float | None, t_to: float | None) -> None:
-        """Say which dates the axis spans (None: no data, so no ticks)."""
-        self.has_data = t_from is not None and t_to is not None
+        """Say which dates the axis spans (None: no data, so no ticks). Restyled only when that
+        changes: setStyle throws away the axis' drawing, and this runs on every redraw."""
+        has_data = t_from is not None and t_to is not None
+        if has_data != self.has_data:
+            self.has_data = has_data
+            self.setStyle(showValues=has_data)
         date = ""
         if self.has_data:
             a, b = utc_date(t_from), utc_date(t_to)
@@ -87,7 +92,6 @@ class TimeAxis(pg.DateAxisItem):
         if date != self._date:
             self._date = date
             self._title()
-        self.setStyle(showValues=self.has_data)
 
     def _title(self) -> None:
         title = f"{TIME_AXIS_TITLES[self.base]}, UTC"
