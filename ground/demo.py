@@ -95,18 +95,6 @@ def demo_scenario(hours: float, continuation: demodir.Continuation | None) -> di
     return doc
 
 
-def _quiet_offscreen_notices() -> None:
-    """The offscreen plugin warns that it cannot size windows each time one is shown, in Qt's
-    default category (so QT_LOGGING_RULES cannot name it); only that notice is dropped."""
-    from PySide6.QtCore import qInstallMessageHandler
-
-    def handler(_kind, _context, message: str) -> None:
-        if "propagateSizeHints" not in message:
-            print(message, file=sys.stderr)
-
-    qInstallMessageHandler(handler)
-
-
 class _Stop:
     """SIGINT and SIGTERM: before the event loop, unwind (the finally blocks stop the node); in it,
     leave it, so the report and screenshots of the run so far are still written."""
@@ -174,6 +162,7 @@ def _fly(a, out: Path, headless: bool, doc: dict, continuation, stop: _Stop) -> 
 
     from gridfree.ground.archive.recorder import Recorder
     from gridfree.ground.console.mainwindow import MainWindow
+    from gridfree.ground.console.offscreen import quiet_offscreen_notices
     from gridfree.ground.democonsole import Arrivals, SpeedLabel, still_screenshots
     from gridfree.ground.demopace import Pacer, TerminalProgress
     from gridfree.ground.hil import report
@@ -203,7 +192,7 @@ def _fly(a, out: Path, headless: bool, doc: dict, continuation, stop: _Stop) -> 
         session.attach(client, dictionary.parameter_by_name["power.UnderVoltageV"].default)
         app = QApplication.instance() or QApplication([])
         if headless:
-            _quiet_offscreen_notices()
+            quiet_offscreen_notices()
         window = MainWindow(client, settings_path=out / "console.ini")
         window.setWindowTitle("gridfree demo console")
         window.resize(1500, 950)

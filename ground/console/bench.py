@@ -129,7 +129,12 @@ def _app():
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
-    return QApplication.instance() or QApplication(["gridfree console bench"])
+    from gridfree.ground.console.offscreen import quiet_offscreen_notices
+
+    app = QApplication.instance() or QApplication(["gridfree console bench"])
+    if os.environ["QT_QPA_PLATFORM"] == "offscreen":
+        quiet_offscreen_notices()
+    return app
 
 
 def measure_lag(n: int, feed: bool = True, settings_dir: Path | None = None) -> dict:

@@ -1,0 +1,17 @@
+"""Qt's offscreen platform, as the headless demo, the console bench and CI use it."""
+from __future__ import annotations
+
+import sys
+
+
+def quiet_offscreen_notices() -> None:
+    """The offscreen plugin warns that it cannot size windows each time one is shown, in Qt's
+    default category (so QT_LOGGING_RULES cannot name it); only that notice is dropped, every
+    other Qt message still reaches stderr."""
+    from PySide6.QtCore import qInstallMessageHandler
+
+    def handler(_kind, _context, message: str) -> None:
+        if "propagateSizeHints" not in message:
+            print(message, file=sys.stderr)
+
+    qInstallMessageHandler(handler)
