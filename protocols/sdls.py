@@ -67,6 +67,7 @@ class SecurityAssociation:
     operational: bool = True
     highest_iv: int = 0  # 0: none yet (the first IV a sender uses is 1)
     _seen: int = 0  # bit k: highest_iv - k was accepted
+    cipher: AESGCM = field(init=False, repr=False, compare=False)  # the key schedule, made once
 
     def __post_init__(self):
         if not 0 <= self.spi <= 0xFFFF:
@@ -75,6 +76,7 @@ class SecurityAssociation:
             raise ValueError(f"an AES-256 key is {KEY_OCTETS} octets, got {len(self.key)}")
         if not 1 <= self.window <= 1024:
             raise ValueError(f"anti-replay window {self.window} out of 1..1024")
+        self.cipher = AESGCM(self.key)
 
     def fresh(self, iv: int) -> bool:
         """Whether `iv` is ahead of the highest accepted, or inside the window and not yet seen."""
@@ -108,9 +110,9 @@ def protect(sa: SecurityAssociation, iv: int, scid: int, vcid: int, seq_num: int
     header = TcFrame(scid, vcid, seq_num, bytes(body_octets)).pack()[:PRIMARY_HEADER_OCTETS]
     nonce = security_header[SPI_OCTETS:]
     if sa.encrypt:
-        sealed = AESGCM(sa.key).encrypt(nonce, data, _aad(header, security_header, b""))
+        sealed = sa.cipher.encrypt(nonce, data, _aad(header, security_header, b""))
     else:
-        sealed = data + AESGCM(sa.key).encrypt(nonce, b"", _aad(header, security_header, data))
+        sealed = data + sa.cipher.encrypt(nonce, b"", _aad(header, security_header, data))
     return TcFrame(scid, vcid, seq_num, security_header + sealed).pack()
 
 
@@ -137,10 +139,10 @@ def unprotect(frame: bytes, sas: dict[int, SecurityAssociation]) -> tuple[TcFram
     header = frame[:PRIMARY_HEADER_OCTETS]
     try:
         if sa.encrypt:
-            data = AESGCM(sa.key).decrypt(nonce, body, _aad(header, security_header, b""))
+            data = sa.cipher.decrypt(nonce, body, _aad(header, security_header, b""))
         else:
             data, tag = body[:-MAC_OCTETS], body[-MAC_OCTETS:]
-            AESGCM(sa.key).decrypt(nonce, tag, _aad(header, security_header, data))
+            sa.cipher.decrypt(nonce, tag, _aad(header, security_header, data))
     except InvalidTag:
         raise SdlsRejected(Refusal.MAC, f"SPI {spi}: the MAC does not check") from None
     iv = int.from_bytes(nonce, "big")
