@@ -80,6 +80,21 @@ def _gone(pid: int) -> bool:
     return state in ("Z", "X")  # exited, not yet reaped by whoever inherited it
 
 
+def _recorded_octets(log: Path) -> int:
+    """Telemetry the demo has recorded so far: it grows only while the rig steps the node."""
+    return sum(p.stat().st_size for p in log.glob("seg-*.gfa")) if log.is_dir() else 0
+
+
+def _wait_until(condition, timeout_s: float) -> bool:
+    """Poll a condition another process makes true (no event crosses the process boundary)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 @pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT], ids=lambda s: s.name)
 def test_no_child_outlives_the_demo(tmp_path, how):
     demo = subprocess.Popen([*DEMO, "--headless", "--hours", "24"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
@@ -94,12 +109,11 @@ def test_no_child_outlives_the_demo(tmp_path, how):
         assert node_pid is not None, "the demo never started its node"
         children = _children(demo.pid)
         assert node_pid in children
-        time.sleep(2.0)  # mid-run: the rig is stepping the node
+        log = tmp_path / "gridfree-demo" / "log"
+        assert _wait_until(lambda: _recorded_octets(log) > 100_000, 60), "the rig never got going"  # mid-run
         demo.send_signal(how)
         status = demo.wait(60)
-        deadline = time.monotonic() + 15.0
-        while not all(_gone(pid) for pid in children) and time.monotonic() < deadline:
-            time.sleep(0.1)
+        _wait_until(lambda: all(_gone(pid) for pid in children), 15)
         assert [pid for pid in children if not _gone(pid)] == [], f"left running after {how.name}"
         if how != signal.SIGKILL:  # stopped in order: its own status, and what it flew so far written
             assert status == 128 + how
