@@ -146,7 +146,7 @@ class Radio(Component):
             if self._down_since is None:
                 self._down_since = t
                 reason = self.link.down_reason or self.link.last_error or "unknown"
-                self.log("LinkLost", reason=reason.encode()[:48].decode(errors="ignore"))
+                self.log("LinkLost", reason=reason)
         if up and self._down_since is not None:
             down_s = max(0, int(round(t - self._down_since)))
             self._down_since = None

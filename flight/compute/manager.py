@@ -107,7 +107,7 @@ class ComputeManager(Component):
         except CorruptStoreError as exc:  # the jobs are resubmitted by the ground
             self.queue.set_aside()
             self.stored_state_lost += 1
-            self.log("StoreDamaged", what="job queue", reason=str(exc).encode()[:120].decode(errors="ignore"))
+            self.log("StoreDamaged", what="job queue", reason=str(exc))
         for job in self.queue:
             self._kept(job, self.runner.check_log(job.job_id, job.done))
 
@@ -133,7 +133,7 @@ class ComputeManager(Component):
         except (InputDamaged, InputRefused) as exc:
             self.inputs_rejected += 1
             self.tlm("InputsRejected", self.inputs_rejected)
-            self.log("InputRejected", reason=str(exc)[:48])
+            self.log("InputRejected", reason=str(exc))
             raise UplinkRejected(str(exc)) from None
         self.tlm("InputsStored", len(self.inputs.ids()))
         self.log("InputStored", input=inp.input_id, tenant=inp.tenant, octets=len(inp.payload))
@@ -225,7 +225,7 @@ class ComputeManager(Component):
         allowed, reason, u = self._allowance(t)
         if not allowed and reason != self._held_reason:
             self.preemptions += bool(self.runner.attempt or len(self.queue))
-            self.log("ComputeHeld", reason=reason[:40])
+            self.log("ComputeHeld", reason=reason)
         self._held_reason = "" if allowed else reason
         if self.runner.attempt is None:
             job_id = self._next_job(t)
@@ -339,7 +339,7 @@ class ComputeManager(Component):
             return
         self.radiation.chunks_recomputed += 1
         self.queue.save()
-        self.log("ChunkRecomputed", job=job.job_id, chunk=a.chunk, check=what[:24])
+        self.log("ChunkRecomputed", job=job.job_id, chunk=a.chunk, check=what)
 
     def _finish(self, job: Job, outputs: list[dict[str, np.ndarray]], t: float) -> None:
         spec = job.spec
@@ -358,7 +358,7 @@ class ComputeManager(Component):
         deadline passed): out of the queue, with an event."""
         self._forget(job_id)
         self.radiation.jobs_failed += 1
-        self.log("JobFailed", job=job_id, reason=reason[:48])
+        self.log("JobFailed", job=job_id, reason=reason)
 
     def _forget(self, job_id: int) -> None:
         """Out of the queue and its log gone, the log first (see JobQueue)."""

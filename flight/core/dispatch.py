@@ -24,7 +24,8 @@ from collections import deque
 from gridfree.flight.core.component import CommandFailed, Component
 from gridfree.flight.core.messages import ArmRequest, CommandExecuted, CommandPacket
 from gridfree.flight.core.ports import InPort
-from gridfree.protocols.dictionary import Channel, Command, DecodeError, Event, Field, Severity, HousekeepingPacket
+from gridfree.protocols.dictionary import (Channel, Command, DecodeError, Event, Field, HousekeepingPacket, Severity,
+                                           fit_text)
 from gridfree.protocols.errors import CrcError, ProtocolError
 from gridfree.protocols.pus import AckFlags, PusTc
 from gridfree.protocols.services.verification import FailureCode, RequestId, Subtype, VerificationReport
@@ -32,12 +33,7 @@ from gridfree.protocols.services.verification import FailureCode, RequestId, Sub
 MAX_QUEUED_COMMANDS = 64
 MAX_BUSY_REPORTS = 1024  # refusals waiting for their TM[1,2] (4 octets each)
 REASON_OCTETS = 255  # a TM[1,x] failure reason: the whole text an operator needs, in one packet
-EVENT_REASON_OCTETS = 128  # the same reason in the fixed-size event record
-
-
-def clip_utf8(text: str, octets: int) -> bytes:
-    """`text` in at most `octets` octets of UTF-8, never cutting a character in half."""
-    return text.encode()[:octets].decode(errors="ignore").encode()
+EVENT_REASON_OCTETS = 128  # the same reason in the fixed-size event record (cut to fit by the event service)
 
 
 class Dispatcher(Component):
@@ -131,8 +127,8 @@ class Dispatcher(Component):
     def _reject(self, request: RequestId | None, code: FailureCode, reason: str) -> None:
         self.rejected += 1
         if request is not None:
-            self._report(Subtype.ACCEPTANCE_FAILED, request, code, clip_utf8(reason, REASON_OCTETS))
-        self.log("Rejected", code=int(code), reason=clip_utf8(reason, EVENT_REASON_OCTETS).decode())
+            self._report(Subtype.ACCEPTANCE_FAILED, request, code, fit_text(reason, REASON_OCTETS).encode())
+        self.log("Rejected", code=int(code), reason=reason)
 
     def execute(self, packet: bytes) -> None:
         request = RequestId.of_packet(packet) if len(packet) >= 4 else None
@@ -191,9 +187,8 @@ class Dispatcher(Component):
 
     def _fail(self, cmd: Command, request: RequestId, code: int, reason: str) -> None:
         self.failed += 1
-        self._report(Subtype.COMPLETION_FAILED, request, code, clip_utf8(reason, REASON_OCTETS))
-        self.log("Failed", command=cmd.name[:32], code=int(code),
-                 reason=clip_utf8(reason, EVENT_REASON_OCTETS).decode())
+        self._report(Subtype.COMPLETION_FAILED, request, code, fit_text(reason, REASON_OCTETS).encode())
+        self.log("Failed", command=cmd.name, code=int(code), reason=reason)
         self.ctx.bus.publish(CommandExecuted(cmd.name, False, int(code), reason))
 
     def cmd_Noop(self) -> None:

@@ -88,13 +88,13 @@ class NodeComponent(Component):
     def start(self) -> None:
         """After every component is attached: announce the boot and leave BOOT for SAFE."""
         self.boot_time_s = self.ctx.clock.now()
-        self.log("Boot", count=self.boot_count, cause=self.reset_cause[:32])
+        self.log("Boot", count=self.boot_count, cause=self.reset_cause)
         self.ctx.modes.request(Mode.SAFE, "boot complete")
 
     def _on_mode_change(self, change: ModeChange) -> None:
         self.tlm("Mode", int(change.new))
         self.tlm("ModeTransitions", self.ctx.modes.transitions)
-        self.log("ModeChanged", old=int(change.old), new=int(change.new), reason=change.reason[:48])
+        self.log("ModeChanged", old=int(change.old), new=int(change.new), reason=change.reason)
 
     def schedule(self):
         return {"slow": [self.tick]}
@@ -108,7 +108,7 @@ class NodeComponent(Component):
         try:
             self.ctx.modes.request(Mode(mode), "ground request")
         except TransitionRefused as exc:
-            self.log("ModeRefused", new=mode, reason=exc.reason[:48])
+            self.log("ModeRefused", new=mode, reason=exc.reason)
             raise CommandFailed(FailureCode.WRONG_MODE, exc.reason) from None
 
     def cmd_Arm(self, window_s: int) -> None:

@@ -47,7 +47,7 @@ class CommandResult:
     reason: str = ""
 
 
-class _Events:
+class EventRecorder:
     """Records events after checking their arguments against the declaration (as the node's
     event service encodes them)."""
 
@@ -56,7 +56,9 @@ class _Events:
         self.log: list[tuple[str, dict]] = []
 
     def emit(self, name: str, **args: Any) -> bool:
-        self._d.event_by_name[name].encode_args(**args)
+        event = self._d.event_by_name[name]
+        args = event.fit(args)
+        event.encode_args(**args)
         self.log.append((name, args))
         return True
 
@@ -99,7 +101,7 @@ class ComponentTester:
         self.bus = SoftwareBus()
         self.dictionary = component_dictionary(component)
         self.telemetry = TelemetryDb(self.dictionary)
-        self._events = _Events(self.dictionary)
+        self._events = EventRecorder(self.dictionary)
         self.parameters = _Parameters(self.dictionary)
         for local, value in (parameters or {}).items():
             self.parameters.set(f"{component.name}.{local}", value)

@@ -349,7 +349,7 @@ class PowerManager(Component):
         if not self.shed:
             self.shed = True
             self._switch(Switch.PAYLOAD, False)
-            self.log("LoadShed", reason=reason[:40])
+            self.log("LoadShed", reason=reason)
 
     def slow(self, t: float) -> None:
         if self._initialised:

@@ -19,11 +19,11 @@ from gridfree.protocols.dictionary.items import (
     FUNCTION_SERVICE, FUNCTION_SUBTYPE, Channel, Command, Event, HousekeepingPacket, Limits, Parameter, Severity,
 )
 from gridfree.protocols.dictionary.wire import (
-    SCALARS, DecodeError, DictionaryError, Field, WireType, wire_type,
+    SCALARS, DecodeError, DictionaryError, Field, WireType, fit_text, wire_type,
 )
 
 __all__ = [
     "Channel", "Command", "DecodeError", "Dictionary", "DictionaryError", "Event", "FORMAT_VERSION",
     "FUNCTION_SERVICE", "FUNCTION_SUBTYPE", "Field", "HousekeepingPacket", "Limits", "NAME_RE", "NO_VALUE", "Parameter",
-    "READABLE_VERSIONS", "SCALARS", "Severity", "WireType", "number_text", "utc_text", "value_text", "wire_type",
+    "READABLE_VERSIONS", "SCALARS", "Severity", "WireType", "fit_text", "number_text", "utc_text", "value_text", "wire_type",
 ]

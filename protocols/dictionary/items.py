@@ -14,7 +14,7 @@ from enum import IntEnum
 from typing import Any
 
 from gridfree.protocols.dictionary.display import default_format
-from gridfree.protocols.dictionary.wire import Field, WireType, pack_fields, unpack_fields, wire_type
+from gridfree.protocols.dictionary.wire import Field, WireType, fit_text, pack_fields, unpack_fields, wire_type
 
 FUNCTION_SERVICE = 8  # PUS service 8, function management
 FUNCTION_SUBTYPE = 1  # TC[8,1] perform a function
@@ -138,6 +138,12 @@ class Event:
 
     def decode_args(self, data: bytes) -> dict:
         return unpack_fields(self.arguments, data, self.name)
+
+    def fit(self, values: dict) -> dict:
+        """`values` with each text cut to its field's octets: an event says as much of a reason
+        as its record holds, where a command with text too long is refused."""
+        sizes = {f.name: wire_type(f.type).size for f in self.arguments if wire_type(f.type).kind == "string"}
+        return {k: fit_text(v, sizes[k]) if k in sizes and isinstance(v, str) else v for k, v in values.items()}
 
     def text(self, values: dict) -> str:
         try:

@@ -114,6 +114,12 @@ SCALARS = {t.name: t for t in [
 _SIZED = re.compile(r"^(string|bytes)\[(\d+)\]$")
 
 
+def fit_text(text: str, octets: int) -> str:
+    """`text` cut to at most `octets` octets of UTF-8, never through a character: how the node
+    fits what it says (event text, failure reasons) into the room the wire gives it."""
+    return text.encode()[:octets].decode(errors="ignore")
+
+
 def wire_type(name: str) -> WireType:
     """u8..u64, i8..i64, f32, f64, bool, string[N] (fixed), bytes[N] (at most N, u16-prefixed)."""
     if name in SCALARS:

@@ -96,3 +96,13 @@ def test_the_xtce_export_carries_each_channels_format_as_a_number_format():
     assert number_format("power.Soc") == {"minimumFractionDigits": "1", "maximumFractionDigits": "1"}
     assert number_format("power.Ratio") == {"minimumFractionDigits": "4", "maximumFractionDigits": "4"}
     assert number_format("eps.Mode") is None  # an enumeration shows its labels
+
+
+def test_an_event_says_as_much_of_a_long_reason_as_its_record_holds_never_half_a_character():
+    from gridfree.protocols.dictionary import Event, Field, Severity, fit_text
+
+    ev = Event(1, "x.Failed", Severity.WARNING_HI, "{reason}", (Field("reason", "string[8]"), Field("n", "u8")))
+    fitted = ev.fit({"reason": "charge é dropped", "n": 3})
+    assert fitted == {"reason": "charge ", "n": 3}  # 'é' is two octets: the 8th would split it
+    assert ev.decode_args(ev.encode_args(**fitted))["reason"] == "charge "
+    assert fit_text("abc", 8) == "abc" and len(fit_text("ééééé", 5).encode()) == 4

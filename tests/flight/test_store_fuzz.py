@@ -15,7 +15,7 @@ from gridfree.flight.core.modes import ModeMachine
 from gridfree.flight.core.services.parameters import ParameterService
 from gridfree.flight.core.services.schedule import ScheduleService
 from gridfree.flight.core.store import AtomicRecordFile, CorruptStoreError
-from gridfree.flight.core.tester import ComponentTester
+from gridfree.flight.core.tester import ComponentTester, EventRecorder
 from gridfree.protocols.pus import PusTc
 
 #: Text a broken writer could leave where a value belongs (each parses as JSON, or nearly).
@@ -69,16 +69,6 @@ def test_the_file_layer_refuses_any_damage_with_its_one_error(tmp_path):
         store.load()
 
 
-class _Events:
-    def __init__(self, dictionary):
-        self.dictionary, self.log = dictionary, []
-
-    def emit(self, name, **args):
-        self.dictionary.event_by_name[name].encode_args(**args)  # what the event service would send
-        self.log.append((name, args))
-        return True
-
-
 @pytest.fixture(scope="module")
 def node_dictionary():
     return topology.dictionary()
@@ -87,7 +77,7 @@ def node_dictionary():
 def boot_parameters(d, path):
     """The parameter service as the node attaches it, on the node's whole dictionary."""
     clock, bus = LockstepClock(0.0), SoftwareBus()
-    events = _Events(d)
+    events = EventRecorder(d)  # checks each event as the event service encodes it
     svc = ParameterService("params", 0x0050, store_path=path)
     svc.attach(NodeContext(clock, bus, d, TelemetryDb(d), events, None, None, ModeMachine(clock.now, bus.publish)))
     return svc, events.log

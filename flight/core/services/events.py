@@ -50,6 +50,7 @@ class EventService(Component):
         ctx = self.ctx
         event = ctx.dictionary.event_by_name[name]
         now = ctx.clock.now()
+        args = event.fit(args)  # a reason longer than the record: as much of it as fits
         aux = event.encode_args(**args)
         burst, window_s = self.param("ThrottleBurst"), self.param("ThrottleWindowS")
         stamps = self._recent.setdefault(event.id, deque())

@@ -42,7 +42,7 @@ class HealthService(Component):
         return {"slow": [self.tick]}
 
     def _hung(self, w: Watched, now: float) -> None:
-        self.log("ComponentHung", component=w.name[:24], late_s=w.timeout_s)
+        self.log("ComponentHung", component=w.name, late_s=w.timeout_s)
 
     def tick(self, _t: float) -> None:
         self.monitor.check()

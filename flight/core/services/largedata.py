@@ -235,7 +235,7 @@ class LargeDataService(Component):
         self._remember(tid, _Ended(False, array("I")))
         self.uplinks_aborted += 1
         self.ctx.downlink.send(13, pus13.UPLINK_ABORTION, pus13.pack_abortion(tid, reason))
-        self.log("UplinkAborted", transaction=tid, reason=int(reason), detail=detail[:48])
+        self.log("UplinkAborted", transaction=tid, reason=int(reason), detail=detail)
         if fail:
             code = FailureCode.BUSY if reason is UplinkFailure.TOO_MANY else FailureCode.EXECUTION_ERROR
             raise CommandFailed(code, f"{reason.name}: {detail}")  # the report carries 64 octets: detail first

@@ -53,7 +53,7 @@ class ParameterService(Component):
         except CorruptStoreError as exc:
             self.damaged += 1
             self.store.set_aside()
-            self.log("StoreCorrupt", reason=exc.reason[:48])
+            self.log("StoreCorrupt", reason=exc.reason)
             checked = None
         self.tlm("StoreDamaged", self.damaged)
         if checked is not None:

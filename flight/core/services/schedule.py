@@ -82,7 +82,7 @@ class ScheduleService(Component):
                     self._save()  # the activities kept survive the next reboot too
                 except OSError:
                     pass  # the copy set aside still holds them; the next change saves again
-            self.log("StoreCorrupt", reason=problems[0][:48])
+            self.log("StoreCorrupt", reason=problems[0])
         self.tlm("StoreDamaged", self.damaged)
         self.tlm("ActivitiesLost", self.lost)
 
