@@ -77,6 +77,14 @@ def mutate(seg: bytes, idx: bytes, spans, rng: random.Random) -> tuple[bytes, by
     return bytes(seg), bytes(idx), first
 
 
+def damage_on_disk(seg_path, good_seg: bytes, good_idx: bytes, spans, rng: random.Random) -> tuple[bytes, bytes, int]:
+    """`mutate`, written over the segment and its index where the readers will find them."""
+    data, idx, first = mutate(good_seg, good_idx, spans, rng)
+    seg_path.write_bytes(data)
+    index_path(seg_path).write_bytes(idx)
+    return data, idx, first
+
+
 @pytest.fixture(scope="module")
 def log(tmp_path_factory):
     """A one-segment log written by the real writer, its dictionary beside it."""
@@ -101,9 +109,7 @@ def test_opening_and_querying_a_damaged_segment_keep_every_record_before_the_dam
     rng = random.Random(1621)
     reported = 0
     for _ in range(700):
-        data, idx, first = mutate(good_seg, good_idx, spans, rng)
-        seg.write_bytes(data)
-        index_path(seg).write_bytes(idx)
+        data, idx, first = damage_on_disk(seg, good_seg, good_idx, spans, rng)
         archive = open_archive(directory)
         if archive.errors:  # the header did not decode: the segment is reported, not read
             assert archive.segments == [] and first == 0
@@ -126,9 +132,7 @@ def test_bulk_decoding_a_damaged_segment_reports_damage_and_never_raises(log):
     rng = random.Random(1622)
     damaged = 0
     for _ in range(200):
-        data, idx, _ = mutate(good_seg, good_idx, spans, rng)
-        seg.write_bytes(data)
-        index_path(seg).write_bytes(idx)
+        data, idx, _ = damage_on_disk(seg, good_seg, good_idx, spans, rng)
         out = bulk.decode(directory, dictionary=d)
         damaged += bool(out.records_damaged or out.notes)
         assert all(len(t) == len(v) and np.all(np.isfinite(t)) for t, v in out.series.values())
@@ -139,9 +143,7 @@ def test_replaying_a_damaged_segment_plays_what_is_intact(log):
     directory, seg, good_seg, good_idx, records, spans, d = log
     rng = random.Random(1623)
     for _ in range(25):
-        data, idx, first = mutate(good_seg, good_idx, spans, rng)
-        seg.write_bytes(data)
-        index_path(seg).write_bytes(idx)
+        data, idx, first = damage_on_disk(seg, good_seg, good_idx, spans, rng)
         try:
             replay = ReplayClient(directory, d, speed=math.inf)
         except Exception as exc:  # only the documented refusal: no readable segment
