@@ -191,8 +191,7 @@ def _fly(a, out: Path, headless: bool, doc: dict, continuation, stop: _Stop) -> 
         client.connect()
         session.attach(client, dictionary.parameter_by_name["power.UnderVoltageV"].default)
         app = QApplication.instance() or QApplication([])
-        if headless:
-            quiet_offscreen_notices()
+        quiet_offscreen_notices(app)
         window = MainWindow(client, settings_path=out / "console.ini")
         window.setWindowTitle("gridfree demo console")
         window.resize(1500, 950)

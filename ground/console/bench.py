@@ -132,8 +132,7 @@ def _app():
     from gridfree.ground.console.offscreen import quiet_offscreen_notices
 
     app = QApplication.instance() or QApplication(["gridfree console bench"])
-    if os.environ["QT_QPA_PLATFORM"] == "offscreen":
-        quiet_offscreen_notices()
+    quiet_offscreen_notices(app)
     return app
 
 

@@ -96,9 +96,11 @@ def run(argv: list[str]) -> int:
     from PySide6.QtWidgets import QApplication
 
     from gridfree.ground.console.mainwindow import MainWindow
+    from gridfree.ground.console.offscreen import quiet_offscreen_notices
     from gridfree.protocols.links import LinkError
 
     app = QApplication.instance() or QApplication(["gridfree console"])
+    quiet_offscreen_notices(app)
     result = {"rc": 0}
     # The window subscribes before the client starts, so the first packets are shown too.
     window = MainWindow(client, settings_path=a.settings)
