@@ -130,15 +130,17 @@ CASES = [
 ]
 
 
-def _closed_port() -> int:
-    """A local port nothing listens on (bound, then released)."""
+@pytest.fixture(scope="module")
+def closed_port():
+    """A local port nothing listens on, held bound (not listening) for the whole module: a
+    released port could be handed to a node another test starts meanwhile."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        yield s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory, dictionary) -> dict[str, str]:
+def world(tmp_path_factory, dictionary, closed_port) -> dict[str, str]:
     """The things the cases name: a dictionary, a small archive, files of the wrong kind."""
     tmp = tmp_path_factory.mktemp("wrong")
     (tmp / "dictionary.json").write_text(dictionary.to_json())
@@ -155,7 +157,7 @@ def world(tmp_path_factory, dictionary) -> dict[str, str]:
     (tmp / "keys").write_text(f"1 {'ab' * 32}\n")
     return {"tmp": str(tmp), "file": str(notes), "dir": str(tmp / "empty"), "missing": str(tmp / "no-such"),
             "log": str(log), "mars": str(tmp / "mars.toml"), "scenario": str(tmp / "ok.toml"),
-            "keys": str(tmp / "keys"), "nobody": f"tcp://127.0.0.1:{_closed_port()}",
+            "keys": str(tmp / "keys"), "nobody": f"tcp://127.0.0.1:{closed_port}",
             "dictionary": str(tmp / "dictionary.json")}
 
 
