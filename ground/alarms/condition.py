@@ -44,19 +44,17 @@ def is_valid(value: Any) -> bool:
 
 
 def evaluate(limits, value: Any) -> Condition:
-    """The condition of `value` under `limits` (a dictionary `Limits`: red outside
-    [red_low, red_high], yellow outside [yellow_low, yellow_high], any bound may be None)."""
+    """The condition of `value` under `limits` (a dictionary `Limits`): its colour as the
+    dictionary defines it (`Limits.state`), and which side of the normal band it left by."""
     if not is_valid(value):
         return Condition.INVALID
-    if limits.red_low is not None and value < limits.red_low:
-        return Condition.LOLO
-    if limits.red_high is not None and value > limits.red_high:
-        return Condition.HIHI
-    if limits.yellow_low is not None and value < limits.yellow_low:
-        return Condition.LO
-    if limits.yellow_high is not None and value > limits.yellow_high:
-        return Condition.HI
-    return Condition.NORMAL
+    severity = limits.state(value)
+    if severity == "green":
+        return Condition.NORMAL
+    low = value < normal_band(limits)[0]
+    if severity == "red":
+        return Condition.LOLO if low else Condition.HIHI
+    return Condition.LO if low else Condition.HI
 
 
 def normal_band(limits) -> tuple[float, float]:

@@ -8,12 +8,12 @@ lose the operator's selection and scroll position at every tick).
 """
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 from PySide6.QtGui import QColor
 
+from gridfree.ground.alarms.condition import evaluate
 from gridfree.protocols.dictionary import Channel, value_text
 
 DISPLAY = Qt.ItemDataRole.DisplayRole
@@ -59,16 +59,7 @@ def limit_state(ch: Channel, value: Any) -> str | None:
     such, never as a limit violation (ISA-18.2: bad data is not an alarm, ground/alarms/)."""
     if ch.limits is None or isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    if isinstance(value, float) and not math.isfinite(value):
-        return "invalid"
-    return ch.limits.state(value)
-
-
-def green_band(lim) -> tuple[float, float]:
-    """The closed interval of values that are green under `lim` (limits are ordered)."""
-    lo = next((v for v in (lim.yellow_low, lim.red_low) if v is not None), -math.inf)
-    hi = next((v for v in (lim.yellow_high, lim.red_high) if v is not None), math.inf)
-    return lo, hi
+    return evaluate(ch.limits, value).severity or "invalid"
 
 
 def describe_limits(ch: Channel) -> str:
