@@ -31,7 +31,8 @@ def channel_header(ch: Channel) -> str:
     return f"{ch.name} [{ch.unit}]" if ch.unit else ch.name
 
 
-def value_text(ch: Channel, v: float) -> str:
+def csv_text(ch: Channel, v: float) -> str:
+    """A plotted value in full, for its wire type (not the display format: a CSV is for analysis)."""
     if not math.isfinite(v):
         return str(v)  # nan, inf: as a missing reading was plotted (not at all)
     if ch.type == "bool" or ch.type[:1] in ("u", "i"):
@@ -74,7 +75,7 @@ def write_plot_csv(path: str | os.PathLike, base: str, plotted: Mapping[str, tup
     for j, name in enumerate(names):
         ch = channels[name]
         for row, v in zip(where[name].tolist(), plotted[name][1].tolist()):
-            cells[row][j] = value_text(ch, v)
+            cells[row][j] = csv_text(ch, v)
     with open(path, "w", newline="", encoding="utf-8") as f:
         out = csv.writer(f)
         out.writerow(time_header(base) + [channel_header(channels[n]) for n in names])
