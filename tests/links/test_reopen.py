@@ -39,7 +39,10 @@ def test_a_replugged_line_is_reopened_at_its_path_both_ways(tmp_path):
         node.read(timeout=0.3)
         assert node.stats.errors == errors_while_away  # failed reopens are not errors, nor spun on
         pair, _, _ = plug(tmp_path)  # replugged: new ptys, same names
-        assert wait_until(lambda: (node.read(timeout=0.05), node.stats.connected)[1], 10)
+        # Both ends back (each reopens on its own backoff) before anything is written: bytes sent
+        # while the far end is still unplugged are the line's, not the link's, to lose.
+        assert wait_until(lambda: (node.read(timeout=0.05), ground.read(timeout=0.05),
+                                   node.stats.connected and ground.stats.connected)[2], 10)
         node.write(b"after")
         assert read_exactly(ground, 5) == b"after"
         ground.write(b"uplink")
