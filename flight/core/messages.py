@@ -20,18 +20,71 @@ class CommandExecuted:
     reason: str
 
 
+ROLES = ("operator", "tenant", "onboard")
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Who sent a command: the SDLS security association it came through (`spi`), the role that SA
+    belongs to and, for the tenant role, which tenant. ONBOARD is the node itself (a schedule
+    release or an event-action, authorised when it was inserted or configured)."""
+
+    spi: int
+    role: str  # one of ROLES
+    tenant: int = 0
+
+    def __str__(self) -> str:
+        who = f"tenant {self.tenant}" if self.role == "tenant" else self.role
+        return f"{who} (SPI {self.spi})" if self.role != "onboard" else who
+
+
+ONBOARD = Origin(0, "onboard")
+INSECURE = Origin(0, "operator")  # a node run with --insecure: every uplinked frame is the operator's
+
+
 @dataclass(frozen=True)
 class CommandPacket:
-    """A TC packet for dispatch, from the uplink, the schedule or an event-action."""
+    """A TC packet for dispatch, from the uplink (through SDLS), the schedule or an event-action."""
 
     packet: bytes
+    origin: Origin = ONBOARD
+
+
+@dataclass(frozen=True)
+class UplinkFrame:
+    """A TC frame off the radio (CLTU decoded, FECF good, our spacecraft and virtual channel), for
+    the security component to check and open."""
+
+    frame: bytes
+
+
+@dataclass(frozen=True)
+class TmProtection:
+    """The SDLS protection the radio applies to every TM frame from now on (None: plain frames)."""
+
+    protector: object | None
+
+
+@dataclass(frozen=True)
+class CommandAudit:
+    """One line of the command audit: a command (or a frame that never became one) and its fate.
+    `name` is the dictionary name when the packet named a command, else what was received
+    ("TC frame", "TC[3,1]"); `outcome` is "accepted", "completed", "failed" or "rejected"."""
+
+    time_s: float
+    origin: Origin
+    name: str
+    outcome: str
+    code: int = 0
+    reason: str = ""
 
 
 @dataclass(frozen=True)
 class ArmRequest:
-    """Allow one hazardous command within `window_s`."""
+    """Allow one hazardous command within `window_s`, from the SA that sent the Arm only."""
 
     window_s: float
+    origin: Origin = ONBOARD
 
 
 @dataclass(frozen=True)
