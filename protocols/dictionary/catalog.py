@@ -16,10 +16,14 @@ from gridfree.protocols.dictionary.items import (Channel, Command, Event, Housek
 from gridfree.protocols.dictionary.display import check_format
 from gridfree.protocols.dictionary.wire import DecodeError, DictionaryError, Field, wire_type
 
-#: Version 2 added each channel's display format. Version 1 files (logs recorded before) still
-#: load, with default formats, and keep the hash they were written under.
-FORMAT_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+#: Version 2 added each channel's display format; version 3 the roles that may send each command
+#: and which parameters are hazardous. Older files (logs recorded before) still load, with default
+#: formats, operator-only commands and no hazardous parameters, and keep the hash they were
+#: written under.
+FORMAT_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
+#: The roles a command may name as its senders (the security associations' roles).
+COMMAND_ROLES = ("operator", "tenant")
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*$")
 
 
@@ -116,6 +120,9 @@ class Dictionary:
             check_id("command", c.name, c.service, 255)
             check_id("command", c.name, c.subtype, 255)
             check_fields("command", c.name, c.arguments)
+            if not isinstance(c.roles, tuple) or not c.roles or not set(c.roles) <= set(COMMAND_ROLES):
+                raise DictionaryError("command", c.name, f"roles {c.roles!r}: a non-empty tuple of "
+                                                         f"{', '.join(COMMAND_ROLES)}")
         unique("command", self.commands, lambda c: c.name, "name")
         unique("command", self.commands, lambda c: c.key, "service/subtype/opcode")
         for e in self.events:
@@ -179,14 +186,15 @@ class Dictionary:
 
     # -- export ----------------------------------------------------------------------------------
     def _content(self) -> dict:
-        formats = self.format_version >= 2
+        formats, roles = self.format_version >= 2, self.format_version >= 3
         return {
             "format_version": self.format_version,
             "dictionary_version": self.version,
             "channels": [_channel_json(c, formats) for c in sorted(self.channels, key=lambda c: c.id)],
-            "commands": [_command_json(c) for c in sorted(self.commands, key=lambda c: (c.service, c.subtype, c.opcode or 0))],
+            "commands": [_command_json(c, roles) for c in sorted(self.commands,
+                                                                  key=lambda c: (c.service, c.subtype, c.opcode or 0))],
             "events": [_event_json(e) for e in sorted(self.events, key=lambda e: e.id)],
-            "parameters": [_parameter_json(p) for p in sorted(self.parameters, key=lambda p: p.id)],
+            "parameters": [_parameter_json(p, roles) for p in sorted(self.parameters, key=lambda p: p.id)],
             "housekeeping": [_hk_json(h) for h in sorted(self.housekeeping, key=lambda h: h.sid)],
         }
 
@@ -267,16 +275,17 @@ def _channel_from(x: dict) -> Channel:
                    dict(x["enum"]) if x.get("enum") is not None else None, x.get("time_scale"), x.get("format"))
 
 
-def _command_json(c: Command) -> dict:
+def _command_json(c: Command, roles: bool = True) -> dict:
+    """The command as JSON; from version 3 with the roles that may send it."""
     return _drop_none({"name": c.name, "opcode": c.opcode, "service": c.service, "subtype": c.subtype,
                        "arguments": [_field_json(f) for f in c.arguments], "description": c.description,
-                       "hazardous": c.hazardous, "raw": c.raw})
+                       "hazardous": c.hazardous, "raw": c.raw, "roles": list(c.roles) if roles else None})
 
 
 def _command_from(x: dict) -> Command:
     return Command(x["name"], x.get("opcode"), x["service"], x["subtype"],
                    tuple(_field_from(f) for f in x["arguments"]), x.get("description", ""), bool(x["hazardous"]),
-                   bool(x["raw"]))
+                   bool(x["raw"]), tuple(x.get("roles", ("operator",))))
 
 
 def _event_json(e: Event) -> dict:
@@ -293,16 +302,18 @@ def _event_from(x: dict) -> Event:
                  x.get("description", ""))
 
 
-def _parameter_json(p: Parameter) -> dict:
+def _parameter_json(p: Parameter, hazard: bool = True) -> dict:
+    """The parameter as JSON; from version 3 with whether setting it is hazardous."""
     default = p.default.hex() if isinstance(p.default, bytes) else p.default
     return _drop_none({"id": p.id, "name": p.name, "type": p.type, "default": default, "unit": p.unit,
-                       "description": p.description, "min": p.min, "max": p.max})
+                       "description": p.description, "min": p.min, "max": p.max,
+                       "hazardous": p.hazardous if hazard else None})
 
 
 def _parameter_from(x: dict) -> Parameter:
     default = bytes.fromhex(x["default"]) if x["type"].startswith("bytes[") else x["default"]
     return Parameter(x["id"], x["name"], x["type"], default, x.get("unit", ""), x.get("description", ""),
-                     x.get("min"), x.get("max"))
+                     x.get("min"), x.get("max"), bool(x.get("hazardous", False)))
 
 
 def _hk_json(h: HousekeepingPacket) -> dict:

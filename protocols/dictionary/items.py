@@ -103,8 +103,11 @@ class Command:
     subtype: int = FUNCTION_SUBTYPE
     arguments: tuple[Field, ...] = ()
     description: str = ""
-    hazardous: bool = False  # needs an ARM command first
+    hazardous: bool = False  # needs an ARM command first, from the same security association
     raw: bool = False  # application data laid out by the PUS service itself (see description)
+    #: The roles whose security associations may send it ("operator", "tenant"); commands from
+    #: the node itself (schedule releases, event-actions) were authorised when they were stored.
+    roles: tuple[str, ...] = ("operator",)
 
     @property
     def key(self) -> tuple:
@@ -162,6 +165,9 @@ class Parameter:
     description: str = ""
     min: float | None = None
     max: float | None = None
+    #: A value that can hurt the spacecraft (a power or thermal threshold): setting it needs an
+    #: ARM, as a hazardous command does.
+    hazardous: bool = False
 
     @property
     def field(self) -> Field:
