@@ -49,6 +49,7 @@ class FailureCode(IntEnum):
     BUSY = 12
     TIMEOUT = 13
     AUTHENTICATION_FAILED = 14
+    NOT_AUTHORISED = 15  # the sender's role may not send this command, or not for that tenant
 
 
 _REQ = struct.Struct(">HH")
