@@ -10,20 +10,31 @@ The link comes back by itself (a TCP client reconnects, a serial line is reopene
 `connection` says where it stands, `link_problem` why it is down in one line ("cannot connect
 to 127.0.0.1:5100: Connection refused"), and `wait_connected` lets a tool find out at once that
 nothing listens instead of waiting for telemetry that will never come.
+
+With a `GroundSecurity` (the ground's keystore, `gridfree keys init`) every TC frame is an SDLS
+frame under the security's TC SA, one TC packet per frame, each with the next IV of the SA's
+crash-safe counter; TM frames are verified when the keystore has a TM SA; every command is
+written to the ground audit (audit.py) before its bytes go out. Without one the frames are plain
+(only a node run with --insecure takes them) and `security_note` says so; the client logs it once.
+Hazardous commands can be sent with `arm=True`: node.Arm through the same SA right before them.
 """
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
+from dataclasses import replace
 from typing import Any
 
-from gridfree.ground.link.commands import CommandHandle, CommandTracker, UplinkError
+from gridfree.ground.link.audit import AuditError, GroundAudit
+from gridfree.ground.link.commands import CommandHandle, CommandTracker, UplinkError, WriteWatch
 from gridfree.ground.link.downlink import Downlink
 from gridfree.ground.link.records import EventRecord, PacketRecord, Sample, TransferRecord
-from gridfree.protocols.config import LinkConfig
+from gridfree.protocols import sdls
+from gridfree.protocols.config import LinkConfig, LinkConfigError
 from gridfree.protocols.dictionary import Dictionary
-from gridfree.protocols.framing import TcFrameEncoder
+from gridfree.protocols.framing import TcFrameEncoder, encode_cltu
 from gridfree.protocols.links import LinkReader, Protocol, open_link
 from gridfree.protocols.pus import PEC_LEN, TC_SEC_HEADER_LEN, AckFlags
 from gridfree.protocols.services import largedata as pus13
@@ -40,6 +51,13 @@ __all__ = ["GroundClient", "CommandHandle", "UplinkError", "Sample", "PacketReco
 UPLINK_COMMANDS = {pus13.Subtype.UPLINK_FIRST_PART: "lds.UplinkFirstPart",
                    pus13.Subtype.UPLINK_INTERMEDIATE_PART: "lds.UplinkIntermediatePart",
                    pus13.Subtype.UPLINK_LAST_PART: "lds.UplinkLastPart"}
+#: How long the node.Arm sent before a hazardous command (arm=True) keeps the node armed.
+ARM_WINDOW_S = 10
+ARM_COMMAND = "node.Arm"
+INSECURE_NOTE = ("unauthenticated link: commands go in plain TC frames and telemetry is not verified; "
+                 "only a node run with --insecure accepts them (give the key directory to authenticate)")
+
+log = logging.getLogger(__name__)
 
 
 class GroundClient(Downlink, Protocol):
@@ -49,10 +67,23 @@ class GroundClient(Downlink, Protocol):
     replay = None  # a live link has no replay controls
 
     def __init__(self, url: str, dictionary: Dictionary, apid: int = 100, link_config: LinkConfig = LinkConfig(),
-                 source_id: int = 1):
-        super().__init__(url, dictionary, link_config)
+                 source_id: int = 1, security: Any = None, audit: GroundAudit | None = None):
+        """`security`: a ground.keys.session.GroundSecurity, or None for an unauthenticated link.
+        `audit`: where sent commands are recorded; by default KEYDIR/audit.jsonl with security,
+        none without (AuditError, an OSError, if that file cannot be written)."""
+        self.security = security
+        tm_sa = getattr(security, "tm_sa", None)
+        super().__init__(url, dictionary, replace(link_config, sdls=tm_sa is not None))
+        self._verify_tm(tm_sa)
         self.apid, self.source_id = apid, source_id
-        self.encoder = TcFrameEncoder(link_config)
+        self.encoder = TcFrameEncoder(replace(link_config, sdls=False))  # plain frames; SDLS ones are made here
+        #: The most octets of TC packet one frame carries (the SDLS header and MAC take their share).
+        self.tc_data_octets = min(replace(link_config, sdls=security is not None).tc_max_data_octets,
+                                  sdls.MAX_DATA_OCTETS if security is not None else link_config.tc_max_data_octets)
+        self.audit = audit if audit is not None else GroundAudit.for_security(security) if security is not None else None
+        self.audit_errors = 0  # outcome lines the audit could not write (reported on the reader thread)
+        self._send_lock = threading.Lock()  # one frame at a time: IVs go out in the order they were drawn
+        self._noted_insecure = False
         self.commands = CommandTracker(apid, source_id)
         self.uplinks: dict[int, list[CommandHandle]] = {}  # transaction -> its parts' handles
         self._next_uplink = random.randrange(1, 0x10000)
@@ -61,6 +92,9 @@ class GroundClient(Downlink, Protocol):
 
     # ---- connection ---------------------------------------------------------------------------
     def connect(self) -> "GroundClient":
+        if self.security is None and not self._noted_insecure:
+            self._noted_insecure = True
+            log.warning("%s: %s", self.url, INSECURE_NOTE)
         self.link = open_link(self.url)
         self.reader = LinkReader(self.link, self, name="ground-downlink")
         self.reader.start()
@@ -122,17 +156,65 @@ class GroundClient(Downlink, Protocol):
     def reader_errors(self) -> int:
         return self.reader.protocol_errors if self.reader is not None else 0
 
+    # ---- security ---------------------------------------------------------------------------------
+    @property
+    def authenticated(self) -> bool:
+        return self.security is not None
+
+    @property
+    def security_note(self) -> str:
+        """One line: the SA commands go through, or that the link is unauthenticated."""
+        if self.security is None:
+            return INSECURE_NOTE
+        tm = "telemetry verified" if self.security.tm_sa is not None else "telemetry not verified (no TM SA)"
+        return f"authenticated through {self.security.origin_text}; {tm}"
+
+    def _verify_tm(self, tm_sa: Any) -> None:
+        """Have the frame decoder check every TM frame's MAC under `tm_sa` (None: plain TM)."""
+        if tm_sa is not None:
+            self.decoder.frames.set_security(tm_sa)
+
     def _verification(self, report: VerificationReport) -> None:
         handle = self.commands.report(report)
-        if handle is not None:
-            self._notify("verification", handle)
+        if handle is None:
+            return
+        if self.audit is not None:
+            try:
+                self.audit.outcome(handle.name, report)
+            except AuditError as exc:  # on the reader thread: counted and logged, never a dead reader
+                self.audit_errors += 1
+                log.warning("%s", exc)
+        self._notify("verification", handle)
 
     # ---- uplink -----------------------------------------------------------------------------------
     def send_packet(self, name: str, service: int, subtype: int, data: bytes,
-                    ack: AckFlags = AckFlags.ALL) -> CommandHandle:
+                    ack: AckFlags = AckFlags.ALL, *, args: dict | None = None) -> CommandHandle:
+        """One TC packet in one frame (SDLS-protected with security), audited before it is
+        written; `args` is what the audit records (by default the data's length)."""
+        if len(data) + PRIMARY_HEADER_LEN + TC_SEC_HEADER_LEN + PEC_LEN > self.tc_data_octets:
+            raise LinkConfigError("tc_max_frame_octets", f"{name}: {len(data)} octets of arguments do not fit "
+                                                         f"in one TC frame ({self.tc_data_octets} octets of packet)")
         packet, handle = self.commands.packet(name, service, subtype, data, ack)
-        self.link.write(self.encoder.cltu(packet))
+        with self._send_lock:
+            frame = self._frame(packet)
+            if self.audit is not None:
+                self.audit.sent(name, {"data_octets": len(data)} if args is None else args, handle.request)
+            watch = WriteWatch(self)
+            self.link.write(encode_cltu(frame))
+        lost = watch.lost()
+        if lost is not None and self.audit is not None:
+            self.audit.not_sent(name, handle.request, lost)
         return handle
+
+    def _frame(self, packet: bytes) -> bytes:
+        """The TC frame carrying `packet`: under the TC SA with its next IV, or plain."""
+        if self.security is None:
+            return self.encoder.frame(packet)
+        config = self.encoder.config
+        frame = sdls.protect(self.security.tc_sa, self.security.next_iv(), config.spacecraft_id,
+                             config.tc_virtual_channel, self.encoder.seq_num, packet)
+        self.encoder.seq_num = (self.encoder.seq_num + 1) & 0xFF
+        return frame
 
     def _encode(self, name: str, args: dict) -> tuple:
         cmd = self.dictionary.command_by_name.get(name)
@@ -142,22 +224,41 @@ class GroundClient(Downlink, Protocol):
         data = self._raw_args(cmd.service, cmd.subtype, args) if cmd.raw else cmd.encode_args(**args)
         return cmd, data
 
-    def schedule(self, activities: list[tuple[float, str, dict]]) -> tuple[CommandHandle, list[CommandHandle]]:
+    def schedule(self, activities: list[tuple[float, str, dict]], *, arm: bool = False
+                 ) -> tuple[CommandHandle, list[CommandHandle]]:
         """Insert time-tagged commands (TC[11,4]); returns the insert's handle and one handle per
-        scheduled command, which completes when the node releases and executes it."""
-        packets, handles = [], []
+        scheduled command, which completes when the node releases and executes it. With `arm`,
+        an insert holding a hazardous command is preceded by node.Arm, as `send` does."""
+        packets, handles, hazardous = [], [], False
         for release_s, name, args in activities:
             cmd, data = self._encode(name, args)
+            hazardous |= cmd.hazardous
             packet, handle = self.commands.packet(name, cmd.service, cmd.subtype, data)
             packets.append((release_s, packet))
             handles.append(handle)
-        insert = self.send_packet("schedule.Insert", 11, pus11.Subtype.INSERT, pus11.pack_activities(packets))
+        if arm and hazardous:
+            self._arm()
+        audited = {"activities": [{"release_s": t, "command": n, "args": a} for t, n, a in activities]}
+        insert = self.send_packet("schedule.Insert", 11, pus11.Subtype.INSERT, pus11.pack_activities(packets),
+                                  args=audited)
         return insert, handles
 
-    def send(self, name: str, **args: Any) -> CommandHandle:
-        """Send a dictionary command by name; arguments are checked before anything is sent."""
+    def send(self, name: str, arm: bool = False, **args: Any) -> CommandHandle:
+        """Send a dictionary command by name; arguments are checked before anything is sent.
+
+        `arm=True` on a hazardous command sends node.Arm(window_s=ARM_WINDOW_S) through the same SA
+        just before it (the node runs commands in the order they come, so nothing can slip
+        between); the Arm's handle is the command handle's `armed_by`. A command that is not
+        hazardous needs no arm, and gets none: an open arm window is a risk of its own."""
         cmd, data = self._encode(name, args)
-        return self.send_packet(name, cmd.service, cmd.subtype, data)
+        armed_by = self._arm() if arm and cmd.hazardous else None
+        handle = self.send_packet(name, cmd.service, cmd.subtype, data, args=args)
+        handle.armed_by = armed_by
+        return handle
+
+    def _arm(self) -> CommandHandle:
+        cmd, data = self._encode(ARM_COMMAND, {"window_s": ARM_WINDOW_S})
+        return self.send_packet(ARM_COMMAND, cmd.service, cmd.subtype, data, args={"window_s": ARM_WINDOW_S})
 
     def uplink(self, data: bytes, part_octets: int | None = None, *, window: int = 16,
                timeout: float = 10.0) -> int:
@@ -170,7 +271,7 @@ class GroundClient(Downlink, Protocol):
         Raises UplinkError if a part fails or is not verified within `timeout` seconds.
         """
         overhead = PRIMARY_HEADER_LEN + TC_SEC_HEADER_LEN + PEC_LEN + pus13.PART_HEAD_OCTETS
-        part_octets = part_octets or self.encoder.config.tc_max_data_octets - overhead
+        part_octets = part_octets or self.tc_data_octets - overhead
         with self._cond:
             tid = self._next_uplink
             self._next_uplink = self._next_uplink % 0xFFFF + 1
@@ -178,7 +279,8 @@ class GroundClient(Downlink, Protocol):
         for subtype, app_data in pus13.uplink_parts(tid, data, part_octets):
             if window and len(handles) >= window:
                 self._await_part(tid, handles[-window], timeout)
-            handles.append(self.send_packet(UPLINK_COMMANDS[subtype], pus13.SERVICE, subtype, app_data))
+            handles.append(self.send_packet(UPLINK_COMMANDS[subtype], pus13.SERVICE, subtype, app_data,
+                                            args={"transaction": tid, "octets": len(app_data)}))
         return tid
 
     def _await_part(self, tid: int, handle: CommandHandle, timeout: float) -> None:

@@ -56,6 +56,7 @@ class CommandHandle:
     stages: list[tuple[str, bool]] = field(default_factory=list)  # (stage, ok)
     failure: tuple[int, str] | None = None
     not_sent: str | None = None  # why the link did not take the command
+    armed_by: "CommandHandle | None" = None  # the node.Arm sent right before it (send(..., arm=True))
     transitions: list[Transition] = field(default_factory=list)
     _done: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)

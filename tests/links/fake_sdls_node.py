@@ -1,0 +1,133 @@
+"""A node's radio played by the test, checking SDLS TC frames with raw AES-GCM.
+
+It listens on TCP like a node's radio, takes the CLTUs the ground writes, and checks each frame
+by hand, independently of protocols/sdls: the primary header and the security header are the
+additional authenticated data, the IV is the 12 octets after the SPI, the MAC the 16 before the
+FECF. What it accepted it answers with PUS 1 reports (accepted, completed) in TM frames, as a
+node would, so the ground's verification tracking and audit see real reports.
+"""
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from gridfree.protocols.deframing import CltuDecoder
+from gridfree.protocols.framing import TmFrameEncoder
+from gridfree.protocols.pus import PusTc, PusTm
+from gridfree.protocols.services.verification import RequestId, Subtype, VerificationReport
+
+
+@dataclass
+class Received:
+    """One TC frame as the fake node saw it."""
+
+    frame: bytes
+    spi: int | None  # None: a plain frame
+    iv: int | None
+    packet: bytes | None  # None: the MAC did not check
+    tc: PusTc | None
+
+
+class FakeSdlsNode:
+    def __init__(self, keys: dict[int, bytes] | None, encrypt: bool = True, answer: bool = True,
+                 refuse: set[str] = frozenset()):
+        """`keys`: SPI -> AES-256 key (None: the node takes plain frames, as with --insecure);
+        `refuse`: command names (by service/subtype seen) answered with an acceptance failure."""
+        self.keys, self.encrypt, self.answer = keys, encrypt, answer
+        self.refuse = refuse
+        self.received: list[Received] = []
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"tcp://127.0.0.1:{self.server.getsockname()[1]}"
+        self.conn: socket.socket | None = None
+        self.tm = TmFrameEncoder()
+        self.tm_seq = 0
+        self._stop = threading.Event()
+        self.changed = threading.Condition()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        """One ground connection after another (a restarted ground connects again)."""
+        self.server.settimeout(0.2)
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.server.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.conn = conn
+            self._serve(conn)
+            conn.close()
+
+    def _serve(self, conn: socket.socket) -> None:
+        conn.settimeout(0.2)
+        cltus = CltuDecoder()
+        while not self._stop.is_set():
+            try:
+                data = conn.recv(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            if not data:
+                return
+            for tc_frame in cltus.feed(data):
+                self._frame(tc_frame.pack())
+
+    def _frame(self, frame: bytes) -> None:
+        got = self.check(frame)
+        with self.changed:
+            self.received.append(got)
+            self.changed.notify_all()
+        if got.tc is not None and self.answer:
+            request = RequestId.of_packet(got.packet)
+            if (got.tc.service, got.tc.subtype) in self.refuse:
+                self._report(Subtype.ACCEPTANCE_FAILED, request, failure=5, data=b"refused by the test")
+                return
+            self._report(Subtype.ACCEPTANCE_OK, request)
+            self._report(Subtype.COMPLETION_OK, request)
+
+    def check(self, frame: bytes) -> Received:
+        if self.keys is None:
+            packet = frame[5:-2]
+            return Received(frame, None, None, packet, PusTc.unpack(packet))
+        header, (spi,), iv = frame[:5], struct.unpack_from(">H", frame, 5), frame[7:19]
+        body = frame[19:-2]
+        key = self.keys.get(spi)
+        if key is None:
+            return Received(frame, spi, int.from_bytes(iv, "big"), None, None)
+        try:
+            if self.encrypt:
+                packet = AESGCM(key).decrypt(iv, body, header + frame[5:19])
+            else:
+                packet, tag = body[:-16], body[-16:]
+                AESGCM(key).decrypt(iv, tag, header + frame[5:19] + packet)
+        except InvalidTag:
+            return Received(frame, spi, int.from_bytes(iv, "big"), None, None)
+        return Received(frame, spi, int.from_bytes(iv, "big"), packet, PusTc.unpack(packet))
+
+    def _report(self, subtype: Subtype, request: RequestId, failure: int | None = None, data: bytes = b"") -> None:
+        rep = VerificationReport(subtype, request, failure=failure, failure_data=data)
+        packet = PusTm(apid=100, service=1, subtype=int(subtype), app_data=rep.pack(), seq_count=self.tm_seq).pack()
+        self.tm_seq = (self.tm_seq + 1) & 0x3FFF
+        frames = self.tm.add_packet(0, packet) + self.tm.flush(0)
+        try:
+            self.conn.sendall(b"".join(frames))
+        except OSError:
+            pass
+
+    def wait_frames(self, n: int, timeout_s: float = 10.0) -> list[Received]:
+        with self.changed:
+            self.changed.wait_for(lambda: len(self.received) >= n, timeout_s)
+            return list(self.received)
+
+    def close(self) -> None:
+        self._stop.set()
+        self.thread.join(5)
+        self.server.close()

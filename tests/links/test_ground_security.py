@@ -1,0 +1,208 @@
+"""The ground's side of SDLS: every TC frame it sends is one a node with the key accepts (checked
+here with raw AES-GCM, not with the code that made it), IVs never repeat, across a restart too;
+large uploads fit the smaller SDLS frame; hazardous commands go with their Arm through the same
+SA; every command is in the ground's audit, with who sent it and what became of it."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from gridfree.ground.link.audit import AUDIT_FILE, read_audit
+from gridfree.ground.link.client import ARM_WINDOW_S, INSECURE_NOTE, GroundClient
+from gridfree.protocols import sdls
+from gridfree.protocols.ivcounter import IvCounter
+from gridfree.protocols.services import largedata as pus13
+from tests.links.fake_sdls_node import FakeSdlsNode
+
+KEY = bytes(range(32))
+
+
+class StandInSecurity:
+    """The shape of ground.keys.session.GroundSecurity (spec addendum): an operator TC SA, its IV
+    counter in the key directory, no TM SA."""
+
+    def __init__(self, keydir, spi=1, key=KEY, encrypt=True, role="operator"):
+        self.keydir = keydir
+        self.tc_sa = sdls.SecurityAssociation(spi, key, encrypt=encrypt)
+        self.tm_sa = None
+        self.origin_text = f"{role}, SPI {spi}"
+        self._iv = IvCounter(keydir / f"tc-iv-{spi}.bin")
+
+    def next_iv(self) -> int:
+        return self._iv.next()
+
+
+def _client(node, dictionary, security):
+    client = GroundClient(node.url, dictionary, security=security).connect()
+    assert client.wait_connected(10)
+    return client
+
+
+def test_every_frame_checks_with_raw_aes_gcm_and_the_command_inside_is_the_one_sent(tmp_path, dictionary):
+    node = FakeSdlsNode({1: KEY})
+    client = _client(node, dictionary, StandInSecurity(tmp_path))
+    try:
+        handles = [client.send("test.Ping"), client.send("node.SetMode", mode="SAFE")]
+        got = node.wait_frames(2)
+        assert all(r.packet is not None for r in got), "a frame whose MAC does not check"
+        assert [r.spi for r in got] == [1, 1]
+        assert got[1].iv > got[0].iv >= 1
+        cmd = dictionary.command_by_name["node.SetMode"]
+        assert (got[1].tc.service, got[1].tc.subtype) == (cmd.service, cmd.subtype)
+        assert got[1].tc.app_data == cmd.encode_args(mode="SAFE")
+        assert KEY not in got[1].frame and cmd.encode_args(mode="SAFE") not in got[1].frame[19:-18]
+        assert all(h.wait(10).completed for h in handles)
+    finally:
+        client.close()
+        node.close()
+
+
+def test_authentication_only_sends_the_packet_in_clear_under_the_mac(tmp_path, dictionary):
+    node = FakeSdlsNode({1: KEY}, encrypt=False)
+    client = _client(node, dictionary, StandInSecurity(tmp_path, encrypt=False))
+    try:
+        client.send("test.Ping").wait(10)
+        (got,) = node.wait_frames(1)
+        assert got.packet is not None and got.packet in got.frame
+    finally:
+        client.close()
+        node.close()
+
+
+def test_a_frame_under_another_key_does_not_check(tmp_path, dictionary):
+    node = FakeSdlsNode({1: bytes(32)}, answer=False)
+    client = _client(node, dictionary, StandInSecurity(tmp_path))
+    try:
+        client.send("test.Ping")
+        (got,) = node.wait_frames(1)
+        assert got.packet is None
+    finally:
+        client.close()
+        node.close()
+
+
+def test_ivs_never_repeat_across_a_new_client_on_the_same_key_directory(tmp_path, dictionary):
+    node = FakeSdlsNode({1: KEY})
+    seen = []
+    try:
+        for _ in range(2):  # the second client is the ground restarted: its IVs start after the first's
+            client = _client(node, dictionary, StandInSecurity(tmp_path))
+            client.send("test.Ping").wait(10)
+            client.close()
+            seen = node.wait_frames(len(seen) + 1)
+        ivs = [r.iv for r in seen]
+        assert len(ivs) == 2 and ivs[1] > ivs[0]
+    finally:
+        node.close()
+
+
+def test_a_large_upload_is_cut_into_parts_that_each_fit_an_sdls_frame(tmp_path, dictionary):
+    node = FakeSdlsNode({1: KEY})
+    client = _client(node, dictionary, StandInSecurity(tmp_path))
+    data = os.urandom(5000)
+    try:
+        tid = client.uplink(data, window=0)
+        handles = client.uplinks[tid]
+        got = node.wait_frames(len(handles))
+        assert len(got) == len(handles) and all(r.packet is not None for r in got)
+        assert max(len(r.frame) for r in got) == 1024  # parts as large as a TC frame with SDLS holds
+        parts = [pus13.unpack_part(r.tc.app_data) for r in got]
+        assert {t for t, _, _ in parts} == {tid}
+        assert b"".join(part for _, _, part in sorted(parts, key=lambda p: p[1])) == data
+        assert all(h.wait(10).completed for h in handles)
+    finally:
+        client.close()
+        node.close()
+
+
+def test_arm_true_sends_node_arm_through_the_same_sa_right_before_a_hazardous_command(tmp_path, dictionary):
+    node = FakeSdlsNode({1: KEY})
+    client = _client(node, dictionary, StandInSecurity(tmp_path))
+    arm, reboot = dictionary.command_by_name["node.Arm"], dictionary.command_by_name["node.Reboot"]
+    try:
+        h = client.send("node.Reboot", arm=True)
+        got = node.wait_frames(2)
+        assert [(r.tc.service, r.tc.subtype) for r in got] == [(arm.service, arm.subtype), (reboot.service, reboot.subtype)]
+        assert got[0].tc.app_data == arm.encode_args(window_s=ARM_WINDOW_S)
+        assert got[0].spi == got[1].spi == 1 and got[0].iv < got[1].iv
+        assert h.armed_by is not None and h.armed_by.name == "node.Arm"
+        client.send("test.Ping", arm=True)  # not hazardous: no arm window opened for it
+        got = node.wait_frames(3)
+        assert len(got) == 3 and got[2].tc.service == dictionary.command_by_name["test.Ping"].service
+    finally:
+        client.close()
+        node.close()
+
+
+def test_the_audit_has_a_line_per_command_sent_with_operator_sa_and_outcome(tmp_path, dictionary):
+    import getpass
+
+    node = FakeSdlsNode({1: KEY}, refuse={(dictionary.command_by_name["node.SetMode"].service,
+                                           dictionary.command_by_name["node.SetMode"].subtype)})
+    client = _client(node, dictionary, StandInSecurity(tmp_path))
+    try:
+        ok = client.send("test.Ping").wait(10)
+        refused = client.send("node.SetMode", mode="NOMINAL").wait(10)
+        assert ok.completed and refused.failed
+        lines = read_audit(tmp_path / AUDIT_FILE)
+        sent = [x for x in lines if x["kind"] == "sent"]
+        assert [x["command"] for x in sent] == ["test.Ping", "node.SetMode"]
+        assert sent[1]["args"] == {"mode": "NOMINAL"}
+        assert all(x["operator"] == getpass.getuser() and x["spi"] == 1 and x["role"] == "operator" for x in sent)
+        assert all(x["time_utc"].endswith("Z") for x in lines)
+        req = sent[1]["request"]
+        assert req == f"{refused.request.apid}/{refused.request.seq_count}"
+        outcome = [x for x in lines if x["kind"] == "outcome" and x["request"] == req]
+        assert [(x["stage"], x["ok"]) for x in outcome] == [("acceptance", False)]
+        assert outcome[0]["reason"] == "refused by the test" and outcome[0]["code"] == 5
+        done = [x for x in lines if x["kind"] == "outcome" and x["request"] == sent[0]["request"]]
+        assert [(x["stage"], x["ok"]) for x in done] == [("acceptance", True), ("completion", True)]
+        assert (tmp_path / AUDIT_FILE).stat().st_mode & 0o077 == 0
+    finally:
+        client.close()
+        node.close()
+
+
+def test_an_audit_that_cannot_be_written_stops_the_command_before_it_leaves(tmp_path, dictionary):
+    from gridfree.ground.link.audit import AuditError
+
+    node = FakeSdlsNode({1: KEY})
+    client = _client(node, dictionary, StandInSecurity(tmp_path))
+    try:
+        (tmp_path / AUDIT_FILE).unlink()
+        (tmp_path / AUDIT_FILE).mkdir()  # unwritable even for root, as a full or read-only disk would be
+        with pytest.raises(AuditError, match="audit"):
+            client.send("test.Ping")
+        assert node.wait_frames(1, timeout_s=0.5) == []
+    finally:
+        client.close()
+        node.close()
+
+
+def test_without_security_frames_are_plain_and_the_client_says_the_link_is_unauthenticated(dictionary, caplog):
+    node = FakeSdlsNode(None)
+    with caplog.at_level("WARNING"):
+        client = _client(node, dictionary, None)
+    try:
+        assert client.security_note == INSECURE_NOTE and not client.authenticated
+        assert sum(INSECURE_NOTE in r.getMessage() for r in caplog.records) == 1
+        client.send("test.Ping").wait(10)
+        (got,) = node.wait_frames(1)
+        assert got.tc is not None and got.tc.service == dictionary.command_by_name["test.Ping"].service
+    finally:
+        client.close()
+        node.close()
+
+
+def test_a_command_too_large_for_an_sdls_frame_is_refused_before_anything_is_sent(tmp_path, dictionary):
+    node = FakeSdlsNode({1: KEY})
+    client = _client(node, dictionary, StandInSecurity(tmp_path))
+    try:
+        big = client.tc_data_octets
+        with pytest.raises(ValueError, match="do not fit"):
+            client.send_packet("lds.UplinkFirstPart", 13, 9, bytes(big))
+        assert node.wait_frames(1, timeout_s=0.3) == [] and read_audit(tmp_path / AUDIT_FILE) == []
+    finally:
+        client.close()
+        node.close()
