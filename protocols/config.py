@@ -40,7 +40,12 @@ class LinkConfig:
     tm_virtual_channels: VC number -> name; VC 7 carries only idle frames.
     tc_max_frame_octets: upper bound of a TC frame (CCSDS 232.0-B-4: <= 1024).
     tc_virtual_channel: VC of uplinked commands (default 0).
-    sdls: reserve an SDLS security header and trailer in every frame (default False).
+    sdls: TM frames carry SDLS (CCSDS 355.0-B-2): a security header (SPI 2 octets, IV 12) after
+        the primary header and a 16-octet MAC after the data field, which shrinks by those 30
+        octets (default False). The node sets it when it has keys, the ground when its keystore
+        holds a TM SA; both ends of a link must agree, as on every other key here.
+        TC frames are protected whenever the node has keys, whatever this says, so a TC frame's
+        data always leaves room for the SDLS fields (`tc_max_data_octets`).
     """
 
     spacecraft_id: int = 0x2A
@@ -57,7 +62,8 @@ class LinkConfig:
         checks = [
             ("spacecraft_id", 0 <= self.spacecraft_id <= 0x3FF, "must be 0..1023 (10 bits)"),
             ("tm_frame_octets", 32 <= self.tm_frame_octets <= 2048, "must be 32..2048 octets"),
-            ("tc_max_frame_octets", 16 <= self.tc_max_frame_octets <= 1024, "must be 16..1024 octets"),
+            ("tc_max_frame_octets", 44 <= self.tc_max_frame_octets <= 1024,
+             "must be 44..1024 octets (room for the SDLS fields and a 7-octet packet)"),
             ("tc_virtual_channel", 0 <= self.tc_virtual_channel <= 63, "must be 0..63 (6 bits)"),
             ("idle_vc", 0 <= self.idle_vc <= 7, "must be 0..7 (3 bits)"),
         ]
@@ -82,7 +88,9 @@ class LinkConfig:
 
     @property
     def tc_max_data_octets(self) -> int:
-        sdls = SDLS_HEADER_OCTETS + SDLS_TRAILER_OCTETS if self.sdls else 0
+        """The most a TC frame carries, leaving room for the SDLS fields: the ground cannot always
+        tell whether the node it talks to checks them, and 30 octets are cheap."""
+        sdls = SDLS_HEADER_OCTETS + SDLS_TRAILER_OCTETS
         return self.tc_max_frame_octets - TC_PRIMARY_HEADER_OCTETS - FECF_OCTETS - sdls
 
     @classmethod

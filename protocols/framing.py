@@ -6,10 +6,21 @@ packet header inside it starts (CCSDS 132.0-B-3 §4.1.2.7.6), so a receiver that
 pick up again at the next one. A frame leaves as soon as its data field is full; `flush` closes a
 partly filled one with an idle packet, and `idle_frame` keeps the downlink's frame clock going
 when there is nothing to send.
+
+With `LinkConfig.sdls` each frame has room for the SDLS security header and MAC (protocols/sdls_tm)
+and the encoder's `protector` fills them in; the radio swaps the protector when the TM SA changes.
+Frames made while there is none carry SPI 0, which the ground refuses: a layout with SDLS never
+sends a frame the ground would take for authenticated. TC frames are protected the same way when
+the encoder is given a TC SA (protocols/sdls), whatever `sdls` says: that flag is the TM layout.
 """
 from __future__ import annotations
 
-from gridfree.protocols.config import LinkConfig, LinkConfigError
+from typing import Callable
+
+from gridfree.native import crc16
+from gridfree.protocols import sdls as tc_sdls
+from gridfree.protocols.config import OCF_OCTETS, LinkConfig, LinkConfigError
+from gridfree.protocols.sdls_tm import DATA_AT, TmProtector
 from gridfree.protocols.spacepacket import PRIMARY_HEADER_LEN, idle_packet
 from gridfree.protocols.tcframe import TcFrame, encode_cltu
 from gridfree.protocols.tmframe import ASM, FHP_IDLE, FHP_NO_PACKET_START, TmFrame, TmFrameHeader
@@ -28,12 +39,17 @@ class _VcFill:
 
 
 class TmFrameEncoder:
-    def __init__(self, config: LinkConfig = LinkConfig(), with_asm: bool = True):
-        if config.sdls:
-            raise LinkConfigError("sdls", "SDLS-protected TM frames are not implemented yet; set sdls = false")
+    def __init__(self, config: LinkConfig = LinkConfig(), with_asm: bool = True,
+                 protector: TmProtector | None = None):
         self.config = config
         self.with_asm = with_asm
         self.data_octets = config.tm_data_field_octets
+        self.protector = protector  # used only when config.sdls; None: frames go out with SPI 0
+        self.authenticated = 0  # frames sealed under an SA
+        self.unprotected = 0  # frames of an SDLS layout sent with SPI 0 (no SA, or sealing failed)
+        self.protect_error = ""  # why the last frame could not be sealed, if it could not
+        self._mac_at = DATA_AT + self.data_octets
+        self._asm = ASM if with_asm else b""
         self.mc_count = 0
         self.ocf = bytes(4)  # the CLCW, supplied by whoever runs COP-1
         self._vcs = {vc: _VcFill() for vc in range(8)}
@@ -94,27 +110,64 @@ class TmFrameEncoder:
     def _frame(self, vc: int, fill: _VcFill, fhp: int, data: bytes) -> bytes:
         header = TmFrameHeader(self.config.spacecraft_id, vc, self.mc_count, fill.count, fhp,
                                ocf_flag=self.config.tm_ocf)
-        frame = TmFrame(header, data, self.ocf if self.config.tm_ocf else None).pack(fecf=self.config.tm_fecf)
         self.mc_count = (self.mc_count + 1) & 0xFF
         fill.count = (fill.count + 1) & 0xFF
         self.frames_out += 1
-        return ASM + frame if self.with_asm else frame
+        if self.config.sdls:
+            return self._sealed(header.pack(), data)
+        frame = TmFrame(header, data, self.ocf if self.config.tm_ocf else None).pack(fecf=self.config.tm_fecf)
+        return self._asm + frame
+
+    def _sealed(self, header: bytes, data: bytes) -> bytes:
+        """The frame built in one buffer (ASM, header, room for the security header, data, MAC,
+        OCF, FECF) and sealed in place, so authentication adds one GHASH pass and no copies."""
+        a, end = len(self._asm), self._mac_at
+        buf = bytearray(a + self.config.tm_frame_octets)
+        buf[:a] = self._asm
+        frame = memoryview(buf)[a:]
+        frame[:len(header)] = header
+        frame[DATA_AT:end] = data
+        try:
+            if self.protector is None:
+                raise LookupError("no TM security association set")
+            self.protector.seal(frame, end)
+            self.authenticated += 1
+        except (LookupError, ValueError, RuntimeError, OSError) as exc:  # IV store damaged or spent, disk
+            frame[len(header):DATA_AT] = bytes(DATA_AT - len(header))  # SPI 0, IV 0: not authenticated
+            frame[DATA_AT:end] = data  # in clear (a failed encryption may have written over it)
+            frame[end:end + 16] = bytes(16)
+            self.unprotected += 1
+            self.protect_error = str(exc)
+        at = end + 16
+        if self.config.tm_ocf:
+            frame[at:at + OCF_OCTETS] = self.ocf
+            at += OCF_OCTETS
+        if self.config.tm_fecf:
+            frame[at:at + 2] = crc16(frame[:at]).to_bytes(2, "big")
+        return bytes(buf)
 
 
 class TcFrameEncoder:
-    """One PUS TC packet per TC frame, per CLTU, with the frame sequence number counting."""
+    """One PUS TC packet per TC frame, per CLTU, with the frame sequence number counting; each
+    frame protected under `sa` (IVs from `next_iv`, never reused) when one is given."""
 
-    def __init__(self, config: LinkConfig = LinkConfig()):
-        if config.sdls:
-            raise LinkConfigError("sdls", "SDLS-protected TC frames are not implemented yet; set sdls = false")
+    def __init__(self, config: LinkConfig = LinkConfig(), sa: tc_sdls.SecurityAssociation | None = None,
+                 next_iv: Callable[[], int] | None = None):
+        if (sa is None) != (next_iv is None):
+            raise ValueError("a protected TC link needs both the SA and its IV counter")
         self.config = config
+        self.sa, self.next_iv = sa, next_iv
         self.seq_num = 0
 
     def frame(self, packet: bytes) -> bytes:
         if len(packet) > self.config.tc_max_data_octets:
             raise LinkConfigError("tc_max_frame_octets",
                                   f"a {len(packet)}-octet command does not fit ({self.config.tc_max_data_octets} max)")
-        frame = TcFrame(self.config.spacecraft_id, self.config.tc_virtual_channel, self.seq_num, packet).pack()
+        scid, vcid = self.config.spacecraft_id, self.config.tc_virtual_channel
+        if self.sa is not None:
+            frame = tc_sdls.protect(self.sa, self.next_iv(), scid, vcid, self.seq_num, packet)
+        else:
+            frame = TcFrame(scid, vcid, self.seq_num, packet).pack()
         self.seq_num = (self.seq_num + 1) & 0xFF
         return frame
 
