@@ -1,6 +1,6 @@
 """`gridfree console`: the operator console on a node's link, or on a recorded log.
 
-    gridfree console --link tcp://127.0.0.1:5000 --dict dictionary.json
+    gridfree console --link tcp://127.0.0.1:5000 --dict dictionary.json --keys mission/ground
     gridfree console --replay logs/pass-0412 [--dict dictionary.json] [--speed 10]
     gridfree console --link ... --screenshot console.png --seconds 10   (headless: run, grab, exit)
 
@@ -44,6 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="dictionary JSON exported by `gridfree dict` (live default: $GRIDFREE_DICT or "
                              "./dictionary.json; replay default: the one kept beside the log)")
     parser.add_argument("--apid", type=apid, default=100, help="the node's APID, 0..2047 (default 100)")
+    parser.add_argument("--keys", metavar="KEYDIR", default=None,
+                        help="the ground's key directory (from `gridfree keys init`): SDLS on the link and an "
+                             "audit of what is sent; without it the link is unauthenticated (a node run --insecure)")
+    parser.add_argument("--spi", type=int, default=None,
+                        help="the TC SA to send through (default: the key directory's only or first one)")
     parser.add_argument("--speed", type=_speed, default=None,
                         help="replay speed: 1 (real time, the default), 10, 100 ... or max")
     parser.add_argument("--screenshot", metavar="PNG", help="save a screenshot of the window when --seconds are up")
@@ -64,6 +69,10 @@ def run(argv: list[str]) -> int:
         parser.error("--screenshot needs --seconds (how long to run before taking it)")
     if a.link and a.speed is not None:
         parser.error("--speed is for --replay: a live link runs at the node's pace")
+    if a.replay and a.keys:
+        parser.error("--keys is for --link: a replay sends nothing and its frames were checked when recorded")
+    if a.spi is not None and a.keys is None:
+        parser.error("--spi picks an SA of the key directory: give --keys KEYDIR too")
 
     if a.screenshot and not os.path.isdir(os.path.dirname(a.screenshot) or "."):
         parser.error(f"--screenshot {a.screenshot}: its folder does not exist; make it first or save elsewhere")
@@ -87,10 +96,10 @@ def run(argv: list[str]) -> int:
         if client.dictionary_note:
             print(f"warning: {client.dictionary_note}", file=sys.stderr)
     else:
-        from gridfree.ground.link.client import GroundClient
+        from gridfree.ground.link.cli import client_or_exit, security_or_exit
 
-        client = GroundClient(a.link, load_or_exit(a.dict or default_path()),
-                              apid=a.apid)
+        d = load_or_exit(a.dict or default_path())
+        client = client_or_exit(a.link, d, a.apid, security_or_exit(a.keys, a.spi))
 
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication

@@ -74,12 +74,12 @@ class GroundClient(Downlink, Protocol):
         self.security = security
         tm_sa = getattr(security, "tm_sa", None)
         super().__init__(url, dictionary, replace(link_config, sdls=tm_sa is not None))
-        self._verify_tm(tm_sa)
+        if tm_sa is not None:
+            self.authenticate_tm(tm_sa)  # no frame is decoded before every one is checked
         self.apid, self.source_id = apid, source_id
         self.encoder = TcFrameEncoder(replace(link_config, sdls=False))  # plain frames; SDLS ones are made here
         #: The most octets of TC packet one frame carries (the SDLS header and MAC take their share).
-        self.tc_data_octets = min(replace(link_config, sdls=security is not None).tc_max_data_octets,
-                                  sdls.MAX_DATA_OCTETS if security is not None else link_config.tc_max_data_octets)
+        self.tc_data_octets = min(link_config.tc_max_data_octets, sdls.MAX_DATA_OCTETS)
         self.audit = audit if audit is not None else GroundAudit.for_security(security) if security is not None else None
         self.audit_errors = 0  # outcome lines the audit could not write (reported on the reader thread)
         self._send_lock = threading.Lock()  # one frame at a time: IVs go out in the order they were drawn
@@ -168,11 +168,6 @@ class GroundClient(Downlink, Protocol):
             return INSECURE_NOTE
         tm = "telemetry verified" if self.security.tm_sa is not None else "telemetry not verified (no TM SA)"
         return f"authenticated through {self.security.origin_text}; {tm}"
-
-    def _verify_tm(self, tm_sa: Any) -> None:
-        """Have the frame decoder check every TM frame's MAC under `tm_sa` (None: plain TM)."""
-        if tm_sa is not None:
-            self.decoder.frames.set_security(tm_sa)
 
     def _verification(self, report: VerificationReport) -> None:
         handle = self.commands.report(report)

@@ -16,9 +16,12 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from gridfree.protocols.config import LinkConfig
 from gridfree.protocols.deframing import CltuDecoder
 from gridfree.protocols.framing import TmFrameEncoder
 from gridfree.protocols.pus import PusTc, PusTm
+from gridfree.protocols.sdls import SecurityAssociation
+from gridfree.protocols.sdls_tm import TmProtector
 from gridfree.protocols.services.verification import RequestId, Subtype, VerificationReport
 
 
@@ -35,16 +38,21 @@ class Received:
 
 class FakeSdlsNode:
     def __init__(self, keys: dict[int, bytes] | None, encrypt: bool = True, answer: bool = True,
-                 refuse: set[str] = frozenset()):
+                 refuse: set[tuple[int, int]] = frozenset(), tm_sa: SecurityAssociation | None = None):
         """`keys`: SPI -> AES-256 key (None: the node takes plain frames, as with --insecure);
-        `refuse`: command names (by service/subtype seen) answered with an acceptance failure."""
+        `refuse`: (service, subtype) of commands answered with an acceptance failure; `tm_sa`:
+        the TM frames are SDLS frames sealed under it (the node's radio, protocols/sdls_tm)."""
         self.keys, self.encrypt, self.answer = keys, encrypt, answer
         self.refuse = refuse
         self.received: list[Received] = []
         self.server = socket.create_server(("127.0.0.1", 0))
         self.url = f"tcp://127.0.0.1:{self.server.getsockname()[1]}"
         self.conn: socket.socket | None = None
-        self.tm = TmFrameEncoder()
+        if tm_sa is None:
+            self.tm = TmFrameEncoder()
+        else:
+            ivs = iter(range(1, 1 << 32))
+            self.tm = TmFrameEncoder(LinkConfig(sdls=True), protector=TmProtector(tm_sa, lambda: next(ivs)))
         self.tm_seq = 0
         self._stop = threading.Event()
         self.changed = threading.Condition()
@@ -77,8 +85,8 @@ class FakeSdlsNode:
                 return
             if not data:
                 return
-            for tc_frame in cltus.feed(data):
-                self._frame(tc_frame.pack())
+            for _tc_frame, raw in cltus.feed_raw(data):
+                self._frame(raw)
 
     def _frame(self, frame: bytes) -> None:
         got = self.check(frame)

@@ -22,10 +22,10 @@ class StandInSecurity:
     """The shape of ground.keys.session.GroundSecurity (spec addendum): an operator TC SA, its IV
     counter in the key directory, no TM SA."""
 
-    def __init__(self, keydir, spi=1, key=KEY, encrypt=True, role="operator"):
+    def __init__(self, keydir, spi=1, key=KEY, encrypt=True, role="operator", tm_sa=None):
         self.keydir = keydir
         self.tc_sa = sdls.SecurityAssociation(spi, key, encrypt=encrypt)
-        self.tm_sa = None
+        self.tm_sa = tm_sa
         self.origin_text = f"{role}, SPI {spi}"
         self._iv = IvCounter(keydir / f"tc-iv-{spi}.bin")
 
@@ -206,3 +206,24 @@ def test_a_command_too_large_for_an_sdls_frame_is_refused_before_anything_is_sen
     finally:
         client.close()
         node.close()
+
+
+def test_with_a_tm_sa_the_reports_come_through_verified_and_frames_under_another_key_are_refused(tmp_path, dictionary):
+    tm_key = bytes(range(100, 132))
+    for node_key, verified in ((tm_key, True), (bytes(32), False)):
+        node = FakeSdlsNode({1: KEY}, tm_sa=sdls.SecurityAssociation(2, node_key, encrypt=False))
+        ground_tm = sdls.SecurityAssociation(2, tm_key, encrypt=False)
+        client = _client(node, dictionary, StandInSecurity(tmp_path, tm_sa=ground_tm))
+        try:
+            h = client.send("test.Ping")
+            node.wait_frames(1)
+            stats = client.stats
+            if verified:
+                assert h.wait(10).completed and stats.auth_ok >= 1 and stats.auth_failed == 0
+                assert "telemetry verified" in client.security_note and client.tm_auth.verified is True
+            else:  # the reports were sent, but under a key the ground does not hold: never believed
+                assert client.wait_until(lambda: client.stats.auth_failed >= 1, 10)
+                assert not h.wait(0.5).stages and stats.auth_ok == 0 and client.tm_auth.verified is False
+        finally:
+            client.close()
+            node.close()
