@@ -15,7 +15,6 @@ counted. Two rules keep a corrupted link from stalling or starving the receiver:
 """
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,7 +83,8 @@ class TmDecoder:
         self.config = config
         self.verifier = verifier if verifier is not None or not config.sdls else TmVerifier(None, config)
         self.stats = TmStats()
-        self.recent_auth: deque[bool] = deque(maxlen=RECENT_AUTH_FRAMES)  # latest frames: authenticated?
+        #: the latest checked frames, authenticated or not (replaced whole: readers on other threads)
+        self.recent_auth: tuple[bool, ...] = ()
         self.last_auth_error = ""
         self._tail = b""
         self._locked = False
@@ -124,7 +124,7 @@ class TmDecoder:
         st.malformed += packets.malformed
         return TmBatch(buf, frames, packets)
 
-    def use_sas(self, sas) -> None:
+    def set_security(self, sas) -> None:
         """Check the TM frames under these SAs (a dict by SPI, one SA, or None for none) from now on."""
         if not self.config.sdls:
             raise LinkConfigError("sdls", "a TM SA is set but the link's TM frames carry no SDLS (sdls = false)")
@@ -140,7 +140,8 @@ class TmDecoder:
             st.auth_ok += opened.auth_ok
             st.auth_failed += opened.auth_failed
             st.replayed += opened.replayed
-            self.recent_auth.extend(opened.results[-RECENT_AUTH_FRAMES:])
+            if opened.results:
+                self.recent_auth = (self.recent_auth + tuple(opened.results))[-RECENT_AUTH_FRAMES:]
             self.last_auth_error = opened.last_error or self.last_auth_error
         else:
             st.auth_unchecked += len(opened.frames)

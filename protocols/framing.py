@@ -10,15 +10,11 @@ when there is nothing to send.
 With `LinkConfig.sdls` each frame has room for the SDLS security header and MAC (protocols/sdls_tm)
 and the encoder's `protector` fills them in; the radio swaps the protector when the TM SA changes.
 Frames made while there is none carry SPI 0, which the ground refuses: a layout with SDLS never
-sends a frame the ground would take for authenticated. TC frames are protected the same way when
-the encoder is given a TC SA (protocols/sdls), whatever `sdls` says: that flag is the TM layout.
+sends a frame the ground would take for authenticated.
 """
 from __future__ import annotations
 
-from typing import Callable
-
 from gridfree.native import crc16
-from gridfree.protocols import sdls as tc_sdls
 from gridfree.protocols.config import OCF_OCTETS, LinkConfig, LinkConfigError
 from gridfree.protocols.sdls_tm import DATA_AT, TmProtector
 from gridfree.protocols.spacepacket import PRIMARY_HEADER_LEN, idle_packet
@@ -148,26 +144,18 @@ class TmFrameEncoder:
 
 
 class TcFrameEncoder:
-    """One PUS TC packet per TC frame, per CLTU, with the frame sequence number counting; each
-    frame protected under `sa` (IVs from `next_iv`, never reused) when one is given."""
+    """One PUS TC packet per TC frame, per CLTU, with the frame sequence number counting (plain
+    frames: the ground client seals SDLS ones itself with protocols/sdls)."""
 
-    def __init__(self, config: LinkConfig = LinkConfig(), sa: tc_sdls.SecurityAssociation | None = None,
-                 next_iv: Callable[[], int] | None = None):
-        if (sa is None) != (next_iv is None):
-            raise ValueError("a protected TC link needs both the SA and its IV counter")
+    def __init__(self, config: LinkConfig = LinkConfig()):
         self.config = config
-        self.sa, self.next_iv = sa, next_iv
         self.seq_num = 0
 
     def frame(self, packet: bytes) -> bytes:
         if len(packet) > self.config.tc_max_data_octets:
             raise LinkConfigError("tc_max_frame_octets",
                                   f"a {len(packet)}-octet command does not fit ({self.config.tc_max_data_octets} max)")
-        scid, vcid = self.config.spacecraft_id, self.config.tc_virtual_channel
-        if self.sa is not None:
-            frame = tc_sdls.protect(self.sa, self.next_iv(), scid, vcid, self.seq_num, packet)
-        else:
-            frame = TcFrame(scid, vcid, self.seq_num, packet).pack()
+        frame = TcFrame(self.config.spacecraft_id, self.config.tc_virtual_channel, self.seq_num, packet).pack()
         self.seq_num = (self.seq_num + 1) & 0xFF
         return frame
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from gridfree.ground.link.decoder import Decoder
@@ -20,6 +21,30 @@ from gridfree.protocols.config import LinkConfig
 from gridfree.protocols.deframing import TmStats
 from gridfree.protocols.dictionary import Dictionary
 from gridfree.protocols.services.verification import VerificationReport
+
+
+@dataclass(frozen=True)
+class TmAuthState:
+    """What the ground knows of its telemetry's authenticity (SDLS on TM frames), for the console
+    and scripts: counts since the start, and whether the latest frames all authenticated."""
+
+    sdls: bool  # the link's TM frames carry SDLS fields
+    checking: bool  # this ground holds a TM SA and checks every frame's MAC
+    authenticated: int = 0
+    failed: int = 0  # unknown SPI (0: sent without an SA), SA stopped, MAC wrong: dropped
+    replayed: int = 0  # MAC right, IV seen before: dropped
+    unchecked: int = 0  # read without a TM SA to check them with
+    recent: int = 0  # how many of the latest checked frames `recent_ok` is out of
+    recent_ok: int = 0
+    last_error: str = ""
+
+    @property
+    def verified(self) -> bool | None:
+        """True when every one of the latest checked frames authenticated, False when any did not,
+        None when nothing is checked (no SDLS, no TM SA, or no frame yet)."""
+        if not self.checking or not self.recent:
+            return None
+        return self.recent_ok == self.recent
 
 
 class Downlink:
@@ -50,6 +75,19 @@ class Downlink:
     @property
     def stats(self) -> TmStats:
         return self.decoder.stats
+
+    @property
+    def tm_auth(self) -> TmAuthState:
+        frames = self.decoder.frames
+        st, recent = frames.stats, frames.recent_auth
+        checking = frames.verifier is not None and frames.verifier.checking
+        return TmAuthState(frames.config.sdls, checking, st.auth_ok, st.auth_failed, st.replayed,
+                           st.auth_unchecked, len(recent), sum(recent), frames.last_auth_error)
+
+    def authenticate_tm(self, sa) -> None:
+        """Check every TM frame from now on under `sa` (a protocols.sdls SecurityAssociation, or a
+        dict of them by SPI); the link's TM frames must carry SDLS (LinkConfig.sdls)."""
+        self.decoder.frames.set_security(sa)
 
     @property
     def packets(self) -> int:
