@@ -4,7 +4,14 @@ Downlink packets are multiplexed onto virtual channels (realtime housekeeping, e
 and the frames are flushed every fast tick, so a report waits at most one tick plus its frame's
 share of the link; when there is nothing to send, an idle frame goes out once a second to keep
 the ground's frame clock and counters alive. The uplink is read on its own thread: CLTUs become TC
-frames, which are checked for our spacecraft and virtual channel and handed to the dispatcher.
+frames, which are checked for our spacecraft and virtual channel and handed, as the octets
+received, to the security component (`frameOut`), which checks their SDLS MAC before any command
+in them reaches the dispatcher. The radio never opens a TC frame's data itself.
+
+With SDLS on the TM link (`LinkConfig.sdls`, set when the node has keys) every TM frame is sealed
+by the `TmProtector` the security component hands in through `tmProtectionIn`; until one arrives,
+or if sealing fails (the IV store damaged or spent), frames go out with SPI 0, which the ground
+refuses, and `TmUnprotected` says why.
 
 A radio that goes away and comes back (a serial device replugged, the last ground peer gone and a
 new one connected) is the link's to find again (protocols/links: reopened with backoff); the radio
@@ -18,13 +25,14 @@ from __future__ import annotations
 import threading
 
 from gridfree.flight.core.component import Component
-from gridfree.flight.core.messages import CommandPacket
+from gridfree.flight.core.messages import TmProtection, UplinkFrame
 from gridfree.flight.core.health import Pong, WatchRequest
-from gridfree.flight.core.ports import OutPort
+from gridfree.flight.core.ports import InPort, OutPort
 from gridfree.protocols.config import LinkConfig
 from gridfree.protocols.deframing import CltuDecoder
 from gridfree.protocols.dictionary import Channel, Command, Event, Field, HousekeepingPacket, Severity
 from gridfree.protocols.framing import TmFrameEncoder
+from gridfree.protocols.sdls_tm import TmProtector
 from gridfree.protocols.links import Link, LinkReader, Protocol, open_link
 
 
@@ -53,11 +61,18 @@ class Radio(Component):
                                                      "peer gone)"),
         Channel(11, "GroundPeers", "u16", description="Ground stations connected to a TCP radio now"),
         Channel(12, "PeersRefused", "u32", description="Ground stations a TCP radio turned away (too many at once)"),
+        Channel(13, "TmAuthenticated", "u32", description="Downlink TM frames sealed with SDLS under the TM SA"),
+        Channel(14, "TmUnprotected", "u32", description="Downlink TM frames of an SDLS link sent without an SA "
+                                                        "(SPI 0, which the ground refuses)"),
     )
     events = (
         Event(1, "LinkLost", Severity.WARNING_LO, "radio link lost: {reason}", (Field("reason", "string[48]"),)),
         Event(2, "LinkRestored", Severity.ACTIVITY_HI, "radio link restored after {down_s} s (reopen {reopens})",
               (Field("down_s", "u32"), Field("reopens", "u32"))),
+        Event(3, "TmUnprotected", Severity.WARNING_HI, "TM frames go out unauthenticated: {reason}",
+              (Field("reason", "string[64]"),)),
+        Event(4, "TmProtected", Severity.ACTIVITY_HI, "TM frames authenticated under SPI {spi}",
+              (Field("spi", "u16"),)),
     )
     commands = (
         Command("InjectHang", opcode=0x01, hazardous=True,
@@ -65,14 +80,17 @@ class Radio(Component):
                             "so health monitoring must find it and restart it"),
     )
     ports = (
-        OutPort("commandOut", CommandPacket, "uplinked TCs, to the dispatcher", returns=bool),
+        OutPort("frameOut", UplinkFrame, "uplinked TC frames for our spacecraft and VC, as received, to the "
+                                         "security component"),
+        InPort("tmProtectionIn", TmProtection, "the SDLS protection for TM frames from now on (None: none)"),
         OutPort("watchOut", WatchRequest, "the uplink thread, for health monitoring"),
         OutPort("pongOut", Pong, "the uplink thread's answers to health pings"),
     )
     housekeeping = (
         HousekeepingPacket(1, "Link", ("FramesOk", "FramesBad", "BitsCorrected", "TmFrames", "TmBytesOut",
                                        "DroppedWrites", "LinkErrors", "LinkUp", "Reopens", "LinkLosses",
-                                       "GroundPeers", "PeersRefused"), 1.0, "Radio link statistics"),
+                                       "GroundPeers", "PeersRefused", "TmAuthenticated", "TmUnprotected"), 1.0,
+                           "Radio link statistics"),
     )
 
     def __init__(self, name: str, id_base: int, *, url: str, link_config: LinkConfig = LinkConfig()):
@@ -89,6 +107,8 @@ class Radio(Component):
         self._release = threading.Event()
         self._losses_seen = 0  # link losses already reported by an event
         self._down_since: float | None = None  # node time the link was lost, while it is down
+        self._tm_problem: str | None = None  # why TM frames go out unprotected, once reported
+        self._unprotected_seen = 0
 
     def open(self) -> Link:
         self.link = open_link(self.url)
@@ -111,6 +131,24 @@ class Radio(Component):
     def cmd_InjectHang(self) -> None:
         self._hang.set()
 
+    def tmProtectionIn_handler(self, protection: TmProtection) -> None:  # noqa: N802 - port handler name
+        p = protection.protector
+        if p is not None and not isinstance(p, TmProtector):
+            raise TypeError(f"tmProtectionIn takes a TmProtector or None, got {type(p).__name__}")
+        with self._lock:
+            self.encoder.protector = p
+        if p is not None and not self.link_config.sdls:
+            self._tm_report("TM SA set, but link sdls = false: no SDLS fields in TM frames")
+        elif p is not None:
+            self._tm_problem = None
+            self.log("TmProtected", spi=p.sa.spi)
+
+    def _tm_report(self, reason: str) -> None:
+        """The event for TM frames going out unauthenticated, once per reason."""
+        if reason != self._tm_problem:
+            self._tm_problem = reason
+            self.log("TmUnprotected", reason=reason)
+
     def schedule(self):
         return {"fast": [self.flush], "slow": [self.keepalive]}
 
@@ -126,6 +164,11 @@ class Radio(Component):
         self.tlm("FramesOk", self.frames_ok)
         self.tlm("FramesBad", self.frames_bad)
         self.tlm("BitsCorrected", self.cltu.stats.bits_corrected)
+        self.tlm("TmAuthenticated", self.encoder.authenticated)
+        self.tlm("TmUnprotected", self.encoder.unprotected)
+        if self.encoder.unprotected > self._unprotected_seen:
+            self._unprotected_seen = self.encoder.unprotected
+            self._tm_report(self.encoder.protect_error)
         if self.link is not None:
             stats = self.link.stats
             self.tlm("TmBytesOut", stats.bytes_out)
@@ -170,12 +213,12 @@ class Radio(Component):
             self._release.wait()  # the injected fault: blocks until the node stops
             return
         before_bad = self.cltu.stats.frames_bad
-        for frame in self.cltu.feed(data):
+        for frame, raw in self.cltu.feed_raw(data):
             if frame.scid != self.link_config.spacecraft_id or frame.vcid != self.link_config.tc_virtual_channel:
                 self.frames_bad += 1
                 continue
             self.frames_ok += 1
-            self.out("commandOut", CommandPacket(frame.data))
+            self.out("frameOut", UplinkFrame(raw))
         self.frames_bad += self.cltu.stats.frames_bad - before_bad
 
     def stop(self) -> None:
