@@ -10,6 +10,9 @@ from gridfree.protocols.compute import Kind
 from gridfree.protocols.dictionary import Channel, Command, Event, Field, HousekeepingPacket, Parameter, Severity
 
 KINDS = {k.name: k.value for k in Kind}
+#: A tenant's SA may submit, cancel and ask statements for its own jobs (the dispatcher checks the
+#: `tenant` argument, the manager a cancelled job's owner); everything else is the operator's.
+TENANTS_TOO = ("operator", "tenant")
 BASES = {b.name: b.value for b in Basis}
 
 CHANNELS = (
@@ -47,7 +50,7 @@ PARAMETERS = (
               min=100.0, max=1e7),
 )
 COMMANDS = (
-    Command("Submit", opcode=0x01, description="Queue a tenant's job", arguments=(
+    Command("Submit", opcode=0x01, description="Queue a tenant's job", roles=TENANTS_TOO, arguments=(
         Field("job_id", "u32", min=1), Field("tenant", "u16"), Field("kind", "u8", enum=KINDS),
         Field("seed", "u32"), Field("size", "u16", description="MATMUL: n; MLP: model 0..2"),
         Field("batch", "u16", min=1, description="MLP samples / TILES tiles per chunk"),
@@ -55,10 +58,11 @@ COMMANDS = (
         Field("deadline_unix_s", "f64", "s", description="0: none"),
         Field("threshold", "f32", min=0.0, max=1.0, description="TILES: cloud fraction kept below"),
         Field("input_id", "u32", description="0: inputs from the seed; else an uplinked tenant input"))),
-    Command("Cancel", opcode=0x02, arguments=(Field("job_id", "u32"),), description="Drop a queued job"),
+    Command("Cancel", opcode=0x02, arguments=(Field("job_id", "u32"),), roles=TENANTS_TOO,
+            description="Drop a queued job (a tenant: only its own)"),
     Command("SetQuota", opcode=0x03, arguments=(Field("tenant", "u16"), Field("tokens", "u64", max=2**63 - 1)),
-            description="A tenant's token quota (recorded in the ledger)"),
-    Command("Statement", opcode=0x04, arguments=(Field("tenant", "u16"), Field("since_seq", "u32")),
+            hazardous=True, description="A tenant's token quota (recorded in the ledger)"),
+    Command("Statement", opcode=0x04, arguments=(Field("tenant", "u16"), Field("since_seq", "u32")), roles=TENANTS_TOO,
             description="Cut a tenant's ledger statement from this sequence number and downlink it (PUS 13)"),
     Command("DeleteInput", opcode=0x05, arguments=(Field("input_id", "u32", min=1),),
             description="Drop an uplinked tenant input no queued job uses"),

@@ -1,11 +1,14 @@
 """The node component: mode management, arming of hazardous commands, uptime and boot count,
-the reboot command, and the software watchdog's kick."""
+the reboot command, and the software watchdog's kick.
+
+node.Arm sends the dispatcher an ArmRequest naming the SA the Arm came through: only that SA's
+next hazardous command finds the arm, within at most 60 s."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from gridfree.flight.core.component import CommandFailed, Component
-from gridfree.flight.core.messages import ArmRequest
+from gridfree.flight.core.messages import ONBOARD, ArmRequest, Origin
 from gridfree.flight.core.ports import OutPort
 from gridfree.flight.core.modes import Mode, ModeChange, TransitionRefused
 from gridfree.flight.core.store import AtomicRecordFile, CorruptStoreError
@@ -36,9 +39,9 @@ class NodeComponent(Component):
     )
     commands = (
         Command("SetMode", opcode=0x01, arguments=(Field("mode", "u8", enum=MODES, description="Target mode"),),
-                description="Request a mode transition (guards may refuse it, with the reason)"),
-        Command("Arm", opcode=0x02, arguments=(Field("window_s", "u16", "s", min=1, max=600),),
-                description="Allow one hazardous command within the window"),
+                hazardous=True, description="Request a mode transition (guards may refuse it, with the reason)"),
+        Command("Arm", opcode=0x02, arguments=(Field("window_s", "u16", "s", min=1, max=60),),
+                description="Allow one hazardous command within the window, from the SA this Arm came through"),
         Command("Reboot", opcode=0x03, hazardous=True, description="Restart the flight software"),
     )
     events = (
@@ -111,8 +114,8 @@ class NodeComponent(Component):
             self.log("ModeRefused", new=mode, reason=exc.reason)
             raise CommandFailed(FailureCode.WRONG_MODE, exc.reason) from None
 
-    def cmd_Arm(self, window_s: int) -> None:
-        self.out("armOut", ArmRequest(window_s))
+    def cmd_Arm(self, window_s: int, origin: Origin = ONBOARD) -> None:
+        self.out("armOut", ArmRequest(window_s, origin))
 
     def cmd_Reboot(self) -> None:
         self.on_reboot()

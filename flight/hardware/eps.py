@@ -36,8 +36,10 @@ class EpsComponent(Component):
                                                       "(or was opened late, after failing at boot)"),
     )
     commands = (
-        Command("SetHeater", opcode=0x01, arguments=(Field("on", "bool"),), description="Survival heater switch"),
-        Command("SetPayload", opcode=0x02, arguments=(Field("on", "bool"),), description="Compute payload power"),
+        Command("SetHeater", opcode=0x01, arguments=(Field("on", "bool"),), hazardous=True,
+                description="Survival heater switch"),
+        Command("SetPayload", opcode=0x02, arguments=(Field("on", "bool"),), hazardous=True,
+                description="Compute payload power"),
     )
     events = (
         Event(1, "DriverFault", Severity.WARNING_HI, "board not answering ({timeouts} timeouts); retrying",

@@ -12,6 +12,10 @@ topology connected, which answers whether its first four octets, its magic, are 
 or raises `UplinkRejected` to refuse it. Whatever ends a
 transfer early is reported in TM[13,16] and an event, counted, and fails the TC that caused it;
 nothing already held by a consumer is touched by a failed transfer.
+
+Tenants may uplink too. A transfer belongs to the SA its first part came through: a part from
+another SA is refused (NOT_AUTHORISED) without touching it, and the consumer is told the origin,
+so it can refuse one tenant's data naming another tenant.
 """
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass
 
 from gridfree.flight.core.component import CommandFailed, Component
-from gridfree.flight.core.messages import LargeDataDownlink, UplinkedData, UplinkRejected
+from gridfree.flight.core.messages import ONBOARD, LargeDataDownlink, Origin, UplinkedData, UplinkRejected
 from gridfree.flight.core.ports import InPort, OutPort
 from gridfree.flight.core.downlink import VC_BULK
 from gridfree.native.crc import crc32c
@@ -44,6 +48,7 @@ MAGIC_OCTETS = 4
 class _Incoming:
     reassembly: pus13.Reassembly
     last_heard_s: float
+    origin: Origin = ONBOARD  # the SA the first part came through: the transfer's owner
 
 
 @dataclass
@@ -92,11 +97,14 @@ class LargeDataService(Component):
         Command("Abort", service=13, subtype=pus13.Subtype.ABORT, arguments=(Field("transaction", "u16"),),
                 description="TC[13,16]: abort a downlink transfer"),
         Command("UplinkFirstPart", service=13, subtype=pus13.Subtype.UPLINK_FIRST_PART, raw=True,
-                description="TC[13,9]: transaction id u16, part sequence number u32 (0), part"),
+                roles=("operator", "tenant"), description="TC[13,9]: transaction id u16, part sequence number u32 "
+                                                          "(0), part"),
         Command("UplinkIntermediatePart", service=13, subtype=pus13.Subtype.UPLINK_INTERMEDIATE_PART, raw=True,
-                description="TC[13,10]: transaction id u16, part sequence number u32, part"),
+                roles=("operator", "tenant"), description="TC[13,10]: transaction id u16, part sequence number u32, "
+                                                          "part"),
         Command("UplinkLastPart", service=13, subtype=pus13.Subtype.UPLINK_LAST_PART, raw=True,
-                description="TC[13,11]: transaction id u16, part sequence number u32, part"),
+                roles=("operator", "tenant"), description="TC[13,11]: transaction id u16, part sequence number u32, "
+                                                          "part"),
     )
     ports = (
         InPort("queueIn", LargeDataDownlink, "data to send down whole; the transaction id", returns=int),
@@ -166,16 +174,16 @@ class LargeDataService(Component):
         raise CommandFailed(FailureCode.BAD_ARGUMENT, f"no transfer {transaction} in progress")
 
     # ---- uplink ---------------------------------------------------------------------------------
-    def cmd_UplinkFirstPart(self, data: bytes) -> None:
-        self._uplink_part(pus13.Subtype.UPLINK_FIRST_PART, data)
+    def cmd_UplinkFirstPart(self, data: bytes, origin: Origin = ONBOARD) -> None:
+        self._uplink_part(pus13.Subtype.UPLINK_FIRST_PART, data, origin)
 
-    def cmd_UplinkIntermediatePart(self, data: bytes) -> None:
-        self._uplink_part(pus13.Subtype.UPLINK_INTERMEDIATE_PART, data)
+    def cmd_UplinkIntermediatePart(self, data: bytes, origin: Origin = ONBOARD) -> None:
+        self._uplink_part(pus13.Subtype.UPLINK_INTERMEDIATE_PART, data, origin)
 
-    def cmd_UplinkLastPart(self, data: bytes) -> None:
-        self._uplink_part(pus13.Subtype.UPLINK_LAST_PART, data)
+    def cmd_UplinkLastPart(self, data: bytes, origin: Origin = ONBOARD) -> None:
+        self._uplink_part(pus13.Subtype.UPLINK_LAST_PART, data, origin)
 
-    def _uplink_part(self, subtype: pus13.Subtype, data: bytes) -> None:
+    def _uplink_part(self, subtype: pus13.Subtype, data: bytes, origin: Origin) -> None:
         try:
             tid, seq, part = pus13.unpack_part(data)
         except DecodeError as exc:
@@ -183,6 +191,9 @@ class LargeDataService(Component):
         self.uplink_parts += 1
         now = self.ctx.clock.now()
         incoming = self._incoming.get(tid)
+        if incoming is not None and incoming.origin != origin:
+            raise CommandFailed(FailureCode.NOT_AUTHORISED, f"uplink {tid} belongs to another SA; {origin} may not "
+                                                            "add to it (use another transaction id)")
         if incoming is not None and seq == 0 and 0 in incoming.reassembly.parts \
                 and incoming.reassembly.parts[0] != part:  # part 0 again, other content: the sender started over
             self._abort(tid, UplinkFailure.INCONSISTENT, "restarted from part 0", fail=False)
@@ -199,7 +210,7 @@ class LargeDataService(Component):
             if len(self._incoming) >= UPLINK_MAX_TRANSFERS:
                 self._abort(tid, UplinkFailure.TOO_MANY, f"{UPLINK_MAX_TRANSFERS} uplinks in progress")
             incoming = self._incoming[tid] = _Incoming(
-                pus13.Reassembly(tid, max_octets=UPLINK_MAX_OCTETS, max_parts=UPLINK_MAX_PARTS), now)
+                pus13.Reassembly(tid, max_octets=UPLINK_MAX_OCTETS, max_parts=UPLINK_MAX_PARTS), now, origin)
         r = incoming.reassembly
         try:
             new = r.add(subtype, seq, part)
@@ -211,12 +222,12 @@ class LargeDataService(Component):
         if not new:
             self.uplink_duplicates += 1
         if r.complete:
-            self._deliver(tid, r)
+            self._deliver(tid, r, origin)
 
-    def _deliver(self, tid: int, r: pus13.Reassembly) -> None:
+    def _deliver(self, tid: int, r: pus13.Reassembly, origin: Origin) -> None:
         data = r.data()
         try:
-            taken = self.out("uplinkOut", UplinkedData(data)) if self.port_set.connected("uplinkOut") else False
+            taken = self.out("uplinkOut", UplinkedData(data, origin)) if self.port_set.connected("uplinkOut") else False
         except UplinkRejected as exc:
             self._abort(tid, UplinkFailure.REJECTED, str(exc))
         except Exception as exc:  # noqa: BLE001 - a consumer's fault (a full disk...) ends the transfer, not the node

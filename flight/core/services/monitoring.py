@@ -10,7 +10,8 @@ definition binds an event to a telecommand that is executed through the normal d
 verification and counters) when the event is raised on board, e.g. under-voltage -> SAFE.
 
 Definitions come from the node's configuration; TC[12,1]/[12,2] and TC[19,4]/[19,5] enable and
-disable them in flight.
+disable them in flight. Disabling is hazardous (it needs an ARM): it is how the under-voltage
+monitor and its SAFE action would be switched off.
 """
 from __future__ import annotations
 
@@ -71,9 +72,10 @@ class MonitoringService(Component):
     ports = (OutPort("commandOut", CommandPacket, "event-actions' TCs, to the dispatcher", returns=bool),)
     commands = (
         Command("EnablePmon", service=12, subtype=1, arguments=_ONE_ID, description="TC[12,1]"),
-        Command("DisablePmon", service=12, subtype=2, arguments=_ONE_ID, description="TC[12,2]"),
+        Command("DisablePmon", service=12, subtype=2, arguments=_ONE_ID, hazardous=True, description="TC[12,2]"),
         Command("EnableAction", service=19, subtype=4, arguments=_ONE_ID, description="TC[19,4] (id: event id)"),
-        Command("DisableAction", service=19, subtype=5, arguments=_ONE_ID, description="TC[19,5] (id: event id)"),
+        Command("DisableAction", service=19, subtype=5, arguments=_ONE_ID, hazardous=True,
+                description="TC[19,5] (id: event id)"),
     )
     events = (
         Event(1, "BelowLow", Severity.WARNING_HI, "PMON {pmon_id}: {value:.3f} below {limit:.3f}",

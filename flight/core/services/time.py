@@ -21,7 +21,8 @@ class TimeService(Component):
                 description="TC[9,1]"),
         Command("Correlate", service=9, subtype=pus9.Subtype.CORRELATE,
                 arguments=(Field("offset_us", "i64", "us", min=-86_400_000_000, max=86_400_000_000),),
-                description="TC[9,128]: add a signed offset to onboard time"),
+                hazardous=True, description="TC[9,128]: add a signed offset to onboard time (hazardous: "
+                                            "every time tag, the schedule and the ledger follow it)"),
     )
 
     def __init__(self, name: str, id_base: int, *, exponent: int = 3):
