@@ -5,7 +5,9 @@ most wrong input cannot even be typed; what a widget cannot bound (64-bit intege
 length in octets, hex bytes) is checked with the dictionary's own `Field.check` before anything
 is sent, and a refusal is shown next to the form, never as a half-sent command. Hazardous
 commands ask for confirmation first; the confirmation is a callable so tests (and scripted
-operations) can answer without a modal dialog.
+operations) can answer without a modal dialog. On a client that can arm (the live GroundClient)
+a confirmed hazardous command goes with `arm=True`: node.Arm through the same SA right before it,
+both in the history; the node binds the arm to that SA, so nobody else can use it.
 
 What happens to a command after Send goes into the history, truthfully: SENT only when the link
 took its bytes; a link that dropped them (no peer, a line gone) or could not write at all makes
@@ -21,6 +23,7 @@ from PySide6.QtGui import QDoubleValidator, QRegularExpressionValidator
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QCompleter, QDoubleSpinBox, QFormLayout, QHBoxLayout,
                                QLabel, QLineEdit, QMessageBox, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
+from gridfree.ground.link.client import ARM_WINDOW_S
 from gridfree.ground.link.commands import CommandHandle, WriteWatch
 from gridfree.protocols.dictionary import Command, Field
 
@@ -168,14 +171,17 @@ def _step(span: float) -> float:
     return step
 
 
-def ask_operator(parent: QWidget) -> Confirm:
-    """The default confirmation: a modal question naming the command and its arguments."""
+def ask_operator(parent: QWidget, arms: bool = False) -> Confirm:
+    """The default confirmation: a modal question naming the command and its arguments (and,
+    when `arms`, that Yes sends node.Arm first)."""
+    then = ("Yes sends node.Arm through the same SA, then the command." if arms else
+            "The node runs it only inside a window opened by node.Arm. Send it?")
+
     def confirm(cmd: Command, args: dict) -> bool:
         shown = ", ".join(f"{k}={v!r}" for k, v in args.items()) or "no arguments"
         answer = QMessageBox.warning(
             parent, "Hazardous command",
-            f"{cmd.name} is hazardous.\n\n{cmd.description}\n\nArguments: {shown}\n\n"
-            "The node runs it only inside a window opened by node.Arm. Send it?",
+            f"{cmd.name} is hazardous.\n\n{cmd.description}\n\nArguments: {shown}\n\n{then}",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
         return answer == QMessageBox.StandardButton.Yes
     return confirm
@@ -189,7 +195,9 @@ class CommandSender(QWidget):
     def __init__(self, client: Any, history=None, confirm: Confirm | None = None, parent=None):
         super().__init__(parent)
         self.client, self.history = client, history
-        self.confirm = confirm or ask_operator(self)
+        #: Whether a confirmed hazardous command is sent with its node.Arm (a client that takes arm=True).
+        self.arms = bool(getattr(client, "can_arm", False))
+        self.confirm = confirm or ask_operator(self, self.arms)
         # Commands whose data is laid out by their PUS service (parameter sets, schedule inserts)
         # need structured editors of their own; they are left to scripts and `gridfree cmd`.
         self.commands = {c.name: c for c in client.dictionary.commands if not c.raw}
@@ -259,7 +267,8 @@ class CommandSender(QWidget):
             self.hazard.setVisible(False)
             return
         self.description.setText(cmd.description or "(no description)")
-        self.hazard.setText("HAZARDOUS: asks for confirmation; the node needs node.Arm first")
+        self.hazard.setText("HAZARDOUS: asks for confirmation, then sends node.Arm through this SA right before it"
+                            if self.arms else "HAZARDOUS: asks for confirmation; the node needs node.Arm first")
         self.hazard.setVisible(cmd.hazardous)
         for f in cmd.arguments:
             inp = ArgumentInput(f)
@@ -299,6 +308,9 @@ class CommandSender(QWidget):
             return None
         self.error.setText(f"Not sent: {handle.not_sent}" if handle.not_sent is not None else "")
         if self.history is not None:
+            arm = getattr(handle, "armed_by", None)
+            if arm is not None:
+                self.history.add(arm, f"window_s={ARM_WINDOW_S}")
             self.history.add(handle, args_text(cmd, args))
         self.sent.emit(handle)
         return handle
@@ -311,15 +323,19 @@ class CommandSender(QWidget):
             handle = CommandHandle(cmd.name, None)
             handle.mark_not_sent(watch.unconnected)
             return handle
+        arm = {"arm": True} if cmd.hazardous and self.arms else {}
         try:
-            handle = self.client.send(cmd.name, **args)
-        except (OSError, RuntimeError) as exc:  # a closed or broken link raises rather than drops
+            handle = self.client.send(cmd.name, **arm, **args)
+        except (OSError, RuntimeError) as exc:  # a closed or broken link (or the audit) raises rather than drops
             handle = CommandHandle(cmd.name, None)
             handle.mark_not_sent(watch.lost() or f"{type(exc).__name__}: {exc}")
             return handle
         lost = watch.lost()
-        if lost is None:
-            handle.mark_sent()
-        else:
-            handle.mark_not_sent(lost)
+        for h in (getattr(handle, "armed_by", None), handle):
+            if h is None:
+                continue
+            if lost is None:
+                h.mark_sent()
+            else:
+                h.mark_not_sent(lost)
         return handle

@@ -39,6 +39,7 @@ from gridfree.ground.console.logs import ChooseDirectory, LogActions, ask_direct
 from gridfree.ground.console.packets import PacketViewer
 from gridfree.ground.console.plots import PlotPanel
 from gridfree.ground.console.power import PowerView
+from gridfree.ground.console.security import SecurityPanel
 from gridfree.ground.console.style import BADGE, NOTE_STYLE
 from gridfree.ground.console.logviews import EventLog, HistoryTable
 from gridfree.ground.console.tables import TelemetryTable
@@ -105,6 +106,9 @@ class MainWindow(LogActions, LayoutPersistence, QMainWindow):
         self.docks: dict[str, QDockWidget] = {}
         self._dock("command", "Command", Qt.DockWidgetArea.RightDockWidgetArea)
         self._dock("link", "Link", Qt.DockWidgetArea.RightDockWidgetArea)
+        self._dock("security", "Security", Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(self.docks["link"], self.docks["security"])
+        self.docks["link"].raise_()
         self._dock("alarms", "Alarms", Qt.DockWidgetArea.BottomDockWidgetArea)
         self._dock("events", "Events", Qt.DockWidgetArea.BottomDockWidgetArea)
         self._dock("history", "Command history", Qt.DockWidgetArea.BottomDockWidgetArea)
@@ -146,6 +150,7 @@ class MainWindow(LogActions, LayoutPersistence, QMainWindow):
         self.compute = ComputeView(d, self.telemetry.onboard)
         self.packet_viewer = PacketViewer(client)
         self.link_status = LinkStatusPanel(client, self.bridge)
+        self.security_panel = SecurityPanel(client)
         self.command_sender = CommandSender(client, self.history, self.confirm)
         self.event_log = EventLog(self.events)
         self.history_table = HistoryTable(self.history)
@@ -155,7 +160,7 @@ class MainWindow(LogActions, LayoutPersistence, QMainWindow):
                               (self.thermal, "Thermal"), (self.compute, "Compute"), (self.packet_viewer, "Packets")):
             self.tabs.addTab(widget, title)
         for key, widget in (("command", self.command_sender), ("link", self.link_status),
-                            ("alarms", self.alarm_panel), ("events", self.event_log),
+                            ("security", self.security_panel), ("alarms", self.alarm_panel), ("events", self.event_log),
                             ("history", self.history_table)):
             old = self.docks[key].widget()
             self.docks[key].setWidget(widget)
@@ -247,11 +252,10 @@ class MainWindow(LogActions, LayoutPersistence, QMainWindow):
         self.alarm_label = QLabel("no alarms")
         self.pause_label = QLabel("")
         self.link_label = QLabel("")
-        bar.addPermanentWidget(self.mode_badge)
-        bar.addPermanentWidget(self.rec_label)
-        bar.addPermanentWidget(self.node_mode)
-        bar.addPermanentWidget(self.alarm_label)
-        bar.addPermanentWidget(self.pause_label)
+        self.security_label = QLabel("")  # the SA and whether telemetry is authenticated
+        for badge in (self.mode_badge, self.security_label, self.rec_label, self.node_mode, self.alarm_label,
+                      self.pause_label):
+            bar.addPermanentWidget(badge)
         bar.addWidget(self.link_label, 1)
 
     def _actions(self) -> None:
@@ -362,6 +366,7 @@ class MainWindow(LogActions, LayoutPersistence, QMainWindow):
         v = self.link_status.refresh()
         self.banner.setVisible(v["dictionary"] is True)
         self.link_label.setText(self.link_status.summary())
+        self.security_panel.refresh(badge=self.security_label)
         self.transport.refresh()
         if self.rec_label.isVisible():
             self._rec_badge()

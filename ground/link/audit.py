@@ -71,6 +71,7 @@ class GroundAudit:
         self.spi, self.role, self.sa = spi, role, sa
         self.operator = operator_account()
         self.lines = 0
+        self.commands = 0  # "sent" lines written by this object
         self._lock = threading.Lock()
         self._append(b"")  # a key directory the audit cannot be written in is known before any send
 
@@ -106,6 +107,7 @@ class GroundAudit:
         self._write({"kind": "sent", "time_utc": utc_now(), "operator": self.operator, "spi": self.spi,
                      "role": self.role, "sa": self.sa, "command": name, "args": args,
                      "request": request_text(request)})
+        self.commands += 1
 
     def outcome(self, name: str, report: VerificationReport) -> None:
         """A PUS 1 report about a command this audit saw sent."""

@@ -64,6 +64,7 @@ class GroundClient(Downlink, Protocol):
     """A `TelemetrySource` on a live link, which can command."""
 
     can_command = True
+    can_arm = True  # send(..., arm=True) sends node.Arm through the same SA before a hazardous command
     replay = None  # a live link has no replay controls
 
     def __init__(self, url: str, dictionary: Dictionary, apid: int = 100, link_config: LinkConfig = LinkConfig(),
@@ -80,7 +81,9 @@ class GroundClient(Downlink, Protocol):
         self.encoder = TcFrameEncoder(replace(link_config, sdls=False))  # plain frames; SDLS ones are made here
         #: The most octets of TC packet one frame carries (the SDLS header and MAC take their share).
         self.tc_data_octets = min(link_config.tc_max_data_octets, sdls.MAX_DATA_OCTETS)
-        self.audit = audit if audit is not None else GroundAudit.for_security(security) if security is not None else None
+        if audit is None and security is not None:
+            audit = GroundAudit.for_security(security)
+        self.audit = audit
         self.audit_errors = 0  # outcome lines the audit could not write (reported on the reader thread)
         self._send_lock = threading.Lock()  # one frame at a time: IVs go out in the order they were drawn
         self._noted_insecure = False
