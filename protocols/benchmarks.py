@@ -115,9 +115,10 @@ def sdls_tm_figures():
 
     sealed = encode(lambda: TmFrameEncoder(config, protector=protector))
     plain = encode(lambda: TmFrameEncoder(LinkConfig()))
-    # two paired measurements, the better kept: interference only ever lowers one side of a pair
-    ratios = [best_rate(sealed, len(pkts), repeat=3) / best_rate(plain, len(pkts), repeat=3) for _ in range(2)]
-    yield Figure("sdls_tm_vs_plain", max(ratios), "x", ">= 0.5 (downlink encode, authenticated / plain)")
+    # best of each, measured in alternation, so a slow spell on a shared machine hits both sides
+    rates = [(best_rate(sealed, len(pkts), repeat=2), best_rate(plain, len(pkts), repeat=2)) for _ in range(3)]
+    ratio = max(r[0] for r in rates) / max(r[1] for r in rates)
+    yield Figure("sdls_tm_vs_plain", ratio, "x", ">= 0.5 (downlink encode, authenticated / plain)")
 
 
 BENCHMARKS = [deframe_figures, sdls_figures, sdls_tm_figures]
