@@ -1,10 +1,16 @@
 """The onboard compute token ledger: every job's energy and work, metered per tenant, on disk.
 
-`TokenLedger` appends entries in the format of `gridfree.protocols.ledger` (fixed 118-octet
-records: entry + CRC-32) to one file, and returns from an append only after the record is
-fsynced: an entry the caller has seen acknowledged survives a crash or power loss at any instant.
-A failed write or fsync acknowledges nothing: the file is cut back to where it was and the same
-sequence number is used again by the next append.
+`TokenLedger` appends entries in the format of `gridfree.protocols.ledger` (fixed 156-octet
+records: entry + CRC-32), each signed with the node's Ed25519 signing key, to one file, and returns
+from an append only after the record is fsynced: an entry the caller has seen acknowledged survives
+a crash or power loss at any instant. A failed write or fsync acknowledges nothing: the file is cut
+back to where it was and the same sequence number is used again by the next append.
+
+Chain head: a HEAD entry (the entry count and head hash, signed) goes in at every sequence number
+that is `head_every - 1` modulo `head_every` (written with the entry after it, one write and one
+fsync, so where HEADs are depends on the sequence number alone), right after every STATEMENT (so
+every statement downlinked ends with one: that is how the ground gets the latest anchor), and at
+close. The ground keeps the latest anchor and so finds a ledger cut short (`anchor.py`).
 
 Opening a ledger verifies the whole file with the same `verify` the ground runs. A torn tail (a
 record cut short by a crash mid-append, never acknowledged) is truncated and reported in
@@ -23,23 +29,26 @@ take the tenant over.
 """
 from __future__ import annotations
 
-import fcntl
 import os
 import threading
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from gridfree.flight.core.store import fsync_directory
-from gridfree.protocols.errors import ProtocolError
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from gridfree.flight.compute.ledger_file import (LedgerDamaged, Salvage, create_if_missing, open_locked,
+                                                 read_records, write_all)
+from gridfree.flight.compute.ledger_file import salvage as salvage_file
 from gridfree.protocols.ledger import (
-    HEADER_OCTETS, MIN_KEY_OCTETS, RECORD_OCTETS, Entry, Kind, chain_hash, decode_entry, decode_header, decode_record,
-    encode_entry, encode_header, encode_record, genesis_hash, split_records,
+    HEADER_OCTETS, RECORD_OCTETS, Anchor, Entry, Kind, chain_hash, decode_entry, decode_record, encode_entry,
+    encode_record, fingerprint, genesis_hash, key_ring, split_records,
 )
 from gridfree.protocols.ledger.verify import ProblemKind, VerifyReport, verify
 from gridfree.protocols.tariff import Tariff, tokens_for
 
 DEFAULT_TARIFF = Tariff(tokens_per_Wh=10, tokens_per_unit=1)
+HEAD_EVERY = 64  # entries between periodic HEADs: at most 63 entries can be cut off unanchored
 
 
 class QuotaExceeded(Exception):
@@ -49,28 +58,6 @@ class QuotaExceeded(Exception):
         why = "no quota is set" if quota is None else f"quota {quota}, {quota_left} left"
         super().__init__(f"tenant {tenant}: charging {tokens} tokens would exceed its quota ({why})")
         self.tenant, self.tokens, self.quota, self.quota_left = tenant, tokens, quota, quota_left
-
-
-class LedgerDamaged(ValueError):
-    """The ledger file is not a ledger this node can prove: it fails verification beyond a torn
-    tail (`report` says how), or its header does not decode or names another ledger (`report` is
-    None then)."""
-
-    def __init__(self, path: Path, report: VerifyReport | None, reason: str = ""):
-        if report is not None:
-            reason = "ledger fails verification: " + "; ".join(str(p) for p in report.first_problems())
-        super().__init__(f"{path}: {reason}")
-        self.path, self.report = path, report
-
-
-@dataclass(frozen=True)
-class Salvage:
-    """What opening a damaged ledger with salvage=True cost."""
-
-    damaged_copy: Path  # the damaged file, kept whole
-    entries_kept: int  # the prefix that verifies, which the ledger goes on from
-    records_lost: int  # records of the damaged file not in the ledger any more (a torn tail counts one)
-    reason: str  # the LedgerDamaged message
 
 
 class ClockWentBackwards(ValueError):
@@ -95,44 +82,51 @@ class _Account:
 
 
 class TokenLedger:
-    """An append-only, hash-chained, HMAC'd ledger file. Thread-safe; one writer per file (flock).
+    """An append-only, hash-chained, Ed25519-signed ledger file. Thread-safe; one writer per file (flock).
 
     Parameters
     ----------
     path : where the ledger lives; created (atomically, header only) if missing.
-    key_id, key : the HMAC key new entries are signed with (provisioned before launch).
+    signing_key : the node's Ed25519 key new entries are signed with (KEYDIR/ledger-signing.pem).
     ledger_id : the name entry 0 chains from; must match the file's.
     tariff : how energy and work units become tokens.
-    old_keys : earlier keys {key_id: key}, to verify entries signed before a key rotation.
+    old_public_keys : the public keys of earlier signing keys, to verify entries signed before a
+        key rotation.
+    head_every : a HEAD entry at every seq that is head_every - 1 modulo head_every (0: none but
+        those after statements and at close).
     salvage : on damage, keep the damaged file aside and go on from the prefix that verifies
         (`salvaged` says what was lost) instead of raising LedgerDamaged.
     """
 
-    def __init__(self, path: str | os.PathLike, key_id: int, key: bytes, ledger_id: str, *,
-                 tariff: Tariff = DEFAULT_TARIFF, old_keys: dict[int, bytes] | None = None, salvage: bool = False):
-        if len(key) < MIN_KEY_OCTETS:
-            raise ValueError(f"HMAC key id {key_id} has {len(key)} octets; at least {MIN_KEY_OCTETS} are needed")
-        if not 0 <= key_id <= 0xFFFF:
-            raise ValueError(f"key_id {key_id} outside 0..65535")
+    def __init__(self, path: str | os.PathLike, signing_key: Ed25519PrivateKey, ledger_id: str, *,
+                 tariff: Tariff = DEFAULT_TARIFF, old_public_keys: tuple[Ed25519PublicKey, ...] = (),
+                 head_every: int = HEAD_EVERY, salvage: bool = False):
+        if not isinstance(signing_key, Ed25519PrivateKey):
+            raise TypeError(f"the ledger is signed with an Ed25519 private key, not {type(signing_key).__name__}")
+        if isinstance(head_every, bool) or not isinstance(head_every, int) or head_every < 0:
+            raise ValueError(f"head_every {head_every!r}: must be an int >= 0")
         self.path = Path(path)
-        self.key_id, self._key, self.ledger_id, self.tariff = key_id, bytes(key), ledger_id, tariff
-        self._keys = {**(old_keys or {}), key_id: self._key}
+        self._key, self.ledger_id, self.tariff, self.head_every = signing_key, ledger_id, tariff, head_every
+        self.public_key = signing_key.public_key()
+        self.key_fingerprint = fingerprint(self.public_key)
+        self._keys = key_ring((*old_public_keys, self.public_key))
+        self._last_kind: Kind | None = None
         self._lock = threading.Lock()
         self._accounts: dict[int, _Account] = {}
         self._job_tokens: dict[tuple[int, int], int] = {}  # (tenant, job) -> net tokens, for refunds
         self._next_seq, self._head, self._last_t = 0, genesis_hash(ledger_id), float("-inf")
         self.salvaged: Salvage | None = None
-        self._create_if_missing()
-        self._open_locked()
+        create_if_missing(self.path, ledger_id)
+        self._fd = open_locked(self.path)
         try:
             self.recovery = self._recover()
         except LedgerDamaged as exc:
             if not salvage:
                 os.close(self._fd)
                 raise
-            self.salvaged = self._salvage(exc)
+            self.salvaged = salvage_file(self._fd, self.path, ledger_id, self._keys, exc)
             os.close(self._fd)
-            self._open_locked()
+            self._fd = open_locked(self.path)
             self.recovery = self._recover()
         except BaseException:
             os.close(self._fd)
@@ -140,76 +134,8 @@ class TokenLedger:
 
     # -- opening -------------------------------------------------------------------------------
 
-    def _create_if_missing(self) -> None:
-        """Header written to a temporary file, fsynced, then linked into place: a crash leaves either
-        no ledger or a whole header, never half of one."""
-        if self.path.exists():
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        try:
-            _write_all(fd, encode_header(self.ledger_id), 0)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        try:
-            os.link(tmp, self.path)  # unlike rename, never replaces a ledger created meanwhile
-        except FileExistsError:
-            pass
-        finally:
-            os.unlink(tmp)
-        fsync_directory(self.path.parent)
-
-    def _open_locked(self) -> None:
-        self._fd = os.open(self.path, os.O_RDWR)
-        try:
-            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(self._fd)
-            raise RuntimeError(f"{self.path}: ledger is open in another TokenLedger") from None
-
-    def _read(self) -> bytes:
-        """The records after a header that decodes and names this ledger; LedgerDamaged if not."""
-        data = os.pread(self._fd, os.fstat(self._fd).st_size, 0)
-        try:
-            file_id = decode_header(data)
-        except ProtocolError as exc:
-            raise LedgerDamaged(self.path, None, f"not a readable ledger header: {exc}") from None
-        if file_id != self.ledger_id:
-            raise LedgerDamaged(self.path, None, f"holds ledger {file_id!r}, not {self.ledger_id!r}")
-        return data[HEADER_OCTETS:]
-
-    def _salvage(self, damage: LedgerDamaged) -> Salvage:
-        """Keep the damaged file whole beside the ledger, then replace the ledger by its longest
-        prefix that verifies (after a header of this ledger). A crash part way leaves the damaged
-        file in place, to be salvaged again at the next open."""
-        data = os.pread(self._fd, os.fstat(self._fd).st_size, 0)
-        records = data[HEADER_OCTETS:]  # under a damaged header too: entry 0's genesis proves whose they are
-        keep = len(records) // RECORD_OCTETS
-        while keep:
-            report = verify(split_records(records[:keep * RECORD_OCTETS]), self._keys, ledger_id=self.ledger_id)
-            if report.ok:
-                break
-            keep = min(keep - 1, min(p.position for p in report.problems.values()))
-        n = 0
-        while (copy := self.path.with_name(f"{self.path.name}.damaged-{n}")).exists():
-            n += 1
-        os.link(self.path, copy)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.salvage")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        try:
-            _write_all(fd, encode_header(self.ledger_id) + records[:keep * RECORD_OCTETS], 0)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, self.path)
-        fsync_directory(self.path.parent)
-        lost = -(-max(0, len(data) - HEADER_OCTETS) // RECORD_OCTETS) - keep
-        return Salvage(copy, keep, lost, str(damage))
-
     def _recover(self) -> VerifyReport:
-        records = self._read()
+        records = read_records(self._fd, self.path, self.ledger_id)
         report = verify(split_records(records), self._keys, ledger_id=self.ledger_id)
         if set(report.problems) - {ProblemKind.TORN_TAIL}:
             raise LedgerDamaged(self.path, report)
@@ -217,9 +143,9 @@ class TokenLedger:
         if report.torn_tail_at is not None:
             os.ftruncate(self._fd, HEADER_OCTETS + whole * RECORD_OCTETS)
             os.fsync(self._fd)
-        for i in range(whole):
+        for i in range(whole):  # each one just proved by verify
             entry_bytes = decode_record(records[i * RECORD_OCTETS:(i + 1) * RECORD_OCTETS])
-            self._apply(decode_entry(entry_bytes, self._keys), entry_bytes)
+            self._apply(decode_entry(entry_bytes, None), entry_bytes)
         return report
 
     @property
@@ -244,20 +170,35 @@ class TokenLedger:
         self._next_seq = e.seq + 1
         self._head = chain_hash(entry_bytes)
         self._last_t = e.t_s
+        self._last_kind = e.kind
 
     def _append(self, kind: Kind, tenant: int, job: int, energy_Wh: float, work_units: int, tokens: int,
-                t: float) -> Entry:
-        """Write, fsync, then (only then) count the entry. Caller holds the lock."""
+                t: float, *, then_head: bool = False) -> Entry:
+        """Sign, write, fsync, then (only then) count the entry, with a HEAD before it if its seq is a
+        HEAD slot and one after it if `then_head`: one write, one fsync. Caller holds the lock."""
         if self._fd < 0:
             raise ValueError(f"{self.path}: ledger is closed")
         if t < self._last_t:
             raise ClockWentBackwards(f"t={t!r} is before the last entry's t={self._last_t!r}")
-        entry = Entry(self._next_seq, float(t), self.key_id, tenant, job, kind, float(energy_Wh), work_units,
-                      tokens, self._head)
-        entry_bytes = encode_entry(entry, self._key)  # InvalidFieldError for out-of-range fields
+        signed: list[bytes] = []
+        seq, prev = self._next_seq, self._head
+
+        def add(kind: Kind, tenant: int = 0, job: int = 0, energy_Wh: float = 0.0, work_units: int = 0,
+                tokens: int = 0) -> None:
+            nonlocal seq, prev
+            entry = Entry(seq, float(t), self.key_fingerprint, tenant, job, kind, float(energy_Wh), work_units,
+                          tokens, prev)
+            signed.append(encode_entry(entry, self._key))  # InvalidFieldError for out-of-range fields
+            seq, prev = seq + 1, chain_hash(signed[-1])
+
+        if kind is not Kind.HEAD and self.head_every and seq % self.head_every == self.head_every - 1:
+            add(Kind.HEAD)
+        add(kind, tenant, job, energy_Wh, work_units, tokens)
+        if then_head:
+            add(Kind.HEAD)
         offset = HEADER_OCTETS + self._next_seq * RECORD_OCTETS
         try:
-            _write_all(self._fd, encode_record(entry_bytes), offset)
+            write_all(self._fd, b"".join(encode_record(b) for b in signed), offset)
             os.fsync(self._fd)
         except BaseException:
             try:  # nothing acknowledged: the file goes back to what it was
@@ -265,9 +206,10 @@ class TokenLedger:
             except OSError:
                 pass  # the next append writes over the same offset anyway
             raise
-        e = decode_entry(entry_bytes, None)
-        self._apply(e, entry_bytes)
-        return e
+        decoded = [decode_entry(b, None) for b in signed]
+        for e, entry_bytes in zip(decoded, signed):
+            self._apply(e, entry_bytes)
+        return decoded[-2] if then_head else decoded[-1]
 
     def charge(self, tenant: int, job: int, energy_Wh: float, work_units: int, t: float) -> int:
         """Charge a job's energy and work to a tenant at the ledger's tariff; the tokens charged.
@@ -302,8 +244,9 @@ class TokenLedger:
 
     def statement(self, tenant: int, since_seq: int = 0, t: float | None = None) -> bytes:
         """Cut a statement for a tenant: append a STATEMENT entry carrying its totals (at time `t`,
-        by default the last entry's time), then return the tenant's records from `since_seq` on,
-        that entry included, as stored (entry + CRC-32 each), ready to downlink."""
+        by default the last entry's time) and a HEAD after it, then return the tenant's records
+        from `since_seq` on, that entry included, and the HEAD last, as stored (entry + CRC-32
+        each), ready to downlink."""
         with self._lock:
             if not 0 <= since_seq <= self._next_seq:
                 raise ValueError(f"since_seq {since_seq} outside 0..{self._next_seq}")
@@ -311,15 +254,33 @@ class TokenLedger:
                 raise ValueError("an empty ledger has no last time: give the statement's time t")
             a = self._accounts.get(tenant) or _Account()
             self._append(Kind.STATEMENT, tenant, 0, float(a.energy), a.work_units, a.tokens,
-                         self._last_t if t is None else t)
+                         self._last_t if t is None else t, then_head=True)
             start = HEADER_OCTETS + since_seq * RECORD_OCTETS
             data = os.pread(self._fd, HEADER_OCTETS + self._next_seq * RECORD_OCTETS - start, start)
         picked = []
-        for record in split_records(data):
-            entry_bytes = decode_record(record)
-            if decode_entry(entry_bytes, self._keys).tenant == tenant:
+        for record in split_records(data[:-RECORD_OCTETS]):  # proved at open or signed by us since
+            e = decode_entry(decode_record(record), None)
+            if e.tenant == tenant and e.kind is not Kind.HEAD:
                 picked.append(record)
-        return b"".join(picked)
+        return b"".join(picked) + data[-RECORD_OCTETS:]
+
+    def append_head(self, t: float | None = None) -> Anchor | None:
+        """Sign the chain head into the ledger (a HEAD entry at time `t`, by default the last
+        entry's), unless the last entry already is one; the anchor of that HEAD, or None while
+        the ledger is empty."""
+        with self._lock:
+            if self._next_seq and self._last_kind is not Kind.HEAD:
+                self._append(Kind.HEAD, 0, 0, 0.0, 0, 0, self._last_t if t is None else t)
+            return self._anchor()
+
+    def _anchor(self) -> Anchor | None:
+        return Anchor(self._next_seq, self._head) if self._next_seq else None
+
+    @property
+    def anchor(self) -> Anchor | None:
+        """(entries, head hash) now; signed in the ledger only if the last entry is a HEAD."""
+        with self._lock:
+            return self._anchor()
 
     # -- queries -------------------------------------------------------------------------------
 
@@ -371,8 +332,14 @@ class TokenLedger:
     # -- lifetime ------------------------------------------------------------------------------
 
     def close(self) -> None:
+        """Sign the head into the ledger (a HEAD, unless the last entry is one), then close."""
         with self._lock:
-            if self._fd >= 0:
+            if self._fd < 0:
+                return
+            try:
+                if self._next_seq and self._last_kind is not Kind.HEAD:
+                    self._append(Kind.HEAD, 0, 0, 0.0, 0, 0, self._last_t)
+            finally:
                 os.close(self._fd)  # releases the flock
                 self._fd = -1
 
@@ -381,11 +348,3 @@ class TokenLedger:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def _write_all(fd: int, data: bytes, offset: int) -> None:
-    view = memoryview(data)
-    while view:
-        n = os.pwrite(fd, view, offset)
-        view, offset = view[n:], offset + n
-

@@ -1,15 +1,20 @@
 """Statements: a tenant's share of the ledger, and how the node downlinks one.
 
-A statement for a tenant is the concatenation of that tenant's records (same framing), ending with
-its STATEMENT entry; each record is checked on its own (`decode_statement`), and the full ledger
-file, checked by `gridfree.protocols.ledger.verify`, shows that no entry of the tenant is missing from it.
+A statement for a tenant is the concatenation of that tenant's records (same framing), then its
+STATEMENT entry and the HEAD entry the node appends right after it; each record is checked on its
+own (`decode_statement`). The HEAD chains from the STATEMENT entry and carries the ledger's entry
+count and head hash, signed: its anchor (`anchor.py`) lets the ground see a later statement cut
+from a shorter (rolled-back) ledger, and a later full ledger cut short. The full ledger file,
+checked by `gridfree.protocols.ledger.verify`, shows that no entry of the tenant is missing.
 
 Statement transfer (how the node downlinks a statement through PUS 13, so the ground can tell it
 from a job result, which starts b"GFRS")::
 
-    header: magic b"GFST" (4) | version u8 = 1 | tenant u16 | since seq u64 | records u32
+    header: magic b"GFST" (4) | version u8 = 2 | tenant u16 | since seq u64 | records u32
             | CRC-32 over the 19 octets before it (u32)                  = STATEMENT_HEADER_OCTETS = 23
-    then `records` records of the tenant, as above, the last one its STATEMENT entry
+    then `records` records of the tenant, as above, the last two its STATEMENT entry and a HEAD
+
+Version 2 goes with entry format 2 (Ed25519 signatures, 156-octet records).
 
 The record count is believed only after the header CRC has checked, and only if the records that
 follow are exactly that many. The ground checks a transfer whole, never raising
@@ -18,21 +23,21 @@ follow are exactly that many. The ground checks a transfer whole, never raising
 from __future__ import annotations
 
 import struct
-from collections.abc import Mapping
 from typing import Final
 
 from gridfree.protocols.errors import check_ranges
 from gridfree.protocols.ledger.format import (CRC, RECORD_OCTETS, U16, U64, Entry, LedgerFormatError, LengthError,
                                               checked_header, crc32, decode_entry, decode_record, split_records)
+from gridfree.protocols.ledger.signing import KeyRing
 
 STATEMENT_MAGIC: Final = b"GFST"
-STATEMENT_VERSION: Final = 1
+STATEMENT_VERSION: Final = 2
 _STATEMENT_BODY = struct.Struct(">4sBHQI")
 STATEMENT_HEADER_OCTETS: Final = _STATEMENT_BODY.size + CRC.size  # 23
 
 
-def decode_statement(data: bytes, keys: Mapping[int, bytes]) -> list[Entry]:
-    """The entries of a downlinked statement, each checked (length, CRC, MAC) on its own.
+def decode_statement(data: bytes, keys: KeyRing) -> list[Entry]:
+    """The entries of a downlinked statement, each checked (length, CRC, signature) on its own.
 
     A statement is a selection, so it cannot show its own completeness: compare it with the full
     ledger, checked by `verify`. Raises LedgerFormatError, CrcError or InvalidFieldError.

@@ -1,5 +1,5 @@
-"""The proof of a whole ledger: every entry authentic, in sequence, chained, and every STATEMENT's
-totals equal to the entries before it.
+"""The proof of a whole ledger: every entry authentic, in sequence, chained, every STATEMENT's
+totals equal to the entries before it, and nothing cut off before an anchor the ground holds.
 
 Node and ground run the same proof: the node on its own file before it extends it (at boot,
 `gridfree.flight.compute.ledger`), the ground on a downlinked copy (`gridfree tokens verify`). So
@@ -7,19 +7,25 @@ it is a shared contract and lives beside the format, not in either of them.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from fractions import Fraction
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from gridfree.protocols.errors import CrcError, InvalidFieldError
-from gridfree.protocols.ledger.format import (RECORD_OCTETS, Entry, Kind, MacError, UnknownKeyError, chain_hash,
-                                              decode_entry, decode_record, genesis_hash)
+from gridfree.protocols.ledger.anchor import Anchor
+from gridfree.protocols.ledger.format import (RECORD_OCTETS, Entry, Kind, SignatureError, UnknownKeyError,
+                                              chain_hash, decode_entry, decode_record, genesis_hash)
+from gridfree.protocols.ledger.signing import KeyRing, key_ring
+
+PublicKeys = KeyRing | Ed25519PublicKey | Iterable[Ed25519PublicKey]
 
 
 class ProblemKind(Enum):
-    EDITED = "edited entry (MAC fails)"
-    UNKNOWN_KEY = "entry signed with an unknown key id"
+    EDITED = "edited entry (signature fails)"
+    UNKNOWN_KEY = "entry signed with a key that is not among the public keys given"
     DROPPED = "dropped entry (sequence gap or chain break)"
     REORDERED = "reordered entries"
     DUPLICATE = "duplicated (replayed) entry"
@@ -29,6 +35,8 @@ class ProblemKind(Enum):
     TIME_BACKWARDS = "onboard time goes backwards"
     WRONG_LEDGER = "entry 0 does not chain from this ledger's genesis"
     TOTALS_MISMATCH = "statement totals differ from the entries"
+    TRUNCATED = "fewer entries than an anchor the ground holds (entries cut off the end)"
+    ANCHOR_MISMATCH = "the entry at an anchor's position is not the anchored one (ledger rewritten)"
 
 
 @dataclass(frozen=True)
@@ -72,6 +80,7 @@ class VerifyReport:
     records: int = 0  # records looked at, a torn tail included
     entries_ok: int = 0  # authentic, well-formed, first-seen entries (counted in the totals)
     head_seq: int | None = None  # highest authentic sequence number
+    head_hash: bytes | None = None  # chain hash of the entry at head_seq
     torn_tail_at: int | None = None  # record index where the torn tail starts
     torn_tail_octets: int = 0
     problems: dict[ProblemKind, Problem] = field(default_factory=dict)  # the first of each kind
@@ -81,6 +90,11 @@ class VerifyReport:
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    @property
+    def anchor(self) -> Anchor | None:
+        """(entries, head hash) of this ledger, for the ground to keep and give to later checks."""
+        return None if self.head_seq is None else Anchor(self.head_seq + 1, self.head_hash)
 
     def add(self, kind: ProblemKind, position: int, seq: int | None, detail: str, count: int = 1) -> None:
         """Count a problem; keep it if it is the first of its kind in file order (a gap is only known
@@ -113,18 +127,28 @@ class _Gaps:
         return False
 
 
-def verify(records: Iterable[bytes], keys: Mapping[int, bytes], *, ledger_id: str | None = None) -> VerifyReport:
+def public_keys(keys: PublicKeys) -> KeyRing:
+    """A key ring from a ring, one public key, or several."""
+    return keys if isinstance(keys, Mapping) else key_ring(keys)
+
+
+def verify(records: Iterable[bytes], keys: PublicKeys, *, ledger_id: str | None = None,
+           anchors: Sequence[Anchor] = ()) -> VerifyReport:
     """Prove a ledger: each item of `records` is one record as stored (entry + CRC-32), in file order.
 
-    Checks that the records are whole and their CRCs hold, each MAC is valid under a known key, the
-    sequence runs from 0 without gap, repeat or reordering, each previous hash is the chain hash of
-    the entry before it (the genesis hash of `ledger_id` for entry 0; unchecked when `ledger_id` is
-    None), times never go backwards, and each STATEMENT's totals equal the recomputed ones. It
-    never raises on bad input: it returns the first problem of each kind, how many there were,
-    and per-tenant totals over the authentic entries. A short (or CRC-failing) last record is a
-    torn tail; everything before it is still verified.
+    Checks that the records are whole and their CRCs hold, each Ed25519 signature verifies under
+    one of the public `keys`, the sequence runs from 0 without gap, repeat or reordering, each
+    previous hash is the chain hash of the entry before it (the genesis hash of `ledger_id` for
+    entry 0; unchecked when `ledger_id` is None), times never go backwards, each STATEMENT's totals
+    equal the recomputed ones, and for each of `anchors` (what the ground held before) that the
+    ledger reaches its count and has its head hash there. It never raises on bad input: it
+    returns the first problem of each kind, how many there were, and per-tenant totals over the
+    authentic entries. A short (or CRC-failing) last record is a torn tail; everything before it
+    is still verified.
     """
+    keys = public_keys(keys)
     report = VerifyReport(ledger_id=ledger_id, genesis_checked=ledger_id is not None)
+    anchored = {a.count - 1: a for a in anchors}
     genesis = genesis_hash(ledger_id) if ledger_id is not None else None
     seen: set[int] = set()
     gaps = _Gaps()
@@ -194,10 +218,10 @@ def verify(records: Iterable[bytes], keys: Mapping[int, bytes], *, ledger_id: st
         try:
             e = decode_entry(entry_bytes, keys)
         except UnknownKeyError as exc:
-            report.add(ProblemKind.UNKNOWN_KEY, position, claimed_seq, f"key id {exc.key_id} (entry not checked)")
+            report.add(ProblemKind.UNKNOWN_KEY, position, claimed_seq, f"key {exc.key.hex()} (entry not checked)")
             untrusted(claimed_seq)
             continue
-        except MacError as exc:
+        except SignatureError as exc:
             report.add(ProblemKind.EDITED, position, claimed_seq, str(exc))
             untrusted(claimed_seq)
             continue
@@ -238,8 +262,14 @@ def verify(records: Iterable[bytes], keys: Mapping[int, bytes], *, ledger_id: st
         else:
             hashes[s] = (h, e.t_s)
 
+        held = anchored.get(s)
+        if held is not None and h != held.head_hash:
+            report.add(ProblemKind.ANCHOR_MISMATCH, position, s,
+                       f"seq {s} hashes to {h.hex()[:16]}..., not to the head hash of anchor {held}: "
+                       "the ledger was rewritten after the ground saw it")
         report.entries_ok += 1
-        report.head_seq = s if report.head_seq is None else max(report.head_seq, s)
+        if report.head_seq is None or s > report.head_seq:
+            report.head_seq, report.head_hash = s, h
         _account(report, e, position)
 
     for lo, hi, pos, jump in gaps.ranges:
@@ -247,6 +277,12 @@ def verify(records: Iterable[bytes], keys: Mapping[int, bytes], *, ledger_id: st
         missing = f"seq {lo}" if lo == hi else f"seqs {lo}..{hi} ({count} entries)"
         report.add(ProblemKind.DROPPED, pos, lo, f"{missing} missing, never found (the file skips to seq {jump} "
                    f"at record {pos})", count)
+    entries = 0 if report.head_seq is None else report.head_seq + 1
+    held = max(anchors, key=lambda a: a.count, default=None)
+    if held is not None and entries < held.count:
+        report.add(ProblemKind.TRUNCATED, report.records, entries,
+                   f"the ledger ends after {entries} entries; anchor {held.count}:{held.head_hash.hex()[:16]}... "
+                   f"says it had {held.count}: {held.count - entries} cut off the end", held.count - entries)
     return report
 
 
@@ -255,6 +291,8 @@ def _after(report: VerifyReport) -> str:
 
 
 def _account(report: VerifyReport, e: Entry, position: int) -> None:
+    if e.kind is Kind.HEAD:  # about the ledger, no tenant's
+        return
     t = report.tenants.setdefault(e.tenant, TenantTotals())
     if e.kind is Kind.CHARGE:
         t.energy += Fraction(e.energy_Wh)

@@ -48,12 +48,12 @@ def kill_at_random(path: Path, rng: random.Random) -> int:
 def check_ledger(path: Path, at_least: int) -> int:
     """The file verifies (a torn tail aside) and holds entries 0..n-1 as `expected` says; n >= at_least."""
     ledger_id, records = L.parse_file(path.read_bytes())
-    report = verify(records, {K.KEY_ID: K.KEY}, ledger_id=ledger_id)
+    report = verify(records, K.KEY.public_key(), ledger_id=ledger_id)
     assert set(report.problems) <= {ProblemKind.TORN_TAIL}, report.first_problems()
     n = report.entries_ok
     assert n >= at_least, f"acknowledged seq {at_least - 1} lost: only {n} entries on disk"
     for record in L.split_records(path.read_bytes()[L.HEADER_OCTETS:L.HEADER_OCTETS + n * L.RECORD_OCTETS]):
-        e = L.decode_entry(L.decode_record(record), {K.KEY_ID: K.KEY})
+        e = L.decode_entry(L.decode_record(record), L.key_ring(K.KEY.public_key()))
         kind, tenant, job, energy_Wh, units, t = K.expected(e.seq)
         assert (e.kind.name, e.tenant, e.job, e.energy_Wh, e.work_units, e.t_s) == (kind, tenant, job, energy_Wh,
                                                                                       units, t)
@@ -85,8 +85,8 @@ def test_acknowledged_entries_survive_sigkill_and_the_chain_resumes(tmp_path):
     assert sum(r[-1] for r in results) > FILES * TRIALS_PER_FILE * 5
     for index in range(FILES):  # finally, the last torn tail is cut and every entry proven
         path = tmp_path / f"ledger{index}.gftl"
-        with TokenLedger(path, K.KEY_ID, K.KEY, K.LEDGER_ID, tariff=K.TARIFF) as ledger:
+        with TokenLedger(path, K.KEY, K.LEDGER_ID, tariff=K.TARIFF, head_every=K.HEAD_EVERY) as ledger:
             assert ledger.next_seq == check_ledger(path, results[index][-1] + 1)
             ledger.charge(0, 0, 1.0, 1, 2e9)
-        report = verify(L.parse_file(path.read_bytes())[1], {K.KEY_ID: K.KEY}, ledger_id=K.LEDGER_ID)
+        report = verify(L.parse_file(path.read_bytes())[1], K.KEY.public_key(), ledger_id=K.LEDGER_ID)
         assert report.ok and report.head_seq == ledger.next_seq - 1

@@ -1,4 +1,4 @@
-"""The entry, record and header formats of protocols/ledger.py, and the tariff's rounding rule."""
+"""The entry, record and header formats of protocols/ledger, and the tariff's rounding rule."""
 from __future__ import annotations
 
 import hashlib
@@ -12,17 +12,9 @@ from hypothesis import given, strategies as st
 from gridfree.protocols import ledger as L
 from gridfree.protocols.tariff import Tariff, tokens_for
 from gridfree.protocols.errors import CrcError, InvalidFieldError
-from tests.tokens.conftest import KEY, KEYS
+from tests.tokens.conftest import KEY, KEYS, OTHER_KEY, PUBLIC
 
-# RFC 4231 section 4.3, test case 2: a key shorter than the block, and ASCII data.
-RFC4231_CASE2_KEY = b"Jefe"
-RFC4231_CASE2_DATA = b"what do ya want for nothing?"
-RFC4231_CASE2_HMAC_SHA256 = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-
-
-def test_mac_is_hmac_sha256_rfc4231_case_2():
-    assert L.mac(RFC4231_CASE2_KEY, RFC4231_CASE2_DATA).hex() == RFC4231_CASE2_HMAC_SHA256
-
+FP = L.fingerprint(PUBLIC)
 
 finite = st.floats(allow_nan=False, allow_infinity=False)
 energy = st.floats(min_value=0.0, allow_nan=False, allow_infinity=False)
@@ -32,14 +24,17 @@ u64 = st.integers(0, 2**64 - 1)
 @st.composite
 def entries(draw) -> L.Entry:
     kind = draw(st.sampled_from(L.Kind))
-    job = 0 if kind in (L.Kind.QUOTA_SET, L.Kind.STATEMENT) else draw(st.integers(0, 2**32 - 1))
-    if kind is L.Kind.REFUND:
+    job = 0 if kind in (L.Kind.QUOTA_SET, L.Kind.STATEMENT, L.Kind.HEAD) else draw(st.integers(0, 2**32 - 1))
+    tenant = 0 if kind is L.Kind.HEAD else draw(st.integers(0, 0xFFFF))
+    if kind is L.Kind.HEAD:
+        e_Wh, units, tokens = 0.0, 0, 0
+    elif kind is L.Kind.REFUND:
         e_Wh, units, tokens = 0.0, 0, draw(st.integers(-(2**63), 0))
     elif kind is L.Kind.QUOTA_SET:
         e_Wh, units, tokens = 0.0, 0, draw(st.integers(0, 2**63 - 1))
     else:
         e_Wh, units, tokens = draw(energy), draw(u64), draw(st.integers(0, 2**63 - 1))
-    return L.Entry(seq=draw(u64), t_s=draw(finite), key_id=1, tenant=draw(st.integers(0, 0xFFFF)), job=job,
+    return L.Entry(seq=draw(u64), t_s=draw(finite), key=FP, tenant=tenant, job=job,
                    kind=kind, energy_Wh=e_Wh, work_units=units, tokens=tokens,
                    prev_hash=draw(st.binary(min_size=32, max_size=32)))
 
@@ -51,20 +46,33 @@ def test_entry_and_record_round_trip(entry):
     record = L.encode_record(entry_bytes)
     assert len(record) == L.RECORD_OCTETS
     back = L.decode_entry(L.decode_record(record), KEYS)
-    assert back == replace(entry, mac=entry_bytes[-32:])
+    assert back == replace(entry, signature=entry_bytes[-L.SIGNATURE_OCTETS:])
     assert back.kind is entry.kind and math.copysign(1, back.t_s) == math.copysign(1, entry.t_s)
     assert L.encode_entry(back, KEY) == entry_bytes
     assert L.chain_hash(entry_bytes) == hashlib.sha256(entry_bytes).digest()
 
 
 @given(entries(), st.data())
-def test_any_flipped_bit_fails_the_mac(entry, data):
+def test_any_flipped_bit_fails_the_signature(entry, data):
     entry_bytes = bytearray(L.encode_entry(entry, KEY))
     bit = data.draw(st.integers(0, 8 * L.ENTRY_OCTETS - 1))
     entry_bytes[bit // 8] ^= 1 << (bit % 8)
-    # A flip in the key id picks a key we do not have; anywhere else the MAC catches it.
-    with pytest.raises((L.MacError, L.UnknownKeyError)):
+    # A flip in the key fingerprint names a key we do not hold; anywhere else the signature fails.
+    in_fingerprint = 17 <= bit // 8 < 17 + L.FINGERPRINT_OCTETS
+    with pytest.raises(L.UnknownKeyError if in_fingerprint else L.SignatureError):
         L.decode_entry(bytes(entry_bytes), KEYS)
+
+
+def test_an_entry_is_signed_only_by_the_key_it_names():
+    entry = L.Entry(0, 1.0, FP, 2, 3, L.Kind.CHARGE, 1.0, 1, 11, bytes(32))
+    with pytest.raises(InvalidFieldError, match="fingerprint of the key that signs"):
+        L.encode_entry(entry, OTHER_KEY)
+    # What is signed is the domain and the body: a signature the key made over anything else fails.
+    entry_bytes = L.encode_entry(entry, KEY)
+    body = entry_bytes[:-L.SIGNATURE_OCTETS]
+    assert L.signature_valid(PUBLIC, L.SIGNING_DOMAIN + body, entry_bytes[-L.SIGNATURE_OCTETS:])
+    with pytest.raises(L.SignatureError):
+        L.decode_entry(body + L.sign(KEY, body), KEYS)
 
 
 @given(st.integers(0, 400).filter(lambda n: n != L.ENTRY_OCTETS))
@@ -77,7 +85,7 @@ def test_decode_refuses_wrong_lengths_before_anything_else(n):
 
 
 def test_record_crc_catches_a_flipped_octet():
-    entry = L.Entry(0, 1.0, 1, 2, 3, L.Kind.CHARGE, 1.0, 1, 11, bytes(32))
+    entry = L.Entry(0, 1.0, FP, 2, 3, L.Kind.CHARGE, 1.0, 1, 11, bytes(32))
     record = bytearray(L.encode_record(L.encode_entry(entry, KEY)))
     record[40] ^= 0x01
     with pytest.raises(CrcError, match="record CRC-32"):
@@ -90,10 +98,12 @@ def test_record_crc_catches_a_flipped_octet():
     (dict(tokens=-1), "tokens"), (dict(tokens=2**63), "tokens"), (dict(kind=9), "kind"),
     (dict(prev_hash=bytes(31)), "prev_hash"), (dict(kind=L.Kind.REFUND, tokens=5), "tokens"),
     (dict(kind=L.Kind.QUOTA_SET, job=4), "job"), (dict(kind=L.Kind.REFUND, tokens=0), "energy_Wh"),
-    (dict(kind=L.Kind.STATEMENT, job=4), "job"),
+    (dict(kind=L.Kind.STATEMENT, job=4), "job"), (dict(key=FP[:7]), "key"),
+    (dict(kind=L.Kind.HEAD, energy_Wh=0.0, work_units=0, tokens=0), "tenant"),
+    (dict(kind=L.Kind.HEAD, tenant=0, energy_Wh=0.0, work_units=0), "tokens"),
 ])
 def test_encode_refuses_fields_the_format_cannot_hold(change, field):
-    entry = replace(L.Entry(0, 1.0, 1, 2, 0, L.Kind.CHARGE, 1.0, 1, 11, bytes(32)), **change)
+    entry = replace(L.Entry(0, 1.0, FP, 2, 0, L.Kind.CHARGE, 1.0, 1, 11, bytes(32)), **change)
     with pytest.raises(InvalidFieldError) as info:
         L.encode_entry(entry, KEY)
     assert info.value.field == field

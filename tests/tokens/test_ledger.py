@@ -10,12 +10,13 @@ from gridfree.flight.compute.ledger import ClockWentBackwards, LedgerDamaged, Qu
 from gridfree.protocols import ledger as L
 from gridfree.protocols.ledger.verify import ProblemKind as P, VerifyReport, verify
 from tests.tokens.conftest import (
-    KEY, KEY_ID, KEYS, LEDGER_ID, SAMPLE_ENTRIES, SAMPLE_TOTALS, TARIFF, read_ledger, with_fixed_crc, write_sample,
+    KEY, KEYS, LEDGER_ID, OTHER_KEY, PUBLIC, SAMPLE_ENTRIES, SAMPLE_TOTALS, TARIFF, read_ledger, with_fixed_crc,
+    write_sample,
 )
 
 
 def open_ledger(path, **kw) -> TokenLedger:
-    return TokenLedger(path, KEY_ID, KEY, LEDGER_ID, tariff=TARIFF, **kw)
+    return TokenLedger(path, KEY, LEDGER_ID, tariff=TARIFF, **kw)
 
 
 def verify_file(path, keys=KEYS) -> VerifyReport:
@@ -85,7 +86,7 @@ def test_reopening_restores_balances_and_continues_the_chain(tmp_path):
         ledger.refund(1, 5, 13, 200.0)  # job 5 of the first session, known again after the reopen
         assert ledger.charge(2, 9, 0.0, 3, 201.0) == 3
     report = verify_file(path)
-    assert report.ok and report.head_seq == SAMPLE_ENTRIES + 1
+    assert report.ok and report.head_seq == SAMPLE_ENTRIES + 2  # two entries and the closing HEAD
     assert report.tenants[1].tokens == SAMPLE_TOTALS[1][2] - 13
 
 
@@ -101,7 +102,7 @@ def test_opening_truncates_a_torn_tail_reports_it_and_appends_after_it(tmp_path,
         assert path.stat().st_size == whole and ledger.next_seq == SAMPLE_ENTRIES
         ledger.charge(1, 99, 0.1, 0, 300.0)
     report = verify_file(path)
-    assert report.ok and report.head_seq == SAMPLE_ENTRIES
+    assert report.ok and report.head_seq == SAMPLE_ENTRIES + 1
 
 
 def test_opening_refuses_a_ledger_it_cannot_prove(tmp_path):
@@ -118,24 +119,24 @@ def test_opening_refuses_a_ledger_it_cannot_prove(tmp_path):
 
 def test_opening_with_another_key_or_ledger_id_is_refused(tmp_path):
     path = write_sample(tmp_path / "l.gftl")
-    with pytest.raises(LedgerDamaged, match="edited at seq 0"):
-        TokenLedger(path, KEY_ID, bytes(32), LEDGER_ID)
+    with pytest.raises(LedgerDamaged, match="unknown_key at seq 0"):
+        TokenLedger(path, OTHER_KEY, LEDGER_ID)
     with pytest.raises(ValueError, match="holds ledger 'gridfree-node-7', not 'gridfree-node-8'"):
-        TokenLedger(path, KEY_ID, KEY, "gridfree-node-8")
-    with pytest.raises(ValueError, match="at least 16"):
-        TokenLedger(path, KEY_ID, b"short", LEDGER_ID)
+        TokenLedger(path, KEY, "gridfree-node-8")
+    with pytest.raises(TypeError, match="Ed25519 private key, not bytes"):
+        TokenLedger(path, bytes(32), LEDGER_ID)  # no shared secret signs a ledger any more
 
 
 def test_keys_rotate_and_old_entries_still_verify(tmp_path):
     path = write_sample(tmp_path / "l.gftl")
-    new_key = bytes(range(100, 132))
     with pytest.raises(LedgerDamaged, match="unknown_key"):
-        TokenLedger(path, 2, new_key, LEDGER_ID)  # the old key is needed to prove the old entries
-    with TokenLedger(path, 2, new_key, LEDGER_ID, tariff=TARIFF, old_keys=KEYS) as ledger:
+        TokenLedger(path, OTHER_KEY, LEDGER_ID)  # the old public key is needed to prove the old entries
+    with TokenLedger(path, OTHER_KEY, LEDGER_ID, tariff=TARIFF, old_public_keys=(PUBLIC,)) as ledger:
         ledger.charge(2, 10, 1.0, 0, 400.0)
-    assert verify_file(path, keys={**KEYS, 2: new_key}).ok
-    only_new = verify_file(path, keys={2: new_key})
-    assert only_new.counts == {P.UNKNOWN_KEY: SAMPLE_ENTRIES} and only_new.entries_ok == 1
+    new_public = OTHER_KEY.public_key()
+    assert verify_file(path, keys=L.key_ring([PUBLIC, new_public])).ok
+    only_new = verify_file(path, keys=new_public)
+    assert only_new.counts == {P.UNKNOWN_KEY: SAMPLE_ENTRIES} and only_new.entries_ok == 2  # a charge, a HEAD
 
 
 def test_only_one_writer_at_a_time(tmp_path):
@@ -168,9 +169,9 @@ def test_every_append_is_fsynced_before_it_returns(tmp_path, monkeypatch):
         monkeypatch.setattr(os, "fsync", fsync)
         ledger.set_quota(1, 100, 1.0)
         ledger.charge(1, 1, 1.0, 0, 2.0)
-        ledger.statement(1, 0, 3.0)
+        ledger.statement(1, 0, 3.0)  # the STATEMENT and its HEAD: one write, one fsync
         header = L.HEADER_OCTETS
-        assert synced == [(str(path.resolve()), header + n * L.RECORD_OCTETS) for n in (1, 2, 3)]
+        assert synced == [(str(path.resolve()), header + n * L.RECORD_OCTETS) for n in (1, 2, 4)]
 
 
 def test_a_failed_fsync_acknowledges_nothing_and_the_retry_reuses_the_seq(tmp_path, monkeypatch):
@@ -189,26 +190,30 @@ def test_a_failed_fsync_acknowledges_nothing_and_the_retry_reuses_the_seq(tmp_pa
         assert (path.stat().st_size, ledger.next_seq, ledger.used(1)) == (size, 1, 0)
         assert ledger.charge(1, 1, 1.0, 0, 2.0) == 10
     report = verify_file(path)
-    assert report.ok and report.head_seq == 1 and report.tenants[1].tokens == 10
+    assert report.ok and report.head_seq == 2 and report.tenants[1].tokens == 10  # seq 2: the closing HEAD
 
 
-def test_a_statement_is_the_tenants_records_ending_with_its_totals(tmp_path):
+def test_a_statement_is_the_tenants_records_ending_with_its_totals_and_the_head(tmp_path):
     path = write_sample(tmp_path / "l.gftl")
     with open_ledger(path) as ledger:
         ledger.charge(1, 11, 0.2, 0, 300.0)
         data = ledger.statement(1, since_seq=4)
+        anchor = ledger.anchor
     entries = L.decode_statement(data, KEYS)
     assert [(e.seq, e.kind) for e in entries] == [
-        (4, L.Kind.CHARGE), (5, L.Kind.REFUND), (7, L.Kind.CHARGE), (8, L.Kind.STATEMENT), (10, L.Kind.CHARGE),
-        (11, L.Kind.STATEMENT)]
-    assert {e.tenant for e in entries} == {1}
+        (4, L.Kind.CHARGE), (5, L.Kind.REFUND), (7, L.Kind.CHARGE), (8, L.Kind.STATEMENT), (12, L.Kind.CHARGE),
+        (13, L.Kind.STATEMENT), (14, L.Kind.HEAD)]  # the HEADs at 9 and 11 are no tenant's
+    assert {e.tenant for e in entries[:-1]} == {1}
+    head = entries[-1]  # the ledger's count and head hash when the statement was cut
+    assert (head.seq, head.prev_hash) == (14, L.chain_hash(list(L.split_records(data))[-2][:-4]))
+    assert anchor == L.Anchor(15, L.chain_hash(data[-L.RECORD_OCTETS:-4]))
     # The full ledger, verified, holds exactly these records at these seqs, and agrees with the totals.
     lf = read_ledger(path)
     records = L.split_records(data)
     assert all(r == lf.records[e.seq] for r, e in zip(records, entries))
     report = verify_file(path)
     assert report.ok
-    last = entries[-1]
+    last = entries[-2]
     t1 = report.tenants[1]
     assert (last.energy_Wh, last.work_units, last.tokens) == (t1.energy_Wh, t1.work_units, t1.tokens)
     assert (last.tokens, last.t_s) == (SAMPLE_TOTALS[1][2] + 2, 300.0)
@@ -218,9 +223,9 @@ def test_a_tampered_statement_is_refused(tmp_path):
     path = write_sample(tmp_path / "l.gftl")
     with open_ledger(path) as ledger:
         data = bytearray(ledger.statement(2, 0))
-    with pytest.raises(L.LedgerFormatError, match="whole 118-octet records"):
+    with pytest.raises(L.LedgerFormatError, match="whole 156-octet records"):
         L.decode_statement(bytes(data[:-1]), KEYS)
     data[L.RECORD_OCTETS: 2 * L.RECORD_OCTETS] = with_fixed_crc(bytes(data[L.RECORD_OCTETS: 2 * L.RECORD_OCTETS]),
                                                                  49, 0x01)
-    with pytest.raises(L.MacError):
+    with pytest.raises(L.SignatureError):
         L.decode_statement(bytes(data), KEYS)

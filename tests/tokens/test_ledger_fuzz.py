@@ -1,5 +1,5 @@
 """Every reader of a ledger file, fed mutated files whose CRCs (and, for a writer with the key
-gone wrong, MACs) were fixed up so the bytes reach the parser: each answers with its documented
+gone wrong, signatures) were fixed up so the bytes reach the parser: each answers with its documented
 error or its report, never another exception, and damage costs entries, never the ledger."""
 import random
 
@@ -9,19 +9,21 @@ from gridfree.flight.compute.ledger import LedgerDamaged, TokenLedger
 from gridfree.ground.tokens import cli
 from gridfree.ground.tokens.statement import check_statement
 from gridfree.protocols.errors import ProtocolError
-from gridfree.protocols.ledger import (ENTRY_OCTETS, HEADER_OCTETS, MAC_OCTETS, RECORD_OCTETS, crc32,
-                                       encode_statement_transfer, mac, parse_file)
+from gridfree.protocols.ledger import (ENTRY_OCTETS, HEADER_OCTETS, RECORD_OCTETS, SIGNATURE_OCTETS, SIGNING_DOMAIN,
+                                       crc32, encode_statement_transfer, parse_file, public_key_pem, sign)
 from gridfree.protocols.ledger.verify import verify
 
-from tests.tokens.conftest import KEY, KEY_ID, KEYS, LEDGER_ID, TARIFF, write_sample
+from tests.tokens.conftest import KEY, KEYS, LEDGER_ID, PUBLIC, SAMPLE_ENTRIES, TARIFF, write_sample
+
+BODY_OCTETS = ENTRY_OCTETS - SIGNATURE_OCTETS
 
 
 def _refit(entry: bytearray, rng: random.Random) -> bytes:
     """The entry as a record: re-signed half the time (a writer with the key got it wrong: only the
     format's rules can tell), its CRC-32 always fixed (the disk did not change it)."""
     if rng.random() < 0.5:
-        body = bytes(entry[:ENTRY_OCTETS - MAC_OCTETS])
-        entry[ENTRY_OCTETS - MAC_OCTETS:] = mac(KEY, body)
+        body = bytes(entry[:BODY_OCTETS])
+        entry[BODY_OCTETS:] = sign(KEY, SIGNING_DOMAIN + body)
     return bytes(entry) + crc32(bytes(entry)).to_bytes(4, "big")
 
 
@@ -34,7 +36,7 @@ def mutate(good: bytes, rng: random.Random) -> tuple[bytes, int]:
     if how == "entry":
         first = rng.randrange(len(records))
         for _ in range(rng.choice((1, 2, 8))):
-            at = rng.randrange(ENTRY_OCTETS - MAC_OCTETS)
+            at = rng.randrange(BODY_OCTETS)
             records[first][at] = rng.randrange(256) if rng.random() < 0.5 else records[first][at] ^ 1 << rng.randrange(8)
     elif how == "header":
         header[rng.randrange(4, HEADER_OCTETS - 4)] = rng.randrange(256)
@@ -80,13 +82,13 @@ def test_the_shared_reader_and_verify_answer_every_damaged_file_with_their_own_e
 
 def test_gridfree_tokens_verify_says_ok_or_failed_never_a_traceback(good, tmp_path, capsys):
     rng = random.Random(1602)
-    keys = tmp_path / "keys"
-    keys.write_text(f"{KEY_ID} {KEY.hex()}\n")
+    keys = tmp_path / "ledger-public.pem"
+    keys.write_bytes(public_key_pem(PUBLIC))
     path = tmp_path / "downlinked.gftl"
     codes = set()
     for _ in range(150):
         path.write_bytes(mutate(good, rng)[0])
-        codes.add(cli.run(["verify", str(path), "--key-file", str(keys)]))
+        codes.add(cli.run(["verify", str(path), "--public-key", str(keys)]))
         out = capsys.readouterr().out.splitlines()
         assert out[-1] in ("OK", "FAILED") or out[-1].startswith("  ")
     assert codes <= {0, 1} and 1 in codes
@@ -105,7 +107,7 @@ def test_a_damaged_statement_transfer_is_a_report_of_problems(good):
             transfer[19:23] = crc32(bytes(transfer[:19])).to_bytes(4, "big")
         report = check_statement(bytes(transfer), KEYS)
         damaged += not report.ok
-    assert damaged > 400 and check_statement(encode_statement_transfer(1, 0, body), KEYS).records == 10
+    assert damaged > 400 and check_statement(encode_statement_transfer(1, 0, body), KEYS).records == SAMPLE_ENTRIES
 
 
 def test_the_node_opens_a_damaged_ledger_with_its_one_error_or_salvages_the_prefix_that_verifies(good, tmp_path):
@@ -117,14 +119,14 @@ def test_the_node_opens_a_damaged_ledger_with_its_one_error_or_salvages_the_pref
         data, first = mutate(good, rng)
         path.write_bytes(data)
         try:
-            TokenLedger(path, KEY_ID, KEY, LEDGER_ID, tariff=TARIFF).close()
+            TokenLedger(path, KEY, LEDGER_ID, tariff=TARIFF).close()
         except LedgerDamaged:
             assert path.read_bytes() == data
-        with TokenLedger(path, KEY_ID, KEY, LEDGER_ID, tariff=TARIFF, salvage=True) as ledger:
+        with TokenLedger(path, KEY, LEDGER_ID, tariff=TARIFF, salvage=True) as ledger:
             kept = ledger.next_seq
             if ledger.salvaged is not None:
                 assert ledger.salvaged.damaged_copy.read_bytes() == data
-                assert ledger.salvaged.entries_kept == kept and kept >= min(first, 10)
+                assert ledger.salvaged.entries_kept == kept and kept >= min(first, SAMPLE_ENTRIES)
                 pieces = -(-max(0, len(data) - HEADER_OCTETS) // RECORD_OCTETS)  # a torn tail is one
                 assert ledger.salvaged.records_lost == pieces - kept  # 0 when only the header was damaged
                 ledger.salvaged.damaged_copy.unlink()

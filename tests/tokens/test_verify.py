@@ -10,10 +10,12 @@ import pytest
 from gridfree.protocols import ledger as L
 from gridfree.protocols.ledger.verify import ProblemKind as P, VerifyReport, verify
 from tests.tokens.conftest import (
-    KEY, KEY_ID, KEYS, LEDGER_ID, SAMPLE_ENTRIES, SAMPLE_TOTALS, with_fixed_crc,
+    KEY, KEYS, LEDGER_ID, OTHER_KEY, PUBLIC, SAMPLE_ENTRIES, SAMPLE_TOTALS, with_crc, with_fixed_crc,
 )
 
-TOKENS_OFFSET = 42  # of the i64 tokens field inside an entry
+TOKENS_OFFSET = 48  # of the i64 tokens field inside an entry
+KEY_OFFSET = 17  # of the 8-octet key fingerprint
+BODY_OCTETS = 88  # what the signature covers (after the signing domain)
 CHAIN_KINDS = {P.DROPPED, P.REORDERED, P.DUPLICATE}
 
 
@@ -29,8 +31,9 @@ def test_an_untouched_ledger_verifies_with_its_totals(sample):
     ledger_id, records = L.parse_file(sample.path.read_bytes())
     report = check(records, ledger_id=ledger_id)
     assert report.ok, report.first_problems()
-    assert (report.records, report.entries_ok, report.head_seq) == (SAMPLE_ENTRIES, SAMPLE_ENTRIES, 9)
-    assert totals(report) == SAMPLE_TOTALS
+    assert (report.records, report.entries_ok, report.head_seq) == (SAMPLE_ENTRIES, SAMPLE_ENTRIES, 11)
+    assert totals(report) == SAMPLE_TOTALS  # HEADs are about no tenant
+    assert report.anchor == L.Anchor(SAMPLE_ENTRIES, L.chain_hash(sample.records[-1][:-4]))
 
 
 @pytest.mark.parametrize("seq", range(SAMPLE_ENTRIES))
@@ -39,7 +42,7 @@ def test_an_edited_entry_is_reported_at_its_seq_and_only_there(sample, seq):
     records[seq] = with_fixed_crc(records[seq], TOKENS_OFFSET + 7, 0x01)  # tokens +-1, CRC still right
     report = check(records)
     assert report.problems[P.EDITED].seq == seq and report.counts[P.EDITED] == 1
-    assert "HMAC-SHA256" in report.problems[P.EDITED].detail
+    assert "Ed25519 signature" in report.problems[P.EDITED].detail
     # Neither the entry before nor the one after is blamed for the break the edit makes in the chain.
     assert not set(report.problems) & (CHAIN_KINDS | {P.CORRUPT, P.TORN_TAIL})
     assert report.entries_ok == SAMPLE_ENTRIES - 1
@@ -66,9 +69,10 @@ def test_a_dropped_entry_is_reported_as_a_gap_at_its_seq(sample, dropped):
 
 
 def test_an_entry_replaced_by_an_authentic_one_breaks_the_chain(sample):
-    """Same key, right seq, chained onto seq 2, valid MAC (an insider with the key), but not the
-    entry that was there: the next entry's previous hash tells."""
-    forged = L.Entry(3, 102.0, KEY_ID, 2, 2, L.Kind.CHARGE, 0.1, 1, 2, L.chain_hash(sample.records[2][:-4]))
+    """Same key, right seq, chained onto seq 2, valid signature (the node itself, rewriting), but not
+    the entry that was there: the next entry's previous hash tells."""
+    forged = L.Entry(3, 102.0, L.fingerprint(PUBLIC), 2, 2, L.Kind.CHARGE, 0.1, 1, 2,
+                     L.chain_hash(sample.records[2][:-4]))
     records = list(sample.records)
     records[3] = L.encode_record(L.encode_entry(forged, KEY))
     report = check(records)
@@ -103,9 +107,17 @@ def test_a_torn_tail_is_reported_and_the_prefix_still_verified(sample, kept):
     report = check(records)
     assert set(report.problems) == {P.TORN_TAIL}
     assert (report.torn_tail_at, report.torn_tail_octets) == (SAMPLE_ENTRIES - 1, kept)
-    assert "after seq 8" in report.problems[P.TORN_TAIL].detail
+    assert "after seq 10" in report.problems[P.TORN_TAIL].detail
     assert report.entries_ok == SAMPLE_ENTRIES - 1
-    assert totals(report)[2] == (4.0, 10, 50, 500)  # without seq 9, tenant 2's 0.1 Wh, 1 unit, 2 tokens
+    assert totals(report) == SAMPLE_TOTALS  # only the closing HEAD was torn
+
+
+def test_a_torn_tail_before_a_charge_leaves_that_charge_out(sample):
+    data = sample.path.read_bytes()
+    _, records = L.parse_file(data[:len(data) - 2 * L.RECORD_OCTETS + 5])
+    report = check(records)
+    assert set(report.problems) == {P.TORN_TAIL} and "after seq 9" in report.problems[P.TORN_TAIL].detail
+    assert totals(report)[2] == (4.0, 10, 50, 500)  # without seq 10, tenant 2's 0.1 Wh, 1 unit, 2 tokens
     assert totals(report)[1] == SAMPLE_TOTALS[1]
 
 
@@ -120,17 +132,37 @@ def test_a_crc_error_mid_file_is_corruption_not_a_torn_tail(sample):
     assert report.entries_ok == SAMPLE_ENTRIES - 1
 
 
-def test_the_wrong_key_fails_every_mac(sample):
-    report = check(sample.records, keys={KEY_ID: bytes(32)})
-    assert set(report.problems) == {P.EDITED}
-    assert (report.problems[P.EDITED].seq, report.counts[P.EDITED]) == (0, SAMPLE_ENTRIES)
+def test_another_public_key_proves_nothing(sample):
+    report = check(sample.records, keys=OTHER_KEY.public_key())
+    assert set(report.problems) == {P.UNKNOWN_KEY}
+    assert (report.problems[P.UNKNOWN_KEY].seq, report.counts[P.UNKNOWN_KEY]) == (0, SAMPLE_ENTRIES)
+    assert L.fingerprint(PUBLIC).hex() in report.problems[P.UNKNOWN_KEY].detail
     assert report.entries_ok == 0 and report.tenants == {}
 
 
-def test_an_unknown_key_id_is_reported_as_such(sample):
-    report = check(sample.records, keys={KEY_ID + 1: KEY})
-    assert set(report.problems) == {P.UNKNOWN_KEY}
-    assert report.problems[P.UNKNOWN_KEY].seq == 0 and f"key id {KEY_ID}" in report.problems[P.UNKNOWN_KEY].detail
+def resigned(record: bytes, key, claim=None) -> bytes:
+    """`record` with its tokens raised by 1000 and signed again with `key`, naming `claim` (a key
+    fingerprint; by default `key`'s own), the CRC made to match: a forgery by whoever holds `key`."""
+    body = bytearray(record[:BODY_OCTETS])
+    tokens = int.from_bytes(body[TOKENS_OFFSET:TOKENS_OFFSET + 8], "big", signed=True) + 1000
+    body[TOKENS_OFFSET:TOKENS_OFFSET + 8] = tokens.to_bytes(8, "big", signed=True)
+    body[KEY_OFFSET:KEY_OFFSET + 8] = claim or L.fingerprint(key.public_key())
+    return with_crc(bytes(body) + L.sign(key, L.SIGNING_DOMAIN + bytes(body)))
+
+
+def test_an_entry_resigned_with_another_key_is_found_with_the_public_key_alone(sample):
+    records = list(sample.records)
+    records[6] = resigned(records[6], OTHER_KEY)  # honest about its key: not the node's
+    report = check(records, keys=PUBLIC)
+    assert set(report.problems) == {P.UNKNOWN_KEY} and report.problems[P.UNKNOWN_KEY].seq == 6
+    records[6] = resigned(sample.records[6], OTHER_KEY, claim=L.fingerprint(PUBLIC))  # claims the node's key
+    report = check(records, keys=PUBLIC)
+    assert set(report.problems) == {P.EDITED} and report.problems[P.EDITED].seq == 6
+    assert report.entries_ok == SAMPLE_ENTRIES - 1  # and the forged tokens are not counted
+    assert report.tenants[2].tokens == SAMPLE_TOTALS[2][2] - 30
+    # A whole ledger forged under another key proves nothing either: only the node's key signs.
+    forged = [resigned(r, OTHER_KEY, claim=L.fingerprint(PUBLIC)) for r in sample.records]
+    assert check(forged, keys=PUBLIC).counts == {P.EDITED: SAMPLE_ENTRIES}
 
 
 def test_a_replayed_entry_is_a_duplicate_and_not_counted_twice(sample):
@@ -151,7 +183,8 @@ def chain(specs, key=KEY, ledger_id=LEDGER_ID):
     """Records for (t, tenant, job, kind, energy, units, tokens) tuples, chained from genesis."""
     prev, out = L.genesis_hash(ledger_id), []
     for seq, (t, tenant, job, kind, energy, units, tokens) in enumerate(specs):
-        entry_bytes = L.encode_entry(L.Entry(seq, t, KEY_ID, tenant, job, kind, energy, units, tokens, prev), key)
+        entry = L.Entry(seq, t, L.fingerprint(key.public_key()), tenant, job, kind, energy, units, tokens, prev)
+        entry_bytes = L.encode_entry(entry, key)
         prev = L.chain_hash(entry_bytes)
         out.append(L.encode_record(entry_bytes))
     return out
@@ -185,9 +218,7 @@ def test_several_kinds_each_report_their_first_occurrence(sample):
 
 
 def test_an_empty_ledger_verifies():
-    assert check([]).ok and check([]).head_seq is None
-
-
+    assert check([]).ok and check([]).head_seq is None and check([]).anchor is None
 
 
 def test_a_run_of_dropped_entries_is_one_gap_counted_in_full(sample):
