@@ -26,13 +26,11 @@ from __future__ import annotations
 
 import struct
 import threading
-from collections import deque
 from pathlib import Path
 
 from gridfree.flight.core.component import CommandFailed, Component
 from gridfree.flight.core.messages import INSECURE, CommandAudit, CommandPacket, Origin, TmProtection, UplinkFrame
 from gridfree.flight.core.ports import InPort, OutPort
-from gridfree.flight.core.store import CorruptStoreError
 from gridfree.flight.security.keycmds import COMMANDS, EVENTS, KeyCommands
 from gridfree.flight.security.refusals import RefusalLog
 from gridfree.flight.security.replay import ReplayState, ReplayStore, ReplayStoreDamaged, restored
@@ -46,7 +44,6 @@ from gridfree.protocols.services.verification import FailureCode
 from gridfree.protocols.tcframe import PRIMARY_HEADER_OCTETS, TcFrame
 
 INSECURE_REMINDER_S = 60.0
-MAX_QUEUED_AUDITS = 4096  # refused frames waiting for the scheduler's thread; past it, one summary record
 STORE_FAILED = "anti-replay store"  # a RefusalLog kind besides the Refusals: a good frame not obeyed
 _COUNTERS = {Refusal.LENGTH: "RejectedLength", Refusal.FECF: "RejectedFecf", Refusal.UNKNOWN_SPI: "RejectedUnknownSpi",
              Refusal.SA_NOT_OPERATIONAL: "RejectedSaStopped", Refusal.MAC: "RejectedMac",
@@ -84,7 +81,7 @@ class SecurityComponent(KeyCommands, Component):
         Event(1, "Insecure", Severity.WARNING_HI, "INSECURE NODE: no keys (--insecure); every uplinked frame "
                                                   "is obeyed as the operator's and TM is not authenticated"),
         Event(2, "FrameRejected", Severity.WARNING_LO, "TC frame refused ({reason}): {detail}; {suppressed} "
-                                                       "more since the last report",
+                                                       "more of this kind since the last report",
               (Field("reason", "string[20]"), Field("detail", "string[96]"), Field("suppressed", "u32"))),
         Event(3, "ReplayStoreFailed", Severity.WARNING_HI, "a good TC frame was not obeyed: anti-replay state "
                                                            "not saved ({reason}); {suppressed} more",
@@ -112,8 +109,6 @@ class SecurityComponent(KeyCommands, Component):
         self._lock = threading.Lock()
         self.refusals = RefusalLog()
         self.accepted = self.store_errors = 0
-        self._audits: deque[CommandAudit] = deque()
-        self._audits_dropped = 0
         self._tc: dict[int, SecurityAssociation] = {}
         self._unusable: list[tuple[int, str]] = []  # (spi, why) found when the SAs were built
         self._replay: dict[int, ReplayState] = {}
@@ -187,49 +182,57 @@ class SecurityComponent(KeyCommands, Component):
         if self.insecure:
             self._pass_insecure(uplink.frame, now)
             return
-        with self._lock:
+        with self._lock:  # one section: a command may not rebuild the SAs between the check and the save
+            origin = refused = None
             try:
                 tc, data = unprotect(uplink.frame, self._tc)
             except SdlsRejected as exc:
-                self._refused(exc.reason, str(exc), uplink.frame, now)
-                return
-            (spi,) = struct.unpack_from(">H", tc.data)
-            entry = self.keystore.sas[spi]
-            self._replay[entry.key_id] = ReplayState.of(self._tc[spi])
-            try:
-                self._store.save(self._replay)
-            except (OSError, ValueError, CorruptStoreError) as exc:
-                self.store_errors += 1
-                self.refusals.record(STORE_FAILED, f"SPI {spi}: {getattr(exc, 'strerror', None) or exc}")
-                return
-            self.accepted += 1
-            origin = Origin(spi, entry.role, entry.tenant)
-        self.out("commandOut", CommandPacket(data, origin))
+                refused = self._refused(exc.reason, str(exc), uplink.frame, now)
+            else:
+                origin = self._kept(struct.unpack_from(">H", tc.data)[0])
+        if refused is not None:
+            self.out("auditOut", refused)
+        elif origin is not None:
+            self.out("commandOut", CommandPacket(data, origin))
+
+    def _kept(self, spi: int) -> Origin | None:
+        """Save the anti-replay state after an accepted frame (lock held); the frame's origin, or
+        None if the state could not be saved (then the frame is not obeyed)."""
+        entry = self.keystore.sas[spi]
+        self._replay[entry.key_id] = ReplayState.of(self._tc[spi])
+        try:
+            self._store.save(self._replay)
+        except (OSError, ValueError) as exc:
+            self.store_errors += 1
+            self.refusals.record(STORE_FAILED, f"SPI {spi}: {getattr(exc, 'strerror', None) or exc}")
+            return None
+        self.accepted += 1
+        return Origin(spi, entry.role, entry.tenant)
 
     def _pass_insecure(self, frame: bytes, now: float) -> None:
         try:
             tc = TcFrame.unpack(frame)
         except ProtocolError as exc:
             with self._lock:
-                self._refused(Refusal.FECF, str(exc), frame, now)
+                refused = self._refused(Refusal.FECF, str(exc), frame, now)
+            self.out("auditOut", refused)
             return
         with self._lock:
             self.accepted += 1
         self.out("commandOut", CommandPacket(tc.data, INSECURE))
 
-    def _refused(self, refusal: Refusal, reason: str, frame: bytes, now: float) -> None:
-        """Count, and queue the audit record and the event for the scheduler's thread (lock held)."""
+    def _refused(self, refusal: Refusal, reason: str, frame: bytes, now: float) -> CommandAudit:
+        """Count the refusal, queue its event for the scheduler's thread (lock held) and make its
+        audit record. The record names the SA the frame claimed, when its SPI names one; a frame
+        that names none is recorded under the role an unauthenticated frame has on an insecure
+        node (operator), with the refusal saying it was not."""
         self.refusals.record(refusal, reason.removeprefix("SDLS: "))
-        spi, origin = 0, Origin(0, "unknown")
+        spi, entry = 0, None
         if refusal in _SPI_KNOWN:
             (spi,) = struct.unpack_from(">H", frame, PRIMARY_HEADER_OCTETS)
             entry = self.keystore.sas.get(spi) if self.keystore is not None else None
-            origin = Origin(spi, entry.role, entry.tenant) if entry is not None else Origin(spi, "unknown")
-        if len(self._audits) < MAX_QUEUED_AUDITS:
-            self._audits.append(CommandAudit(now, origin, "TC frame", "rejected",
-                                             int(FailureCode.AUTHENTICATION_FAILED), reason))
-        else:
-            self._audits_dropped += 1
+        origin = Origin(spi, entry.role, entry.tenant) if entry is not None else Origin(spi, INSECURE.role)
+        return CommandAudit(now, origin, "TC frame", "rejected", int(FailureCode.AUTHENTICATION_FAILED), reason)
 
     # ---- scheduler thread ---------------------------------------------------------------------------
     def schedule(self):
@@ -252,24 +255,15 @@ class SecurityComponent(KeyCommands, Component):
         self._send_tm_protection()
 
     def report(self, t: float = 0.0) -> None:
-        """Send what the reader thread left: rate-limited refusal events and audit records."""
+        """Send the refusal events the reader thread left, at most one per kind per 10 s."""
         self.start()
         with self._lock:
             due = self.refusals.due(t)
-            audits, self._audits = self._audits, deque()
-            dropped, self._audits_dropped = self._audits_dropped, 0
         for r in due:
             if r.kind == STORE_FAILED:
                 self.log("ReplayStoreFailed", reason=r.detail, suppressed=r.suppressed)
             else:
                 self.log("FrameRejected", reason=r.kind.value, detail=r.detail, suppressed=r.suppressed)
-        for record in audits:
-            self.out("auditOut", record)
-        if dropped:
-            self.out("auditOut", CommandAudit(t, Origin(0, "unknown"), "TC frame", "rejected",
-                                              int(FailureCode.AUTHENTICATION_FAILED),
-                                              f"{dropped} more refused frames not recorded one by one "
-                                              f"(more than {MAX_QUEUED_AUDITS} in one tick)"))
 
     def housekeeping_tick(self, t: float = 0.0) -> None:
         self.start()

@@ -58,16 +58,16 @@ COMMANDS = (
 )
 
 EVENTS = (
-    Event(20, "KeyChanged", Severity.ACTIVITY_HI, "key {key_id}: {change}",
+    Event(7, "KeyChanged", Severity.ACTIVITY_HI, "key {key_id}: {change}",
           (Field("key_id", "u16"), Field("change", "string[48]"))),
-    Event(21, "SaChanged", Severity.ACTIVITY_HI, "SA {spi}: {change}",
+    Event(8, "SaChanged", Severity.ACTIVITY_HI, "SA {spi}: {change}",
           (Field("spi", "u16"), Field("change", "string[48]"))),
-    Event(22, "KeyVerified", Severity.ACTIVITY_HI, "key {key_id} verification response {response}",
+    Event(9, "KeyVerified", Severity.ACTIVITY_HI, "key {key_id} verification response {response}",
           (Field("key_id", "u16"), Field("response", f"string[{2 * VERIFICATION_OCTETS}]"))),
-    Event(23, "KeyReport", Severity.ACTIVITY_LO, "key {key_id}: {kind} {state}, used by {used_by}",
+    Event(10, "KeyReport", Severity.ACTIVITY_LO, "key {key_id}: {kind} {state}, used by {used_by}",
           (Field("key_id", "u16"), Field("kind", "string[8]"), Field("state", "string[12]"),
            Field("used_by", "string[32]"))),
-    Event(24, "SaReport", Severity.ACTIVITY_LO,
+    Event(11, "SaReport", Severity.ACTIVITY_LO,
           "SA {spi}: {direction} key {key_id} {role} {tenant} {service} window {window} {state}, highest IV "
           "{highest_iv}",
           (Field("spi", "u16"), Field("direction", "string[2]"), Field("key_id", "u16"), Field("role", "string[8]"),

@@ -15,6 +15,7 @@ from gridfree.flight.core.messages import INSECURE, CommandAudit, CommandPacket,
 from gridfree.flight.core.tester import ComponentTester
 from gridfree.flight.security.component import SecurityComponent, SecurityConfigError
 from gridfree.flight.security.replay import ReplayStore
+from gridfree.protocols.audit import AuditRecord
 from gridfree.protocols.keystore import KeyEntry, KeyKind, KeyState, Keystore
 from gridfree.protocols.sdls_tm import TmProtector
 from tests.flight.security_keydir import (OPERATOR_KEY_ID, OPERATOR_SPI, TENANT_SPI, TM_KEY_ID, TM_SPI, make_keydir,
@@ -91,6 +92,10 @@ def test_each_refusal_is_counted_by_reason_audited_and_obeys_nothing(kd, channel
     assert (record.name, record.outcome) == ("TC frame", "rejected")
     (event,) = t.events("FrameRejected")
     assert event["suppressed"] == 0 and event["reason"] in record.reason
+    o = record.origin  # a record the audit log can store
+    stored = AuditRecord.unpack(AuditRecord(0, record.time_s, o.spi, o.role, o.tenant, record.name, record.outcome,
+                                            record.code, record.reason).pack())
+    assert (stored.name, stored.outcome) == ("TC frame", "rejected")
     if channel in ("RejectedMac", "RejectedReplay"):
         assert record.origin == Origin(OPERATOR_SPI, "operator", 0)  # the SA the frame claimed
 
