@@ -111,6 +111,7 @@ class SecurityComponent(KeyCommands, Component):
         self.accepted = self.store_errors = 0
         self._tc: dict[int, SecurityAssociation] = {}
         self._unusable: list[tuple[int, str]] = []  # (spi, why) found when the SAs were built
+        self._unusable_said: set[tuple[int, str]] = set()
         self._replay: dict[int, ReplayState] = {}
         self._started = False
         # One IV counter per TM SPI for the life of the process: a protector replaced while the radio
@@ -173,8 +174,11 @@ class SecurityComponent(KeyCommands, Component):
             self._send_tm_protection()
 
     def _report_unusable(self) -> None:
+        """An event for each operational SA whose key cannot be used, once per SA and reason."""
         for spi, why in self._unusable:
-            self.log("SaUnusable", spi=spi, reason=why)
+            if (spi, why) not in self._unusable_said:
+                self.log("SaUnusable", spi=spi, reason=why)
+        self._unusable_said = set(self._unusable)
 
     # ---- uplink (the radio's reader thread) ------------------------------------------------------
     def frameIn_handler(self, uplink: UplinkFrame) -> None:

@@ -18,7 +18,7 @@ from gridfree.flight.security.replay import ReplayStore
 from gridfree.protocols.audit import AuditRecord
 from gridfree.protocols.keystore import KeyEntry, KeyKind, KeyState, Keystore
 from gridfree.protocols.sdls_tm import TmProtector
-from tests.flight.security_keydir import (OPERATOR_KEY_ID, OPERATOR_SPI, TENANT_SPI, TM_KEY_ID, TM_SPI, make_keydir,
+from tests.flight.security_keydir import (OPERATOR_KEY_ID, OPERATOR_SPI, TENANT_KEY_ID, TENANT_SPI, TM_KEY_ID, TM_SPI, make_keydir,
                                           operator_frame, packet, plain_frame, tc_frame, tenant_frame)
 
 REFUSAL_CHANNELS = ("RejectedLength", "RejectedFecf", "RejectedUnknownSpi", "RejectedSaStopped", "RejectedMac",
@@ -225,6 +225,21 @@ def test_an_insecure_node_obeys_every_frame_as_the_operator_and_keeps_saying_so(
     assert insecure.severity.name == "WARNING_HI"
     result = t.command("ListKeys")
     assert not result.ok and "--insecure" in result.reason
+
+
+def test_an_sa_whose_key_is_not_usable_is_reported_and_refuses_frames(kd):
+    ks = kd.load()
+    ks.keys[TENANT_KEY_ID].state = KeyState.DEACTIVATED  # a keystore edited by hand, not by command
+    ks.save(kd.keystore)
+    t = sec_tester(kd.path)
+    t.run("fast", 0.1)
+    t.run("fast", 0.2)
+    (event,) = t.events("SaUnusable")
+    assert event["spi"] == TENANT_SPI and "DEACTIVATED" in event["reason"]
+    uplink(t, tenant_frame(kd, 1), operator_frame(kd, 1))
+    assert [cp.origin.role for cp in t.sent("commandOut")] == ["operator"]
+    t.run("slow", 1.0)
+    assert t.tlm("RejectedSaStopped") == 1
 
 
 # ---- key material at start --------------------------------------------------------------------------
