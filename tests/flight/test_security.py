@@ -18,8 +18,9 @@ from gridfree.flight.security.replay import ReplayStore
 from gridfree.protocols.audit import AuditRecord
 from gridfree.protocols.keystore import KeyEntry, KeyKind, KeyState, Keystore
 from gridfree.protocols.sdls_tm import TmProtector
-from tests.flight.security_keydir import (OPERATOR_KEY_ID, OPERATOR_SPI, TENANT_KEY_ID, TENANT_SPI, TM_KEY_ID, TM_SPI, make_keydir,
-                                          operator_frame, packet, plain_frame, tc_frame, tenant_frame)
+from tests.flight.security_keydir import (OPERATOR_KEY_ID, OPERATOR_SPI, TENANT_KEY_ID, TENANT_SPI, TM_KEY_ID,
+                                          TM_SPI, make_keydir, operator_frame, packet, plain_frame, tc_frame,
+                                          tenant_frame)
 
 REFUSAL_CHANNELS = ("RejectedLength", "RejectedFecf", "RejectedUnknownSpi", "RejectedSaStopped", "RejectedMac",
                     "RejectedReplay")
