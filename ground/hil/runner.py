@@ -6,6 +6,10 @@ client, its clock a TCP link the rig steps. Each step the rig applies (and clear
 fall due (`faults.py`), moves the truth forward, then tells the node the new time and waits until it
 has caught up, so the run is repeatable and as fast as node and physics allow. What the run saw is
 in `record.py`; whether it passed, `criteria.py`.
+
+The radio is authenticated as a mission's is: the node flies the node half of a key directory
+(`gridfree keys init`, made in the work directory unless one is given, kept for a continued run),
+the ground client sends through the ground half, and hazardous commands go with their node.Arm.
 """
 from __future__ import annotations
 
@@ -43,6 +47,8 @@ url = "tcp://127.0.0.1:0?listen=1"
 [hardware]
 driver = "rig"
 url = "{hw}"
+[security]
+keys = "{keys}"
 """
 
 @dataclass
@@ -77,7 +83,7 @@ class RunResult:
 def _upload_orbit(scenario: Scenario, ground: GroundClient):
     """Orbit determination's product, as operations would uplink it: mean elements at the start."""
     m = orbit_determination(preset(scenario.orbit, scenario.start_unix_s), scenario.start_unix_s)
-    return ground.send("power.SetOrbit", epoch_unix_s=m.epoch_unix_s, a_km=m.a_km, e=0.0, i_deg=m.i_deg,
+    return ground.send("power.SetOrbit", arm=True, epoch_unix_s=m.epoch_unix_s, a_km=m.a_km, e=0.0, i_deg=m.i_deg,
                        raan_deg=m.raan_deg, argp_deg=0.0, mean_anomaly_deg=m.u_deg, nodal_period_s=m.nodal_period_s)
 
 
@@ -96,10 +102,12 @@ class Session:
     is configured with, and `attach` takes the ground client on the other end. `gridfree rig run`
     steps it as fast as it goes; `gridfree demo` paces it for an operator to watch."""
 
-    def __init__(self, scenario: Scenario, workdir: Path, radio_url: str, bit_errors: BitErrors | None = None):
+    def __init__(self, scenario: Scenario, workdir: Path, radio_url: str, bit_errors: BitErrors | None = None,
+                 keys: Path | None = None):
         workdir = Path(workdir).resolve()  # the node runs in it and is told its config's path
         workdir.mkdir(parents=True, exist_ok=True)
         self.scenario, self.workdir, self.radio_url = scenario, workdir, radio_url
+        self.keys = mission_keys(workdir / "keys") if keys is None else Path(keys).resolve()
         self.truth = Truth.from_elements(preset(scenario.orbit, scenario.start_unix_s), scenario.start_unix_s,
                                          battery=Battery(soc=scenario.initial_soc),
                                          loads=Loads(compute_utilisation=scenario.compute_utilisation, board=scenario.board))
@@ -116,7 +124,8 @@ class Session:
         self._prev_f = self.truth.sunlit_fraction
         self._pair = PtyPair().start()
         self.server = BoardServer(self.board, open_link(self._pair.paths[0])).start()
-        (workdir / "node.toml").write_text(NODE_TOML.format(hw=self._pair.paths[1], radio=radio_url))
+        (workdir / "node.toml").write_text(NODE_TOML.format(hw=self._pair.paths[1], radio=radio_url,
+                                                            keys=self.keys / "node"))
         self.node = children.popen([sys.executable, "-m", "gridfree.flight", "--config", str(workdir / "node.toml"),
                                     "--no-supervise"], stdout=subprocess.PIPE, text=True, cwd=workdir)
         try:
@@ -131,6 +140,12 @@ class Session:
         except BaseException:  # Ctrl-C while the node starts: it must not outlive us
             self.close()
             raise
+
+    def ground_security(self):
+        """The ground half of the run's keys, for the GroundClient on the node's radio."""
+        from gridfree.ground.keys.session import GroundSecurity
+
+        return GroundSecurity.load(self.keys / "ground")
 
     def attach(self, ground: GroundClient, threshold_V: float) -> None:
         """The ground client on the node's radio: it records events, uploads the orbit and sends
@@ -168,7 +183,7 @@ class Session:
                 due[1].clear(self.rig)
         while self._commands and self._commands[0].at_s <= elapsed and self._node_heard():
             c = self._commands.pop(0)
-            seen.commands.append((c, self.ground.send(c.name, **c.args)))
+            seen.commands.append((c, self.ground.send(c.name, arm=True, **c.args)))
         with board.lock:
             truth.step(s.step_s)
         _step_clock(self.clock, truth.time_s, elapsed)
@@ -225,14 +240,15 @@ class Session:
         self._pair.stop()
 
 
-def run(scenario: Scenario, workdir: Path, progress=None) -> RunResult:
-    """As fast as node and physics allow, with the radio on a pty pair that can flip bits."""
+def run(scenario: Scenario, workdir: Path, progress=None, keys: Path | None = None) -> RunResult:
+    """As fast as node and physics allow, with the radio on a pty pair that can flip bits; `keys`
+    a mission key directory (default: one made in `workdir`)."""
     dictionary = _dictionary()
     bit_errors = BitErrors()
     with PtyPair(transform_ab=bit_errors, transform_ba=bit_errors) as radio:
-        session = Session(scenario, workdir, radio.paths[1], bit_errors)
+        session = Session(scenario, workdir, radio.paths[1], bit_errors, keys)
         try:
-            with GroundClient(radio.paths[0], dictionary) as ground:
+            with GroundClient(radio.paths[0], dictionary, security=session.ground_security()) as ground:
                 session.attach(ground, dictionary.parameter_by_name["power.UnderVoltageV"].default)
                 wall0 = time.perf_counter()
                 every = max(1, int(round(RECORD_EVERY_S / scenario.step_s)))
@@ -243,6 +259,18 @@ def run(scenario: Scenario, workdir: Path, progress=None) -> RunResult:
                 return session.result(time.perf_counter() - wall0)
         finally:
             session.close()
+
+
+def mission_keys(directory: Path) -> Path:
+    """A key directory made by `gridfree keys init` (as an operator makes one), or the one already
+    there: a continued run keeps its node's keystore and anti-replay state, and its ground's IVs."""
+    if not (directory / "node").is_dir():
+        try:
+            children.run([sys.executable, "-m", "gridfree.protocols.cli", "keys", "init", str(directory)], timeout=120)
+        except subprocess.CalledProcessError as exc:
+            last = (exc.stderr or "").strip().splitlines()[-1:] or [f"exit status {exc.returncode}"]
+            raise RuntimeError(f"`gridfree keys init` failed: {last[0]}") from None
+    return directory.resolve()
 
 
 def _step_clock(clock, t: float, elapsed: float) -> None:
