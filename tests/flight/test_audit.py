@@ -181,3 +181,23 @@ def test_the_ground_decoder_refuses_what_is_not_an_audit():
     with pytest.raises(AuditFormatError, match="header"):
         decode_dump(b"GFAD")
     assert AuditRecord(0, T0, 0, "onboard", 0, "node.Reboot", "completed").text().startswith("#0 ")
+
+
+def test_the_dispatchers_verdicts_land_in_the_log_with_who_sent_them(tmp_path):
+    from gridfree.flight.core.dispatch import Dispatcher
+    from gridfree.protocols.pus import PusTc
+
+    audit = audit_tester(tmp_path)
+    disp = Dispatcher("cmdDisp", 0x0010)
+    d = ComponentTester(disp, t0=T0, apid=100)
+    disp.route([disp])
+    d.answer("auditOut", lambda a: audit.send("recordIn", a))
+    noop = PusTc(100, 8, 1, (0x0011).to_bytes(2, "big")).pack()
+    disp.execute(noop, OPERATOR)
+    disp.execute(noop, TENANT)
+    disp.execute(b"\x18\x64\xc0", OPERATOR)  # three octets: not a packet
+    got = recorded(tmp_path / "audit.log")
+    assert [(r.name, r.outcome, r.role, r.spi, r.tenant) for r in got] == [
+        ("cmdDisp.Noop", "completed", "operator", 1, 0), ("cmdDisp.Noop", "rejected", "tenant", 0x101, 1),
+        ("TC packet", "rejected", "operator", 1, 0)]
+    assert got[1].code == FailureCode.NOT_AUTHORISED and "operator role" in got[1].reason

@@ -19,7 +19,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from gridfree.flight.core.component import CommandFailed, Component
-from gridfree.flight.core.messages import CommandPacket
+from gridfree.flight.core.messages import ONBOARD, CommandPacket
 from gridfree.flight.core.ports import OutPort
 from gridfree.flight.core.messages import EventOccurred
 from gridfree.protocols.dictionary import Channel, Command, Event, Field, Severity, HousekeepingPacket
@@ -143,7 +143,7 @@ class MonitoringService(Component):
             if a.enabled and a.event == ev.name and all(ev.args.get(k) == v for k, v in a.match.items()):
                 a.fired += 1
                 self.actions_fired += 1
-                self.out("commandOut", CommandPacket(a.packet))
+                self.out("commandOut", CommandPacket(a.packet, ONBOARD))  # configured, not uplinked
 
     def _pmon(self, pmon_id: int) -> Pmon:
         if pmon_id not in self.pmons:

@@ -4,7 +4,8 @@ Activities are stored whole (release time and the TC packet as uplinked) in an a
 every change, so a node that reboots mid-pass still releases what the ground scheduled. A released
 TC goes through the dispatcher like any other, with its own verification reports; an activity
 whose release time passed while the node was down is released at boot (late, not lost), and the
-late count says so.
+late count says so. A released TC comes with the node's own origin (ONBOARD): the dispatcher
+judged it, with the roles and arm of whoever inserted it, when the TC[11,4] holding it arrived.
 
 Damage costs what it touches, never the node: a store that is not a schedule (torn, flipped, not
 JSON, not the shape `_save` writes) is the store's `CorruptStoreError`, counted in `StoreDamaged`,
@@ -20,7 +21,7 @@ import math
 from pathlib import Path
 
 from gridfree.flight.core.component import CommandFailed, Component
-from gridfree.flight.core.messages import CommandPacket
+from gridfree.flight.core.messages import ONBOARD, CommandPacket
 from gridfree.flight.core.ports import OutPort
 from gridfree.flight.core.store import AtomicRecordFile, CorruptStoreError
 from gridfree.protocols.dictionary import Channel, Command, DecodeError, Event, Field, HousekeepingPacket, Severity
@@ -125,7 +126,7 @@ class ScheduleService(Component):
                 self.released += 1
                 if release < self._booted_at:
                     self.late += 1
-                self.out("commandOut", CommandPacket(packet))
+                self.out("commandOut", CommandPacket(packet, ONBOARD))
             self._save()
         self.tlm("Activities", len(self.activities))
         self.tlm("Released", self.released)
