@@ -34,7 +34,7 @@ OPERATOR_TC_KEY_ID, TM_KEY_ID = 10, 11
 OPERATOR_TC_SPI, TM_SPI = 1, 2
 DEFAULT_WINDOW = 64
 MAX_TENANTS = MAX_KEYS - 3  # the node's keystore also holds the master, TC and TM keys
-STATE_PATTERNS = ("tc-iv-*.bin", "tm-iv-*.bin", ".tc-iv-*.lock", "rx-replay.bin")
+STATE_PATTERNS = ("tc-iv-*.bin", "tm-iv-*.bin", "rx-replay.bin")
 
 
 def tenant_key_id(tenant: int) -> int:

@@ -20,7 +20,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from gridfree.ground.keys.session import keystore_path, sa_lock, tc_iv_path
+from gridfree.ground.keys.session import keystore_lock, keystore_path, sa_lock, tc_iv_path
 from gridfree.protocols.keystore import (
     KEY_OCTETS, NONCE_OCTETS, KeyEntry, KeyKind, KeyState, Keystore, KeyStateError, wrap_key,
 )
@@ -55,14 +55,15 @@ def build_upload(keydir: str | os.PathLike, master_id: int, key_id: int) -> Uplo
     upload is returned, so the ground never sends a key it does not keep), wrapped under master
     `master_id`. KeyStateError if the master is not an ACTIVE master key or `key_id` is taken."""
     path = keystore_path(keydir)
-    store = Keystore.load(path)
-    master = store.master_key(master_id)
-    if key_id in store.keys:
-        raise KeyStateError(f"key {key_id} already exists ({store.keys[key_id].state.name}); choose another id")
-    session_key, nonce = os.urandom(KEY_OCTETS), os.urandom(NONCE_OCTETS)
-    wrapped = wrap_key(master, master_id, key_id, session_key, nonce)
-    store.add_key(KeyEntry(key_id, KeyKind.SESSION, KeyState.PRE_ACTIVE, session_key))
-    store.save(path)
+    with keystore_lock(keydir):
+        store = Keystore.load(path)
+        master = store.master_key(master_id)
+        if key_id in store.keys:
+            raise KeyStateError(f"key {key_id} already exists ({store.keys[key_id].state.name}); choose another id")
+        session_key, nonce = os.urandom(KEY_OCTETS), os.urandom(NONCE_OCTETS)
+        wrapped = wrap_key(master, master_id, key_id, session_key, nonce)
+        store.add_key(KeyEntry(key_id, KeyKind.SESSION, KeyState.PRE_ACTIVE, session_key))
+        store.save(path)
     return Upload(master_id, key_id, nonce, wrapped)
 
 
@@ -77,7 +78,7 @@ def use_key(keydir: str | os.PathLike, spi: int, key_id: int) -> int:
     holding the old key finds the change at its next IV and refuses to send."""
     keydir = Path(keydir)
     path = keystore_path(keydir)
-    with sa_lock(keydir, spi):
+    with keystore_lock(keydir), sa_lock(keydir, spi):
         store = Keystore.load(path)
         sa = store.sas.get(spi)
         if sa is None:

@@ -40,14 +40,24 @@ def tc_iv_path(keydir: str | os.PathLike, spi: int) -> Path:
 
 
 @contextmanager
-def sa_lock(keydir: str | os.PathLike, spi: int):
-    """Exclusive use of one SA's IV counter among the processes of this machine (flock)."""
-    fd = os.open(Path(keydir) / f".tc-iv-{spi}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+def _flock(path: Path):
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
         os.close(fd)  # closing releases the lock
+
+
+def sa_lock(keydir: str | os.PathLike, spi: int):
+    """Exclusive use of one SA's IV counter among the processes of this machine (flock)."""
+    return _flock(Path(keydir) / f".tc-iv-{spi}.lock")
+
+
+def keystore_lock(keydir: str | os.PathLike):
+    """Exclusive right to change KEYDIR's keystore (load, change, save), so two `gridfree keys`
+    runs at once cannot lose one another's change."""
+    return _flock(Path(keydir) / ".keystore.lock")
 
 
 def role_text(role: str, tenant: int) -> str:

@@ -78,13 +78,13 @@ def test_init_writes_matching_node_ground_and_tenant_material(mission):
         assert [sa_tuple(s) for s in t.sas.values()] == [(0x100 + n, "tc", 100 + n, "tenant", n, True, 64, op)]
 
 
-def test_init_files_are_0600_and_directories_0700(mission):
+def test_init_files_are_0600_and_directories_0700(fresh):
     seen = 0
-    for path in [mission, *mission.rglob("*")]:
+    for path in [fresh, *fresh.rglob("*")]:
         mode = path.stat().st_mode & 0o777
         assert mode == (0o700 if path.is_dir() else 0o600), path
         seen += 1
-    assert seen == 1 + 5 + 2 * 5 + 1  # root, 5 dirs, 2 files in each, the published public key
+    assert seen == 1 + 3 + 2 * 3 + 1  # root, node, ground, tenant-1, 2 files in each, the public key
 
 
 def test_the_ledger_public_key_everywhere_is_the_node_signing_keys(mission):
@@ -321,3 +321,14 @@ def test_use_key_refuses_a_key_another_sa_holds(fresh):
     with pytest.raises(ValueError, match="in use by SPI 2"):
         use_key(fresh / "ground", 1, 11)
     assert store(fresh / "ground").sas[1].key_id == 10
+
+
+def test_otar_runs_at_once_keep_every_new_key(fresh):
+    ids = [20, 21, 22, 23]
+    procs = [subprocess.Popen(KEYS + ["otar", str(fresh / "ground"), "--master", "1", "--key-id", str(k)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for k in ids]
+    assert [p.wait(timeout=60) for p in procs] == [0] * len(ids)
+    for p in procs:
+        p.stdout.close()
+        p.stderr.close()
+    assert set(ids) <= set(store(fresh / "ground").keys)

@@ -70,17 +70,25 @@ def test_save_refuses_more_than_the_format_holds(tmp_path):
         largest().add_key(KeyEntry(1, KeyKind.SESSION, KeyState.ACTIVE, _key(0)))
 
 
-def test_every_truncation_is_refused():
-    raw = sample().pack()
+def _saved(tmp_path) -> bytes:
+    sample().save(tmp_path / "keystore.bin")
+    return (tmp_path / "keystore.bin").read_bytes()
+
+
+def test_every_truncation_is_refused(tmp_path):
+    raw = _saved(tmp_path)
+    path = tmp_path / "cut.bin"
     for n in range(len(raw)):
-        with pytest.raises(KeystoreError):
-            Keystore.unpack(raw[:n])
+        path.write_bytes(raw[:n])
+        path.chmod(0o600)
+        with pytest.raises(KeystoreError, match=f"^{path}: "):
+            Keystore.load(path)
     with pytest.raises(KeystoreError):
         Keystore.unpack(raw + b"\0")
 
 
-def test_every_single_octet_corruption_is_refused():
-    raw = sample().pack()
+def test_every_single_octet_corruption_is_refused(tmp_path):
+    raw = _saved(tmp_path)
     for pos in range(len(raw)):
         for flip in range(1, 256):
             bad = bytearray(raw)
