@@ -6,15 +6,12 @@ from __future__ import annotations
 import pytest
 
 from gridfree.ground.console.security import AUTHENTICATED, FAILING, NOT_AUTHENTICATED
+from gridfree.ground.keys.session import GroundSecurity
 from gridfree.ground.link.client import ARM_WINDOW_S, GroundClient
-from gridfree.protocols import sdls
 from tests.console.conftest import FakeClient
-from tests.links.fake_sdls_node import FakeSdlsNode
-from tests.links.test_ground_security import KEY, StandInSecurity
+from tests.links.fake_sdls_node import ground_copy, init_mission, node_radio
 
 pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")  # the offscreen platform, see test_window.py
-
-TM_KEY = bytes(range(64, 96))
 
 
 def _window(qtbot, client, tmp_path, confirm=lambda cmd, args: True):
@@ -27,17 +24,22 @@ def _window(qtbot, client, tmp_path, confirm=lambda cmd, args: True):
     return w
 
 
-@pytest.fixture
-def secured(qtbot, dictionary, tmp_path):
-    """A console on a live GroundClient with keys, and the node's radio (played by the test) that
-    checks its frames with raw AES-GCM and seals its TM under the TM SA; `node_tm_key` decides
-    whether that is the key the ground holds."""
-    made = []
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory):
+    return init_mission(tmp_path_factory.mktemp("mission"))
 
-    def make(node_tm_key=TM_KEY, confirm=lambda cmd, args: True):
-        node = FakeSdlsNode({1: KEY}, tm_sa=sdls.SecurityAssociation(2, node_tm_key, encrypt=False))
-        security = StandInSecurity(tmp_path, tm_sa=sdls.SecurityAssociation(2, TM_KEY, encrypt=False))
-        client = GroundClient(node.url, dictionary, security=security).connect()
+
+@pytest.fixture
+def secured(qtbot, dictionary, keys, tmp_path):
+    """A console on a live GroundClient with the ground's keys, and the node's radio (played by
+    the test) that checks its frames with raw AES-GCM and seals its TM under the node's TM SA, or
+    under `node_tm_key` when given (a key the ground does not hold)."""
+    made = []
+    ground = ground_copy(keys, tmp_path)
+
+    def make(node_tm_key=None, confirm=lambda cmd, args: True):
+        node = node_radio(keys, tm_key=node_tm_key)
+        client = GroundClient(node.url, dictionary, security=GroundSecurity.load(ground)).connect()
         made.append((node, client))
         return node, client, _window(qtbot, client, tmp_path, confirm)
 

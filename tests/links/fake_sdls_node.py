@@ -8,10 +8,14 @@ node would, so the ground's verification tracking and audit see real reports.
 """
 from __future__ import annotations
 
+import shutil
 import socket
 import struct
+import subprocess
+import sys
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -19,6 +23,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from gridfree.protocols.config import LinkConfig
 from gridfree.protocols.deframing import CltuDecoder
 from gridfree.protocols.framing import TmFrameEncoder
+from gridfree.protocols.keystore import Keystore
 from gridfree.protocols.pus import PusTc, PusTm
 from gridfree.protocols.sdls import SecurityAssociation
 from gridfree.protocols.sdls_tm import TmProtector
@@ -139,3 +144,31 @@ class FakeSdlsNode:
         self._stop.set()
         self.thread.join(5)
         self.server.close()
+
+
+# ---- real key material, as an operator makes it -----------------------------------------------------
+
+def init_mission(root: Path) -> Path:
+    """`gridfree keys init root/keys`, as an operator runs it; returns that directory."""
+    keys = root / "keys"
+    made = subprocess.run([sys.executable, "-m", "gridfree.protocols.cli", "keys", "init", str(keys)],
+                          capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    return keys
+
+
+def ground_copy(keys: Path, dest: Path) -> Path:
+    """A fresh copy of the mission's ground directory (its own IV counters and audit), modes kept."""
+    return Path(shutil.copytree(keys / "ground", dest / "ground"))
+
+
+def node_radio(keys: Path, tc_key: bytes | None = None, tm_key: bytes | None = None, encrypt: bool | None = None,
+               **kw) -> FakeSdlsNode:
+    """The node's radio with the node's keystore: its operator TC SA (SPI 1) checks frames, its TM
+    SA (SPI 2) seals; `tc_key`/`tm_key` stand in other keys (a node that holds different ones)."""
+    store = Keystore.load(keys / "node" / "keystore.bin")
+    tc = store.keys[store.sas[1].key_id].key if tc_key is None else tc_key
+    tm = store.association(2)
+    if tm_key is not None:
+        tm = SecurityAssociation(tm.spi, tm_key, encrypt=tm.encrypt)
+    return FakeSdlsNode({1: tc}, encrypt=store.sas[1].encrypt if encrypt is None else encrypt, tm_sa=tm, **kw)

@@ -1,47 +1,44 @@
 """The ground's side of SDLS: every TC frame it sends is one a node with the key accepts (checked
 here with raw AES-GCM, not with the code that made it), IVs never repeat, across a restart too;
 large uploads fit the smaller SDLS frame; hazardous commands go with their Arm through the same
-SA; every command is in the ground's audit, with who sent it and what became of it."""
+SA; every command is in the ground's audit, with who sent it and what became of it. The key
+material is real (`gridfree keys init`); the node's radio is played by the test."""
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 import pytest
 
+from gridfree.ground.keys.session import GroundSecurity
 from gridfree.ground.link.audit import AUDIT_FILE, read_audit
 from gridfree.ground.link.client import ARM_WINDOW_S, INSECURE_NOTE, GroundClient
-from gridfree.protocols import sdls
-from gridfree.protocols.ivcounter import IvCounter
+from gridfree.protocols.keystore import KEYSTORE_FILE, Keystore
 from gridfree.protocols.services import largedata as pus13
-from tests.links.fake_sdls_node import FakeSdlsNode
-
-KEY = bytes(range(32))
+from tests.links.fake_sdls_node import FakeSdlsNode, ground_copy, init_mission, node_radio
 
 
-class StandInSecurity:
-    """The shape of ground.keys.session.GroundSecurity (spec addendum): an operator TC SA, its IV
-    counter in the key directory, no TM SA."""
-
-    def __init__(self, keydir, spi=1, key=KEY, encrypt=True, role="operator", tm_sa=None):
-        self.keydir = keydir
-        self.tc_sa = sdls.SecurityAssociation(spi, key, encrypt=encrypt)
-        self.tm_sa = tm_sa
-        self.origin_text = f"{role}, SPI {spi}"
-        self._iv = IvCounter(keydir / f"tc-iv-{spi}.bin")
-
-    def next_iv(self) -> int:
-        return self._iv.next()
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory):
+    return init_mission(tmp_path_factory.mktemp("mission"))
 
 
-def _client(node, dictionary, security):
+@pytest.fixture
+def ground(keys, tmp_path):
+    """This test's copy of the ground's key directory: its own IV counter and audit."""
+    return ground_copy(keys, tmp_path)
+
+
+def _client(node, dictionary, ground_dir):
+    security = GroundSecurity.load(ground_dir) if ground_dir is not None else None
     client = GroundClient(node.url, dictionary, security=security).connect()
     assert client.wait_connected(10)
     return client
 
 
-def test_every_frame_checks_with_raw_aes_gcm_and_the_command_inside_is_the_one_sent(tmp_path, dictionary):
-    node = FakeSdlsNode({1: KEY})
-    client = _client(node, dictionary, StandInSecurity(tmp_path))
+def test_every_frame_checks_with_raw_aes_gcm_and_the_command_inside_is_the_one_sent(ground, keys, dictionary):
+    node = node_radio(keys)
+    client = _client(node, dictionary, ground)
     try:
         handles = [client.send("test.Ping"), client.send("node.SetMode", mode="SAFE")]
         got = node.wait_frames(2)
@@ -51,16 +48,20 @@ def test_every_frame_checks_with_raw_aes_gcm_and_the_command_inside_is_the_one_s
         cmd = dictionary.command_by_name["node.SetMode"]
         assert (got[1].tc.service, got[1].tc.subtype) == (cmd.service, cmd.subtype)
         assert got[1].tc.app_data == cmd.encode_args(mode="SAFE")
-        assert KEY not in got[1].frame and cmd.encode_args(mode="SAFE") not in got[1].frame[19:-18]
+        assert client.security.tc_sa.key not in got[1].frame
+        assert cmd.encode_args(mode="SAFE") not in got[1].frame[19:-18]  # encrypted
         assert all(h.wait(10).completed for h in handles)
     finally:
         client.close()
         node.close()
 
 
-def test_authentication_only_sends_the_packet_in_clear_under_the_mac(tmp_path, dictionary):
-    node = FakeSdlsNode({1: KEY}, encrypt=False)
-    client = _client(node, dictionary, StandInSecurity(tmp_path, encrypt=False))
+def test_authentication_only_sends_the_packet_in_clear_under_the_mac(ground, keys, dictionary):
+    store = Keystore.load(ground / KEYSTORE_FILE)  # the operator's SA made authentication-only
+    store.sas[1] = replace(store.sas[1], encrypt=False)
+    store.save(ground / KEYSTORE_FILE)
+    node = node_radio(keys, encrypt=False)
+    client = _client(node, dictionary, ground)
     try:
         client.send("test.Ping").wait(10)
         (got,) = node.wait_frames(1)
@@ -70,9 +71,9 @@ def test_authentication_only_sends_the_packet_in_clear_under_the_mac(tmp_path, d
         node.close()
 
 
-def test_a_frame_under_another_key_does_not_check(tmp_path, dictionary):
-    node = FakeSdlsNode({1: bytes(32)}, answer=False)
-    client = _client(node, dictionary, StandInSecurity(tmp_path))
+def test_a_frame_under_another_key_does_not_check(ground, keys, dictionary):
+    node = node_radio(keys, tc_key=bytes(32), answer=False)
+    client = _client(node, dictionary, ground)
     try:
         client.send("test.Ping")
         (got,) = node.wait_frames(1)
@@ -82,12 +83,12 @@ def test_a_frame_under_another_key_does_not_check(tmp_path, dictionary):
         node.close()
 
 
-def test_ivs_never_repeat_across_a_new_client_on_the_same_key_directory(tmp_path, dictionary):
-    node = FakeSdlsNode({1: KEY})
+def test_ivs_never_repeat_across_a_new_client_on_the_same_key_directory(ground, keys, dictionary):
+    node = node_radio(keys)
     seen = []
     try:
         for _ in range(2):  # the second client is the ground restarted: its IVs start after the first's
-            client = _client(node, dictionary, StandInSecurity(tmp_path))
+            client = _client(node, dictionary, ground)
             client.send("test.Ping").wait(10)
             client.close()
             seen = node.wait_frames(len(seen) + 1)
@@ -97,9 +98,9 @@ def test_ivs_never_repeat_across_a_new_client_on_the_same_key_directory(tmp_path
         node.close()
 
 
-def test_a_large_upload_is_cut_into_parts_that_each_fit_an_sdls_frame(tmp_path, dictionary):
-    node = FakeSdlsNode({1: KEY})
-    client = _client(node, dictionary, StandInSecurity(tmp_path))
+def test_a_large_upload_is_cut_into_parts_that_each_fit_an_sdls_frame(ground, keys, dictionary):
+    node = node_radio(keys)
+    client = _client(node, dictionary, ground)
     data = os.urandom(5000)
     try:
         tid = client.uplink(data, window=0)
@@ -116,9 +117,9 @@ def test_a_large_upload_is_cut_into_parts_that_each_fit_an_sdls_frame(tmp_path, 
         node.close()
 
 
-def test_arm_true_sends_node_arm_through_the_same_sa_right_before_a_hazardous_command(tmp_path, dictionary):
-    node = FakeSdlsNode({1: KEY})
-    client = _client(node, dictionary, StandInSecurity(tmp_path))
+def test_arm_true_sends_node_arm_through_the_same_sa_right_before_a_hazardous_command(ground, keys, dictionary):
+    node = node_radio(keys)
+    client = _client(node, dictionary, ground)
     arm, reboot = dictionary.command_by_name["node.Arm"], dictionary.command_by_name["node.Reboot"]
     try:
         h = client.send("node.Reboot", arm=True)
@@ -135,17 +136,17 @@ def test_arm_true_sends_node_arm_through_the_same_sa_right_before_a_hazardous_co
         node.close()
 
 
-def test_the_audit_has_a_line_per_command_sent_with_operator_sa_and_outcome(tmp_path, dictionary):
+def test_the_audit_has_a_line_per_command_sent_with_operator_sa_and_outcome(ground, keys, dictionary):
     import getpass
 
-    node = FakeSdlsNode({1: KEY}, refuse={(dictionary.command_by_name["node.SetMode"].service,
-                                           dictionary.command_by_name["node.SetMode"].subtype)})
-    client = _client(node, dictionary, StandInSecurity(tmp_path))
+    set_mode = dictionary.command_by_name["node.SetMode"]
+    node = node_radio(keys, refuse={(set_mode.service, set_mode.subtype)})
+    client = _client(node, dictionary, ground)
     try:
         ok = client.send("test.Ping").wait(10)
         refused = client.send("node.SetMode", mode="NOMINAL").wait(10)
         assert ok.completed and refused.failed
-        lines = read_audit(tmp_path / AUDIT_FILE)
+        lines = read_audit(ground / AUDIT_FILE)
         sent = [x for x in lines if x["kind"] == "sent"]
         assert [x["command"] for x in sent] == ["test.Ping", "node.SetMode"]
         assert sent[1]["args"] == {"mode": "NOMINAL"}
@@ -158,20 +159,20 @@ def test_the_audit_has_a_line_per_command_sent_with_operator_sa_and_outcome(tmp_
         assert outcome[0]["reason"] == "refused by the test" and outcome[0]["code"] == 5
         done = [x for x in lines if x["kind"] == "outcome" and x["request"] == sent[0]["request"]]
         assert [(x["stage"], x["ok"]) for x in done] == [("acceptance", True), ("completion", True)]
-        assert (tmp_path / AUDIT_FILE).stat().st_mode & 0o077 == 0
+        assert (ground / AUDIT_FILE).stat().st_mode & 0o077 == 0
     finally:
         client.close()
         node.close()
 
 
-def test_an_audit_that_cannot_be_written_stops_the_command_before_it_leaves(tmp_path, dictionary):
+def test_an_audit_that_cannot_be_written_stops_the_command_before_it_leaves(ground, keys, dictionary):
     from gridfree.ground.link.audit import AuditError
 
-    node = FakeSdlsNode({1: KEY})
-    client = _client(node, dictionary, StandInSecurity(tmp_path))
+    node = node_radio(keys)
+    client = _client(node, dictionary, ground)
     try:
-        (tmp_path / AUDIT_FILE).unlink()
-        (tmp_path / AUDIT_FILE).mkdir()  # unwritable even for root, as a full or read-only disk would be
+        (ground / AUDIT_FILE).unlink()
+        (ground / AUDIT_FILE).mkdir()  # unwritable even for root, as a full or read-only disk would be
         with pytest.raises(AuditError, match="audit"):
             client.send("test.Ping")
         assert node.wait_frames(1, timeout_s=0.5) == []
@@ -195,25 +196,23 @@ def test_without_security_frames_are_plain_and_the_client_says_the_link_is_unaut
         node.close()
 
 
-def test_a_command_too_large_for_an_sdls_frame_is_refused_before_anything_is_sent(tmp_path, dictionary):
-    node = FakeSdlsNode({1: KEY})
-    client = _client(node, dictionary, StandInSecurity(tmp_path))
+def test_a_command_too_large_for_an_sdls_frame_is_refused_before_anything_is_sent(ground, keys, dictionary):
+    node = node_radio(keys)
+    client = _client(node, dictionary, ground)
     try:
         big = client.tc_data_octets
         with pytest.raises(ValueError, match="do not fit"):
             client.send_packet("lds.UplinkFirstPart", 13, 9, bytes(big))
-        assert node.wait_frames(1, timeout_s=0.3) == [] and read_audit(tmp_path / AUDIT_FILE) == []
+        assert node.wait_frames(1, timeout_s=0.3) == [] and read_audit(ground / AUDIT_FILE) == []
     finally:
         client.close()
         node.close()
 
 
-def test_with_a_tm_sa_the_reports_come_through_verified_and_frames_under_another_key_are_refused(tmp_path, dictionary):
-    tm_key = bytes(range(100, 132))
-    for node_key, verified in ((tm_key, True), (bytes(32), False)):
-        node = FakeSdlsNode({1: KEY}, tm_sa=sdls.SecurityAssociation(2, node_key, encrypt=False))
-        ground_tm = sdls.SecurityAssociation(2, tm_key, encrypt=False)
-        client = _client(node, dictionary, StandInSecurity(tmp_path, tm_sa=ground_tm))
+def test_telemetry_is_verified_under_the_tm_sa_and_frames_under_another_key_are_refused(ground, keys, dictionary):
+    for node_tm_key, verified in ((None, True), (bytes(32), False)):
+        node = node_radio(keys, tm_key=node_tm_key)
+        client = _client(node, dictionary, ground)
         try:
             h = client.send("test.Ping")
             node.wait_frames(1)
