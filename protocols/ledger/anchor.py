@@ -43,7 +43,10 @@ class Anchor:
         m = _TEXT.fullmatch(text.strip())
         if m is None:
             raise ValueError(f"anchor {text[:80]!r}: expected COUNT:HEADHASH (a count, a colon, 64 hex digits)")
-        return cls(int(m.group(1)), bytes.fromhex(m.group(2)))
+        try:
+            return cls(int(m.group(1)), bytes.fromhex(m.group(2)))
+        except ValueError as exc:
+            raise ValueError(f"anchor {text[:80]!r}: {exc} (COUNT:HEADHASH)") from None
 
 
 def anchor_of(entry: Entry, entry_bytes: bytes) -> Anchor:

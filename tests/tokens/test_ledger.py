@@ -229,3 +229,59 @@ def test_a_tampered_statement_is_refused(tmp_path):
                                                                  49, 0x01)
     with pytest.raises(L.SignatureError):
         L.decode_statement(bytes(data), KEYS)
+
+
+def kinds(path) -> list[L.Kind]:
+    return [L.decode_entry(L.decode_record(r), KEYS).kind for r in read_ledger(path).records]
+
+
+def test_a_head_is_signed_in_every_head_every_entries_with_the_entry_after_it(tmp_path, monkeypatch):
+    path = tmp_path / "l.gftl"
+    with open_ledger(path, head_every=4) as ledger:
+        ledger.set_quota(1, 10**6, 1.0)
+        fsyncs, real_fsync = [], os.fsync
+        monkeypatch.setattr(os, "fsync", lambda fd: (fsyncs.append(fd), real_fsync(fd)))
+        for job in range(7):
+            ledger.charge(1, job, 0.1, 1, 2.0 + job)
+        monkeypatch.undo()
+        assert len(fsyncs) == 7  # the HEADs went with the charges after them, one fsync each
+        assert ledger.next_seq == 10 and ledger.used(1) == 7 * 2
+    H, C = L.Kind.HEAD, L.Kind.CHARGE
+    assert kinds(path) == [L.Kind.QUOTA_SET, C, C, H, C, C, C, H, C, C, H]  # seqs 3 and 7, and 10 at close
+    report = verify_file(path)
+    assert report.ok and report.tenants[1].tokens == 14 and set(report.tenants) == {1}
+
+
+def test_close_signs_the_head_once_and_append_head_returns_its_anchor(tmp_path):
+    path = tmp_path / "l.gftl"
+    open_ledger(path).close()  # an empty ledger has no head to sign
+    assert read_ledger(path).records == []
+    with open_ledger(path) as ledger:
+        assert ledger.anchor is None and ledger.append_head(1.0) is None
+        ledger.set_quota(1, 5, 1.0)
+        anchor = ledger.append_head()
+        assert anchor == ledger.anchor == L.Anchor(2, ledger.head_hash)
+        assert ledger.append_head() == anchor  # the last entry is a HEAD already: nothing written
+    with open_ledger(path):
+        pass  # nothing appended since: close writes no second HEAD
+    assert kinds(path) == [L.Kind.QUOTA_SET, L.Kind.HEAD]
+    assert verify_file(path).anchor == anchor
+
+
+def test_a_failed_head_at_close_still_closes_and_acknowledges_nothing(tmp_path, monkeypatch):
+    path = tmp_path / "l.gftl"
+    ledger = open_ledger(path)
+    ledger.set_quota(1, 5, 1.0)
+    size = path.stat().st_size
+
+    def failing_fsync(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", failing_fsync)
+    with pytest.raises(OSError, match="No space"):
+        ledger.close()
+    monkeypatch.undo()
+    assert path.stat().st_size == size
+    with open_ledger(path) as again:  # the lock was released: the file is usable, the head signed now
+        assert again.next_seq == 1
+    assert kinds(path) == [L.Kind.QUOTA_SET, L.Kind.HEAD]
