@@ -196,6 +196,12 @@ def test_otar_prints_the_upload_gridfree_cmd_reads_back_to_the_wrapped_key(fresh
         assert len(args[name]) == octets
     assert (args["master_id"], args["key_id"]) == (1, 12)
 
+    # The node's declaration of sec.UploadKey takes these values as they are.
+    from gridfree.flight.security.keycmds import COMMANDS
+
+    (upload,) = [c for c in COMMANDS if c.name == "UploadKey"]
+    assert upload.decode_args(upload.encode_args(**args)[2:]) == args
+
     # The node's own master key opens it to the key the ground kept, PRE_ACTIVE.
     node_master = store(fresh / "node").master_key(1)
     session = unwrap_key(node_master, 1, 12, args["nonce"], args["wrapped"])
