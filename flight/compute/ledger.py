@@ -20,7 +20,8 @@ missing or foreign entry, a header that does not decode, another ledger's file) 
 extend a ledger it cannot prove, and the ground will see the same problem when it verifies the
 file. With `salvage=True` the damage costs entries instead of the ledger: the damaged file is
 kept whole beside it (`<name>.damaged-<n>`, for the ground to downlink and verify), the ledger
-goes on from its longest prefix that verifies, and `salvaged` says what was lost.
+goes on from its longest prefix that verifies, and `salvaged` says what was lost. (The file side
+of opening, locking and salvaging is `ledger_file.py`.)
 
 Quotas: a tenant may use, net of refunds, at most the tokens of its latest QUOTA_SET. A tenant
 without one has a quota of 0, so it runs nothing until the ground provisions it. `would_exceed`
