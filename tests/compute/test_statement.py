@@ -41,7 +41,7 @@ def test_a_statement_comes_down_with_exactly_the_tenants_entries_and_totals(tmp_
     ground = link(node)
     keys = public_key(node)
     node.modes.request(Mode.NOMINAL, "test")
-    handles = [ground.send("compute.SetQuota", tenant=t, tokens=1_000_000) for t in (3, 4)]
+    handles = [ground.send("compute.SetQuota", arm=True, tenant=t, tokens=1_000_000) for t in (3, 4)]
     handles += [submit(ground, MATMUL), submit(ground, TILES)]
     run(truth, node, 25.0)
     assert all(h.completed for h in handles) and node.compute.jobs_done == 2
@@ -90,7 +90,7 @@ def test_a_statement_from_a_later_seq_is_checked_from_the_previous_statement(tmp
     ground = link(node)
     keys = public_key(node)
     node.modes.request(Mode.NOMINAL, "test")
-    ground.send("compute.SetQuota", tenant=3, tokens=1_000_000)
+    ground.send("compute.SetQuota", arm=True, tenant=3, tokens=1_000_000)
     first = ground.send("compute.Statement", tenant=3, since_seq=0)
     run(truth, node, 2.0)
     since = node.compute.ledger.next_seq - 2  # the first statement's own entry, before its HEAD
