@@ -176,10 +176,24 @@ def run_tm(argv: list[str]) -> int:
         g.close()
     if g.hash_mismatch:
         print("warning: the node's dictionary hash differs from the dictionary loaded here", file=sys.stderr)
+    _tm_auth_warning(g)
     if recorder is not None:
         recorder.close()
         print(f"recorded {recorder.stats.acknowledged} frames in {a.record}", file=sys.stderr)
     return 0
+
+
+def _tm_auth_warning(g) -> None:
+    """Say on stderr what telemetry was not shown because it failed authentication, or was shown
+    without being checked: nothing printed on stdout came from such a frame, but the operator must
+    know someone sent them."""
+    auth = g.tm_auth
+    if auth.failed or auth.replayed:
+        print(f"warning: {auth.failed} TM frames failed authentication and {auth.replayed} were replays; "
+              f"all dropped" + (f" (last: {auth.last_error})" if auth.last_error else ""), file=sys.stderr)
+    if auth.unchecked:
+        print(f"warning: {auth.unchecked} TM frames carried SDLS but were not checked: give --keys KEYDIR "
+              f"with the TM SA", file=sys.stderr)
 
 
 cmd_command = {"help": "send a command by dictionary name and follow its verification", "run": run_cmd}

@@ -10,8 +10,7 @@ import sys
 
 import pytest
 
-from gridfree.protocols.keystore import Keystore
-from tests.links.fake_sdls_node import FakeSdlsNode
+from tests.links.fake_sdls_node import FakeSdlsNode, node_radio
 
 
 def gridfree(*args, timeout=60):
@@ -31,9 +30,7 @@ def mission(tmp_path_factory):
 
 def node_for(mission, **kw) -> FakeSdlsNode:
     """The node's radio with the node's keystore: its TC SA 1 checks frames, its TM SA seals."""
-    store = Keystore.load(mission / "keys" / "node" / "keystore.bin")
-    tc_key = store.keys[store.sas[1].key_id].key
-    return FakeSdlsNode({1: tc_key}, tm_sa=store.association(2), **kw)
+    return node_radio(mission / "keys", **kw)
 
 
 def test_cmd_with_keys_sends_a_frame_the_node_checks_and_audits_it(mission):
@@ -102,3 +99,22 @@ def test_spi_without_keys_and_an_spi_the_keystore_lacks_are_refused(mission):
     unknown = gridfree("cmd", "--link", "tcp://127.0.0.1:1", "--dict", d, "--keys", str(mission / "keys" / "ground"),
                        "--spi", "77", "test.Ping")
     assert unknown.returncode == 2 and "SPI 77" in unknown.stderr and len(unknown.stderr.strip().splitlines()) == 1
+
+
+def test_tm_says_how_many_frames_failed_authentication_and_shows_none_of_them(mission):
+    from gridfree.protocols.pus import PusTm
+
+    for tm_key, warned in ((None, False), (bytes(32), True)):
+        node = node_for(mission, tm_key=tm_key)
+        tm = subprocess.Popen([sys.executable, "-m", "gridfree.protocols.cli", "tm", "--link", node.url,
+                               "--dict", str(mission / "dictionary.json"), "--keys", str(mission / "keys" / "ground"),
+                               "--seconds", "3"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            for i in range(3):
+                node.send_tm(PusTm(apid=100, service=17, subtype=2, seq_count=i).pack())
+            out, err = tm.communicate(timeout=30)
+        finally:
+            node.close()
+        assert tm.returncode == 0, err
+        assert ("3 TM frames failed authentication" in err) is warned, err
+

@@ -14,6 +14,7 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -134,6 +135,14 @@ class FakeSdlsNode:
             self.conn.sendall(b"".join(frames))
         except OSError:
             pass
+
+    def send_tm(self, packet: bytes, timeout_s: float = 10.0) -> None:
+        """Send one TM packet down (once a ground has connected), as the node's radio would."""
+        deadline = time.monotonic() + timeout_s
+        while self.conn is None and time.monotonic() < deadline:
+            self._stop.wait(0.02)
+        frames = self.tm.add_packet(0, packet) + self.tm.flush(0)
+        self.conn.sendall(b"".join(frames))
 
     def wait_frames(self, n: int, timeout_s: float = 10.0) -> list[Received]:
         with self.changed:
