@@ -37,7 +37,11 @@ from pathlib import Path
 from typing import Final
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.serialization import (
+    Encoding, NoEncryption, PrivateFormat, PublicFormat, load_pem_private_key, load_pem_public_key,
+)
 
 from gridfree.protocols.sdls import SecurityAssociation
 
@@ -162,15 +166,22 @@ class Keystore:
         return entry
 
     def add_key(self, entry: KeyEntry) -> None:
-        """Store a new key (an upload arrives PRE_ACTIVE); an id in use or a full store is refused."""
+        """Store a new key (an upload arrives PRE_ACTIVE); an id in use (even by a destroyed key)
+        is refused. A full store makes room by forgetting its lowest destroyed key no SA names."""
         if entry.key_id in self.keys:
             raise KeyStateError(f"key {entry.key_id} already exists ({self.keys[entry.key_id].state.name})")
         if len(self.keys) >= MAX_KEYS:
-            raise KeyStateError(f"the keystore holds at most {MAX_KEYS} keys; destroy one first")
+            named = {sa.key_id for sa in self.sas.values()}
+            spent = [k for k, e in sorted(self.keys.items()) if e.state is KeyState.DESTROYED and k not in named]
+            if not spent:
+                raise KeyStateError(f"the keystore holds at most {MAX_KEYS} keys; destroy one no SA uses first")
+            del self.keys[spent[0]]
         self.keys[entry.key_id] = entry
 
     def transition(self, key_id: int, new: KeyState) -> None:
         entry = self._entry(key_id)
+        if new not in KeyState.__members__.values():
+            raise KeyStateError(f"key {key_id}: {new!r} is not a key state")
         new = KeyState(new)
         if (entry.state, new) not in TRANSITIONS:
             raise KeyStateError(f"key {key_id}: {entry.state.name} -> {new.name} is not allowed")
@@ -339,11 +350,8 @@ def key_verification(key: bytes, challenge: bytes) -> bytes:
 
 
 # ---- ledger signing keys (Ed25519) ----------------------------------------------------------
-def load_signing_key(path: str | os.PathLike):
+def load_signing_key(path: str | os.PathLike) -> Ed25519PrivateKey:
     """The node's Ed25519 ledger signing key (PKCS8 PEM, unencrypted, mode 0600)."""
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key
-
     path = Path(path)
     raw = _read_private(path, "ledger signing key")
     try:
@@ -355,11 +363,8 @@ def load_signing_key(path: str | os.PathLike):
     return key
 
 
-def load_public_key(path: str | os.PathLike):
+def load_public_key(path: str | os.PathLike) -> Ed25519PublicKey:
     """An Ed25519 ledger public key (SubjectPublicKeyInfo PEM): all a tenant needs to verify."""
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-    from cryptography.hazmat.primitives.serialization import load_pem_public_key
-
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -376,19 +381,15 @@ def load_public_key(path: str | os.PathLike):
     return key
 
 
-def save_signing_key(key, path: str | os.PathLike) -> None:
+def save_signing_key(key: Ed25519PrivateKey, path: str | os.PathLike) -> None:
     """Write an Ed25519 private key as PKCS8 PEM, atomically, mode 0600."""
-    from cryptography.hazmat.primitives import serialization as s
-
-    write_private(Path(path), key.private_bytes(s.Encoding.PEM, s.PrivateFormat.PKCS8, s.NoEncryption()))
+    write_private(Path(path), key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
 
 
-def save_public_key(key, path: str | os.PathLike) -> None:
+def save_public_key(key: Ed25519PublicKey, path: str | os.PathLike) -> None:
     """Write an Ed25519 public key as SubjectPublicKeyInfo PEM, atomically (0600 like every file
     in a key directory; publishing it is a copy)."""
-    from cryptography.hazmat.primitives import serialization as s
-
-    write_private(Path(path), key.public_bytes(s.Encoding.PEM, s.PublicFormat.SubjectPublicKeyInfo))
+    write_private(Path(path), key.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo))
 
 
 def _first_line(exc: Exception) -> str:

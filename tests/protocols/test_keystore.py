@@ -238,6 +238,27 @@ def test_unknown_key_and_duplicate_id_are_refused():
         store.add_key(KeyEntry(10, KeyKind.SESSION, KeyState.PRE_ACTIVE, _key(3)))
 
 
+def test_a_full_store_forgets_its_lowest_destroyed_key_no_sa_names():
+    store = largest()  # 64 keys, ids 0xFFC0..0xFFFF, each named by an SA
+    del store.sas[64]  # key 0xFFC0 is now named by no SA
+    for key_id in (0xFFC0, 0xFFC3):
+        store.keys[key_id] = KeyEntry(key_id, KeyKind.SESSION, KeyState.DESTROYED, bytes(32))
+    store.add_key(KeyEntry(7, KeyKind.SESSION, KeyState.PRE_ACTIVE, _key(7)))
+    assert 7 in store.keys and 0xFFC0 not in store.keys and 0xFFC3 in store.keys  # 0xFFC3 is SPI 61's
+    with pytest.raises(KeyStateError, match="destroy one no SA uses"):
+        store.add_key(KeyEntry(8, KeyKind.SESSION, KeyState.PRE_ACTIVE, _key(8)))
+    with pytest.raises(KeyStateError, match="already exists .DESTROYED"):
+        store.add_key(KeyEntry(0xFFC3, KeyKind.SESSION, KeyState.PRE_ACTIVE, _key(8)))
+
+
+@pytest.mark.parametrize("bad", [0, 5, "ACTIVE", None])
+def test_a_state_that_is_not_one_is_a_key_state_error(bad):
+    store = sample()
+    with pytest.raises(KeyStateError, match="not a key state"):
+        store.transition(12, bad)
+    assert store.keys[12].state is KeyState.PRE_ACTIVE
+
+
 def test_destroying_zeroes_the_key_in_the_saved_file(tmp_path):
     store = sample()
     secret = store.keys[10].key
