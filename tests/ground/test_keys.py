@@ -338,3 +338,51 @@ def test_otar_runs_at_once_keep_every_new_key(fresh):
         p.stdout.close()
         p.stderr.close()
     assert set(ids) <= set(store(fresh / "ground").keys)
+
+
+# ---- ground and node together -------------------------------------------------------------------
+def _node_accepts(t, security: GroundSecurity, n: int) -> bool:
+    from gridfree.flight.core.messages import UplinkFrame
+    from gridfree.protocols.pus import PusTc
+
+    packet = PusTc(apid=100, service=17, subtype=1, app_data=n.to_bytes(4, "big")).pack()
+    before = len(t.sent("commandOut"))
+    t.send("frameIn", UplinkFrame(sdls.protect(security.tc_sa, security.next_iv(), 0x2A, 0, n % 256, packet)))
+    return len(t.sent("commandOut")) > before
+
+
+def _cmd_args(line: str) -> dict:
+    argv = _shell_args(line)
+    return {k: _value(v) for k, v in (a.split("=", 1) for a in argv[3:] if "=" in a)}
+
+
+def test_otar_from_the_ground_cli_rekeys_the_node_and_the_ground_follows(fresh):
+    """keys init, then the operator's whole OTAR sequence: the node's security component takes
+    the printed upload, verifies, activates and rekeys; `keys use` makes the ground send under the
+    new key, which the node obeys, while frames under the old key are refused."""
+    from gridfree.flight.core.messages import Origin, UplinkFrame
+    from gridfree.flight.core.tester import ComponentTester
+    from gridfree.flight.security.component import SecurityComponent
+
+    t = ComponentTester(SecurityComponent("sec", 0x00C0, keys_dir=fresh / "node"))
+    ground, tenant = GroundSecurity.load(fresh / "ground"), GroundSecurity.load(fresh / "tenant-1")
+    assert _node_accepts(t, ground, 1) and t.sent("commandOut")[-1].origin == Origin(1, "operator", 0)
+    assert _node_accepts(t, tenant, 2) and t.sent("commandOut")[-1].origin == Origin(0x101, "tenant", 1)
+
+    upload = _cmd_args(keys("otar", fresh / "ground", "--master", 1, "--key-id", 12).stdout)
+    assert t.command("UploadKey", **upload).ok
+    verify = keys("verify", fresh / "ground", "--key-id", 12).stdout.splitlines()
+    assert t.command("VerifyKey", **_cmd_args(verify[0])).ok
+    assert verify[1] == f"expected response: {t.events('KeyVerified')[-1]['response']}"
+    assert t.command("ActivateKey", key_id=12).ok
+    assert t.command("RekeySa", spi=1, key_id=12).ok
+    keys("use", fresh / "ground", "--spi", 1, "--key-id", 12)
+
+    rekeyed = GroundSecurity.load(fresh / "ground")
+    assert rekeyed.tc_sa.key == store(fresh / "node").session_key(12)
+    assert _node_accepts(t, rekeyed, 3) and t.sent("commandOut")[-1].origin == Origin(1, "operator", 0)
+    frame = sdls.protect(ground.tc_sa, 1000, 0x2A, 0, 0, b"\x00" * 8)  # the old key, an IV never used
+    before = len(t.sent("commandOut"))
+    t.send("frameIn", UplinkFrame(frame))
+    assert len(t.sent("commandOut")) == before
+    assert _node_accepts(t, tenant, 4)  # the tenant's SA was never touched
