@@ -101,6 +101,9 @@ def _init(a) -> int:
     for n, where in enumerate(made.tenants, 1):
         print(f"  {where}/  to tenant {n} only (gridfree cmd --keys {q(str(where))})")
     print(f"  {made.root / 'ledger-public.pem'}  publish: tenants check the ledger with it")
+    for stale in sorted(set(made.root.glob("tenant-*")) - set(made.tenants)):
+        print(f"gridfree keys: {stale} is left from the material replaced; its keys match nothing now",
+              file=sys.stderr)
     return 0
 
 

@@ -101,7 +101,10 @@ def test_init_refuses_existing_material_and_force_replaces_it(fresh):
     assert proc.returncode == 2 and "--force" in proc.stderr
     assert (fresh / "node" / "keystore.bin").read_bytes() == before
     (fresh / "ground" / "tc-iv-1.bin").write_bytes(b"old counter")
-    keys("init", fresh, "--force", "--tenants", 1)
+    (fresh / "tenant-7").mkdir()
+    proc = keys("init", fresh, "--force", "--tenants", 1)
+    assert proc.stderr == f"gridfree keys: {fresh / 'tenant-7'} is left from the material replaced; " \
+                          f"its keys match nothing now\n"
     assert (fresh / "node" / "keystore.bin").read_bytes() != before
     assert store(fresh / "node").keys[10].key != Keystore.unpack(before).keys[10].key
     assert not (fresh / "ground" / "tc-iv-1.bin").exists()  # it counted for a key that is gone
