@@ -173,15 +173,16 @@ class GroundClient(Downlink, Protocol):
         return f"authenticated through {self.security.origin_text}; {tm}"
 
     def _verification(self, report: VerificationReport) -> None:
-        handle = self.commands.report(report)
+        handle = self.commands.find(report)
         if handle is None:
             return
-        if self.audit is not None:
+        if self.audit is not None:  # on file before the handle moves on: whoever waits on it finds the line
             try:
                 self.audit.outcome(handle.name, report)
             except AuditError as exc:  # on the reader thread: counted and logged, never a dead reader
                 self.audit_errors += 1
                 log.warning("%s", exc)
+        handle.record(report)
         self._notify("verification", handle)
 
     # ---- uplink -----------------------------------------------------------------------------------

@@ -231,11 +231,14 @@ class CommandTracker:
             self._pending[(self.apid, seq)] = handle
         return packet, handle
 
+    def find(self, rep: VerificationReport) -> CommandHandle | None:
+        """The handle of the command a report is about; None for a report on no command of ours."""
+        with self._lock:
+            return self._pending.get((rep.request.apid, rep.request.seq_count))
+
     def report(self, rep: VerificationReport) -> CommandHandle | None:
         """Move the reported command's handle on; None for a report on no command of ours."""
-        with self._lock:
-            handle = self._pending.get((rep.request.apid, rep.request.seq_count))
-        if handle is None:
-            return None
-        handle.record(rep)
+        handle = self.find(rep)
+        if handle is not None:
+            handle.record(rep)
         return handle
