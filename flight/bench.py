@@ -46,7 +46,7 @@ def lockstep_figures():
     from gridfree.flight.app.node import Node
 
     with tempfile.TemporaryDirectory() as tmp:
-        node = Node(NodeConfig(state_dir=Path(tmp), clock="lockstep"), tm_sink=lambda vc, packet: None)
+        node = Node(NodeConfig(state_dir=Path(tmp), clock="lockstep"), tm_sink=lambda vc, packet: None, insecure=True)
         node.start(open_radio=False)
         sim_s = 600.0
         t0 = time.perf_counter()

@@ -99,10 +99,10 @@ class NodeConfig:
     rates: RateConfig = field(default_factory=RateConfig)
     watchdog_s: float = 5.0
     battery_fitted: bool = True  # False only for a development host: no margins to check
-    # The token ledger's HMAC key. The default is for development only: operations provision each
-    # node's own key before launch and keep it on the ground for `gridfree tokens verify`.
-    ledger_key_hex: str = "6772696466726565206465766c6f706d656e74206b6579206f6e6c7921212121"
-    ledger_key_id: int = 1
+    # The node's key material (`gridfree keys init DIR` makes DIR/node): its keystore of SDLS keys
+    # and SAs and its ledger signing key. None: no keys, and the node refuses to start unless it
+    # is run with --insecure.
+    keys_dir: Path | None = None
     raw: Table | None = None  # for component sections read by their own code
 
     @classmethod
@@ -136,21 +136,19 @@ class NodeConfig:
         power = t.table("power")
         cfg.battery_fitted = power.get("battery", bool, cls.battery_fitted)
         power.finish()
-        compute = t.table("compute")
-        cfg.ledger_key_hex = compute.get("ledger_key", str, cls.ledger_key_hex)
-        cfg.ledger_key_id = compute.get("ledger_key_id", int, cls.ledger_key_id, min=0, max=0xFFFF)
-        try:
-            if len(bytes.fromhex(cfg.ledger_key_hex)) < 16:
-                raise ValueError
-        except ValueError:
-            raise ConfigError(t.source, "[compute] ledger_key", "must be at least 16 octets in hex") from None
-        compute.finish()
+        security = t.table("security")
+        keys = security.get("keys", str, None)
+        cfg.keys_dir = Path(keys) if keys else None
+        security.finish()
         cfg.raw = t
         return cfg
 
     @classmethod
     def load(cls, path: str | Path) -> "NodeConfig":
         cfg = cls.from_table(load_toml(path))
+        here = Path(path).resolve().parent
         if not cfg.state_dir.is_absolute():
-            cfg.state_dir = Path(path).resolve().parent / cfg.state_dir
+            cfg.state_dir = here / cfg.state_dir
+        if cfg.keys_dir is not None and not cfg.keys_dir.is_absolute():
+            cfg.keys_dir = here / cfg.keys_dir
         return cfg

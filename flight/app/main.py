@@ -18,7 +18,7 @@ import sys
 EXIT_OK, EXIT_CONFIG, EXIT_REBOOT, EXIT_WATCHDOG = 0, 2, 3, 4
 
 
-def run_node(config: str, reset_cause: str, heartbeat_fd: int | None) -> int:
+def run_node(config: str, reset_cause: str, heartbeat_fd: int | None, insecure: bool = False) -> int:
     from gridfree.flight.app.config import ConfigError, NodeConfig
     from gridfree.flight.app.node import Node
     from gridfree.flight.app.clockdriver import ClockDriver
@@ -46,7 +46,8 @@ def run_node(config: str, reset_cause: str, heartbeat_fd: int | None) -> int:
         cfg = NodeConfig.load(config)
         watchdog = SoftwareWatchdog(cfg.watchdog_s, expired)
         beat = heartbeat if heartbeat_fd is not None and cfg.clock != "lockstep" else None
-        node = Node(cfg, reset_cause=reset_cause, on_reboot=reboot, watchdog=watchdog, heartbeat=beat)
+        node = Node(cfg, reset_cause=reset_cause, on_reboot=reboot, watchdog=watchdog, heartbeat=beat,
+                    insecure=insecure)
     except (ConfigError, ValueError) as exc:
         print(f"gridfree node: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -64,6 +65,9 @@ def run_node(config: str, reset_cause: str, heartbeat_fd: int | None) -> int:
     except LinkError as exc:
         print(f"gridfree node: {cfg.raw.source if cfg.raw else config}: [radio] url: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    if node.insecure:
+        print(f"gridfree node {cfg.name}: INSECURE: no keys; anyone who reaches the radio commands this node "
+              f"(run `gridfree keys init DIR` and set [security] keys)", file=sys.stderr, flush=True)
     if heartbeat_fd is not None:
         heartbeat()  # booted: the supervisor's boot grace ends before anyone hears of this node
     where = getattr(link, "local_address", None)
@@ -77,7 +81,7 @@ def run_node(config: str, reset_cause: str, heartbeat_fd: int | None) -> int:
         clock_shown = f"tcp://{where[0]}:{where[1]}" if where and cfg.clock_url.startswith("tcp") else cfg.clock_url
         print(f"gridfree node {cfg.name}: lockstep clock on {clock_shown}", file=sys.stderr, flush=True)
         print("GRIDFREE-NODE " + json.dumps({"name": cfg.name, "apid": cfg.apid, "radio": shown, "clock": clock_shown,
-                                             "dictionary": node.dictionary.hash}), flush=True)
+                                             "dictionary": node.dictionary.hash, "sdls": not node.insecure}), flush=True)
         started = []
 
         def step_to(t: float) -> None:
@@ -97,7 +101,7 @@ def run_node(config: str, reset_cause: str, heartbeat_fd: int | None) -> int:
         node.stop()
         return exit_code[0]
     print("GRIDFREE-NODE " + json.dumps({"name": cfg.name, "apid": cfg.apid, "radio": shown, "clock": None,
-                                         "dictionary": node.dictionary.hash}), flush=True)
+                                         "dictionary": node.dictionary.hash, "sdls": not node.insecure}), flush=True)
     node.start(open_radio=False)
     watchdog.start()
     try:
@@ -114,6 +118,9 @@ def run(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", required=True,
                         help="the node's TOML configuration (examples/node.toml shows every key)")
     parser.add_argument("--no-supervise", action="store_true", help="run without a supervisor process")
+    parser.add_argument("--insecure", action="store_true",
+                        help="run without keys: unauthenticated uplink and downlink, for a development desk "
+                             "only (logged loudly)")
     parser.add_argument("--reset-cause", default=os.environ.get("GRIDFREE_RESET_CAUSE", "power on"),
                         help=argparse.SUPPRESS)
     parser.add_argument("--heartbeat-fd", type=int, default=None, help=argparse.SUPPRESS)
@@ -122,10 +129,10 @@ def run(argv: list[str] | None = None) -> int:
         print(f"gridfree node: --config {args.config}: is a directory; give the node's TOML file", file=sys.stderr)
         return EXIT_CONFIG
     if args.no_supervise or args.heartbeat_fd is not None:
-        return run_node(args.config, args.reset_cause, args.heartbeat_fd)
+        return run_node(args.config, args.reset_cause, args.heartbeat_fd, args.insecure)
     from gridfree.flight.app.supervisor import supervise
 
-    return supervise(args.config)
+    return supervise(args.config, args.insecure)
 
 
 command = {"help": "run a node from a TOML configuration (supervised)", "run": run}

@@ -3,16 +3,18 @@ the services wired to each other, and the rate groups filled with what each comp
 """
 from __future__ import annotations
 
+import dataclasses
 import threading
 from dataclasses import dataclass, field
 
 from gridfree.flight.app import topology
 from gridfree.flight.app.config import ConfigError, NodeConfig, Table
+from gridfree.flight.app.keys import ledger_signing_key
 from gridfree.flight.core.bus import SoftwareBus
 from gridfree.flight.core.clock import LockstepClock, RealClock
 from gridfree.flight.core.component import Component
 from gridfree.flight.core.context import NodeContext, TelemetryDb
-from gridfree.flight.core.messages import CommandPacket
+from gridfree.flight.core.messages import INSECURE, CommandPacket, Origin
 from gridfree.flight.core.downlink import Downlink
 from gridfree.flight.core.modes import ModeMachine
 from gridfree.flight.core.scheduler import RateGroup, Scheduler
@@ -65,8 +67,13 @@ class Node:
     are the hooks of the process that runs the node."""
 
     def __init__(self, cfg: NodeConfig, reset_cause: str = "power on", *, board: PowerBoard | None = None,
-                 tm_sink=None, on_reboot=None, watchdog=None, heartbeat=None):
+                 tm_sink=None, on_reboot=None, watchdog=None, heartbeat=None, insecure: bool = False):
         self.cfg = cfg
+        if cfg.keys_dir is None and not insecure:
+            raise ConfigError(cfg.raw.source if cfg.raw else "<defaults>", "[security] keys",
+                              "this node has no keys: make them with `gridfree keys init DIR` and set "
+                              "[security] keys = \"DIR/node\", or run the node with --insecure")
+        self.insecure = cfg.keys_dir is None
         raw = cfg.raw or Table({}, "<defaults>", "")
         try:
             self.link_config = LinkConfig.from_dict(raw.get("link", dict, {}), raw.source)
@@ -76,6 +83,9 @@ class Node:
         self.bus = SoftwareBus()
         self.stop_event = threading.Event()
         cfg.state_dir.mkdir(parents=True, exist_ok=True)
+        signing_key = ledger_signing_key(cfg.keys_dir, cfg.state_dir)
+        if not self.insecure:
+            self.link_config = dataclasses.replace(self.link_config, sdls=True)
         self.dictionary = topology.dictionary()
         pmons, action_specs = _pmons(raw), _actions(raw)
         actions = [self._action(s, raw.source) for s in action_specs]
@@ -90,8 +100,9 @@ class Node:
             "power": dict(battery_fitted=cfg.battery_fitted),
             "radio": dict(url=cfg.radio_url, link_config=self.link_config),
             "eps": dict(board=board if board is not None else open_board(cfg.hardware_driver, cfg.hardware_url)),
-            "compute": dict(state_dir=cfg.state_dir, ledger_key=bytes.fromhex(cfg.ledger_key_hex),
-                            key_id=cfg.ledger_key_id, energy_meter=discover_energy_meter()),
+            "compute": dict(state_dir=cfg.state_dir, signing_key=signing_key, energy_meter=discover_energy_meter()),
+            "sec": dict(keys_dir=cfg.keys_dir),
+            "audit": dict(state_dir=cfg.state_dir),
         }
         self.components: dict[str, Component] = {
             i.name: i.component(i.name, i.id_base, **arguments.get(i.name, {})) for i in topology.INSTANCES}
@@ -124,9 +135,10 @@ class Node:
             return components[name]
         raise AttributeError(f"{type(self).__name__} has no attribute or component instance {name!r}")
 
-    def submit(self, packet: bytes) -> bool:
-        """Hand a TC packet to the dispatcher as the radio would (test benches, in-process drivers)."""
-        return self.components["cmdDisp"].commandIn_handler(CommandPacket(packet))
+    def submit(self, packet: bytes, origin: Origin = INSECURE) -> bool:
+        """Hand a TC packet to the dispatcher as if it had come through SA `origin` (test benches,
+        in-process drivers: the operator's by default)."""
+        return self.components["cmdDisp"].commandIn_handler(CommandPacket(packet, origin))
 
     def _action(self, spec: _ActionSpec, source: str) -> EventAction:
         cmd = self.dictionary.command_by_name.get(spec.command)
@@ -148,6 +160,7 @@ class Node:
     def start(self, open_radio: bool = True) -> None:
         if open_radio:
             self.components["radio"].open()
+        self.components["sec"].start()  # TM protection in place before the first frame goes down
         self.components["node"].start()
         self.scheduler.start()
 

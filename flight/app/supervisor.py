@@ -23,7 +23,7 @@ BOOT_GRACE_S = 30.0  # until its first heartbeat a child is booting (imports, st
 CAUSES = {EXIT_REBOOT: "commanded reboot", EXIT_WATCHDOG: "software watchdog"}
 
 
-def supervise(config: str) -> int:
+def supervise(config: str, insecure: bool = False) -> int:
     try:
         timeout_s = NodeConfig.load(config).watchdog_s
     except ConfigError as exc:
@@ -44,7 +44,8 @@ def supervise(config: str) -> int:
     while True:
         r, w = os.pipe()
         child = subprocess.Popen([sys.executable, "-m", "gridfree.flight", "--config", config,
-                                  "--heartbeat-fd", str(w), "--reset-cause", cause], pass_fds=(w,))
+                                  "--heartbeat-fd", str(w), "--reset-cause", cause]
+                                 + (["--insecure"] if insecure else []), pass_fds=(w,))
         os.close(w)
         cause = _watch(child, r, timeout_s, lambda: stopping)
         os.close(r)

@@ -21,6 +21,7 @@ from gridfree.flight.core.component import Component, build_dictionary
 from gridfree.flight.core.dispatch import Dispatcher
 from gridfree.flight.core.nodecomp import NodeComponent
 from gridfree.flight.core.ports import PortError
+from gridfree.flight.core.services.audit import AuditComponent
 from gridfree.flight.core.services.events import EventService
 from gridfree.flight.core.services.health import HealthService
 from gridfree.flight.core.services.housekeeping import HousekeepingService
@@ -32,10 +33,11 @@ from gridfree.flight.core.services.test import TestService
 from gridfree.flight.core.services.time import TimeService
 from gridfree.flight.hardware.eps import EpsComponent
 from gridfree.flight.power.manager import PowerManager
+from gridfree.flight.security.component import SecurityComponent
 from gridfree.flight.thermal.manager import ThermalManager
 from gridfree.protocols.dictionary import Dictionary
 
-DICTIONARY_VERSION = "0.3.0"  # 0.3.0: channels may declare a time_scale
+DICTIONARY_VERSION = "0.4.0"  # 0.4.0: SDLS security, roles, audit
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,8 @@ INSTANCES = (
     Instance("time", TimeService, 0x0060),
     Instance("schedule", ScheduleService, 0x00A0),
     Instance("lds", LargeDataService, 0x00B0),
+    Instance("sec", SecurityComponent, 0x00C0),
+    Instance("audit", AuditComponent, 0x00D0),
     Instance("eps", EpsComponent, 0x0100),
     Instance("power", PowerManager, 0x0200),
     Instance("thermal", ThermalManager, 0x0300),
@@ -65,11 +69,17 @@ INSTANCES = (
 )
 
 CONNECTIONS = (
-    # commands, from wherever they come, to the one dispatcher
-    ("radio.commandOut", "cmdDisp.commandIn"),
+    # uplinked frames through SDLS (authenticated, opened, their SA's role attached) to the one
+    # dispatcher, with the node's own commands; TM protection back to the radio
+    ("radio.frameOut", "sec.frameIn"),
+    ("sec.commandOut", "cmdDisp.commandIn"),
+    ("sec.tmOut", "radio.tmProtectionIn"),
     ("schedule.commandOut", "cmdDisp.commandIn"),
     ("monitor.commandOut", "cmdDisp.commandIn"),
     ("node.armOut", "cmdDisp.armIn"),
+    # the command audit: every frame refused, every command's fate
+    ("sec.auditOut", "audit.recordIn"),
+    ("cmdDisp.auditOut", "audit.recordIn"),
     # health pings of the radio's uplink thread
     ("radio.watchOut", "health.watchIn"),
     ("radio.pongOut", "health.pongIn"),
@@ -86,6 +96,7 @@ CONNECTIONS = (
     ("thermal.stateOut", "compute.thermalIn"),
     # large data both ways
     ("compute.downlinkOut", "lds.queueIn"),
+    ("audit.downlinkOut", "lds.queueIn"),
     ("lds.uplinkOut", "compute.uplinkIn"),
 )
 

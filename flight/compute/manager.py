@@ -26,6 +26,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gridfree.flight.compute import declarations
 from gridfree.flight.compute.abft import CheckedProducts
@@ -43,7 +44,8 @@ from gridfree.flight.compute.runner import Attempt, AttemptRunner, LogCheck
 from gridfree.flight.core.component import CommandFailed, Component
 from gridfree.flight.core.modes import Mode
 from gridfree.flight.core.ports import InPort, OutPort
-from gridfree.flight.core.messages import LargeDataDownlink, UplinkedData, UplinkRejected
+from gridfree.flight.compute.tenancy import check_job_owner, owned_input
+from gridfree.flight.core.messages import ONBOARD, LargeDataDownlink, Origin, UplinkedData, UplinkRejected
 from gridfree.flight.core.store import CorruptStoreError
 from gridfree.flight.hardware.energy import EnergyMeter
 from gridfree.flight.hardware.interfaces import Quantity, Switch
@@ -74,12 +76,12 @@ class ComputeManager(Component):
         InPort("uplinkIn", UplinkedData, "Complete PUS 13 uplinks: False if not a tenant input", returns=bool),
     )
 
-    def __init__(self, name: str, id_base: int, *, state_dir: str | Path, ledger_key: bytes, key_id: int = 1,
+    def __init__(self, name: str, id_base: int, *, state_dir: str | Path, signing_key: Ed25519PrivateKey,
                  matmul: Matmul | None = None, energy_meter: EnergyMeter | None = None):
         super().__init__(name, id_base)
         self.dir = Path(state_dir) / "compute"
         self.dir.mkdir(parents=True, exist_ok=True)
-        self._ledger_args = (self.dir / "tokens.ledger", key_id, ledger_key, "gridfree-node")
+        self._ledger_args = (self.dir / "tokens.ledger", signing_key, "gridfree-node")
         self._ledger: TokenLedger | None = None
         self.products = CheckedProducts()
         self.models = ResidentModels(self.log)
@@ -129,7 +131,7 @@ class ComputeManager(Component):
         if uplink.data[:len(INPUT_MAGIC)] != INPUT_MAGIC:
             return False
         try:
-            inp = self.inputs.store(uplink.data)
+            inp = self.inputs.store(owned_input(uplink))
         except (InputDamaged, InputRefused) as exc:
             self.inputs_rejected += 1
             self.tlm("InputsRejected", self.inputs_rejected)
@@ -182,9 +184,8 @@ class ComputeManager(Component):
         self.queue.save()
         self.log("JobAccepted", job=job_id, tenant=tenant, tokens=estimate)
 
-    def cmd_Cancel(self, job_id):
-        if job_id not in self.queue:
-            raise CommandFailed(FailureCode.BAD_ARGUMENT, f"no job {job_id}")
+    def cmd_Cancel(self, job_id, origin: Origin = ONBOARD):
+        check_job_owner(self.queue.get(job_id), job_id, origin)  # a tenant cancels its own jobs only
         if self.runner.job == job_id:
             raise CommandFailed(FailureCode.BUSY, f"job {job_id} is computing a chunk; cancel after it")
         self._forget(job_id)

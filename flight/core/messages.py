@@ -113,6 +113,8 @@ class LargeDataDownlink:
 @dataclass(frozen=True)
 class UplinkedData:
     """A complete PUS 13 uplink, offered to the component that takes its kind of data. The
-    receiver answers False if it is not its kind, or raises `UplinkRejected` if it is but is bad."""
+    receiver answers False if it is not its kind, or raises `UplinkRejected` if it is but is bad
+    (or not the sender's: `origin` is the SA every part of it came through)."""
 
     data: bytes
+    origin: Origin = ONBOARD

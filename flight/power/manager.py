@@ -89,18 +89,20 @@ class PowerManager(Component):
     )
     parameters = (
         Parameter(1, "UnderVoltageV", "f32", 25.6, "V", "Battery voltage that forces SAFE (3.2 V/cell)",
-                  min=20.0, max=30.0),
-        Parameter(2, "ShedSocPct", "f32", 30.0, "%", "Payload off below this SOC", min=5.0, max=90.0),
-        Parameter(3, "RestoreSocPct", "f32", 40.0, "%", "Payload back on above this SOC", min=10.0, max=95.0),
+                  min=20.0, max=30.0, hazardous=True),
+        Parameter(2, "ShedSocPct", "f32", 30.0, "%", "Payload off below this SOC", min=5.0, max=90.0, hazardous=True),
+        Parameter(3, "RestoreSocPct", "f32", 40.0, "%", "Payload back on above this SOC",
+                  min=10.0, max=95.0, hazardous=True),
         Parameter(4, "DodLimitPct", "f32", 30.0, "%", "Largest depth of discharge allowed per orbit",
-                  min=5.0, max=80.0),
+                  min=5.0, max=80.0, hazardous=True),
         Parameter(5, "OrbitPeriodS", "f32", 5677.0, "s", "Window of the per-orbit DoD limit", min=3000.0,
-                  max=20000.0),
-        Parameter(6, "SafeExitSocPct", "f32", 40.0, "%", "SOC needed to leave SAFE", min=10.0, max=95.0),
+                  max=20000.0, hazardous=True),
+        Parameter(6, "SafeExitSocPct", "f32", 40.0, "%", "SOC needed to leave SAFE",
+                  min=10.0, max=95.0, hazardous=True),
         Parameter(7, "HeaterNominalW", "f32", 80.0, "W", "Survival heater draw when on", min=0.0, max=1000.0),
         Parameter(8, "RadioTxNominalW", "f32", 20.0, "W", "Transmitter draw when on", min=0.0, max=1000.0),
         Parameter(9, "PayloadMaxW", "f32", BOARD.max_W, "W", "Compute payload draw at full utilisation",
-                  min=0.0, max=20000.0),
+                  min=0.0, max=20000.0, hazardous=True),
     )
     ports = (
         InPort("readingsIn", EpsReadings, "the EPS's readings: battery voltage and current, array and payload power"),

@@ -39,11 +39,13 @@ class ThermalManager(Component):
               (Field("state", "string[4]"), Field("temp_C", "f32", "C"))),
     )
     parameters = (
-        Parameter(1, "HeaterOnC", "f32", 5.0, "C", "Battery heater on below", min=-20.0, max=30.0),
-        Parameter(2, "HeaterOffC", "f32", 10.0, "C", "Battery heater off above", min=-15.0, max=35.0),
-        Parameter(3, "ThrottleC", "f32", 75.0, "C", "Payload throttled above", min=30.0, max=100.0),
-        Parameter(4, "ReleaseC", "f32", 65.0, "C", "Payload throttle released below", min=20.0, max=95.0),
-        Parameter(5, "ThrottleCap", "f32", 0.3, description="Utilisation cap while throttled", min=0.0, max=1.0),
+        Parameter(1, "HeaterOnC", "f32", 5.0, "C", "Battery heater on below", min=-20.0, max=30.0, hazardous=True),
+        Parameter(2, "HeaterOffC", "f32", 10.0, "C", "Battery heater off above", min=-15.0, max=35.0, hazardous=True),
+        Parameter(3, "ThrottleC", "f32", 75.0, "C", "Payload throttled above", min=30.0, max=100.0, hazardous=True),
+        Parameter(4, "ReleaseC", "f32", 65.0, "C", "Payload throttle released below",
+                  min=20.0, max=95.0, hazardous=True),
+        Parameter(5, "ThrottleCap", "f32", 0.3, description="Utilisation cap while throttled",
+                  min=0.0, max=1.0, hazardous=True),
         Parameter(6, "RadiatorAreaM2", "f32", 8.0, "m2", "Radiating area", min=0.1, max=100.0),
         Parameter(7, "RadiatorEmissivity", "f32", 0.88, description="Radiator emissivity", min=0.1, max=1.0),
     )

@@ -85,7 +85,7 @@ def test_a_job_resumes_from_its_checkpoint_after_a_reboot(tmp_path):
     assert 0 < before < MATMUL.chunks
     node.stop()
     # The same state directory and board, a new flight software instance (what the supervisor starts).
-    again = Node(NodeConfig(state_dir=tmp_path / "state", clock="lockstep"), board=TruthBoard(board.board))
+    again = Node(NodeConfig(state_dir=tmp_path / "state", clock="lockstep"), board=TruthBoard(board.board), insecure=True)
     again.clock.set(truth.time_s)
     again.start(open_radio=False)
     ground = link(again)

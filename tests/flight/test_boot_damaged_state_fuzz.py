@@ -18,7 +18,7 @@ def boot(tmp_path):
     path = tmp_path / "node.toml"
     path.write_text(TOML.format(state=tmp_path / "state"))
     packets = []
-    node = Node(NodeConfig.load(path), tm_sink=lambda vc, p: packets.append(PusTm.unpack(p)))
+    node = Node(NodeConfig.load(path), tm_sink=lambda vc, p: packets.append(PusTm.unpack(p)), insecure=True)
     node.start(open_radio=False)
     return node, packets
 

@@ -27,7 +27,7 @@ def make_node(tmp_path, extra=""):
     path = tmp_path / "node.toml"
     path.write_text(TOML.format(state=tmp_path / "state", extra=extra))
     packets = []
-    node = Node(NodeConfig.load(path), tm_sink=lambda vc, p: packets.append(PusTm.unpack(p)))
+    node = Node(NodeConfig.load(path), tm_sink=lambda vc, p: packets.append(PusTm.unpack(p)), insecure=True)
     node.start(open_radio=False)
     return node, packets
 
@@ -130,7 +130,7 @@ def test_configuration_errors_name_file_and_key(tmp_path):
         NodeConfig.load(path)
     path.write_text('[node]\napid = 100\n[[event_action]]\nevent = "monitor.AboveHigh"\ncommand = "node.Fly"\n')
     with pytest.raises(ConfigError, match="no command 'node.Fly'"):
-        Node(NodeConfig.load(path))
+        Node(NodeConfig.load(path), insecure=True)
     path.write_text("[node\n")
     with pytest.raises(ConfigError, match="syntax"):
         load_toml(path)
@@ -146,7 +146,7 @@ def test_lockstep_runs_a_day_of_idle_node_without_waiting(tmp_path):
 def test_leaving_safe_waits_for_a_battery_reading_unless_there_is_no_battery(tmp_path):
     path = tmp_path / "node.toml"
     path.write_text(TOML.format(state=tmp_path / "state", extra="").replace("battery = false", "battery = true"))
-    node = Node(NodeConfig.load(path))
+    node = Node(NodeConfig.load(path), insecure=True)
     node.start(open_radio=False)
     node.step_to(J2000_UNIX_S + 0.5)
     with pytest.raises(TransitionRefused, match="battery state unknown"):

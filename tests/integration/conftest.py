@@ -11,6 +11,7 @@ import pytest
 
 from gridfree.ground.link.announce import PREFIX
 from gridfree.ground.link.client import GroundClient
+from tests.keys import make_keys, operator
 
 NODE_TOML = """
 [node]
@@ -21,6 +22,9 @@ watchdog_s = {watchdog_s}
 
 [radio]
 url = "{radio_url}"
+
+[security]
+keys = "keys/node"
 
 [power]
 battery = false
@@ -63,6 +67,7 @@ class NodeProcess:
     def __init__(self, workdir, supervised=False, port=None, watchdog_s=5.0, extra=""):
         self.workdir = workdir
         self.port = port or free_port()
+        self.keys = make_keys(workdir)  # .ground for the operator's client, .tenants for tenants'
         self.config = workdir / "node.toml"
         self.config.write_text(textwrap.dedent(NODE_TOML.format(
             radio_url=f"tcp://127.0.0.1:{self.port}?listen=1", watchdog_s=watchdog_s)) + extra)
@@ -106,7 +111,7 @@ def node(tmp_path):
 
 @pytest.fixture
 def ground(node, dictionary):
-    g = GroundClient(node.url, dictionary).connect()
+    g = GroundClient(node.url, dictionary, security=operator(node.keys)).connect()
     assert g.wait_until(lambda: "node.Mode" in g.latest, 15), "no housekeeping from the node"
     yield g
     g.close()

@@ -11,6 +11,7 @@ from gridfree.flight.app import config
 from gridfree.flight.app.config import NodeConfig
 from gridfree.flight.app.node import Node
 from gridfree.protocols.config import LinkConfig
+from tests.keys import make_keys
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "node.toml"
 
@@ -35,6 +36,7 @@ def test_the_example_node_config_shows_every_key_the_loader_reads_and_loads(tmp_
     monkeypatch.setattr(config.Table, "get", recording_get)
     monkeypatch.setattr(config.Table, "table", recording_table)
     shutil.copy(EXAMPLE, tmp_path / "node.toml")
+    make_keys(tmp_path)
     node = Node(NodeConfig.load(tmp_path / "node.toml"))  # loads: every key valid, none unknown
     assert node.link_config.spacecraft_id == 42
     asked["link"] = {f.name for f in fields(LinkConfig)}  # read by LinkConfig.from_dict, not by a Table

@@ -17,6 +17,7 @@ from gridfree.ground.link.client import GroundClient
 from gridfree.protocols.links import open_link
 from gridfree.protocols.links.ptypair import PtyPair
 from tests.integration.conftest import NodeProcess, stop_group
+from tests.keys import make_keys, operator
 
 EPOCH = 1_774_018_000.0
 UNPLUGGED_S = 0.8  # long enough for both ends to see the line gone and retry a few times
@@ -31,6 +32,7 @@ class SerialRadioNode:
 
     def __init__(self, workdir, radio_path: str):
         config = workdir / "node.toml"
+        self.keys = make_keys(workdir)
         config.write_text(textwrap.dedent(f"""
             [node]
             name = "gf-serial"
@@ -40,6 +42,9 @@ class SerialRadioNode:
 
             [radio]
             url = "{radio_path}"
+
+            [security]
+            keys = "keys/node"
             """))
         self.stderr = open(workdir / "node.stderr", "w")
         self.proc = subprocess.Popen([sys.executable, "-m", "gridfree.flight", "--config", str(config),
@@ -57,7 +62,7 @@ def test_a_radio_pty_unplugged_and_replugged_at_its_path_is_heard_again(tmp_path
     node_end, ground_end = str(tmp_path / "radio-node"), str(tmp_path / "radio-ground")
     pair = PtyPair(links=(node_end, ground_end)).start()
     node = SerialRadioNode(tmp_path, node_end)
-    g = GroundClient(ground_end, dictionary).connect()
+    g = GroundClient(ground_end, dictionary, security=operator(node.keys)).connect()
     try:
         assert g.wait_until(lambda: "node.Mode" in g.latest, 15), "no housekeeping over the pty"
         assert g.send("test.Ping").wait(10).completed
@@ -101,7 +106,7 @@ def eps_bench(tmp_path):
 
 
 def test_an_eps_line_unplugged_and_replugged_is_read_again(eps_bench, dictionary):
-    with GroundClient(eps_bench["node"].url, dictionary) as g:
+    with GroundClient(eps_bench["node"].url, dictionary, security=operator(eps_bench["node"].keys)) as g:
         assert g.wait_until(lambda: g.value("eps.DriverOk") is True and g.value("eps.LineUp") is True, 15)
         eps_bench["pair"].stop()  # the board's cable pulled
         assert g.wait_until(lambda: g.value("eps.LineUp") is False, 10)
@@ -116,10 +121,10 @@ def test_an_eps_line_unplugged_and_replugged_is_read_again(eps_bench, dictionary
 
 
 def test_a_tcp_ground_peer_that_leaves_and_returns_is_served_again(node, dictionary):
-    with GroundClient(node.url, dictionary) as g:
+    with GroundClient(node.url, dictionary, security=operator(node.keys)) as g:
         assert g.wait_until(lambda: "node.Mode" in g.latest, 15)
         assert g.send("test.Ping").wait(10).completed
-    with GroundClient(node.url, dictionary) as again:  # the ground station comes back
+    with GroundClient(node.url, dictionary, security=operator(node.keys)) as again:  # the ground station comes back
         assert again.wait_until(lambda: (again.value("radio.Reopens") or 0) >= 1, 15)
         assert again.send("test.Ping").wait(10).completed
         assert again.wait_until(lambda: "radio.LinkRestored" in event_names(again), 10)
@@ -128,7 +133,7 @@ def test_a_tcp_ground_peer_that_leaves_and_returns_is_served_again(node, diction
 
 def test_a_second_tcp_client_does_not_break_the_first_ones_session(ground, node, dictionary):
     assert ground.send("test.Ping").wait(10).completed
-    with GroundClient(node.url, dictionary) as second:
+    with GroundClient(node.url, dictionary, security=operator(node.keys)) as second:
         assert second.wait_until(lambda: "node.Mode" in second.latest, 15)  # it hears the downlink too
         assert ground.send("test.Ping").wait(10).completed  # and the first still commands
         assert second.send("test.Ping").wait(10).completed

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from gridfree.ground.link.announce import read_announcement
+from tests.keys import make_keys, operator
 from gridfree.protocols.pus import PusTc
 from gridfree.protocols.services.verification import FailureCode
 from gridfree.protocols.tcframe import TcFrame, encode_cltu
@@ -28,7 +29,7 @@ def test_parameter_set_read_back_and_persisted_across_a_restart(tmp_path, dictio
 
     node = NodeProcess(tmp_path)
     try:
-        with GroundClient(node.url, dictionary) as g:
+        with GroundClient(node.url, dictionary, security=operator(node.keys)) as g:
             assert g.send("params.Set", **{"events.ThrottleBurst": 42}).wait(10).completed
             assert g.send("params.Report", names=["events.ThrottleBurst"]).wait(10).completed
             assert g.wait_until(lambda: g.parameters.get("events.ThrottleBurst") == 42, 5)
@@ -36,7 +37,7 @@ def test_parameter_set_read_back_and_persisted_across_a_restart(tmp_path, dictio
         node.stop()
     node = NodeProcess(tmp_path, port=node.port)  # same state directory: a reboot of the same node
     try:
-        with GroundClient(node.url, dictionary) as g:
+        with GroundClient(node.url, dictionary, security=operator(node.keys)) as g:
             assert g.wait_until(lambda: g.value("node.BootCount") == 2, 15)
             assert g.send("params.Report", names=["events.ThrottleBurst"]).wait(10).completed
             assert g.wait_until(lambda: g.parameters.get("events.ThrottleBurst") == 42, 5)
@@ -107,7 +108,7 @@ def test_supervisor_restarts_a_hung_node_process(tmp_path, dictionary):
         assert len(children) == 1
         os.kill(int(children[0]), signal.SIGSTOP)  # the flight process hangs, but still exists
         assert node.wait_banners(2, 30), "supervisor did not restart the node"
-        with GroundClient(node.url, dictionary) as g:
+        with GroundClient(node.url, dictionary, security=operator(node.keys)) as g:
             assert g.wait_until(lambda: g.value("node.BootCount") == 2, 15)
             assert g.value("node.ResetCause") == dictionary.channel_by_name["node.ResetCause"].enum["HEARTBEAT_LOST"]
             assert g.send("test.Ping").wait(10).completed
@@ -120,7 +121,7 @@ def test_a_commanded_reboot_needs_arming_and_comes_back_with_its_cause(tmp_path,
 
     node = NodeProcess(tmp_path, supervised=True)
     try:
-        with GroundClient(node.url, dictionary) as g:
+        with GroundClient(node.url, dictionary, security=operator(node.keys)) as g:
             assert g.send("node.Arm", window_s=10).wait(10).completed
             assert g.send("node.Reboot").wait(10).completed
             assert node.wait_banners(2, 30)
@@ -135,7 +136,7 @@ def test_time_tagged_commands_survive_a_restart_and_are_released(tmp_path, dicti
 
     node = NodeProcess(tmp_path)
     try:
-        with GroundClient(node.url, dictionary) as g:
+        with GroundClient(node.url, dictionary, security=operator(node.keys)) as g:
             assert g.wait_until(lambda: "node.UptimeS" in g.latest, 15)
             now = g.latest["node.UptimeS"].time_s
             insert, (ping,) = g.schedule([(now + 6.0, "test.Ping", {})])
@@ -152,7 +153,7 @@ def test_time_tagged_commands_survive_a_restart_and_are_released(tmp_path, dicti
         node.stop()
     node = NodeProcess(tmp_path, port=node.port)
     try:
-        with GroundClient(node.url, dictionary) as g:
+        with GroundClient(node.url, dictionary, security=operator(node.keys)) as g:
             assert g.wait_until(lambda: g.pongs == 1, 20), "scheduled ping never released after the restart"
             assert g.wait_until(lambda: g.value("schedule.Released") == 1 and g.value("schedule.Activities") == 0, 15)
     finally:
@@ -174,14 +175,15 @@ def test_a_lockstep_node_process_is_stepped_from_outside(tmp_path, dictionary):
     from gridfree.protocols.links import open_link
 
     cfg = tmp_path / "node.toml"
-    cfg.write_text('[node]\napid = 100\nclock = "lockstep"\nstate_dir = "state"\n'
+    keys = make_keys(tmp_path)
+    cfg.write_text('[node]\napid = 100\nclock = "lockstep"\nstate_dir = "state"\n[security]\nkeys = "keys/node"\n'
                    '[radio]\nurl = "tcp://127.0.0.1:0?listen=1"\n[clock]\nurl = "tcp://127.0.0.1:0?listen=1"\n')
     proc = subprocess.Popen([sys.executable, "-m", "gridfree.flight", "--config", str(cfg), "--no-supervise"],
                             stdout=subprocess.PIPE, text=True)
     try:
         node = read_announcement(proc.stdout)
         radio_url, clock_url = node.radio, node.clock
-        with GroundClient(radio_url, dictionary) as g, open_link(clock_url) as clock:
+        with GroundClient(radio_url, dictionary, security=operator(keys)) as g, open_link(clock_url) as clock:
             g.wait_until(lambda: g.link.stats.connected, 10)
             # Two simulated minutes in 0.5 s steps, each acknowledged before the next is sent; the
             # first step is the node's boot time.

@@ -66,7 +66,7 @@ def test_the_node_predicts_eclipses_from_uploaded_elements(tmp_path):
     from tests.power.test_power_manager import upload_orbit
 
     el = preset("iss500", EPOCH)
-    node = Node(NodeConfig(state_dir=tmp_path / "state", clock="lockstep"))
+    node = Node(NodeConfig(state_dir=tmp_path / "state", clock="lockstep"), insecure=True)
     node.clock.set(EPOCH)
     node.start(open_radio=False)
     upload_orbit(node)

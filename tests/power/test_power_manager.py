@@ -45,7 +45,7 @@ def bench(tmp_path, soc=0.8, utilisation=0.5, orbit="iss500", board=None):
                                 loads=Loads(compute_utilisation=utilisation))
     board = board or TruthBoard(None)
     board.board = EmulatedBoard(truth, seed=5)
-    node = Node(NodeConfig(state_dir=tmp_path / "state", clock="lockstep"), board=board)
+    node = Node(NodeConfig(state_dir=tmp_path / "state", clock="lockstep"), board=board, insecure=True)
     node.clock.set(EPOCH)
     node.start(open_radio=False)
     node.step_to(EPOCH)  # the first reading: the battery is known before anyone asks for NOMINAL
