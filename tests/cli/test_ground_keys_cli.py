@@ -48,8 +48,8 @@ def test_cmd_with_keys_sends_a_frame_the_node_checks_and_audits_it(mission):
         sent = [x for x in lines if x["kind"] == "sent"]
         assert [(x["command"], x["args"], x["spi"], x["role"], x["operator"]) for x in sent][-1] == (
             "node.SetMode", {"mode": "SAFE"}, 1, "operator", getpass.getuser())
-        assert {(x["stage"], x["ok"]) for x in lines if x["kind"] == "outcome" and x["request"] == sent[-1]["request"]} \
-            == {("acceptance", True), ("completion", True)}
+        outcomes = {(x["stage"], x["ok"]) for x in lines if x["kind"] == "outcome" and x["request"] == sent[-1]["request"]}
+        assert outcomes == {("acceptance", True), ("completion", True)}
     finally:
         node.close()
 
@@ -60,7 +60,8 @@ def test_cmd_arm_sends_node_arm_first_through_the_same_sa(mission, dictionary):
         out = gridfree("cmd", "--link", node.url, "--dict", str(mission / "dictionary.json"),
                        "--keys", str(mission / "keys" / "ground"), "--arm", "node.Reboot")
         assert out.returncode == 0, out.stderr
-        assert out.stdout.splitlines() == ["node.Arm: acceptance -> completion", "node.Reboot: acceptance -> completion"]
+        assert out.stdout.splitlines() == ["node.Arm: acceptance -> completion",
+                                           "node.Reboot: acceptance -> completion"]
         got = node.wait_frames(2)
         arm = dictionary.command_by_name["node.Arm"]
         assert (got[0].tc.service, got[0].tc.subtype) == (arm.service, arm.subtype) and got[0].spi == got[1].spi == 1

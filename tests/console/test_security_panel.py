@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from gridfree.ground.console.security import AUTHENTICATED, FAILING, NOT_AUTHENTICATED
+from gridfree.ground.console.security import AUTHENTICATED, FAILING, NODE_COUNTERS, NOT_AUTHENTICATED
 from gridfree.ground.keys.session import GroundSecurity
 from gridfree.ground.link.client import ARM_WINDOW_S, GroundClient
 from tests.console.conftest import FakeClient
@@ -111,3 +111,44 @@ def test_without_keys_the_uplink_is_shown_unauthenticated_and_the_node_counters_
     assert panel.labels["sec.RejectedReplay"].text() == "0" and panel.labels["sec.RejectedReplay"].styleSheet() == ""
     assert panel.labels["node"].text().startswith("INSECURE")
     assert "node refused 3" in w.security_label.text()
+
+
+@pytest.mark.slow
+def test_on_a_real_node_the_panel_shows_its_tm_authenticated_and_the_frames_it_refused(qtbot, dictionary, tmp_path):
+    """A node with keys: the console sends through the operator SA and sees the node's TM
+    authenticated; a ground without keys sends a plain frame, and the node's refusal shows up in
+    the panel's counters from its sec.Status housekeeping."""
+    from tests.integration.conftest import NodeProcess
+    from tests.keys import operator
+
+    node = NodeProcess(tmp_path)
+    client = intruder = None
+    try:
+        client = GroundClient(node.url, dictionary, security=operator(node.keys)).connect()
+        w = _window(qtbot, client, tmp_path)
+        panel = w.security_panel
+        qtbot.waitUntil(lambda: panel.values.get("tm_state") == AUTHENTICATED, timeout=15_000)
+        ok = client.send("test.Ping")
+        qtbot.waitUntil(lambda: ok.completed, timeout=10_000)
+        qtbot.waitUntil(lambda: (panel.values["counters"]["sec.FramesAccepted"] or 0) >= 1, timeout=10_000)
+        assert panel.labels["node"].text() == "checks every frame (SDLS)"
+        sender = w.command_sender  # hazardous: confirmed, armed through the same SA, carried out
+        sender.select("node.SetMode")
+        sender.inputs["mode"].set("SAFE")
+        rows = w.history.rowCount()
+        sender.send_button.click()
+        qtbot.waitUntil(lambda: w.history.rowCount() == rows + 2 and w.history.handle(rows + 1).final, timeout=10_000)
+        arm, set_mode = w.history.handle(rows), w.history.handle(rows + 1)
+        assert (arm.name, set_mode.name) == ("node.Arm", "node.SetMode") and set_mode.completed, set_mode.describe()
+        intruder = GroundClient(node.url, dictionary).connect()  # no keys: a plain frame
+        assert intruder.wait_connected(10)
+        intruder.send("test.Ping")
+        refused = [name for name, _ in NODE_COUNTERS if name != "sec.FramesAccepted"]
+        qtbot.waitUntil(lambda: sum(panel.values["counters"][n] or 0 for n in refused) >= 1, timeout=15_000)
+        assert "node refused" in w.security_label.text()
+        assert any("b3261e" in panel.labels[n].styleSheet() for n in refused)
+    finally:
+        for c in (intruder, client):
+            if c is not None:
+                c.close()
+        node.stop()

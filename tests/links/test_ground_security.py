@@ -124,7 +124,8 @@ def test_arm_true_sends_node_arm_through_the_same_sa_right_before_a_hazardous_co
     try:
         h = client.send("node.Reboot", arm=True)
         got = node.wait_frames(2)
-        assert [(r.tc.service, r.tc.subtype) for r in got] == [(arm.service, arm.subtype), (reboot.service, reboot.subtype)]
+        assert [(r.tc.service, r.tc.subtype) for r in got] == [(arm.service, arm.subtype),
+                                                               (reboot.service, reboot.subtype)]
         assert got[0].tc.app_data == arm.encode_args(window_s=ARM_WINDOW_S)
         assert got[0].spi == got[1].spi == 1 and got[0].iv < got[1].iv
         assert h.armed_by is not None and h.armed_by.name == "node.Arm"
