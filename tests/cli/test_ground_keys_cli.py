@@ -48,7 +48,8 @@ def test_cmd_with_keys_sends_a_frame_the_node_checks_and_audits_it(mission):
         sent = [x for x in lines if x["kind"] == "sent"]
         assert [(x["command"], x["args"], x["spi"], x["role"], x["operator"]) for x in sent][-1] == (
             "node.SetMode", {"mode": "SAFE"}, 1, "operator", getpass.getuser())
-        outcomes = {(x["stage"], x["ok"]) for x in lines if x["kind"] == "outcome" and x["request"] == sent[-1]["request"]}
+        mine = [x for x in lines if x["kind"] == "outcome" and x["request"] == sent[-1]["request"]]
+        outcomes = {(x["stage"], x["ok"]) for x in mine}
         assert outcomes == {("acceptance", True), ("completion", True)}
     finally:
         node.close()
