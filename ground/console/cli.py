@@ -120,6 +120,8 @@ def run(argv: list[str]) -> int:
             print(f"gridfree console: {exc}", file=sys.stderr)
             window.bridge.stop()  # not closed: closing would save this unshown window's layout
             return 2
+        if hasattr(client, "warn_if_insecure"):  # a live link without --keys (a replay sends nothing)
+            client.warn_if_insecure()
         link = getattr(client, "link", None)
         if link is not None and not getattr(link, "listening", True) and not link.stats.connected:
             print(f"warning: {link.down_reason or 'not connected'}; the console keeps trying (is the node "

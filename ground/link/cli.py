@@ -107,6 +107,7 @@ def run_cmd(argv: list[str]) -> int:
         print(f"gridfree cmd: {a.command} is not hazardous; no node.Arm sent", file=sys.stderr)
     g = client_or_exit(a.link, d, a.apid, security_or_exit(a.keys, a.spi))
     connect_or_exit(g)
+    g.warn_if_insecure()
     try:
         try:
             handle = g.send(a.command, arm=a.arm, **args)
@@ -161,6 +162,7 @@ def run_tm(argv: list[str]) -> int:
             raise CliError(f"--record {a.record}: cannot record there: {exc}") from None
     try:
         connect_or_exit(g)
+        g.warn_if_insecure()
     except CliError:  # nobody there: take back the directories made for this run
         if recorder is not None:
             recorder.close()

@@ -95,9 +95,6 @@ class GroundClient(Downlink, Protocol):
 
     # ---- connection ---------------------------------------------------------------------------
     def connect(self) -> "GroundClient":
-        if self.security is None and not self._noted_insecure:
-            self._noted_insecure = True
-            log.warning("%s: %s", self.url, INSECURE_NOTE)
         self.link = open_link(self.url)
         self.reader = LinkReader(self.link, self, name="ground-downlink")
         self.reader.start()
@@ -172,6 +169,13 @@ class GroundClient(Downlink, Protocol):
         tm = "telemetry verified" if self.security.tm_sa is not None else "telemetry not verified (no TM SA)"
         return f"authenticated through {self.security.origin_text}; {tm}"
 
+    def warn_if_insecure(self) -> None:
+        """Log INSECURE_NOTE once, if this client has no keys: the tools call it once the link is
+        up (a link that never came up has a better line to say), the client at its first command."""
+        if self.security is None and not self._noted_insecure:
+            self._noted_insecure = True
+            log.warning("warning: %s: %s", self.url, INSECURE_NOTE)
+
     def _verification(self, report: VerificationReport) -> None:
         handle = self.commands.find(report)
         if handle is None:
@@ -193,6 +197,7 @@ class GroundClient(Downlink, Protocol):
         if len(data) + PRIMARY_HEADER_LEN + TC_SEC_HEADER_LEN + PEC_LEN > self.tc_data_octets:
             raise LinkConfigError("tc_max_frame_octets", f"{name}: {len(data)} octets of arguments do not fit "
                                                          f"in one TC frame ({self.tc_data_octets} octets of packet)")
+        self.warn_if_insecure()
         packet, handle = self.commands.packet(name, service, subtype, data, ack)
         with self._send_lock:
             frame = self._frame(packet)
