@@ -204,7 +204,12 @@ class GroundClient(Downlink, Protocol):
             if self.audit is not None:
                 self.audit.sent(name, {"data_octets": len(data)} if args is None else args, handle.request)
             watch = WriteWatch(self)
-            self.link.write(encode_cltu(frame))
+            try:
+                self.link.write(encode_cltu(frame))
+            except (OSError, RuntimeError) as exc:  # a closed or broken link raises rather than drops
+                if self.audit is not None:
+                    self.audit.not_sent(name, handle.request, f"{type(exc).__name__}: {exc}")
+                raise
         lost = watch.lost()
         if lost is not None and self.audit is not None:
             self.audit.not_sent(name, handle.request, lost)

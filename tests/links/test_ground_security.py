@@ -228,3 +228,17 @@ def test_telemetry_is_verified_under_the_tm_sa_and_frames_under_another_key_are_
         finally:
             client.close()
             node.close()
+
+
+def test_a_command_the_closed_link_refuses_is_audited_as_not_sent(ground, keys, dictionary):
+    node = node_radio(keys)
+    client = _client(node, dictionary, ground)
+    client.close()
+    try:
+        with pytest.raises(OSError):
+            client.send("test.Ping")
+        last = read_audit(ground / AUDIT_FILE)[-2:]
+        assert [(x["kind"], x["command"]) for x in last] == [("sent", "test.Ping"), ("not sent", "test.Ping")]
+        assert last[0]["request"] == last[1]["request"] and last[1]["reason"]
+    finally:
+        node.close()
