@@ -18,18 +18,22 @@ PINGS = 40
 
 
 def command_roundtrip_figures():
+    from gridfree.ground.keys.material import init as keys_init
+    from gridfree.ground.keys.session import GroundSecurity
     from gridfree.ground.link.client import GroundClient
 
     with tempfile.TemporaryDirectory() as tmp:
         cfg = Path(tmp) / "node.toml"
-        cfg.write_text('[node]\napid = 100\nstate_dir = "state"\n[radio]\nurl = "tcp://127.0.0.1:0?listen=1"\n')
+        keys = keys_init(Path(tmp) / "keys", tenants=0)  # the round trip through SDLS, as flown
+        cfg.write_text('[node]\napid = 100\nstate_dir = "state"\n[radio]\nurl = "tcp://127.0.0.1:0?listen=1"\n'
+                       '[security]\nkeys = "keys/node"\n')
         d = Dictionary.from_json(subprocess.run([sys.executable, "-m", "gridfree.protocols.cli", "dict"],
                                                 capture_output=True, text=True, check=True).stdout)
         node = subprocess.Popen([sys.executable, "-m", "gridfree.flight", "--config", str(cfg), "--no-supervise"],
                                 stdout=subprocess.PIPE, text=True)
         try:
             url = read_announcement(node.stdout).radio
-            with GroundClient(url, d) as g:
+            with GroundClient(url, d, security=GroundSecurity.load(keys.ground)) as g:
                 g.wait_until(lambda: "node.Mode" in g.latest, 10)
                 times, rng, pause = [], random.Random(7), threading.Event()
                 for _ in range(PINGS):

@@ -185,7 +185,7 @@ def _fly(a, out: Path, headless: bool, doc: dict, continuation, stop: _Stop) -> 
         if node.dictionary != dictionary.hash:
             print(f"gridfree demo: warning: the node flies dictionary {node.dictionary}, the console decodes with "
                   f"{dictionary.hash}", file=sys.stderr)
-        client = GroundClient(node.radio, dictionary, apid=node.apid)
+        client = GroundClient(node.radio, dictionary, apid=node.apid, security=session.ground_security())
         recorder = Recorder(out / "log", dictionary).attach(client)
         arrivals = Arrivals(client)
         client.connect()

@@ -50,6 +50,6 @@ def test_the_example_node_config_shows_every_key_the_loader_reads_and_loads(tmp_
     missing = {section or "(top)": sorted(keys - shown.get(section, set()))
                for section, keys in asked.items() if keys - shown.get(section, set())}
     assert not missing, f"examples/node.toml does not show these keys the loader reads: {missing}"
-    assert {"node", "radio", "clock", "hardware", "rates", "compute", "link", "monitoring",
+    assert {"node", "radio", "clock", "hardware", "rates", "security", "link", "monitoring",
             "event_action"} <= shown[""]
 

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from gridfree.ground.link.announce import NodeAddresses, NodeStartError, read_announcement
+from tests.keys import make_keys
 
 LINE = ('GRIDFREE-NODE {"name": "n1", "apid": 100, "radio": "tcp://127.0.0.1:4000", "clock": null, '
         '"dictionary": "sha256:abc"}\n')
@@ -35,7 +36,9 @@ def test_a_node_that_does_not_announce_itself_is_a_clear_error(out, why):
 
 def test_a_real_node_announces_its_radio_and_dictionary(tmp_path, dictionary):
     cfg = tmp_path / "node.toml"
-    cfg.write_text('[node]\nname = "n7"\napid = 321\nstate_dir = "state"\n[radio]\nurl = "tcp://127.0.0.1:0?listen=1"\n')
+    make_keys(tmp_path)
+    cfg.write_text('[node]\nname = "n7"\napid = 321\nstate_dir = "state"\n[radio]\nurl = "tcp://127.0.0.1:0?listen=1"\n'
+                   '[security]\nkeys = "keys/node"\n')
     proc = subprocess.Popen([sys.executable, "-m", "gridfree.flight", "--config", str(cfg), "--no-supervise"],
                             stdout=subprocess.PIPE, text=True, cwd=tmp_path)
     try:
