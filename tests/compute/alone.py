@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from gridfree.flight.compute.manager import ComputeManager
 from gridfree.flight.core.modes import Mode
 from gridfree.flight.core.tester import ComponentTester
@@ -15,7 +17,7 @@ from gridfree.flight.thermal.state import ThermalState
 from gridfree.protocols.compute import JobSpec, unpack_result
 
 EPOCH = 1_774_018_000.0
-KEY = bytes(range(32))
+KEY = Ed25519PrivateKey.generate()  # the node's ledger signing key
 LIMITS = PowerLimits(shed_soc=0.30, dod_limit=0.30, max_discharge_W=6000.0, orbit_period_s=5677.0)
 OUTLOOK = PowerOutlook(t=EPOCH, shed=False, grant_W=3000.0, grant_energy_Wh=2000.0, segments=(), eclipses=(),
                        array_sun_W=0.0, essentials_W=400.0, soc=0.8, soc_sigma=0.01, soc_history=(),
@@ -26,7 +28,7 @@ THERMAL = ThermalState(t=EPOCH, heater_on=False, throttled=False, utilisation_ca
 def manager(tmp_path, *, nominal=True, quotas=(), outlook=OUTLOOK, thermal=THERMAL, **kwargs) -> ComponentTester:
     """A compute manager on `tmp_path`'s state, offered `outlook` and `thermal`, with tenants'
     quotas set; `kwargs` go to its constructor (matmul, energy_meter)."""
-    t = ComponentTester(ComputeManager("compute", 0x0400, state_dir=tmp_path / "state", ledger_key=KEY, **kwargs),
+    t = ComponentTester(ComputeManager("compute", 0x0400, state_dir=tmp_path / "state", signing_key=KEY, **kwargs),
                         t0=EPOCH)
     if outlook is not None:
         t.send("outlookIn", outlook)

@@ -255,7 +255,9 @@ def test_a_statement_goes_down_with_the_transfer_id_the_service_gave_it(tmp_path
     t.answer("downlinkOut", 0x51)
     assert t.command("Statement", tenant=3, since_seq=0).ok
     assert t.sent("downlinkOut")[-1].data[:4] == b"GFST"
-    assert t.events("StatementQueued") == [{"tenant": 3, "records": 2, "transaction": 0x51}]  # QUOTA_SET, STATEMENT
+    # QUOTA_SET, STATEMENT, and the signed HEAD a statement now ends with (issue 17: the count and
+    # head hash a tenant checks so a ledger cut short is found)
+    assert t.events("StatementQueued") == [{"tenant": 3, "records": 3, "transaction": 0x51}]
     t.answer("downlinkOut", CommandFailed(FailureCode.BUSY, "downlink queue full"))
     full = t.command("Statement", tenant=3, since_seq=0)
     assert not full.ok and full.code == FailureCode.BUSY

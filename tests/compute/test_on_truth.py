@@ -45,7 +45,7 @@ def test_jobs_drive_the_board_and_come_down_verifiable_and_charged(tmp_path):
     refused = submit(ground, MATMUL)  # tenant 3 has no quota yet
     run(truth, node, 2.0)
     assert refused.failed and node.telemetry.read("compute.JobsQueued") == 0
-    handles = [ground.send("compute.SetQuota", tenant=tenant, tokens=1_000_000) for tenant in (3, 4)]
+    handles = [ground.send("compute.SetQuota", arm=True, tenant=tenant, tokens=1_000_000) for tenant in (3, 4)]
     handles += [submit(ground, MATMUL), submit(ground, TILES, priority=0)]  # TILES first, for its priority
     driven = []
     run(truth, node, 30.0, each=lambda: driven.append(truth.loads.compute_utilisation))
@@ -62,7 +62,7 @@ def test_a_job_is_charged_the_energy_the_payload_drew_for_it(tmp_path):
     """Independent of the manager's books: the rig's truth integrates the board's draw while it is
     held for a chunk, and that is what the tenant is charged (MATMUL draws the board's full curve)."""
     truth, node, ground = flying(tmp_path)
-    ground.send("compute.SetQuota", tenant=3, tokens=1_000_000)
+    ground.send("compute.SetQuota", arm=True, tenant=3, tokens=1_000_000)
     submit(ground, MATMUL)
     drawn_J = []  # each step: what the truth will draw over the next second, if a chunk holds the board
 
@@ -78,7 +78,7 @@ def test_a_job_is_charged_the_energy_the_payload_drew_for_it(tmp_path):
 def test_a_job_resumes_from_its_checkpoint_after_a_reboot(tmp_path):
     board = TruthBoard(None)
     truth, node, ground = flying(tmp_path, board)
-    ground.send("compute.SetQuota", tenant=3, tokens=1_000_000)
+    ground.send("compute.SetQuota", arm=True, tenant=3, tokens=1_000_000)
     submit(ground, MATMUL)
     run(truth, node, 4.0)
     before = node.telemetry.read("compute.ChunksDone")

@@ -11,7 +11,11 @@ from tests.power.test_power_manager import bench, run, upload_orbit
 JOB = JobSpec(21, 7, Kind.TILES, seed=1, size=0, batch=1, chunks=100_000, threshold=0.3)
 
 
-def send(node, name, **args):
+def send(node, name, arm=False, **args):
+    """TC `name` as the operator sends it; with `arm`, node.Arm first (a hazardous command such as
+    compute.SetQuota needs one from the same SA since issue 17)."""
+    if arm:
+        send(node, "node.Arm", window_s=10)
     cmd = node.dictionary.command_by_name[name]
     node.submit(PusTc(apid=100, service=cmd.service, subtype=cmd.subtype, seq_count=node.cmdDisp.accepted,
                       app_data=cmd.encode_args(**args)).pack())
@@ -57,7 +61,7 @@ def test_the_manager_sets_the_board_to_the_plans_power(tmp_path):
     node.modes.request(Mode.NOMINAL, "test")
     upload_orbit(node)
     run(truth, node, 120.0)  # the power manager learns the arrays; the first plan is made
-    send(node, "compute.SetQuota", tenant=7, tokens=4_000_000_000)
+    send(node, "compute.SetQuota", arm=True, tenant=7, tokens=4_000_000_000)
     submit(node, JOB)
     drawn = []
     run(truth, node, 30.0, each=lambda: drawn.append((planned(node), truth.loads.compute_W)))
@@ -71,7 +75,7 @@ def test_a_job_the_plan_cannot_finish_in_time_waits_and_is_dropped_at_its_deadli
     upload_orbit(node)
     run(truth, node, 120.0)
     assert node.compute.planner.plan is not None
-    send(node, "compute.SetQuota", tenant=7, tokens=4_000_000_000)
+    send(node, "compute.SetQuota", arm=True, tenant=7, tokens=4_000_000_000)
     now = node.clock.now()
     # 2.7e9 MFLOP due in a minute: more than the board could do by then even flat out
     hopeless = JobSpec(31, 7, Kind.MATMUL, seed=1, size=4096, batch=1, chunks=20_000)

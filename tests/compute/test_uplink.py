@@ -8,9 +8,10 @@ import numpy as np
 from gridfree.flight.core.modes import Mode
 from gridfree.ground.compute.verify import verify
 from gridfree.protocols.compute import CLOUD_LEVEL, TILE, JobSpec, Kind, TenantInput, unpack_result
-from gridfree.protocols.pus import PusTc
+from gridfree.protocols.pus import PEC_LEN, TC_SEC_HEADER_LEN, PusTc
 from gridfree.protocols.services import largedata as pus13
 from gridfree.protocols.services.largedata import UplinkFailure
+from gridfree.protocols.spacepacket import PRIMARY_HEADER_LEN
 from tests.compute.ground_link import link
 from tests.power.test_power_manager import bench, run
 
@@ -21,7 +22,7 @@ def ready(tmp_path):
     truth, node = bench(tmp_path, soc=0.8, utilisation=0.0)
     ground = link(node)
     node.modes.request(Mode.NOMINAL, "test")
-    quota = ground.send("compute.SetQuota", tenant=TENANT, tokens=1_000_000)
+    quota = ground.send("compute.SetQuota", arm=True, tenant=TENANT, tokens=1_000_000)
     run(truth, node, 1.0)
     assert quota.completed
     return truth, node, ground
@@ -53,17 +54,21 @@ def test_an_input_uplinked_out_of_order_feeds_a_job_the_ground_verifies_against_
     ab = np.random.default_rng(2024).standard_normal((chunks, 2, n, n)).astype("<f4")  # the tenant's own data
     inp = TenantInput(21, TENANT, ab.tobytes())
     tid = 0x4711
-    parts = pus13.uplink_parts(tid, inp.pack(), 998)
-    assert len(parts) == 37 and parts[0][0] == pus13.Subtype.UPLINK_FIRST_PART
+    # the most one TC frame carries: 968 octets a part now that a frame keeps room for the SDLS
+    # security header and MAC (issue 17; 998 before), so 39 parts where there were 37
+    part_octets = ground.tc_data_octets - (PRIMARY_HEADER_LEN + TC_SEC_HEADER_LEN + PEC_LEN + pus13.PART_HEAD_OCTETS)
+    parts = pus13.uplink_parts(tid, inp.pack(), part_octets)
+    last = len(parts) - 1
+    assert part_octets == 968 and last == 38 and parts[0][0] == pus13.Subtype.UPLINK_FIRST_PART
 
     def send(i):
         subtype, data = parts[i]
         return ground.send_packet(f"part {i}", 13, subtype, data)
 
-    order = list(range(1, 36))  # the intermediate parts
+    order = list(range(1, last))  # the intermediate parts
     random.Random(7).shuffle(order)
-    handles = [send(i) for i in [36, *order[:20]]]  # the last part first, then a shuffled half
-    handles += [send(order[3]), send(36)]  # two duplicates
+    handles = [send(i) for i in [last, *order[:20]]]  # the last part first, then a shuffled half
+    handles += [send(order[3]), send(last)]  # two duplicates
     damaged = ground.encoder.cltu(PusTc(apid=node.cfg.apid, service=13, subtype=parts[0][0], app_data=parts[0][1],
                                         seq_count=999).pack())
     damaged = bytearray(damaged)
