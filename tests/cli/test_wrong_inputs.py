@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gridfree.ground.archive import dictionaries
 from gridfree.ground.archive.layout import Record
@@ -117,12 +119,27 @@ CASES = [
     (["demo", "--speed", "0", "--headless"], 2, "--speed"),
     # tokens
     (["tokens"], 2, "required: action"),
-    (["tokens", "verify", "{file}"], 2, "required: --key-file"),
-    (["tokens", "verify", "{missing}", "--key-file", "{keys}"], 2, "cannot read"),
-    (["tokens", "verify", "{dir}", "--key-file", "{keys}"], 2, "cannot read"),
-    (["tokens", "verify", "{file}", "--key-file", "{missing}"], 2, "--key-file"),
-    (["tokens", "verify", "{file}", "--key-file", "{file}"], 2, "expected 'key_id hexkey'"),
-    (["tokens", "statement", "{file}", "--key-file", "{keys}", "--tenant", "four"], 2, "invalid int value"),
+    # the ledger is signed with the node's Ed25519 key (issue 17): verifying needs its public key
+    # (a PEM file), not a shared HMAC key file
+    (["tokens", "verify", "{file}"], 2, "required: --public-key"),
+    (["tokens", "verify", "{missing}", "--public-key", "{pem}"], 2, "cannot read"),
+    (["tokens", "verify", "{dir}", "--public-key", "{pem}"], 2, "cannot read"),
+    (["tokens", "verify", "{file}", "--public-key", "{missing}"], 2, "--public-key"),
+    (["tokens", "verify", "{file}", "--public-key", "{file}"], 2, "not a PEM public key"),
+    (["tokens", "statement", "{file}", "--public-key", "{pem}", "--tenant", "four"], 2, "invalid int value"),
+    # keys
+    (["keys"], 2, "required"),
+    (["keys", "list", "{missing}"], 2, "no such key directory"),
+    (["keys", "list", "{file}"], 2, "not a directory"),
+    (["keys", "init", "{tmp}"], 2, "--force"),
+    (["keys", "init", "{missing}/m"], 2, "no such directory"),
+    (["keys", "init", "{missing}", "--tenants", "99"], 2, "out of 0..61"),
+    (["keys", "otar", "{missing}", "--master", "1", "--key-id", "12"], 2, "no such key directory"),
+    # the key directory of cmd, tm and console
+    (["cmd", "--link", "{nobody}", "--keys", "{missing}", *CMD], 2, "no such key directory"),
+    (["cmd", "--link", "{nobody}", "--spi", "0", *CMD], 2, "out of 1..65535"),
+    (["tm", "--link", "{nobody}", "--keys", "{file}"], 2, "not a directory"),
+    (["console", "--link", "{nobody}", "--keys", "{dir}"], 2, "no keystore here"),
     # sched-compare
     (["sched-compare", "--hours", "-1"], 2, "must be greater than 0"),
     (["sched-compare", "--hours", "a day"], 2, "is not a number"),
@@ -154,10 +171,12 @@ def world(tmp_path_factory, dictionary, closed_port) -> dict[str, str]:
         w.append(Record(1_774_008_000.0, 0, 0, b"\x00" * 16))  # not a frame: decodes to nothing
     (tmp / "mars.toml").write_text('name = "mars"\norbit = "mars"\nduration_h = 0.01\n')
     (tmp / "ok.toml").write_text('name = "ok"\norbit = "iss500"\nduration_h = 0.01\n')
-    (tmp / "keys").write_text(f"1 {'ab' * 32}\n")
+    pem = tmp / "ledger-public.pem"
+    pem.write_bytes(Ed25519PrivateKey.generate().public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
     return {"tmp": str(tmp), "file": str(notes), "dir": str(tmp / "empty"), "missing": str(tmp / "no-such"),
             "log": str(log), "mars": str(tmp / "mars.toml"), "scenario": str(tmp / "ok.toml"),
-            "keys": str(tmp / "keys"), "nobody": f"tcp://127.0.0.1:{closed_port}",
+            "pem": str(pem), "nobody": f"tcp://127.0.0.1:{closed_port}",
             "dictionary": str(tmp / "dictionary.json")}
 
 
