@@ -34,7 +34,7 @@ HEADER_OCTETS: Final = 16
 MAX_SEQ: Final = 0xFFFF_FFFF
 
 #: Role and outcome codes on the wire (the Origin's role, the CommandAudit's outcome).
-ROLES: Final = {"onboard": 0, "operator": 1, "tenant": 2}
+ROLES: Final = {"onboard": 0, "operator": 1, "tenant": 2, "unknown": 3}  # unknown: a frame naming no SA
 OUTCOMES: Final = {"accepted": 1, "completed": 2, "failed": 3, "rejected": 4}
 _ROLE_NAMES = {v: k for k, v in ROLES.items()}
 _OUTCOME_NAMES = {v: k for k, v in OUTCOMES.items()}
@@ -96,7 +96,8 @@ class AuditRecord:
     def text(self) -> str:
         """One line for a person: number, onboard time, who, what, and what became of it."""
         who = {"onboard": "onboard", "operator": f"operator (SPI {self.spi})",
-               "tenant": f"tenant {self.tenant} (SPI {self.spi})"}[self.role]
+               "tenant": f"tenant {self.tenant} (SPI {self.spi})",
+               "unknown": f"unknown sender (SPI {self.spi})"}[self.role]
         why = f" ({self.code}): {self.reason}" if self.code or self.reason else ""
         return f"#{self.seq} t={self.time_s:.3f} {who} {self.name} {self.outcome}{why}"
 

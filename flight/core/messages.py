@@ -20,7 +20,7 @@ class CommandExecuted:
     reason: str
 
 
-ROLES = ("operator", "tenant", "onboard")
+ROLES = ("operator", "tenant", "onboard", "unknown")  # unknown: a refused frame that names no SA
 
 
 @dataclass(frozen=True)

@@ -228,14 +228,13 @@ class SecurityComponent(KeyCommands, Component):
     def _refused(self, refusal: Refusal, reason: str, frame: bytes, now: float) -> CommandAudit:
         """Count the refusal, queue its event for the scheduler's thread (lock held) and make its
         audit record. The record names the SA the frame claimed, when its SPI names one; a frame
-        that names none is recorded under the role an unauthenticated frame has on an insecure
-        node (operator), with the refusal saying it was not."""
+        that names none is recorded as from an unknown sender."""
         self.refusals.record(refusal, reason.removeprefix("SDLS: "))
         spi, entry = 0, None
         if refusal in _SPI_KNOWN:
             (spi,) = struct.unpack_from(">H", frame, PRIMARY_HEADER_OCTETS)
             entry = self.keystore.sas.get(spi) if self.keystore is not None else None
-        origin = Origin(spi, entry.role, entry.tenant) if entry is not None else Origin(spi, INSECURE.role)
+        origin = Origin(spi, entry.role, entry.tenant) if entry is not None else Origin(spi, "unknown")
         return CommandAudit(now, origin, "TC frame", "rejected", int(FailureCode.AUTHENTICATION_FAILED), reason)
 
     # ---- scheduler thread ---------------------------------------------------------------------------
