@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 from tests.integration.conftest import NodeProcess
+from tests.keys import operator
 
 
 def gridfree(*args, timeout=60):
@@ -15,16 +16,23 @@ def test_cmd_and_tm_against_a_live_node(tmp_path):
     dict_path = tmp_path / "dictionary.json"
     assert gridfree("dict", "-o", str(dict_path)).returncode == 0
     node = NodeProcess(tmp_path)
+    keys = ("--keys", str(node.keys.ground))  # the node has keys: the operator's ground half (issue 17)
     try:
-        ok = gridfree("cmd", "--link", node.url, "--dict", str(dict_path), "node.SetMode", "mode=NOMINAL")
+        # SetMode is hazardous since issue 17: it goes with its node.Arm (--arm) through the same SA
+        ok = gridfree("cmd", "--link", node.url, "--dict", str(dict_path), *keys, "--arm", "node.SetMode",
+                      "mode=NOMINAL")
         assert ok.returncode == 0, ok.stderr
-        assert ok.stdout.strip() == "node.SetMode: acceptance -> start -> completion"
-        refused = gridfree("cmd", "--link", node.url, "--dict", str(dict_path), "node.Reboot")
+        assert ok.stdout.splitlines() == ["node.Arm: acceptance -> start -> completion",
+                                          "node.SetMode: acceptance -> start -> completion"]
+        refused = gridfree("cmd", "--link", node.url, "--dict", str(dict_path), *keys, "node.Reboot")
         assert refused.returncode == 1
-        assert "acceptance FAILED (NOT_ARMED: node.Reboot is hazardous: send node.Arm first)" in refused.stdout
-        bad = gridfree("cmd", "--link", node.url, "--dict", str(dict_path), "node.SetMode", "mode=FLYING")
+        # an arm belongs to the SA that sent it (issue 17), so the refusal names the SA that must send it
+        assert ("acceptance FAILED (NOT_ARMED: node.Reboot is hazardous: operator (SPI 1) must send node.Arm first)"
+                in refused.stdout)
+        bad = gridfree("cmd", "--link", node.url, "--dict", str(dict_path), *keys, "node.SetMode", "mode=FLYING")
         assert bad.returncode == 2 and "not one of" in bad.stderr
-        tm = gridfree("tm", "--link", node.url, "--dict", str(dict_path), "--channels", "node.Mode", "--seconds", "2.5")
+        tm = gridfree("tm", "--link", node.url, "--dict", str(dict_path), *keys, "--channels", "node.Mode",
+                      "--seconds", "2.5")
         assert tm.returncode == 0
         lines = [l for l in tm.stdout.splitlines() if " node.Mode = " in l]
         assert lines and all(l.endswith("node.Mode = NOMINAL") for l in lines)
@@ -49,7 +57,6 @@ def test_tm_saves_downlinked_transfers_for_the_tenant_and_the_auditor(tmp_path, 
     """A live node sends a test pattern and a ledger statement down through PUS 13; the saver
     `gridfree tm --transfers` uses writes each whole, and `gridfree tokens statement` checks the
     statement file it wrote."""
-    from gridfree.flight.app.config import NodeConfig
     from gridfree.flight.core.services.largedata import known_pattern
     from gridfree.ground.link.terminal import transfer_saver
     from gridfree.ground.link.client import GroundClient
@@ -57,7 +64,7 @@ def test_tm_saves_downlinked_transfers_for_the_tenant_and_the_auditor(tmp_path, 
     node = NodeProcess(tmp_path)
     out = tmp_path / "transfers"
     try:
-        with GroundClient(node.url, dictionary) as g:
+        with GroundClient(node.url, dictionary, security=operator(node.keys)) as g:
             g.subscribe(transfer_saver(out))
             assert g.send("lds.DownlinkTestPattern", size_bytes=5000).wait().completed
             assert g.send("compute.Statement", tenant=4, since_seq=0).wait().completed
@@ -66,8 +73,8 @@ def test_tm_saves_downlinked_transfers_for_the_tenant_and_the_auditor(tmp_path, 
         node.stop()
     (pattern,), (statement,) = out.glob("*-data.bin"), out.glob("*-statement.bin")
     assert pattern.read_bytes() == known_pattern(5000)
-    keys = tmp_path / "keys"
-    keys.write_text(f"{NodeConfig.ledger_key_id} {NodeConfig.ledger_key_hex}\n")
-    checked = gridfree("tokens", "statement", str(statement), "--key-file", str(keys))
+    # the ledger is signed with the node's Ed25519 key: the tenant needs only its public key
+    public = node.keys.root / "ledger-public.pem"
+    checked = gridfree("tokens", "statement", str(statement), "--public-key", str(public))
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "statement of tenant 4" in checked.stdout and checked.stdout.rstrip().endswith("OK")
