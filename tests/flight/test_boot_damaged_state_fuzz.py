@@ -40,7 +40,7 @@ def test_a_node_on_damaged_saved_state_boots_and_counts_the_loss(tmp_path):
                   .encode())  # the second activity is not hex: it alone is lost
     ledger = state / "compute" / "tokens.ledger"
     data = bytearray(ledger.read_bytes())
-    at = HEADER_OCTETS + RECORD_OCTETS + rng.randrange(ENTRY_OCTETS)  # entry 1, CRC fixed, MAC not
+    at = HEADER_OCTETS + RECORD_OCTETS + rng.randrange(ENTRY_OCTETS)  # entry 1, CRC fixed, signature not
     data[at] ^= 0x10
     data[HEADER_OCTETS + RECORD_OCTETS + ENTRY_OCTETS:HEADER_OCTETS + 2 * RECORD_OCTETS] = \
         crc32(bytes(data[HEADER_OCTETS + RECORD_OCTETS:HEADER_OCTETS + RECORD_OCTETS + ENTRY_OCTETS])).to_bytes(4, "big")
@@ -58,16 +58,19 @@ def test_a_node_on_damaged_saved_state_boots_and_counts_the_loss(tmp_path):
     assert "params.StoreCorrupt" in logged and "schedule.StoreCorrupt" in logged
     # The ledger is proved before it is extended: the entries from the damaged one on are set
     # aside whole for the ground to audit, counted and reported, and billing goes on from the
-    # prefix that verifies (entry 0), so the command that opened it still completes.
-    cmd = node.dictionary.command_by_name["compute.SetQuota"]
-    node.submit(PusTc(apid=100, service=cmd.service, subtype=cmd.subtype,
-                      app_data=cmd.encode_args(tenant=1, tokens=5)).pack())
+    # prefix that verifies (entry 0), so the command that opened it still completes. SetQuota is
+    # hazardous (issue 17): it goes with a node.Arm from the same sender, as the ground sends it.
+    for name, args in (("node.Arm", {"window_s": 10}), ("compute.SetQuota", {"tenant": 1, "tokens": 5})):
+        cmd = node.dictionary.command_by_name[name]
+        node.submit(PusTc(apid=100, service=cmd.service, subtype=cmd.subtype, app_data=cmd.encode_args(**args)).pack())
     node.step_to(J2000_UNIX_S + 13.0)
     completed = [p for p in packets if (p.service, p.subtype) == (1, 7)]
-    failures = [p for p in packets if (p.service, p.subtype) == (1, 8)]
-    assert completed and not failures
+    failures = [p for p in packets if (p.service, p.subtype) in ((1, 2), (1, 8))]  # refused or failed
+    assert len(completed) == 3 and not failures  # the scheduled TC[17,1], the Arm and the SetQuota
     assert node.telemetry.read("compute.StoredStateLost") == 1
-    assert node.telemetry.read("compute.LedgerRecordsLost") == 2  # entries 1 and 2 of the three
+    # entries 1 and 2 of the three quotas, and the signed HEAD the ledger wrote when it closed
+    # (issue 17: a ledger ends with its anchor, so it goes with the entries it follows)
+    assert node.telemetry.read("compute.LedgerRecordsLost") == 3
     assert "compute.LedgerSalvaged" in [text[1] for text in node.events.log_ring]
     (aside,) = (state / "compute").glob("tokens.ledger.damaged-*")
     assert aside.read_bytes() == bytes(data)

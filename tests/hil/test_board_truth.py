@@ -43,7 +43,7 @@ def test_the_node_meters_the_board_it_has_not_its_datasheet(tmp_path, dictionary
     with PtyPair() as radio:
         session = runner.Session(scenario, tmp_path, radio.paths[1])
         try:
-            with GroundClient(radio.paths[0], dictionary) as ground:
+            with GroundClient(radio.paths[0], dictionary, security=session.ground_security()) as ground:
                 session.attach(ground, dictionary.parameter_by_name["power.UnderVoltageV"].default)
                 steady, last_clock = 0, None
                 wall0 = time.perf_counter()

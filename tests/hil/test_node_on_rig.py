@@ -11,6 +11,7 @@ from gridfree.protocols.hwbus import Reg
 from gridfree.protocols.links import open_link
 from gridfree.protocols.links.ptypair import PtyPair
 from tests.integration.conftest import NodeProcess
+from tests.keys import operator
 
 EPOCH = 1_774_018_000.0
 
@@ -32,7 +33,7 @@ def bench(tmp_path):
 
 def test_node_reads_the_rig_within_the_declared_noise(bench, dictionary):
     truth, board, node = bench
-    with GroundClient(node.url, dictionary) as g:
+    with GroundClient(node.url, dictionary, security=operator(node.keys)) as g:
         # Channels start at a typed zero: wait for the first report made after the board answered.
         assert g.wait_until(lambda: g.value("eps.DriverOk") is True and g.value("eps.PayloadTemp") != 0.0
                             and g.value("eps.BatteryVoltage") != 0.0, 15)
@@ -41,13 +42,13 @@ def test_node_reads_the_rig_within_the_declared_noise(bench, dictionary):
         t = SENSORS[Reg.PAYLOAD_TEMP_C]
         assert abs(g.value("eps.PayloadTemp") - truth.thermal.nodes["payload"].temp_C) <= 5 * t.sigma + t.lsb
         assert g.value("eps.DriverOk") is True
-        assert g.send("eps.SetHeater", on=True).wait(10).completed
+        assert g.send("eps.SetHeater", arm=True, on=True).wait(10).completed  # hazardous: with its arm
         assert truth.loads.heaters_on
 
 
 def test_a_silent_line_is_reported_and_survived(bench, dictionary):
     truth, board, node = bench
-    with GroundClient(node.url, dictionary) as g:
+    with GroundClient(node.url, dictionary, security=operator(node.keys)) as g:
         assert g.wait_until(lambda: g.value("eps.DriverOk") is True, 15)
         board.faults.silent = True
         assert g.wait_until(lambda: g.value("eps.DriverOk") is False, 20)
