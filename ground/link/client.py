@@ -74,7 +74,9 @@ class GroundClient(Downlink, Protocol):
         none without (AuditError, an OSError, if that file cannot be written)."""
         self.security = security
         tm_sa = getattr(security, "tm_sa", None)
-        super().__init__(url, dictionary, replace(link_config, sdls=tm_sa is not None))
+        # A node with keys seals its TM frames whether or not this ground holds the TM key (a
+        # tenant does not: it could forge the operator's telemetry with it); it reads them unchecked.
+        super().__init__(url, dictionary, replace(link_config, sdls=link_config.sdls or security is not None))
         if tm_sa is not None:
             self.authenticate_tm(tm_sa)  # no frame is decoded before every one is checked
         self.apid, self.source_id = apid, source_id

@@ -64,10 +64,11 @@ class NodeProcess:
     """A `gridfree node` subprocess; its announcement line on stdout says where its radio listens
     (counted, so a supervisor's restarts show as further announcements)."""
 
-    def __init__(self, workdir, supervised=False, port=None, watchdog_s=5.0, extra=""):
+    def __init__(self, workdir, supervised=False, port=None, watchdog_s=5.0, extra="", keys=None):
         self.workdir = workdir
         self.port = port or free_port()
-        self.keys = make_keys(workdir)  # .ground for the operator's client, .tenants for tenants'
+        # .ground for the operator's client, .tenants for tenants'; a restarted node keeps its keys
+        self.keys = keys or make_keys(workdir)
         self.config = workdir / "node.toml"
         self.config.write_text(textwrap.dedent(NODE_TOML.format(
             radio_url=f"tcp://127.0.0.1:{self.port}?listen=1", watchdog_s=watchdog_s)) + extra)
