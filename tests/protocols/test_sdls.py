@@ -33,6 +33,16 @@ def test_aes_256_gcm_matches_the_published_vector():
     assert out[-16:].hex() == "76fc6ece0f4e1768cddf8853bb2d551b"
 
 
+@pytest.mark.parametrize("plain, sealed", [
+    (b"", "530f8afbc74536b9a963b4f1c4cb738b"),  # test case 13: the tag alone (as on an authenticated TM frame)
+    (bytes(16), "cea7403d4d606b6e074ec5d3baf39d18" "d0d1c8a799996bf0265b98b5d48ab919"),  # test case 14
+])
+def test_aes_256_gcm_matches_the_published_zero_key_vectors(plain, sealed):
+    """GCM specification (McGrew & Viega, submitted to NIST), test cases 13 and 14: AES-256, zero
+    key and IV, no AAD."""
+    assert AESGCM(bytes(32)).encrypt(bytes(12), plain, b"").hex() == sealed
+
+
 def hand_built_frame(iv: int, data: bytes, scid=42, vcid=0, seq=0) -> bytes:
     """CCSDS 232.0 primary header + 355.0 security header + AES-GCM + MAC + FECF, by hand."""
     total = 5 + 2 + 12 + len(data) + 16 + 2
