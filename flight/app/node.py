@@ -84,8 +84,10 @@ class Node:
         self.stop_event = threading.Event()
         cfg.state_dir.mkdir(parents=True, exist_ok=True)
         signing_key = ledger_signing_key(cfg.keys_dir, cfg.state_dir)
-        if not self.insecure:
-            self.link_config = dataclasses.replace(self.link_config, sdls=True)
+        if "sdls" in raw.data.get("link", {}):
+            raise ConfigError(raw.source, "[link] sdls", "follows [security] keys (a node with keys seals every "
+                                                         "TM frame, an --insecure one none); remove the key")
+        self.link_config = dataclasses.replace(self.link_config, sdls=not self.insecure)
         self.dictionary = topology.dictionary()
         pmons, action_specs = _pmons(raw), _actions(raw)
         actions = [self._action(s, raw.source) for s in action_specs]
