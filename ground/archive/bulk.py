@@ -9,18 +9,23 @@ numpy structured type, so every channel of a SID is decoded by one vectorised vi
 A frame's FECF was checked when it was received: the recorder stores the verdict in the record's
 flags and the record CRC proves the bytes have not changed since, so frames recorded bad are
 skipped here as the live decoder skipped them.
+
+A log recorded through an authenticated link (link.json says `sdls`) holds TM frames with SDLS
+fields: given the TM SA (`tm_sa`, from the ground's key directory) each frame's MAC is checked in
+log order, as the live decoder checks it, and frames that fail are counted and not decoded;
+without it the fields are only stripped and the frames counted as unchecked.
 """
 from __future__ import annotations
 
 import mmap
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from gridfree.ground.archive import dictionaries
+from gridfree.ground.archive import dictionaries, linkfile
 from gridfree.ground.archive.layout import HEADER_SIZE, MAX_DATA_BYTES, SYNC
 from gridfree.ground.archive.reader import open_archive
 from gridfree.ground.archive.recorder import FLAG_BAD_CRC
@@ -29,6 +34,8 @@ from gridfree.native.records import scan_records
 from gridfree.protocols.config import LinkConfig
 from gridfree.protocols.dictionary import Dictionary
 from gridfree.protocols.pus import CCSDS_EPOCH_UNIX_S
+from gridfree.protocols.sdls import SecurityAssociation
+from gridfree.protocols.sdls_tm import TmVerifier
 
 # PUS-C TM as the node sends it (protocols/pus.py): primary header, the secondary header's service
 # and subtype at 7 and 8, CUC time 4+2 octets at 13, housekeeping SID at 19 and values from 21.
@@ -48,6 +55,10 @@ class Decoded:
     packets_bad: int = 0
     hk_unknown: int = 0  # housekeeping packets whose SID or length the dictionary does not know
     records_damaged: int = 0
+    sdls: bool = False  # the log's TM frames carry SDLS fields
+    auth_ok: int = 0  # SDLS frames whose MAC checked (decoded)
+    auth_failed: int = 0  # SDLS frames whose SPI, SA or MAC did not check, or whose IV repeated: not decoded
+    auth_unchecked: int = 0  # SDLS frames decoded without a TM SA to check them with
     packets_seen: int = field(default=0, repr=False)  # running packet count, for stream order
     notes: list[str] = field(default_factory=list)
 
@@ -78,10 +89,12 @@ class _Piece:
 
 
 def decode(directory: str | os.PathLike, *, channels: list[str] | None = None, t_from: float | None = None,
-           t_to: float | None = None, dictionary: Dictionary | None = None, link_config: LinkConfig = LinkConfig(),
-           progress: Callable[[int], None] | None = None) -> Decoded:
+           t_to: float | None = None, dictionary: Dictionary | None = None, link_config: LinkConfig | None = None,
+           tm_sa: SecurityAssociation | None = None, progress: Callable[[int], None] | None = None) -> Decoded:
     """Every housekeeping sample in the log with receive time in [t_from, t_to); `progress` is
-    called with the bytes of each segment done.
+    called with the bytes of each segment done. `link_config` defaults to the layout recorded
+    beside the log (linkfile.py); `tm_sa` checks SDLS frames (its anti-replay state is not touched:
+    a copy is used).
 
     Two passes: the first finds every packet and its time, the second decodes each value straight
     from the segment file into its place in one preallocated array per channel, so a day of
@@ -89,8 +102,19 @@ def decode(directory: str | os.PathLike, *, channels: list[str] | None = None, t
     archive = open_archive(directory)
     out, pieces, layouts, maps = Decoded(), [], {}, []
     out.notes += [str(e) for e in archive.errors]
+    if link_config is None:
+        link_config = linkfile.load_or_default(directory)
     frame_len = link_config.tm_frame_octets
-    extractor = PacketExtractor(frame_len, has_ocf=link_config.tm_ocf, has_fecf=link_config.tm_fecf)
+    verifier = None
+    if link_config.sdls:
+        verifier = TmVerifier(None if tm_sa is None else fresh(tm_sa), link_config)
+        extractor = PacketExtractor(verifier.plain_octets, has_ocf=link_config.tm_ocf, has_fecf=False)
+    else:
+        if tm_sa is not None:
+            raise linkfile.LinkLayoutError(f"{directory}: its TM frames were recorded without SDLS: there is no MAC "
+                                           f"to check with a TM SA")
+        extractor = PacketExtractor(frame_len, has_ocf=link_config.tm_ocf, has_fecf=link_config.tm_fecf)
+    out.sdls = link_config.sdls
     try:
         for seg in archive.segments:
             if t_from is not None and seg.t_max is not None and seg.t_max < t_from:
@@ -101,7 +125,8 @@ def decode(directory: str | os.PathLike, *, channels: list[str] | None = None, t
             with open(seg.path, "rb") as f:
                 mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
             maps.append(mm)
-            _locate(np.frombuffer(mm, np.uint8), d, t_from, t_to, frame_len, extractor, out, pieces, layouts)
+            _locate(np.frombuffer(mm, np.uint8), d, t_from, t_to, frame_len, extractor, verifier, out, pieces,
+                    layouts)
             if progress:
                 progress(len(mm))
         _fill(pieces, layouts, None if channels is None else set(channels), out)
@@ -114,7 +139,24 @@ def decode(directory: str | os.PathLike, *, channels: list[str] | None = None, t
     return out
 
 
-def _locate(buf, d, t_from, t_to, frame_len, extractor, out, pieces, layouts) -> None:
+def fresh(sa: SecurityAssociation) -> SecurityAssociation:
+    """The same SA with an empty anti-replay window: a log is read from its start, and the live
+    client's SA (its window already past every recorded IV) must not be moved by reading it."""
+    return replace(sa, highest_iv=0, _seen=0)
+
+
+def _opened(buf, frames: TmFrameBatch, verifier: TmVerifier, out: Decoded):
+    """SDLS frames checked (or only stripped, without an SA): the plain frames, copied out."""
+    opened = verifier.open_batch(buf, frames)
+    if verifier.checking:
+        out.auth_ok += opened.auth_ok
+        out.auth_failed += opened.auth_failed + opened.replayed
+    else:
+        out.auth_unchecked += len(opened.frames)
+    return np.frombuffer(opened.buffer, np.uint8), opened.frames
+
+
+def _locate(buf, d, t_from, t_to, frame_len, extractor, verifier, out, pieces, layouts) -> None:
     recs = scan_records(buf[HEADER_SIZE:], sync=SYNC, max_len=MAX_DATA_BYTES)
     out.records_damaged += recs.records_damaged
     keep = recs.data_len == frame_len
@@ -133,6 +175,8 @@ def _locate(buf, d, t_from, t_to, frame_len, extractor, out, pieces, layouts) ->
         vcid=(head[:, 1] >> 1) & 7, mc_count=head[:, 2].copy(), vc_count=head[:, 3].copy(),
         fhp=(head[:, 4].astype(np.uint16) << 8 | head[:, 5]) & 0x7FF, fecf_ok=np.ones(len(offsets), np.bool_),
         consumed=len(buf), resyncs=0, bytes_skipped=0, locked=True, frame_len=frame_len)
+    if verifier is not None:  # packets are found in the frames' plain copies, not in the segment
+        buf, frames = _opened(buf, frames, verifier, out)
     packets = extractor.extract(buf, frames)
     ok = packets.crc_ok
     out.packets += int(ok.sum())

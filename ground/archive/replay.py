@@ -7,6 +7,13 @@ samples, events and statistics as they did live (bad frames count as bad again).
 command (`can_command` is False) and offers itself as the `replay` control. Pacing follows the
 receive times: `speed` 1 is real time, 10 or 100 faster, `math.inf` as fast as the decoder goes.
 Pause, seek and single steps act between frames.
+
+The frames are read in the layout they were recorded under (link.json beside the log): a log
+recorded through an authenticated link has SDLS fields in its TM frames. Given the TM SA (`tm_sa`,
+from the ground's key directory) every frame's MAC is checked again as it was live, and an
+injected frame the log holds is dropped again; without it the fields are stripped and the frames
+counted as unchecked. A seek starts the SA's anti-replay window afresh: frames played a second
+time are the log's, not a replay attack.
 """
 from __future__ import annotations
 
@@ -15,11 +22,13 @@ import os
 import threading
 import time
 
-from gridfree.ground.archive import dictionaries
+from gridfree.ground.archive import dictionaries, linkfile
+from gridfree.ground.archive.bulk import fresh
 from gridfree.ground.archive.reader import open_archive
 from gridfree.ground.link.downlink import Downlink
 from gridfree.protocols.config import LinkConfig
 from gridfree.protocols.dictionary import Dictionary
+from gridfree.protocols.sdls import SecurityAssociation
 
 ASM = bytes.fromhex("1ACFFC1D")
 
@@ -47,7 +56,8 @@ class ReplayClient(Downlink):
     can_command = False
 
     def __init__(self, directory: str | os.PathLike, dictionary: Dictionary | None = None, *, speed: float = 1.0,
-                 t_from: float | None = None, t_to: float | None = None, link_config: LinkConfig = LinkConfig()):
+                 t_from: float | None = None, t_to: float | None = None, link_config: LinkConfig | None = None,
+                 tm_sa: SecurityAssociation | None = None):
         self.archive = open_archive(directory)
         if not self.archive.segments:
             raise ReplayError(f"{directory}: no readable segments" +
@@ -57,7 +67,18 @@ class ReplayClient(Downlink):
         if len(log_hashes) > 1:
             note = (note + "; " if note else "") + (f"the log spans {len(log_hashes)} dictionaries; decoding all "
                                                     f"of it with the first ({log_hashes[0]})")
+        if link_config is None:
+            try:
+                link_config = linkfile.load_or_default(directory)
+            except linkfile.LinkLayoutError as exc:
+                raise ReplayError(str(exc)) from None
+        if tm_sa is not None and not link_config.sdls:
+            raise ReplayError(f"{directory}: its TM frames were recorded without SDLS: there is no MAC to check "
+                              f"with the key directory's TM SA")
         super().__init__(f"replay:{directory}", used, link_config)
+        self.tm_sa = tm_sa
+        if tm_sa is not None:
+            self.authenticate_tm(fresh(tm_sa))
         self.dictionary_note = note
         self.hash_mismatch = bool(note) if dictionary is not None else None
         self.speed, self.t_from, self.t_to = speed, t_from, t_to
@@ -159,6 +180,8 @@ class ReplayClient(Downlink):
     def _play(self, start: float | None) -> float | None:
         """Replay from `start`; returns a time to restart from after a seek, or None at the end."""
         self._anchor = None
+        if self.tm_sa is not None and self.frames_replayed:
+            self.authenticate_tm(fresh(self.tm_sa))  # the log's IVs again, from wherever the seek landed
         for rec in self.archive.records(start, self.t_to):
             with self._ctl:
                 while True:

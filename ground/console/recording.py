@@ -11,7 +11,7 @@ import os
 import threading
 from typing import Any
 
-from gridfree.ground.archive.recorder import Recorder
+from gridfree.ground.archive.recorder import Recorder, link_config_of
 from gridfree.ground.link.source import TelemetrySource
 
 
@@ -37,7 +37,7 @@ class RecordingTap:
         """Record every frame received from now into `directory` (OSError if it cannot)."""
         if self.recorder is not None:
             raise RuntimeError(f"already recording into {self.directory}")
-        recorder = Recorder(directory, self.client.dictionary)
+        recorder = Recorder(directory, self.client.dictionary, link_config=link_config_of(self.client))
         with self._lock:
             self.recorder, self.directory = recorder, str(directory)
         return recorder

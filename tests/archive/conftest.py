@@ -4,6 +4,7 @@ import pytest
 from gridfree.ground.archive.recorder import Recorder
 from gridfree.ground.link.client import GroundClient
 from tests.integration.conftest import NodeProcess
+from tests.keys import operator
 
 
 def _same(value):
@@ -21,11 +22,12 @@ def collect(client):
 
 @pytest.fixture(scope="package")
 def recorded(tmp_path_factory, dictionary):
-    """Five seconds of a live node's downlink, with a command in the middle, recorded."""
+    """Five seconds of a live node's downlink, with a command in the middle, recorded through the
+    operator's authenticated link: the node has keys, so its TM frames carry SDLS fields."""
     tmp = tmp_path_factory.mktemp("rec")
     node = NodeProcess(tmp)
     try:
-        g = GroundClient(node.url, dictionary)
+        g = GroundClient(node.url, dictionary, security=operator(node.keys))
         live = collect(g)
         rec = Recorder(tmp / "log", dictionary).attach(g)
         with g:
@@ -37,6 +39,7 @@ def recorded(tmp_path_factory, dictionary):
     finally:
         node.stop()
     live = [x for x in live if x[0] != "verification"]  # a replay has no commands of its own to verify
+    assert stats.auth_ok > 0 and stats.auth_failed == 0  # every frame recorded was authenticated live
     return tmp / "log", live, stats, rec.stats
 
 
