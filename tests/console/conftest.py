@@ -44,7 +44,11 @@ class FakeReplay:
 class FakeClient:
     """The `TelemetrySource` the console is written against, driven by the test: `emit` plays the
     reader thread's part, `send` encodes the command with the dictionary exactly as the real
-    client would and records it. With `replay` controls it is a replay and cannot command."""
+    client would and records it. With `replay` controls it is a replay and cannot command. With
+    `can_arm` it plays the live client on an authenticated link: `send(..., arm=True)` of a
+    hazardous command records node.Arm right before it, as that client sends it."""
+
+    can_arm = False
 
     def __init__(self, dictionary, replay: FakeReplay | None = None):
         self.dictionary = dictionary
@@ -89,11 +93,17 @@ class FakeClient:
         ev = self.dictionary.event_by_name[name]
         self.emit("event", EventRecord(ev, ev.id, ev.severity, args, ev.text(args), t))
 
-    def send(self, name, **args):
+    def send(self, name, arm=False, **args):
+        from gridfree.ground.link.client import ARM_COMMAND, ARM_WINDOW_S
+
         cmd = self.dictionary.command_by_name[name]
         cmd.encode_args(**args)  # raises ValueError on anything the node would refuse to decode
+        handle = CommandHandle(name, request=None)
+        if arm and cmd.hazardous:  # the real client arms only a hazardous command
+            self.sent.append((ARM_COMMAND, {"window_s": ARM_WINDOW_S}))
+            handle.armed_by = CommandHandle(ARM_COMMAND, request=None)
         self.sent.append((name, args))
-        return CommandHandle(name, request=None)
+        return handle
 
 
 class ManualClock:

@@ -14,6 +14,7 @@ from gridfree.ground.console.alarms import AlarmModel
 from gridfree.ground.console.mainwindow import MainWindow
 from gridfree.ground.link.client import GroundClient
 from tests.console.conftest import T0
+from tests.keys import operator
 
 pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")  # see test_window.py
 
@@ -70,7 +71,7 @@ def test_a_flood_reaches_the_status_bar(qtbot, window, fake):
 def test_a_node_without_hardware_raises_no_alarm(qtbot, node, dictionary, tmp_path):
     """The issue's seven RED alarms: a real node with no power board sends NaN for every
     limit-checked reading; the console shows them INVALID and raises nothing."""
-    client = GroundClient(node.url, dictionary).connect()
+    client = GroundClient(node.url, dictionary, security=operator(node.keys)).connect()  # the node has keys
     w = MainWindow(client, settings_path=tmp_path / "console.ini")
     qtbot.addWidget(w)
     w.show()

@@ -56,8 +56,9 @@ def test_a_real_command_form_and_what_it_sends(sender, fake):
 
     sender.select("node.Arm")
     spin = sender.inputs["window_s"].widget
-    assert (spin.minimum(), spin.maximum(), spin.suffix()) == (1, 600, " s")
-    assert spin.toolTip() == "u16: 1 .. 600 s"
+    # an arm lasts seconds since issue 17 (60 s at most), not ten minutes
+    assert (spin.minimum(), spin.maximum(), spin.suffix()) == (1, 60, " s")
+    assert spin.toolTip() == "u16: 1 .. 60 s"
     sender.select("power.SetOrbit")  # help comes from the argument's description
     assert sender.inputs["nodal_period_s"].widget.toolTip() == "f64: 0: derive from a_km; 0 .. 200000 s"
 
@@ -79,7 +80,7 @@ def test_out_of_range_input_is_refused_before_sending(qtbot, sender, fake):
     spin = sender.inputs["window_s"].widget
     spin.lineEdit().selectAll()
     qtbot.keyClicks(spin, "9999")
-    assert spin.value() <= 600
+    assert spin.value() <= 60
     sender.select("power.SetOrbit")
     sender.inputs["epoch_unix_s"].widget.setText("not a time")
     sender.send_button.click()
@@ -96,10 +97,33 @@ def test_a_hazardous_command_is_not_sent_when_the_operator_declines(sender, fake
     sender.answer = True
     sender.send_button.click()
     assert fake.sent == [("node.Reboot", {})]
+    assert "node needs node.Arm first" in sender.hazard.text()  # this client cannot arm for the operator
     sender.select("test.Ping")  # not hazardous: no question asked
     assert not sender.hazard.isVisibleTo(sender)
     sender.send_button.click()
     assert sender.asked == ["node.Reboot", "node.Reboot"]
+
+
+def test_a_confirmed_hazardous_command_goes_with_its_arm_on_a_client_that_can_arm(qtbot, dictionary):
+    """On an authenticated live link the confirmation's yes also sends node.Arm right before the
+    command (the node binds an arm to the SA that sent it); a no sends neither, and a command that
+    is not hazardous gets no arm (an open arm window is a risk of its own)."""
+    client = FakeClient(dictionary)
+    client.can_arm = True
+    history = CommandHistoryModel()
+    answers = iter([False, True])
+    s = CommandSender(client, history, confirm=lambda cmd, args: next(answers))
+    qtbot.addWidget(s)
+    s.select("node.Reboot")
+    assert "sends node.Arm" in s.hazard.text()
+    s.send_button.click()
+    assert client.sent == [] and history.rowCount() == 0
+    s.send_button.click()
+    assert [name for name, _ in client.sent] == ["node.Arm", "node.Reboot"]
+    assert [history.index(r, 1).data() for r in range(history.rowCount())] == ["node.Arm", "node.Reboot"]
+    s.select("test.Ping")
+    s.send_button.click()
+    assert [name for name, _ in client.sent] == ["node.Arm", "node.Reboot", "test.Ping"]
 
 
 def test_commanding_is_off_when_replaying_a_log(qtbot, dictionary):

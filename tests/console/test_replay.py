@@ -24,6 +24,7 @@ from gridfree.protocols.framing import TmFrameEncoder
 from gridfree.protocols.pus import CucTime, PusTm
 from gridfree.protocols.services import housekeeping as pus3
 from tests.console.conftest import T0, ManualClock
+from tests.keys import operator
 
 pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")  # see test_window.py
 
@@ -246,7 +247,8 @@ def test_gridfree_console_replays_a_log_headless(synthetic_log, tmp_path):
 @pytest.mark.slow
 def test_a_replayed_log_shows_what_the_live_console_showed(qtbot, node, dictionary, tmp_path):
     log = tmp_path / "log"
-    client = GroundClient(node.url, dictionary)
+    # the node has keys: its TM frames carry SDLS fields, so the log holds authenticated frames
+    client = GroundClient(node.url, dictionary, security=operator(node.keys))
     w = active(qtbot, MainWindow(client, settings_path=tmp_path / "live.ini", confirm=lambda cmd, args: True,
                                  choose_directory=lambda parent, caption: str(log)))
     qtbot.addWidget(w)
