@@ -17,6 +17,7 @@ from gridfree.protocols.pus import AckFlags, PusTc
 from gridfree.protocols.services.verification import FailureCode, Subtype, VerificationReport
 from tests.console.conftest import T0, FakeClient
 from tests.integration.conftest import free_port
+from tests.keys import operator, tenant
 
 pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")  # the offscreen platform, see test_window.py
 
@@ -205,7 +206,7 @@ def test_a_client_never_connected_fails_not_sent(qtbot, dictionary):
 def test_against_a_real_node_completion_and_failure_with_their_times(qtbot, node, dictionary, tmp_path):
     from gridfree.ground.console.mainwindow import MainWindow
 
-    client = GroundClient(node.url, dictionary).connect()
+    client = GroundClient(node.url, dictionary, security=operator(node.keys)).connect()
     w = MainWindow(client, settings_path=tmp_path / "console.ini", confirm=lambda cmd, args: True)
     qtbot.addWidget(w)
     w.show()
@@ -213,17 +214,35 @@ def test_against_a_real_node_completion_and_failure_with_their_times(qtbot, node
         qtbot.waitUntil(lambda: client.link.stats.connected, timeout=10_000)
         ok = send(w, "test.Ping")
         bad = send(w, "test.ConnectionTest", apid=7)  # no such application on board: fails at completion
-        refused = send(w, "node.Reboot")  # hazardous, not armed: refused at acceptance
         h = w.history
-        qtbot.waitUntil(lambda: all(x.final for x in (ok, bad, refused)), timeout=15_000)
-        qtbot.waitUntil(lambda: h.status(2).startswith(FAILED), timeout=5_000)
+        qtbot.waitUntil(lambda: all(x.final for x in (ok, bad)), timeout=15_000)
+        qtbot.waitUntil(lambda: h.status(1).startswith(FAILED), timeout=5_000)
         assert states(ok) == [QUEUED, SENT, ACCEPTED, STARTED, COMPLETED] and h.status(0) == COMPLETED
         assert all(t.time_s > 0 for t in ok.lifecycle())
         assert h.status(1) == "FAILED (completion)"
         assert h.index(1, 4).data() == "ILLEGAL_APID: no on-board application with APID 7"
         assert states(bad) == [QUEUED, SENT, ACCEPTED, STARTED, FAILED]
-        assert h.status(2) == "FAILED (acceptance)"
-        assert h.index(2, 4).data() == "NOT_ARMED: node.Reboot is hazardous: send node.Arm first"
+    finally:
+        w.close()
+        client.close()
+    # The console arms a confirmed hazardous command since issue 17, so a missing arm no longer
+    # shows a failure at acceptance; a tenant's console sending what its role may not send does.
+    # (One ground at a time: both clients would number their first command alike, and the node's
+    # reports go to every client on the link.)
+    client = GroundClient(node.url, dictionary, security=tenant(node.keys, 1)).connect()
+    w = MainWindow(client, settings_path=tmp_path / "tenant.ini", confirm=lambda cmd, args: True)
+    qtbot.addWidget(w)
+    w.show()
+    try:
+        qtbot.waitUntil(lambda: client.link.stats.connected, timeout=10_000)
+        refused = send(w, "test.Ping")  # operator only: refused at acceptance
+        h = w.history
+        qtbot.waitUntil(lambda: refused.final, timeout=15_000)
+        qtbot.waitUntil(lambda: h.status(0).startswith(FAILED), timeout=5_000)
+        assert states(refused) == [QUEUED, SENT, FAILED] and all(t.time_s > 0 for t in refused.lifecycle())
+        assert h.status(0) == "FAILED (acceptance)"
+        assert h.index(0, 4).data() == ("NOT_AUTHORISED: test.Ping is for the operator role; "
+                                        "tenant 1 (SPI 257) may not send it")
     finally:
         w.close()
         client.close()

@@ -201,8 +201,8 @@ def test_gridfree_console_runs_headless_and_saves_a_screenshot(node, dictionary,
     png = tmp_path / "console.png"
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     out = subprocess.run([sys.executable, "-m", "gridfree.protocols.cli", "console", "--link", node.url,
-                          "--keys", str(node.keys.ground), "--dict", str(dict_path), "--screenshot", str(png), "--seconds", "3",
-                          "--settings", str(tmp_path / "console.ini")],
+                          "--keys", str(node.keys.ground), "--dict", str(dict_path), "--screenshot", str(png),
+                          "--seconds", "3", "--settings", str(tmp_path / "console.ini")],
                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     image = QImage(str(png))
