@@ -54,6 +54,30 @@ def _range(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--channels", default="", help="comma-separated channel names (default: all)")
     parser.add_argument("--from", dest="t_from", type=parse_time, default=None, help="start, UTC or unix s")
     parser.add_argument("--to", dest="t_to", type=parse_time, default=None, help="end (exclusive), UTC or unix s")
+    parser.add_argument("--keys", metavar="KEYDIR", default=None,
+                        help="the ground's key directory: check the MACs of a log recorded through an authenticated "
+                             "link again (without it the SDLS fields are only stripped)")
+
+
+def tm_sa_or_exit(keydir: str | None):
+    """The TM SA of the key directory (None without --keys), or CliError in one line."""
+    from gridfree.ground.link.cli import security_or_exit
+
+    security = security_or_exit(keydir)
+    if security is None:
+        return None
+    if security.tm_sa is None:
+        raise CliError(f"--keys {keydir}: this key directory holds no TM SA to check telemetry with", EXIT_USAGE)
+    return security.tm_sa
+
+
+def auth_summary(sdls: bool, checked: bool, ok: int, failed: int, unchecked: int) -> str:
+    """One line on the recorded frames' SDLS authentication, or "" for a plain log."""
+    if not sdls:
+        return ""
+    if checked:
+        return f"TM authentication: {ok} frames authenticated, {failed} failed (not decoded)"
+    return f"TM authentication: {unchecked} SDLS frames read unchecked (give --keys KEYDIR to check them)"
 
 
 def run_replay(argv: list[str]) -> int:
@@ -67,8 +91,10 @@ def run_replay(argv: list[str]) -> int:
 
     archive_or_exit(a.log)
     time_range_or_exit(a)
+    tm_sa = tm_sa_or_exit(a.keys)
     try:
-        r = ReplayClient(a.log, load_or_exit(a.dict) if a.dict else None, speed=a.speed, t_from=a.t_from, t_to=a.t_to)
+        r = ReplayClient(a.log, load_or_exit(a.dict) if a.dict else None, speed=a.speed, t_from=a.t_from, t_to=a.t_to,
+                         tm_sa=tm_sa)
     except (ReplayError, DictionaryMissing, FileNotFoundError) as exc:
         print(f"gridfree replay: {exc}", file=sys.stderr)
         return 2
@@ -84,6 +110,10 @@ def run_replay(argv: list[str]) -> int:
     s = r.decoder.stats
     print(f"replayed {r.frames_replayed} frames: {s.frames_ok} ok, {s.frames_bad} bad, {s.packets_ok} packets",
           file=sys.stderr)
+    auth = r.tm_auth
+    summary = auth_summary(auth.sdls, auth.checking, auth.authenticated, auth.failed + auth.replayed, auth.unchecked)
+    if summary:
+        print(summary, file=sys.stderr)
     print(r.archive.report(), file=sys.stderr)
     return 0
 
@@ -138,23 +168,29 @@ def run_export(argv: list[str]) -> int:
 
     from gridfree.ground.archive import bulk, export
     from gridfree.ground.archive.dictionaries import DictionaryMissing
+    from gridfree.ground.archive.linkfile import LinkLayoutError
 
     fmt = output_format_or_exit(a.output, a.format)
     archive_or_exit(a.log)
     time_range_or_exit(a)
+    tm_sa = tm_sa_or_exit(a.keys)
     given = load_or_exit(a.dict) if a.dict else None
     wanted = {c for c in a.channels.split(",") if c}
     channels_in_log_or_exit(a.log, wanted, given)
     try:
         with tqdm(total=bulk.segments_bytes(a.log), unit="B", unit_scale=True, desc="decode", file=sys.stderr) as bar:
-            decoded = bulk.decode(a.log, channels=sorted(wanted) or None, t_from=a.t_from, t_to=a.t_to, dictionary=given,
-                                  progress=bar.update)
-    except (DictionaryMissing, FileNotFoundError) as exc:
+            decoded = bulk.decode(a.log, channels=sorted(wanted) or None, t_from=a.t_from, t_to=a.t_to,
+                                  dictionary=given, tm_sa=tm_sa, progress=bar.update)
+    except (DictionaryMissing, FileNotFoundError, LinkLayoutError) as exc:
         raise CliError(str(exc), EXIT_USAGE) from None
     for name in sorted(wanted - set(decoded.series)):
         print(f"warning: no samples of {name} in this log and time range", file=sys.stderr)
     for note in decoded.notes:
         print(f"warning: {note}", file=sys.stderr)
+    summary = auth_summary(decoded.sdls, tm_sa is not None, decoded.auth_ok, decoded.auth_failed,
+                           decoded.auth_unchecked)
+    if summary:
+        print(summary, file=sys.stderr)
     series, repeats = export.unique_series(decoded.series)
     samples = sum(len(t) for t, _ in series.values())
     try:
