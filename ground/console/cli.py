@@ -1,7 +1,7 @@
 """`gridfree console`: the operator console on a node's link, or on a recorded log.
 
     gridfree console --link tcp://127.0.0.1:5000 --dict dictionary.json --keys mission/ground
-    gridfree console --replay logs/pass-0412 [--dict dictionary.json] [--speed 10]
+    gridfree console --replay logs/pass-0412 [--dict dictionary.json] [--speed 10] [--keys mission/ground]
     gridfree console --link ... --screenshot console.png --seconds 10   (headless: run, grab, exit)
 
 A replay decodes with the dictionary kept beside the log; --dict is used only when that one is
@@ -46,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--apid", type=apid, default=100, help="the node's APID, 0..2047 (default 100)")
     parser.add_argument("--keys", metavar="KEYDIR", default=None,
                         help="the ground's key directory (from `gridfree keys init`): SDLS on the link and an "
-                             "audit of what is sent; without it the link is unauthenticated (a node run --insecure)")
+                             "audit of what is sent; without it the link is unauthenticated (a node run --insecure). "
+                             "With --replay: the recorded TM frames' MACs are checked again")
     parser.add_argument("--spi", type=int, default=None,
                         help="the TC SA to send through (default: the key directory's only or first one)")
     parser.add_argument("--speed", type=_speed, default=None,
@@ -69,8 +70,8 @@ def run(argv: list[str]) -> int:
         parser.error("--screenshot needs --seconds (how long to run before taking it)")
     if a.link and a.speed is not None:
         parser.error("--speed is for --replay: a live link runs at the node's pace")
-    if a.replay and a.keys:
-        parser.error("--keys is for --link: a replay sends nothing and its frames were checked when recorded")
+    if a.replay and a.spi is not None:
+        parser.error("--spi is for --link: a replay sends nothing (--keys alone checks the log's TM MACs)")
     if a.spi is not None and a.keys is None:
         parser.error("--spi picks an SA of the key directory: give --keys KEYDIR too")
 
@@ -83,10 +84,12 @@ def run(argv: list[str]) -> int:
         from gridfree.ground.archive.dictionaries import DictionaryMissing
         from gridfree.ground.archive.replay import ReplayClient, ReplayError
 
+        from gridfree.ground.archive.cli import tm_sa_or_exit
+
         archive_or_exit(a.replay, "--replay")
         try:
             client = ReplayClient(a.replay, load_or_exit(a.dict) if a.dict else None,
-                                  speed=a.speed if a.speed is not None else 1.0)
+                                  speed=a.speed if a.speed is not None else 1.0, tm_sa=tm_sa_or_exit(a.keys))
         except DictionaryMissing as exc:
             print(f"gridfree console: {exc}; give the dictionary with --dict", file=sys.stderr)
             return 2

@@ -3,6 +3,7 @@ bulk decoding and export find its packets, with the key directory they check eve
 frame's MAC again (an injected frame the log holds is not decoded), and a recorder never mixes
 frames of two link layouts in one directory."""
 import math
+import os
 import shutil
 import subprocess
 import sys
@@ -139,7 +140,7 @@ def test_replay_and_export_check_with_keys_from_the_command_line(recorded, keydi
 
     def gridfree(*args):
         return subprocess.run([sys.executable, "-m", "gridfree.protocols.cli", *args], capture_output=True, text=True,
-                              timeout=60)
+                              timeout=60, env=dict(os.environ, QT_QPA_PLATFORM="offscreen"))
 
     replay = gridfree("replay", str(log), "--keys", str(keydir), "--channels", "node.Mode")
     assert replay.returncode == 0, replay.stderr
@@ -150,5 +151,8 @@ def test_replay_and_export_check_with_keys_from_the_command_line(recorded, keydi
     assert "0 failed" in export.stderr
     unchecked = gridfree("export", str(log), "-o", str(out))
     assert unchecked.returncode == 0 and "read unchecked" in unchecked.stderr
+    console = gridfree("console", "--replay", str(log), "--keys", str(keydir), "--speed", "max", "--seconds", "1",
+                       "--settings", str(tmp_path / "console.ini"))
+    assert console.returncode == 0, console.stderr
     tenant = gridfree("replay", str(log), "--keys", str(keydir.parent / "tenant-1"))
     assert tenant.returncode == 2 and "no TM SA" in tenant.stderr.strip().splitlines()[-1]

@@ -93,6 +93,7 @@ CASES = [
     (["replay", "{log}", "--from", "2030-01-01", "--to", "2020-01-01"], 2, "--from must be before --to"),
     (["replay", "{log}", "--channels", "power.SOC"], 2, "did you mean power.Soc?"),
     (["replay", "{log}", "--dict", "{file}"], 2, "not a gridfree dictionary JSON"),
+    (["replay", "{log}", "--keys", "{missing}"], 2, "no such key directory"),
     # export
     (["export", "{log}"], 2, "required: -o"),
     (["export", "{log}", "-o", "{tmp}/x.npz", "--format", "csv"], 2, "names a .npz file but --format is csv"),
@@ -103,6 +104,7 @@ CASES = [
     (["export", "{log}", "-o", "{tmp}/x.csv", "--format", "xlsx"], 2, "invalid choice: 'xlsx'"),
     (["export", "{file}", "-o", "{tmp}/x.csv"], 2, "is a file, not an archive directory"),
     (["export", "{dir}", "-o", "{tmp}/x.csv"], 2, "no recorded segments"),
+    (["export", "{log}", "-o", "{tmp}/x.csv", "--keys", "{file}"], 2, "not a directory"),
     # console
     (["console"], 2, "one of the arguments --link --replay is required"),
     (["console", "--link", "http://127.0.0.1:5100"], 2, "not a web address"),
@@ -140,6 +142,7 @@ CASES = [
     (["cmd", "--link", "{nobody}", "--spi", "0", *CMD], 2, "out of 1..65535"),
     (["tm", "--link", "{nobody}", "--keys", "{file}"], 2, "not a directory"),
     (["console", "--link", "{nobody}", "--keys", "{dir}"], 2, "no keystore here"),
+    (["console", "--replay", "{log}", "--spi", "1"], 2, "--spi is for --link"),
     # sched-compare
     (["sched-compare", "--hours", "-1"], 2, "must be greater than 0"),
     (["sched-compare", "--hours", "a day"], 2, "is not a number"),
