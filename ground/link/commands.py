@@ -14,6 +14,7 @@ The node sends a failure whatever the flags say, and the successes only where th
 """
 from __future__ import annotations
 
+import random
 import threading
 import time
 from dataclasses import dataclass, field
@@ -215,7 +216,9 @@ class CommandTracker:
 
     def __init__(self, apid: int, source_id: int):
         self.apid, self.source_id = apid, source_id
-        self._seq = 0
+        # A random start: the node's PUS 1 reports go to every ground client in view, and two that
+        # both counted from 0 would each take the other's reports for their own.
+        self._seq = random.randrange(0x4000)
         self._pending: dict[tuple[int, int], CommandHandle] = {}
         self._lock = threading.Lock()
 
