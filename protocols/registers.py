@@ -90,7 +90,28 @@ REGISTERS: Final[tuple[Register, ...]] = (
     Register(0x0031, "payload_switch", wire=Wire.U32, writable=True, note="compute payload power, 0/1"),
     Register(0x0032, "payload_utilisation", writable=True, note="0..1, the payload's clock, set by the compute manager"),
     Register(0x0033, "radio_tx_switch", wire=Wire.U32, writable=True, note="radio transmitter, 0/1"),
+    # The payload's work-item interface: the node hands the board items (kind, board work), the board
+    # runs them in FIFO order at the clock 0x0032 sets and reports completion and the energy it drew.
+    # No read has a side effect and every write is idempotent: the rig driver retries after line errors.
+    Register(0x0040, "payload_item_kind", wire=Wire.U32, writable=True,
+             note="protocols.compute.Kind of the next item; reads back the last written"),
+    Register(0x0041, "payload_item_work_M", "M", writable=True,
+             note="board work of the next item, millions of its kind's work unit (work_units() x work_scale / 1e6)"),
+    Register(0x0042, "payload_item_submit", wire=Wire.U32, writable=True,
+             note="write (accepted + 1) mod 2^32, never 0, to enqueue the next item; any other value, or a "
+                  "full queue, is ignored (accepted does not advance)"),
+    Register(0x0043, "payload_item_accepted", wire=Wire.U32, note="sequence number of the last item enqueued, 0: none"),
+    Register(0x0044, "payload_item_done", wire=Wire.U32, note="sequence number of the last item completed (FIFO)"),
+    Register(0x0045, "payload_done_energy_mJ", "mJ", wire=Wire.U32,
+             note="the busy-energy counter latched when item `done` completed, mJ mod 2^32"),
+    Register(0x0046, "payload_busy_energy_mJ", "mJ", wire=Wire.U32,
+             note="energy drawn while items execute, mJ mod 2^32: never advances while idle"),
+    Register(0x0047, "payload_queue_clear", wire=Wire.U32, writable=True,
+             note="write 1 to drop the queued items and the running one (done := accepted); reads 0"),
 )
+
+PAYLOAD_QUEUE_DEPTH: Final = 8
+"""Items the payload board holds (queued and running): a submit to a full queue is ignored."""
 
 
 def check(registers: Iterable[Register]) -> tuple[Register, ...]:
