@@ -114,10 +114,10 @@ def test_one_more_sensor_is_one_map_entry_and_its_truth():
 
 @pytest.mark.parametrize("bad, problem", [
     (Register(0x0011, "other_V", "V"), "number"),
-    (Register(0x0040, "other_V", "A"), "unit"),
-    (Register(0x0040, "other_V", "V", rate=Rate.SLOW), "rate and a channel"),
-    (Register(0x0040, "other_V", "V", rate=Rate.SLOW, channel=Telemetry(2, "Other", "")), "channel id"),
-    (Register(0x0040, "other_V", "V", writable=True, rate=Rate.SLOW, channel=Telemetry(14, "Other", "")),
+    (Register(0x0050, "other_V", "A"), "unit"),
+    (Register(0x0050, "other_V", "V", rate=Rate.SLOW), "rate and a channel"),
+    (Register(0x0050, "other_V", "V", rate=Rate.SLOW, channel=Telemetry(2, "Other", "")), "channel id"),
+    (Register(0x0050, "other_V", "V", writable=True, rate=Rate.SLOW, channel=Telemetry(14, "Other", "")),
      "only read-only"),
 ])
 def test_a_map_that_breaks_a_rule_is_refused_naming_the_entry(bad, problem):
