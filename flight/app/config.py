@@ -103,6 +103,9 @@ class NodeConfig:
     # and SAs and its ledger signing key. None: no keys, and the node refuses to start unless it
     # is run with --insecure.
     keys_dir: Path | None = None
+    # Board operations one host operation stands for (the HIL rig's scenarios declare it so the
+    # host keeps up with the lockstep clock; 1 on real hardware, where the board does the work).
+    work_scale: float = 1.0
     raw: Table | None = None  # for component sections read by their own code
 
     @classmethod
@@ -136,6 +139,9 @@ class NodeConfig:
         power = t.table("power")
         cfg.battery_fitted = power.get("battery", bool, cls.battery_fitted)
         power.finish()
+        compute = t.table("compute")
+        cfg.work_scale = compute.get("work_scale", float, cls.work_scale, min=1.0, max=1e12)
+        compute.finish()
         security = t.table("security")
         keys = security.get("keys", str, None)
         cfg.keys_dir = Path(keys) if keys else None
