@@ -5,13 +5,20 @@ model through their sensor model (`ground/hil/sensors.py`: Gaussian noise, ADC q
 optionally a response latency); writes switch the truth's loads. What is wrong with the board at
 the moment (a stuck or noisy or biased sensor, a silent line) is `faults`, which the scenario's
 faults (`ground/hil/faults.py`) set and clear.
+
+The payload's work-item registers (0x0040-0x0047) are the truth's `WorkingBoard`: writes fill the
+next item's kind and work and submit it, reads report what it has accepted and completed and the
+energy it drew. Reads never change anything and a retried write changes nothing more (the node's
+driver retries after line errors).
 """
 from __future__ import annotations
 
+import math
 import random
 import threading
 from dataclasses import dataclass, field
 
+from gridfree.ground.hil.payload import KIND_FIELDS
 from gridfree.ground.hil.sensors import SENSORS, SensorModel
 from gridfree.ground.hil.truth import Truth
 from gridfree.protocols.hwbus import HwBusDecoder, Op, Request, Response, Status
@@ -23,6 +30,12 @@ __all__ = ["BOARD_ID", "SENSORS", "SensorModel", "BoardFaults", "EmulatedBoard",
 BOARD_ID = 0x47460001  # "GF" board, revision 1
 # The registers that are the truth's loads: switches read back what was last written.
 _LOAD_SWITCHES = {Reg.HEATER_SWITCH: "heaters_on", Reg.PAYLOAD_SWITCH: "compute_on", Reg.RADIO_TX_SWITCH: "radio_tx_on"}
+# The work-item registers' readings, from the truth's WorkingBoard.
+_ITEM_READS = {Reg.PAYLOAD_ITEM_KIND: lambda w: w.next_kind, Reg.PAYLOAD_ITEM_WORK_M: lambda w: w.next_work_M,
+               Reg.PAYLOAD_ITEM_SUBMIT: lambda w: w.last_submit, Reg.PAYLOAD_ITEM_ACCEPTED: lambda w: w.accepted,
+               Reg.PAYLOAD_ITEM_DONE: lambda w: w.done, Reg.PAYLOAD_DONE_ENERGY_MJ: lambda w: w.done_energy_mJ,
+               Reg.PAYLOAD_BUSY_ENERGY_MJ: lambda w: w.busy_counter_mJ, Reg.PAYLOAD_QUEUE_CLEAR: lambda w: 0}
+MAX_ITEM_WORK_M = 1e12  # a bound on one item's work (1e18 MFLOP: days of the board at full clock)
 
 
 @dataclass
@@ -54,6 +67,8 @@ class EmulatedBoard:
             return t.loads.compute_utilisation
         if reg == Reg.BOARD_ID:
             return BOARD_ID
+        if reg in _ITEM_READS:
+            return _ITEM_READS[reg](t.payload)
         return None
 
     def measure(self, reg: int) -> float | None:
@@ -85,16 +100,39 @@ class EmulatedBoard:
             if req.reg not in WRITABLE_REGS:
                 known = self.true_value(req.reg) is not None
                 return Response(Op.WRITE, req.seq, req.reg, Status.READ_ONLY if known else Status.UNKNOWN_REGISTER)
-            loads = self.truth.loads
-            if req.reg == Reg.PAYLOAD_UTILISATION:
-                if not 0.0 <= req.value <= 1.0:
-                    return Response(Op.WRITE, req.seq, req.reg, Status.BAD_VALUE, req.value)
-                loads.compute_utilisation = req.value
-            elif req.value not in (0, 1):
-                return Response(Op.WRITE, req.seq, req.reg, Status.BAD_VALUE, req.value)
-            else:
-                setattr(loads, _LOAD_SWITCHES[req.reg], bool(req.value))
-            return Response(Op.WRITE, req.seq, req.reg, Status.OK, req.value)
+            ok = self._write(req.reg, req.value)
+            return Response(Op.WRITE, req.seq, req.reg, Status.OK if ok else Status.BAD_VALUE, req.value)
+
+    def _write(self, reg: int, value: float) -> bool:
+        """Apply a write to a writable register; False for a value the register cannot take (nothing
+        changes then). A write of the value a register already holds changes nothing."""
+        loads, work = self.truth.loads, self.truth.payload
+        if reg == Reg.PAYLOAD_UTILISATION:
+            if not 0.0 <= value <= 1.0:
+                return False
+            loads.compute_utilisation = value
+        elif reg == Reg.PAYLOAD_ITEM_KIND:
+            if value not in KIND_FIELDS:
+                return False
+            work.next_kind = int(value)
+        elif reg == Reg.PAYLOAD_ITEM_WORK_M:
+            if not (math.isfinite(value) and 0.0 < value <= MAX_ITEM_WORK_M):
+                return False
+            work.next_work_M = value
+        elif reg == Reg.PAYLOAD_ITEM_SUBMIT:
+            work.submit(int(value), powered=loads.compute_on)
+        elif reg == Reg.PAYLOAD_QUEUE_CLEAR:
+            if value not in (0, 1):
+                return False
+            if value == 1:
+                work.clear()
+        elif value not in (0, 1):
+            return False
+        else:
+            setattr(loads, _LOAD_SWITCHES[reg], bool(value))
+            if reg == Reg.PAYLOAD_SWITCH and not value:
+                work.clear()  # its queue goes with its power
+        return True
 
 
 class BoardServer(Protocol):

@@ -51,6 +51,17 @@ url = "{hw}"
 keys = "{keys}"
 """
 
+
+
+def node_toml(scenario: Scenario, hw: str, radio: str, keys: Path) -> str:
+    """The node's configuration for a run: the rig's lines, the run's keys, and the scenario's work
+    scale (left out at 1, the node's default)."""
+    text = NODE_TOML.format(hw=hw, radio=radio, keys=keys)
+    if scenario.work_scale != 1.0:
+        text += f"[compute]\nwork_scale = {float(scenario.work_scale)!r}\n"
+    return text
+
+
 @dataclass
 class RunResult:
     scenario: Scenario
@@ -124,8 +135,7 @@ class Session:
         self._prev_f = self.truth.sunlit_fraction
         self._pair = PtyPair().start()
         self.server = BoardServer(self.board, open_link(self._pair.paths[0])).start()
-        (workdir / "node.toml").write_text(NODE_TOML.format(hw=self._pair.paths[1], radio=radio_url,
-                                                            keys=self.keys / "node"))
+        (workdir / "node.toml").write_text(node_toml(scenario, self._pair.paths[1], radio_url, self.keys / "node"))
         self.node = children.popen([sys.executable, "-m", "gridfree.flight", "--config", str(workdir / "node.toml"),
                                     "--no-supervise"], stdout=subprocess.PIPE, text=True, cwd=workdir)
         try:

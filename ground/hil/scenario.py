@@ -8,6 +8,9 @@
     initial_soc = 0.8
     compute_utilisation = 0.3     # the payload's load until the compute manager drives it
     upload_orbit = true           # the ground uploads power.SetOrbit (elements + measured nodal period) at the start
+    work_scale = 1.0              # one host operation stands for this many board operations: the node's
+                                  # host computes each item's real result while the rig's board spends the
+                                  # board time of work_scale x that work (1 on real hardware; >= 1)
 
     [[fault]]                     # at = hours from the start; the kinds are the classes of
     at_h = 6.0                    # ground/hil/faults.py: sensor_stuck, sensor_noisy, sensor_bias,
@@ -30,6 +33,9 @@
     max_W = 6000.0                # differs: draw at clock 0 and at full clock, core voltage at the
     v_floor = 0.6                 # floor (share of full), and the DVFS knee clock below which the
     dvfs_knee = 0.0               # voltage stays at the floor
+    rate_scale = 1.0              # every kind's rate times this; per kind, its rate at full clock and its
+    matmul_MFLOP_per_s = 40e6     # activity (share of the dynamic power it draws): mlp_MFLOP_per_s = 28e6,
+    matmul_activity = 1.0         # tiles_kpx_per_s = 4e6, mlp_activity = 0.85, tiles_activity = 0.45
 
     [[command]]                   # the ground sends a command at a time and expects an outcome
     at_h = 2.0
@@ -67,6 +73,11 @@ CRITERIA = {"min_soc": float, "max_payload_temp_C": float, "max_battery_temp_C":
 OUTCOMES = {"completed", "failed"}
 UPSET_TARGETS = ("inputs", "intermediates", "weights", "checkpoints")
 UPSET_BASES = {"chunk": "CHUNK", "second": "SECOND"}
+WORK_SCALE_MAX = 1e12  # as the node's [compute] work_scale allows
+BOARD_RANGES = {"idle_W": (0.0, 100_000.0), "max_W": (1.0, 100_000.0), "v_floor": (0.05, 1.0), "dvfs_knee": (0.0, 0.95),
+                "rate_scale": (1e-3, 1e3), "matmul_MFLOP_per_s": (1.0, 1e12), "mlp_MFLOP_per_s": (1.0, 1e12),
+                "tiles_kpx_per_s": (1.0, 1e12), "matmul_activity": (0.0, 1.0), "mlp_activity": (0.0, 1.0),
+                "tiles_activity": (0.0, 1.0)}
 
 
 class ScenarioError(ValueError):
@@ -97,6 +108,7 @@ class Scenario:
     criteria: dict = field(default_factory=dict)
     radiation: dict = field(default_factory=dict)  # compute.SetUpsetRates arguments, as sent
     board: PayloadBoard = field(default_factory=PayloadBoard)  # the rig's payload board
+    work_scale: float = 1.0  # board operations one host operation stands for (the node's [compute] work_scale)
 
     @classmethod
     def load(cls, path: str | Path) -> "Scenario":
@@ -113,7 +125,7 @@ class Scenario:
     @classmethod
     def from_dict(cls, doc: dict, src: str = "<scenario>") -> "Scenario":
         known = {"name", "orbit", "start", "duration_h", "step_s", "initial_soc", "compute_utilisation", "fault",
-                 "criteria", "upload_orbit", "command", "radiation", "board"}
+                 "criteria", "upload_orbit", "command", "radiation", "board", "work_scale"}
         for key in doc:
             if key not in known:
                 raise ScenarioError(src, key, f"unknown key (known: {', '.join(sorted(known))})")
@@ -139,6 +151,7 @@ class Scenario:
         s.step_s = num("step_s", 1.0, 0.1, 60.0)
         s.initial_soc = num("initial_soc", 0.8, 0.0, 1.0)
         s.compute_utilisation = num("compute_utilisation", 0.3, 0.0, 1.0)
+        s.work_scale = num("work_scale", 1.0, 1.0, WORK_SCALE_MAX)
         for i, f in enumerate(doc.get("fault", [])):
             try:
                 s.faults.append(parse_fault(f))
@@ -203,8 +216,7 @@ def _board(table, src: str) -> PayloadBoard:
     """The [board] table as the rig's payload board; keys left out keep the datasheet's figures."""
     if not isinstance(table, dict):
         raise ScenarioError(src, "board", "expected a table: [board]")
-    ranges = {"idle_W": (0.0, 100_000.0), "max_W": (1.0, 100_000.0), "v_floor": (0.05, 1.0),
-              "dvfs_knee": (0.0, 0.95)}
+    ranges = BOARD_RANGES
     values = {}
     for key, v in table.items():
         if key not in ranges:

@@ -1,11 +1,17 @@
 """The environment truth model: orbit, Sun, arrays, battery, loads and temperatures, stepped
-together. The emulated hardware reads its sensors from here; the node never sees it directly."""
+together. The emulated hardware reads its sensors from here; the node never sees it directly.
+
+The compute payload is a `WorkingBoard` (`payload.py`): each step it first executes its work items
+at the clock the node set, and the loads then draw what it drew over the step (idle with nothing
+running, whatever the clock), so the battery, the payload's heat and its power sensor follow the
+work the board really did."""
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
 
 from gridfree.ground.hil.orbit import AU_KM, Elements, Orbit, sun_position_km
+from gridfree.ground.hil.payload import WorkingBoard
 from gridfree.ground.hil.power import SOLAR_CONSTANT_W_M2, Battery, Loads, SolarArray
 from gridfree.ground.hil.thermal import ThermalModel, default_thermal
 
@@ -18,6 +24,8 @@ class EnergyLedger:
     load_Wh: float = 0.0
     shunt_Wh: float = 0.0  # generation the full (or current-limited) battery could not take
     unserved_Wh: float = 0.0  # load the empty (or current-limited) battery could not supply
+    payload_Wh: float = 0.0  # drawn by the compute payload (part of load_Wh)
+    payload_busy_Wh: float = 0.0  # of that, while it executed work items (its busy-energy counter's advance)
 
 
 @dataclass
@@ -34,6 +42,15 @@ class Truth:
     bus_V: float = 0.0
     battery_A: float = 0.0
     undervoltage: bool = False
+
+    def __post_init__(self):
+        if not isinstance(self.loads.board, WorkingBoard):  # figures alone: the board as installed, idle
+            self.loads.board = WorkingBoard(self.loads.board)
+
+    @property
+    def payload(self) -> WorkingBoard:
+        """The compute board: its figures and the work items it executes."""
+        return self.loads.board
 
     @classmethod
     def from_elements(cls, elements: Elements, epoch_unix_s: float, **parts) -> "Truth":
@@ -52,7 +69,9 @@ class Truth:
         self.sunlit_fraction = self.orbit.sunlit_fraction()
         structure = self.thermal.nodes["structure"]
         self.solar_W = self.array.power_W(self.sunlit_fraction, self.orbit.sun_unit(), dist_AU, structure.temp_C)
-        load_W = self.loads.total_W
+        busy_J = self.payload.busy_J
+        self.payload.advance(dt_s, self.loads.compute_utilisation, self.loads.compute_on)
+        load_W = self.loads.total_W  # the payload's part as it drew over this step
         self.battery.temp_C = self.thermal.nodes["battery"].temp_C
         bus_V, current_A = self.battery.step(self.solar_W - load_W, dt_s)
         battery_W = bus_V * current_A
@@ -63,6 +82,8 @@ class Truth:
         led.load_Wh += load_W * dt_h
         led.shunt_Wh += max(0.0, balance_W) * dt_h
         led.unserved_Wh += max(0.0, -balance_W) * dt_h
+        led.payload_Wh += self.loads.compute_W * dt_h
+        led.payload_busy_Wh += (self.payload.busy_J - busy_J) / 3600.0
         self.bus_V, self.battery_A = bus_V, current_A
         self.undervoltage = balance_W < -1e-6
         # Heat: compute in the payload, heaters and I^2R in the battery, the rest in the structure.
