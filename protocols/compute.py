@@ -3,9 +3,11 @@ both sides can regenerate, and the formats of tenant inputs and results. The gro
 downlinked result without trusting the node (`gridfree.ground.compute.verify`).
 
 Inputs come from a seed, so the ground can recompute or, for big products, check a result far
-more cheaply than computing it: a matrix product is checked through its row and column sums,
-(e^T A) B and A (B e), in O(n^2). Floating-point results are compared with tolerances from the
-error bound of the arithmetic, integer ones exactly.
+more cheaply than computing it (`gridfree.protocols.proofs`): a matrix product by Freivalds' check
+on the downlinked product, or, when the job's products are too big to downlink, by blocks of them
+the ground challenges against the Merkle root the result carries; MLP and tile jobs by a random
+sample of their chunks computed again. Floating-point results are compared with tolerances from
+the error bound of the arithmetic, integer ones exactly.
 
 A tenant with data of its own uplinks it through PUS 13 as a `TenantInput` and submits jobs with
 its `input_id`: the input then holds every chunk's inputs, one chunk after another, in the layout
@@ -24,7 +26,22 @@ the kind reads (`chunk_input_octets`); the ground checks the result against the 
 
 Kinds (each with its work unit; what one costs on the board is the node's model,
 `gridfree.flight.compute.kinds`):
-- MATMUL: per chunk, C = A B for n x n float32 A, B; the result is C's row and column sums.
+- MATMUL: per chunk, C = A B for n x n float32 A, B; the result is C's row and column sums, and C
+  itself ("product") when the job's products fit the downlink (flight/compute/proofs.py); the
+  result's header carries the Merkle root over the blocks of every chunk's C either way.
+
+    job result (big-endian header, then an .npz of every chunk's outputs, then a CRC-32)
+    offset size field
+    0      4    magic "GFRS"
+    4      4    job id, u32
+    8      1    kind
+    9      4    chunks, u32
+    13     1    format version (2); a version 1 result has none: its .npz starts here ("PK")
+    14     32   Merkle root over the product blocks (MATMUL; all zero: no commitment)
+    46     n    .npz, arrays named "<chunk>.<output>"
+    end-4  4    CRC-32 of everything before
+  A version 1 result is still read; the ground refuses its MATMUL results, whose row and column
+  sums a node can make in O(n^2) without the product.
 - MLP: per chunk, `batch` samples through a 3-layer perceptron of size small/medium/large (more
   accurate, more work); the result is each sample's class and the sum of its logits.
 - TILES: per chunk, `batch` 64x64 Earth-observation tiles; those with a cloud fraction below the
@@ -34,6 +51,7 @@ from __future__ import annotations
 
 import io
 import struct
+import zipfile
 import zlib
 from dataclasses import dataclass
 from enum import IntEnum
@@ -49,6 +67,9 @@ _INPUT_HEAD = struct.Struct(">4sBIHI")
 MAX_INPUT_PAYLOAD = 16 << 20  # what one PUS 13 uplink carries, less its header
 MAX_INPUT_MAGNITUDE = 1e15  # a float input beyond this could overflow float32 products of n <= 4096
 _RESULT_HEAD = struct.Struct(">4sIBI")
+RESULT_VERSION = 2
+_RESULT_V2 = struct.Struct(">B32s")
+_NPZ_MAGIC = b"PK"  # where a version 1 result's .npz begins, a later version has its version octet
 MLP_LAYERS = {0: (64, 32, 10), 1: (256, 128, 10), 2: (1024, 512, 10)}
 TILE = 64
 CLOUD_LEVEL = 200
@@ -219,24 +240,58 @@ def keep_tiles(t: np.ndarray, threshold: float) -> np.ndarray:
 
 # ---- results ----------------------------------------------------------------------------------
 
-def pack_result(spec: JobSpec, chunks: list[dict[str, np.ndarray]]) -> bytes:
-    """The downlinked result: a header, one .npz of every chunk's outputs, and a CRC-32."""
+@dataclass(frozen=True)
+class JobResult:
+    """A downlinked result as read: format `version`, and the commitment `root` (proofs.NO_ROOT: none)."""
+
+    job_id: int
+    kind: Kind
+    chunks: list[dict[str, np.ndarray]]
+    version: int
+    root: bytes
+
+
+def pack_result(spec: JobSpec, chunks: list[dict[str, np.ndarray]], root: bytes = bytes(32)) -> bytes:
+    """The downlinked result (version 2, layout in the module docstring): a header with the
+    commitment `root`, one .npz of every chunk's outputs, and a CRC-32."""
+    if len(root) != 32:
+        raise ValueError(f"a commitment root is 32 octets, not {len(root)}")
     buf = io.BytesIO()
     np.savez(buf, **{f"{k}.{name}": v for k, c in enumerate(chunks) for name, v in c.items()})
-    body = _RESULT_HEAD.pack(RESULT_MAGIC, spec.job_id, int(spec.kind), len(chunks)) + buf.getvalue()
+    body = (_RESULT_HEAD.pack(RESULT_MAGIC, spec.job_id, int(spec.kind), len(chunks))
+            + _RESULT_V2.pack(RESULT_VERSION, root) + buf.getvalue())
     return body + struct.pack(">I", zlib.crc32(body))
 
 
-def unpack_result(data: bytes) -> tuple[int, Kind, list[dict[str, np.ndarray]]]:
+def read_result(data: bytes) -> JobResult:
+    """The result in `data`, of format version 1 or 2: ValueError saying what is wrong if it is not
+    an intact one."""
     if len(data) < _RESULT_HEAD.size + 4 or zlib.crc32(data[:-4]) != struct.unpack(">I", data[-4:])[0]:
         raise ValueError("result damaged: CRC-32 does not match")
     magic, job_id, kind, n = _RESULT_HEAD.unpack_from(data)
     if magic != RESULT_MAGIC:
         raise ValueError(f"not a job result (magic {magic!r})")
-    with np.load(io.BytesIO(data[_RESULT_HEAD.size:-4]), allow_pickle=False) as z:
-        chunks = [{name.split(".", 1)[1]: z[name] for name in z.files if name.split(".", 1)[0] == str(k)}
-                  for k in range(n)]
-    return job_id, Kind(kind), chunks
+    at, version, root = _RESULT_HEAD.size, 1, bytes(32)
+    if data[at:at + 2] != _NPZ_MAGIC:
+        if len(data) < at + _RESULT_V2.size + 4 or data[at] != RESULT_VERSION:
+            raise ValueError(f"job result of format version {data[at] if len(data) > at + 4 else None}: "
+                             f"versions 1 and {RESULT_VERSION} are read")
+        version, root = _RESULT_V2.unpack_from(data, at)
+        at += _RESULT_V2.size
+    try:
+        kind = Kind(kind)
+        with np.load(io.BytesIO(data[at:-4]), allow_pickle=False) as z:
+            chunks = [{name.split(".", 1)[1]: z[name] for name in z.files if name.split(".", 1)[0] == str(k)}
+                      for k in range(n)]
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise ValueError(f"job result {job_id}: outputs unreadable ({exc})") from None
+    return JobResult(job_id, kind, chunks, version, bytes(root))
+
+
+def unpack_result(data: bytes) -> tuple[int, Kind, list[dict[str, np.ndarray]]]:
+    """Job id, kind and chunks' outputs of a result (`read_result` for its version and commitment)."""
+    r = read_result(data)
+    return r.job_id, r.kind, r.chunks
 
 
 def matmul_sums_error(a: np.ndarray, b: np.ndarray, row_sums: np.ndarray, col_sums: np.ndarray) -> str:
