@@ -8,6 +8,7 @@ from gridfree.ground.hil.orbit import preset
 from gridfree.ground.hil.power import Battery, Loads, SolarArray, cell_ocv_V
 from gridfree.ground.hil.thermal import STEFAN_BOLTZMANN_W_M2K4, ThermalModel, ThermalNode, radiated_W
 from gridfree.ground.hil.truth import Truth
+from gridfree.protocols.compute import Kind
 
 EPOCH = 1_774_018_000.0
 
@@ -54,6 +55,8 @@ def test_battery_ocv_and_current_limits():
 
 def test_energy_balance_closes_over_a_day():
     truth = Truth.from_elements(preset("iss500", EPOCH), EPOCH, loads=Loads(compute_utilisation=0.6))
+    truth.payload.next_kind, truth.payload.next_work_M = Kind.MATMUL, 1e7  # an item longer than the day:
+    assert truth.payload.submit(1)  # the payload draws at clock 0.6 throughout
     start_soc = truth.battery.soc
     start_Wh = truth.battery.stored_Wh()
     for _ in range(8640):
