@@ -93,6 +93,13 @@ class PayloadBoard:
         """The draw while an item of `kind` runs at `clock`."""
         return self.idle_W + self.activity(kind) * (self.power_W(clock) - self.idle_W)
 
+    def work_per_Wh(self, kind: Kind, clock: float) -> float:
+        """Work (the kind's unit) per Wh of board energy while an item runs at `clock`: what a node
+        keeping this board busy at that clock gets for its energy, the yardstick for the rig's
+        work-per-Wh benchmarks."""
+        c = min(1.0, max(0.0, clock))
+        return self.rate_per_s(kind) * c * 3600.0 / self.busy_W(kind, c)
+
     def seconds(self, kind: Kind, units: float, clock: float) -> float:
         """How long `units` of work (the kind's unit) take at `clock`; inf at clock 0."""
         c = min(1.0, max(0.0, clock))

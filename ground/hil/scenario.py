@@ -6,7 +6,8 @@
     duration_h = 24.0
     step_s = 1.0                  # lockstep step: the node runs every tick up to each step
     initial_soc = 0.8
-    compute_utilisation = 0.3     # the payload's load until the compute manager drives it
+    compute_utilisation = 0.3     # the payload's clock until the compute manager sets it (it draws
+                                  # idle until the node hands it work items, whatever the clock)
     upload_orbit = true           # the ground uploads power.SetOrbit (elements + measured nodal period) at the start
     work_scale = 1.0              # one host operation stands for this many board operations: the node's
                                   # host computes each item's real result while the rig's board spends the

@@ -285,6 +285,7 @@ def test_work_per_Wh_follows_the_board_model_at_two_clocks(rig):
         assert done == 4
         got[clock] = truth.payload.work_done[Kind.MATMUL] / (energy_mJ / 3.6e6)  # MFLOP per Wh
         assert got[clock] == pytest.approx(RATE[Kind.MATMUL] * clock * 3600.0 / busy_W(Kind.MATMUL, clock), rel=1e-6)
+        assert truth.payload.model.work_per_Wh(Kind.MATMUL, clock) == pytest.approx(got[clock], rel=1e-6)
     # By hand: 40e6 x 0.3 x 3600 / 1186.464 and 40e6 x 0.9 x 3600 / 5027.808 MFLOP/Wh (36 and 26 TFLOP/Wh)
     assert got[0.3] == pytest.approx(3.6411e7, rel=1e-4) and got[0.9] == pytest.approx(2.5777e7, rel=1e-4)
 
