@@ -20,8 +20,9 @@ element of a float32 product is within gamma_n(u32) (|A||B|)_ij of the exact val
 n u / (1 - n u), u32 = 2^-24. Hence |(C r - A B r)_i| <= gamma_n(u32) (|A||B| r)_i <= gamma_n(u32) s_i
 with s = |A| (|B| e), computed once for all k vectors (r <= e entrywise). The ground computes in
 float64 from float32 operands: A (B r) and C r carry at most 4 gamma_n(u64) s_i more. Underflow
-adds at most 2^-150 per product. Integer-valued A and B whose |A||B| stays below 2^24 multiply
-exactly in float32 whatever the order, and then the tolerance is 0: the check is exact.
+adds at most 2^-150 per product. Integer-valued A and B with max_i |a_i|_1 max|B| below 2^24 multiply
+exactly in float32 whatever the order (every partial sum of an element is an integer below 2^24, and so are
+the float64 sums of up to n of them the ground forms), and then the tolerance is 0: the check is exact.
 
 **Commitments.** A product too big to downlink stays on board; its result carries a Merkle root
 (RFC 6962 tree hash: SHA-256, leaves hashed as 0x00 || block and nodes as 0x01 || left || right, so
@@ -82,8 +83,11 @@ def _gamma(n: int, u: float) -> float:
 def _tolerance(s: np.ndarray, a: np.ndarray, b: np.ndarray, columns: int) -> np.ndarray:
     """Bound on |(C x - A B x)_i| for x in [0, 1]^columns, given s >= (|A||B| x) (module docstring)."""
     n = a.shape[1]
-    if _integer_valued(a) and _integer_valued(b) and float(s.max(initial=0.0)) < _EXACT_LIMIT:
-        return np.zeros_like(s)
+    if _integer_valued(a) and _integer_valued(b):
+        # Every partial sum of an element is an integer below max_i |a_i|_1 max |B|: exact below 2^24.
+        largest = float(np.abs(a).sum(axis=1, dtype=np.float64).max(initial=0.0)) * float(np.abs(b).max(initial=0.0))
+        if largest < _EXACT_LIMIT:
+            return np.zeros_like(s)
     slack = _gamma(n, _U32) + 4 * _gamma(n, _U64)
     return slack * (1 + 4 * _gamma(n, _U64)) * s + n * columns * 2.0 ** -150
 
