@@ -55,6 +55,7 @@ class EmulatedBoard:
         self.faults = BoardFaults()
         self.lock = threading.Lock()  # the truth is stepped by another thread
         self.requests = 0
+        self.refused = 0  # requests answered with an error status (unknown register, read-only, bad value)
 
     def true_value(self, reg: int) -> float | None:
         """The register's true value, or None for a register the board does not have."""
@@ -87,21 +88,26 @@ class EmulatedBoard:
             return None
         self.requests += 1
         with self.lock:
-            if req.op is Op.READ_BLOCK:
-                values = [self.measure(req.reg + i) for i in range(int(req.value))]
-                if any(v is None for v in values):
-                    return Response(Op.READ_BLOCK, req.seq, req.reg, Status.UNKNOWN_REGISTER)
-                return Response(Op.READ_BLOCK, req.seq, req.reg, Status.OK, values=tuple(values))
-            if req.op is Op.READ:
-                value = self.measure(req.reg)
-                if value is None:
-                    return Response(Op.READ, req.seq, req.reg, Status.UNKNOWN_REGISTER)
-                return Response(Op.READ, req.seq, req.reg, Status.OK, value)
-            if req.reg not in WRITABLE_REGS:
-                known = self.true_value(req.reg) is not None
-                return Response(Op.WRITE, req.seq, req.reg, Status.READ_ONLY if known else Status.UNKNOWN_REGISTER)
-            ok = self._write(req.reg, req.value)
-            return Response(Op.WRITE, req.seq, req.reg, Status.OK if ok else Status.BAD_VALUE, req.value)
+            resp = self._answer(req)
+        self.refused += resp.status is not Status.OK
+        return resp
+
+    def _answer(self, req: Request) -> Response:
+        if req.op is Op.READ_BLOCK:
+            values = [self.measure(req.reg + i) for i in range(int(req.value))]
+            if any(v is None for v in values):
+                return Response(Op.READ_BLOCK, req.seq, req.reg, Status.UNKNOWN_REGISTER)
+            return Response(Op.READ_BLOCK, req.seq, req.reg, Status.OK, values=tuple(values))
+        if req.op is Op.READ:
+            value = self.measure(req.reg)
+            if value is None:
+                return Response(Op.READ, req.seq, req.reg, Status.UNKNOWN_REGISTER)
+            return Response(Op.READ, req.seq, req.reg, Status.OK, value)
+        if req.reg not in WRITABLE_REGS:
+            known = self.true_value(req.reg) is not None
+            return Response(Op.WRITE, req.seq, req.reg, Status.READ_ONLY if known else Status.UNKNOWN_REGISTER)
+        ok = self._write(req.reg, req.value)
+        return Response(Op.WRITE, req.seq, req.reg, Status.OK if ok else Status.BAD_VALUE, req.value)
 
     def _write(self, reg: int, value: float) -> bool:
         """Apply a write to a writable register; False for a value the register cannot take (nothing

@@ -156,7 +156,7 @@ def test_items_run_in_fifo_order_each_latching_the_energy_it_drew(rig):
 
 
 def test_a_retried_or_wrong_submit_does_not_enqueue(rig):
-    truth, _, bus, step = rig()
+    truth, board, bus, step = rig()
     bus.write(Reg.PAYLOAD_UTILISATION, 0.5)
     assert bus.submit(Kind.MATMUL, 100.0) == 1
     assert bus.write(Reg.PAYLOAD_ITEM_SUBMIT, 1) is Status.OK  # the driver's retry after a lost answer
@@ -173,6 +173,7 @@ def test_a_retried_or_wrong_submit_does_not_enqueue(rig):
                      (Reg.PAYLOAD_ITEM_WORK_M, float("nan")), (Reg.PAYLOAD_ITEM_WORK_M, 0.0),
                      (Reg.PAYLOAD_QUEUE_CLEAR, 2), (Reg.PAYLOAD_ITEM_ACCEPTED, 5)]:
         assert bus.write(reg, bad) in (Status.BAD_VALUE, Status.READ_ONLY), (reg, bad)
+    assert board.refused == 7  # each refusal counted
     assert (bus.read(Reg.PAYLOAD_ITEM_KIND), bus.read(Reg.PAYLOAD_ITEM_WORK_M)) == (int(Kind.MATMUL), 100.0)
     assert bus.read(Reg.PAYLOAD_ITEM_ACCEPTED) == 1 and truth.payload.depth == 1
 
