@@ -325,3 +325,15 @@ def test_a_scenario_declares_its_work_scale_and_the_node_is_configured_with_it()
     for bad in (0, 0.5, -3, "big", True, float("inf"), float("nan"), 1e13):
         with pytest.raises(ScenarioError, match="work_scale"):
             Scenario.from_dict({"work_scale": bad})
+
+
+def test_at_clock_zero_an_item_waits_drawing_idle_and_runs_when_the_clock_rises(rig):
+    truth, _, bus, step = rig()
+    bus.write(Reg.PAYLOAD_UTILISATION, 0.0)
+    bus.submit(Kind.MLP, RATE[Kind.MLP] * 0.5 * 3.0 / 1e6)  # 3 s at clock 0.5
+    step(5)
+    assert bus.read(Reg.PAYLOAD_ITEM_DONE) == 0 and bus.read(Reg.PAYLOAD_BUSY_ENERGY_MJ) == 0
+    assert truth.loads.compute_W == IDLE_W
+    bus.write(Reg.PAYLOAD_UTILISATION, 0.5)
+    step(3)
+    assert bus.done_pair() == (1, pytest.approx(busy_W(Kind.MLP, 0.5) * 3.0 * 1000.0, abs=2))
