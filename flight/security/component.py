@@ -44,6 +44,7 @@ from gridfree.protocols.services.verification import FailureCode
 from gridfree.protocols.tcframe import PRIMARY_HEADER_OCTETS, TcFrame
 
 INSECURE_REMINDER_S = 60.0
+AUDIT_PERIOD_S = 1.0  # refused frames of one kind: at most one audit record per second
 STORE_FAILED = "anti-replay store"  # a RefusalLog kind besides the Refusals: a good frame not obeyed
 _COUNTERS = {Refusal.LENGTH: "RejectedLength", Refusal.FECF: "RejectedFecf", Refusal.UNKNOWN_SPI: "RejectedUnknownSpi",
              Refusal.SA_NOT_OPERATIONAL: "RejectedSaStopped", Refusal.MAC: "RejectedMac",
@@ -108,6 +109,7 @@ class SecurityComponent(KeyCommands, Component):
         self.keystore: Keystore | None = None
         self._lock = threading.Lock()
         self.refusals = RefusalLog()
+        self._audited: dict[Refusal, tuple[float, int]] = {}  # kind -> (last audited, refused since)
         self.accepted = self.store_errors = 0
         self._tc: dict[int, SecurityAssociation] = {}
         self._unusable: list[tuple[int, str]] = []  # (spi, why) found when the SAs were built
@@ -195,7 +197,7 @@ class SecurityComponent(KeyCommands, Component):
             else:
                 origin = self._kept(struct.unpack_from(">H", tc.data)[0])
         if refused is not None:
-            self.out("auditOut", refused)
+            self._audit(refused)
         elif origin is not None:
             self.out("commandOut", CommandPacket(data, origin))
 
@@ -219,13 +221,17 @@ class SecurityComponent(KeyCommands, Component):
         except ProtocolError as exc:
             with self._lock:
                 refused = self._refused(Refusal.FECF, str(exc), frame, now)
-            self.out("auditOut", refused)
+            self._audit(refused)
             return
         with self._lock:
             self.accepted += 1
         self.out("commandOut", CommandPacket(tc.data, INSECURE))
 
-    def _refused(self, refusal: Refusal, reason: str, frame: bytes, now: float) -> CommandAudit:
+    def _audit(self, refused: CommandAudit | None) -> None:
+        if refused is not None:
+            self.out("auditOut", refused)
+
+    def _refused(self, refusal: Refusal, reason: str, frame: bytes, now: float) -> CommandAudit | None:
         """Count the refusal, queue its event for the scheduler's thread (lock held) and make its
         audit record. The record names the SA the frame claimed, when its SPI names one; a frame
         that names none is recorded as from an unknown sender."""
@@ -235,6 +241,15 @@ class SecurityComponent(KeyCommands, Component):
             (spi,) = struct.unpack_from(">H", frame, PRIMARY_HEADER_OCTETS)
             entry = self.keystore.sas.get(spi) if self.keystore is not None else None
         origin = Origin(spi, entry.role, entry.tenant) if entry is not None else Origin(spi, "unknown")
+        # A flood must not fill the node's disk with audit records: one per kind of refusal per
+        # AUDIT_PERIOD_S, carrying how many of that kind it stands for (the counters have them all).
+        last, waiting = self._audited.get(refusal, (None, 0))
+        if last is not None and now - last < AUDIT_PERIOD_S:
+            self._audited[refusal] = (last, waiting + 1)
+            return None
+        self._audited[refusal] = (now, 0)
+        if waiting:
+            reason = f"{reason} (and {waiting} more refused so since the last record)"
         return CommandAudit(now, origin, "TC frame", "rejected", int(FailureCode.AUTHENTICATION_FAILED), reason)
 
     # ---- scheduler thread ---------------------------------------------------------------------------
