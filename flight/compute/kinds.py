@@ -31,6 +31,11 @@ class KindModel:
     def power_W(self, clock: float, board: PayloadModel = BOARD) -> float:
         return board.idle_W + self.activity * (float(board.power_W(clock)) - board.idle_W)
 
+    def clock_for(self, power_W: float, board: PayloadModel = BOARD) -> float:
+        """The clock at which an item of this kind draws `power_W` while it runs (a kind that lights
+        less of the board runs at a higher clock for the same power)."""
+        return board.clock_for(board.idle_W + (power_W - board.idle_W) / self.activity)
+
     def energy_Wh(self, units: float, clock: float, board: PayloadModel = BOARD, min_s: float = 0.0) -> float:
         """`min_s`: board time a chunk holds however quickly it is done (the node's decision period)."""
         return self.power_W(clock, board) * max(min_s, self.seconds(units, clock)) / 3600.0

@@ -4,11 +4,13 @@ Jobs arrive by TC (`compute.Submit`), are checked against the tenant's token quo
 priority and deadline (jobqueue.py). At 1 Hz the manager decides whether compute may run at all:
 the node in NOMINAL, the payload not shed, a grant of at least the payload's idle draw; the
 utilisation is what the grant (or the onboard plan, onboard.py) pays for through the payload's
-datasheet, capped by the thermal manager. It then runs the next chunk of the first job (runner.py:
-on a worker thread, checked, committed to the job's checkpoint log), so a job preempted by
-eclipse, low charge, heat or a reboot resumes at its next chunk. A finished job's result goes down
-through PUS 13, and its energy (`Attempt.billed_Wh`: the board time each chunk held, at its kind's
-draw, kinds.py) and work are charged to the tenant in the token ledger; `compute.Statement` cuts a
+datasheet, capped by the thermal manager. It then keeps the payload board busy with the first
+job's chunks, each a work item on the board and a computation on the host (boardwork.py,
+runner.py: on a worker thread, checked, committed to the job's checkpoint log), so a job preempted
+by eclipse, low charge, heat or a reboot resumes at its next chunk. A finished job's result goes
+down through PUS 13, and its energy (`Attempt.billed_Wh`: what the board drew for each chunk's
+item, or on a board without a work interface the board time it held at its kind's draw, kinds.py)
+and work are charged to the tenant in the token ledger; `compute.Statement` cuts a
 tenant's ledger statement and sends it down the same way. A chunk whose check fails is computed
 again, and after CHUNK_TRIES failures in a row its job is dropped with an event: no result goes
 down that a check doubted (radiation.py counts what the checks found; `compute.SetUpsetRates`
@@ -28,9 +30,8 @@ from pathlib import Path
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gridfree.flight.compute import declarations
+from gridfree.flight.compute import boardwork, declarations
 from gridfree.flight.compute.abft import CheckedProducts
-from gridfree.flight.compute.datasheet import BOARD
 from gridfree.flight.compute.faults import Basis, UpsetInjector, UpsetRates
 from gridfree.flight.compute.inputs import InputMissing, InputRefused, InputStore
 from gridfree.flight.compute.jobqueue import Job, JobQueue
@@ -42,42 +43,43 @@ from gridfree.flight.compute.onboard import OnboardPlanner
 from gridfree.flight.compute.radiation import RadiationStats
 from gridfree.flight.compute.runner import Attempt, AttemptRunner, LogCheck
 from gridfree.flight.core.component import CommandFailed, Component
-from gridfree.flight.core.modes import Mode
 from gridfree.flight.core.ports import InPort, OutPort
 from gridfree.flight.compute.tenancy import check_job_owner, owned_input
 from gridfree.flight.core.messages import ONBOARD, LargeDataDownlink, Origin, UplinkedData, UplinkRejected
 from gridfree.flight.core.store import CorruptStoreError
 from gridfree.flight.hardware.energy import EnergyMeter
-from gridfree.flight.hardware.interfaces import Quantity, Switch
-from gridfree.flight.hardware.ports import NO_READINGS, EpsReadings, PayloadClock
+from gridfree.flight.hardware.interfaces import Switch
+from gridfree.flight.hardware.ports import NO_READINGS, EpsReadings, PayloadClock, PayloadWork
 from gridfree.flight.power.outlook import PowerOutlook
 from gridfree.flight.thermal.state import UNKNOWN_THERMAL, ThermalState
 from gridfree.protocols.compute import INPUT_MAGIC, InputDamaged, JobSpec, Kind, check_input, pack_result
 from gridfree.protocols.ledger import RECORD_OCTETS, encode_statement_transfer
 from gridfree.protocols.services.verification import FailureCode
 
-MIN_UTILISATION = 0.05
 DECISION_S = 1.0  # the slow rate group's period: a chunk holds the board at least this long
 CHUNK_TRIES = 4  # failed attempts in a row at one chunk (or damaged checkpoints of one job) that drop the job
 
 
-class ComputeManager(Component):
-    channels = declarations.CHANNELS
+class ComputeManager(boardwork.BoardFeeding, Component):
+    channels = declarations.CHANNELS + boardwork.CHANNELS
     parameters = declarations.PARAMETERS
     commands = declarations.COMMANDS
     events = declarations.EVENTS
     housekeeping = declarations.HOUSEKEEPING
     ports = (
-        InPort("readingsIn", EpsReadings, "The EPS's readings: the payload switch, temperatures for the plan"),
+        InPort("readingsIn", EpsReadings, "The EPS's readings: the payload switch, temperatures for the plan, the "
+               "board's work items (10 Hz)"),
         InPort("outlookIn", PowerOutlook, "The power manager's grant, shed state and orbit picture, each 1 Hz tick"),
         InPort("thermalIn", ThermalState, "The thermal manager's utilisation cap and throttle point, each 1 Hz tick"),
         OutPort("payloadOut", PayloadClock, "The payload's clock; True if the board confirmed it", returns=bool),
+        OutPort("payloadWorkOut", PayloadWork, "Work items to the payload board, or a clear of its queue; True if "
+                "it took the item or confirmed the clear", returns=bool),
         OutPort("downlinkOut", LargeDataDownlink, "Results and statements down (PUS 13)", returns=int),
         InPort("uplinkIn", UplinkedData, "Complete PUS 13 uplinks: False if not a tenant input", returns=bool),
     )
 
     def __init__(self, name: str, id_base: int, *, state_dir: str | Path, signing_key: Ed25519PrivateKey,
-                 matmul: Matmul | None = None, energy_meter: EnergyMeter | None = None):
+                 matmul: Matmul | None = None, energy_meter: EnergyMeter | None = None, work_scale: float = 1.0):
         super().__init__(name, id_base)
         self.dir = Path(state_dir) / "compute"
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -88,6 +90,7 @@ class ComputeManager(Component):
         self.upsets = UpsetInjector()
         self.runner = AttemptRunner(self.dir, matmul or self.products, self.models, self.upsets, energy_meter)
         self.planner = OnboardPlanner()
+        self.work = boardwork.BoardWork(work_scale)
         self.queue = JobQueue(self.dir / "queue.bin")
         self.inputs = InputStore(self.dir / "inputs")
         self.radiation = RadiationStats()
@@ -95,6 +98,7 @@ class ComputeManager(Component):
         self._outlook: PowerOutlook | None = None  # none yet: no grant, compute held
         self._thermal: ThermalState = UNKNOWN_THERMAL
         self._held_reason = ""
+        self._power_W = 0.0  # what compute may draw now (the allowance's)
         self.chunks_done = self.jobs_done = self.preemptions = self.deadline_misses = self.inputs_rejected = 0
         self.energy_Wh, self.tokens = 0.0, 0
         self.stored_state_lost = self.ledger_records_lost = 0
@@ -115,9 +119,6 @@ class ComputeManager(Component):
 
     def schedule(self):
         return {"slow": [self.tick], "background": [self.scrub]}
-
-    def readingsIn_handler(self, readings: EpsReadings) -> None:  # noqa: N802
-        self._readings = readings
 
     def outlookIn_handler(self, outlook: PowerOutlook) -> None:  # noqa: N802
         self._outlook = outlook
@@ -174,8 +175,9 @@ class ComputeManager(Component):
             raise CommandFailed(FailureCode.BAD_ARGUMENT, str(exc)) from None
         if job_id in self.queue:
             raise CommandFailed(FailureCode.BAD_ARGUMENT, f"job {job_id} already queued")
-        # At full clock, each chunk billed at least one decision.
-        chunk_Wh = KIND_MODELS[spec.kind].energy_Wh(spec.work_units(), 1.0, min_s=DECISION_S)
+        # At full clock: the board's time for the chunk's item, or without a work interface at least one decision.
+        chunk_Wh = KIND_MODELS[spec.kind].energy_Wh(spec.work_units() * self.work.work_scale, 1.0,
+                                                    min_s=0.0 if self.work.on_board else DECISION_S)
         estimate = self.ledger.quote(chunk_Wh * chunks, spec.work_units() * chunks)
         if self.ledger.would_exceed(tenant, estimate):
             raise CommandFailed(FailureCode.EXECUTION_ERROR, f"tenant {tenant}: ~{estimate} tokens exceed the quota "
@@ -186,7 +188,7 @@ class ComputeManager(Component):
 
     def cmd_Cancel(self, job_id, origin: Origin = ONBOARD):
         check_job_owner(self.queue.get(job_id), job_id, origin)  # a tenant cancels its own jobs only
-        if self.runner.job == job_id:
+        if self.runner.in_flight(job_id):
             raise CommandFailed(FailureCode.BUSY, f"job {job_id} is computing a chunk; cancel after it")
         self._forget(job_id)
 
@@ -221,14 +223,17 @@ class ComputeManager(Component):
                  basis=basis, seed=seed)
 
     def tick(self, t: float) -> None:
-        if self.runner.attempt is not None:
-            self._commit_if_done(t)
+        lockstep = getattr(self.ctx.clock, "lockstep", False)
+        while (a := self.runner.collect(t, lockstep)) is not None:
+            self._commit(a, t)
         allowed, reason, u = self._allowance(t)
         if not allowed and reason != self._held_reason:
             self.preemptions += bool(self.runner.attempt or len(self.queue))
             self.log("ComputeHeld", reason=reason)
         self._held_reason = "" if allowed else reason
-        if self.runner.attempt is None:
+        if self.work.on_board:
+            self._feed_board(t, allowed and self._readings.is_on(Switch.PAYLOAD) is not False, u)
+        elif self.runner.attempt is None:
             job_id = self._next_job(t)
             if allowed and job_id is not None:
                 self._start(self.queue[job_id], t, u)
@@ -240,7 +245,7 @@ class ComputeManager(Component):
                              ("EnergyWh", self.energy_Wh), ("TokensCharged", self.tokens), ("Running", allowed),
                              ("HostEnergyJ", math.nan if self.runner.meter is None else self.runner.host_energy_J),
                              ("StoredStateLost", self.stored_state_lost),
-                             ("LedgerRecordsLost", self.ledger_records_lost)):
+                             ("LedgerRecordsLost", self.ledger_records_lost), *self.work.telemetry()):
             self.tlm(local, value)
         if not self.upsets.rates.off:  # per-second upsets land now, whatever is running
             self.upsets.tick(t, self.models.buffers, [self.runner.log_path(j.job_id) for j in self.queue if j.done])
@@ -249,34 +254,20 @@ class ComputeManager(Component):
             self.tlm(local, value)
 
     def _allowance(self, t: float) -> tuple[bool, str, float]:
-        """Whether compute may run now, why not, and at what utilisation."""
-        if self.ctx.modes.mode is not Mode.NOMINAL:
-            return False, f"mode {self.ctx.modes.mode.name}", 0.0
-        outlook = self._outlook
-        if outlook is None:
-            return False, "no power outlook yet", 0.0
-        if outlook.shed:
-            return False, "payload shed", 0.0
-        grant_W = outlook.grant_W
-        planned_W = None
-        if self.param("PlanOnBoard"):
-            r = self._readings
-            planned_W = self.planner.power_W(t, outlook, self._thermal, r.get(Quantity.PAYLOAD_TEMP_C),
-                                             r.get(Quantity.RADIATOR_TEMP_C), self.param("PayloadConductanceWK"),
-                                             self.param("PayloadHeatCapacityJK"))
-        self.tlm("PlannedPowerW", math.nan if planned_W is None else planned_W)
-        if planned_W is not None:
-            grant_W = planned_W
-        u = min(self._thermal.utilisation_cap, BOARD.clock_for(grant_W))
-        if u < MIN_UTILISATION:
-            return False, f"grant {grant_W:.0f} W", 0.0
-        return True, "", u
+        """Whether compute may run now, why not, and at what utilisation (onboard.py)."""
+        a = self.planner.allowance(t, self.ctx.modes.mode, self._outlook, self._thermal, self._readings,
+                                   self.param("PlanOnBoard"), self.param("PayloadConductanceWK"),
+                                   self.param("PayloadHeatCapacityJK"))
+        if a.planned_W is not None:
+            self.tlm("PlannedPowerW", a.planned_W)
+        self._power_W = a.power_W
+        return a.allowed, a.reason, a.utilisation
 
     def _next_job(self, t: float) -> int | None:
         """The queue's first job (JobQueue.first) after those past their deadline are dropped: their
         results would be late."""
         for job_id in self.queue.past_deadline(t):
-            if job_id != self.runner.job:
+            if not self.runner.in_flight(job_id):
                 self.deadline_misses += 1
                 self._drop(job_id, "deadline passed")
         late = self.queue.late(self.planner.plan, self.planner.plan_t)
@@ -285,7 +276,7 @@ class ComputeManager(Component):
         first = self.queue.first(late)
         return None if first is None else first.job_id
 
-    def _start(self, job: Job, t: float, u: float) -> None:
+    def _start(self, job: Job, t: float, u: float):
         payload = None
         if job.spec.input_id:  # checked again before every chunk: storage may have changed since the last
             try:
@@ -293,26 +284,32 @@ class ComputeManager(Component):
                 check_input(job.spec, inp)
             except (ValueError, InputMissing) as exc:
                 self._drop(job.job_id, str(exc))
-                return
+                return None
             payload = inp.payload
-        self._set_utilisation(u)
-        self.runner.start(job.job_id, job.done, job.spec, t, u, payload)
+        if not self.work.on_board:
+            self._set_utilisation(u)
+        return self.runner.start(job.job_id, job.done + self.runner.in_flight(job.job_id), job.spec, t, u, payload,
+                                 self.work.work_scale)
 
-    def _commit_if_done(self, t: float) -> None:
-        a = self.runner.collect(t, lockstep=getattr(self.ctx.clock, "lockstep", False))
-        if a is None:
-            return
+    def _bill(self, job: Job | None, energy_Wh: float) -> None:
+        """Payload energy spent on a job, whatever becomes of the chunk it was spent on."""
+        self.energy_Wh += energy_Wh
+        if job is not None:
+            job.energy_Wh += energy_Wh
+
+    def _commit(self, a: Attempt, t: float) -> None:
         job = self.queue.get(a.job)
-        if job is None:
-            return a.outcome("job dropped")
+        if job is None or a.chunk != job.done:  # dropped, or an earlier chunk failed: computed again
+            self._bill(job, a.billed_Wh(t))
+            return a.outcome("job dropped" if job is None else "earlier chunk failed")
         if a.error is not None:
             return self._chunk_failed(a, job, t)
         job.tries = 0
         energy = a.billed_Wh(t)
         path = self.runner.commit(a, energy)
         job.done = a.chunk + 1
-        job.energy_Wh += energy
-        self.energy_Wh += energy
+        self._bill(job, energy)
+        self.work.committed(a)
         self.chunks_done += 1
         if job.done < job.spec.chunks:
             a.outcome("committed")
@@ -330,6 +327,8 @@ class ComputeManager(Component):
         """An attempt that failed a check (or raised): nothing of it is kept and the chunk runs
         again; after CHUNK_TRIES failures in a row the job is dropped, never sent down doubted."""
         what = self.radiation.failed_check(a.error)
+        if a.on_board and self.runner.attempts:  # its later chunks cannot commit before it: computed again
+            self.work.clear(lambda w: self.out("payloadWorkOut", w))
         energy = a.billed_Wh(t)
         self.energy_Wh += energy
         self.radiation.energy_lost_Wh += energy

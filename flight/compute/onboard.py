@@ -17,10 +17,15 @@ the plan is wrong.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from gridfree.flight.compute import planner
+from gridfree.flight.compute.datasheet import BOARD
+from gridfree.flight.core.modes import Mode
+from gridfree.flight.hardware.interfaces import Quantity
+from gridfree.flight.hardware.ports import EpsReadings
 from gridfree.flight.power.outlook import PowerOutlook
 from gridfree.flight.thermal.state import ThermalState
 
@@ -28,6 +33,19 @@ STEP_S = 300.0
 ORBITS = 3
 MARGIN_C = 3.0
 SHED_MARGIN = 0.02  # SOC kept above the power manager's shed point
+MIN_UTILISATION = 0.05
+
+
+@dataclass(frozen=True)
+class Allowance:
+    """Whether compute may run now, why not ("" if it may), and at what utilisation; `planned_W`
+    is the plan's power when the grant was weighed (NaN: no plan, the grant rules), else None."""
+
+    allowed: bool
+    reason: str
+    utilisation: float = 0.0
+    planned_W: float | None = None
+    power_W: float = 0.0  # what compute may draw: the plan's power, or without a plan the grant
 
 
 class OnboardPlanner:
@@ -35,6 +53,28 @@ class OnboardPlanner:
         self.plan: planner.Plan | None = None
         self.plan_t = -np.inf
         self.failures = 0
+
+    def allowance(self, t: float, mode: Mode, outlook: PowerOutlook | None, thermal: ThermalState,
+                  readings: EpsReadings, plan_on_board: bool, conductance_W_K: float,
+                  heat_capacity_J_K: float) -> Allowance:
+        """Compute runs in NOMINAL only, with an outlook, unshed, at the clock the plan's power (or
+        without a plan the grant) buys, capped by the thermal manager; below MIN_UTILISATION not at all."""
+        if mode is not Mode.NOMINAL:
+            return Allowance(False, f"mode {mode.name}")
+        if outlook is None:
+            return Allowance(False, "no power outlook yet")
+        if outlook.shed:
+            return Allowance(False, "payload shed")
+        planned_W = None
+        if plan_on_board:
+            planned_W = self.power_W(t, outlook, thermal, readings.get(Quantity.PAYLOAD_TEMP_C),
+                                     readings.get(Quantity.RADIATOR_TEMP_C), conductance_W_K, heat_capacity_J_K)
+        grant_W = outlook.grant_W if planned_W is None else planned_W
+        planned_W = math.nan if planned_W is None else planned_W
+        u = min(thermal.utilisation_cap, BOARD.clock_for(grant_W))
+        if u < MIN_UTILISATION:
+            return Allowance(False, f"grant {grant_W:.0f} W", planned_W=planned_W)
+        return Allowance(True, "", u, planned_W, grant_W)
 
     def power_W(self, t: float, outlook: PowerOutlook, thermal: ThermalState, payload_C: float | None,
                 radiator_C: float | None, conductance_W_K: float, heat_capacity_J_K: float) -> float | None:

@@ -7,7 +7,10 @@ readings (`EpsReadings`): every fast sweep through `fastReadingsOut` (to under-v
 which needs the battery's voltage and current at 10 Hz), every slow one through `readingsOut` (to
 all who need the temperatures, array and payload power at 1 Hz). It switches
 loads and sets the payload's clock for others through `switchIn` and `payloadIn`, so it always
-knows what it last confirmed switched (the power budget counts the loads that are on).
+knows what it last confirmed switched (the power budget counts the loads that are on). Work items
+for the payload board come through `workIn`; the board's item registers are read on every fast
+sweep (the compute manager bills each item the energy the board reports for it) and published
+with that sweep only, so a count in a snapshot was always read in the sweep that sent it.
 """
 from __future__ import annotations
 
@@ -17,12 +20,15 @@ from types import MappingProxyType
 
 from gridfree.flight.core.component import CommandFailed, Component
 from gridfree.flight.core.ports import InPort, OutPort
-from gridfree.flight.hardware.interfaces import PowerBoard, Quantity, Switch
-from gridfree.flight.hardware.ports import EpsReadings, PayloadClock, SwitchCommand
+from gridfree.flight.hardware.interfaces import ItemRegisters, PowerBoard, Quantity, Switch
+from gridfree.flight.hardware.ports import EpsReadings, PayloadClock, PayloadWork, SwitchCommand
 from gridfree.protocols.dictionary import Channel, Command, Event, Field, HousekeepingPacket, Severity
 from gridfree.protocols.services.verification import FailureCode
 
 from gridfree.flight.hardware.sensors import CHANNEL, EPS_SENSOR_CHANNELS, FAST, SLOW  # the register map's
+
+
+NO_ITEMS = ItemRegisters(None, None, None, None)
 
 
 class EpsComponent(Component):
@@ -54,6 +60,8 @@ class EpsComponent(Component):
         InPort("switchIn", SwitchCommand, "switch a load; True if the board confirmed", returns=bool),
         InPort("payloadIn", PayloadClock, "set the payload's utilisation; True if the board confirmed",
                returns=bool),
+        InPort("workIn", PayloadWork, "hand the payload board a work item (True if it took it), or clear its "
+               "queue (True if it confirmed)", returns=bool),
     )
     housekeeping = (
         HousekeepingPacket(1, "Power", ("BusVoltage", "BatteryVoltage", "BatteryCurrent", "ArrayPower",
@@ -86,12 +94,15 @@ class EpsComponent(Component):
             self.tlm(CHANNEL[q], value)
         return absent
 
-    def _publish(self, port: str, t: float) -> None:
-        self.out(port, EpsReadings(t, MappingProxyType(dict(self._readings)), MappingProxyType(dict(self._switched))))
+    def _publish(self, port: str, t: float, items: ItemRegisters | None = None) -> None:
+        board = self._board
+        i = items or NO_ITEMS
+        self.out(port, EpsReadings(t, MappingProxyType(dict(self._readings)), MappingProxyType(dict(self._switched)),
+                                   board.work_interface, i.accepted, i.done, i.done_energy_mJ, i.busy_energy_mJ))
 
     def fast(self, t: float) -> None:
         self._read(FAST)
-        self._publish("fastReadingsOut", t)
+        self._publish("fastReadingsOut", t, self._board.read_items() if self._board.work_interface else None)
 
     def slow(self, t: float) -> None:
         absent = self._read(SLOW)
@@ -118,6 +129,11 @@ class EpsComponent(Component):
 
     def payloadIn_handler(self, clock: PayloadClock) -> bool:
         return self._board.set_utilisation(clock.utilisation)
+
+    def workIn_handler(self, work: PayloadWork) -> bool:  # noqa: N802
+        if work.clear:
+            return self._board.clear_items()
+        return self._board.submit_item(work.seq, work.kind, work.work_M)
 
     def _switch(self, s: Switch, on: bool) -> None:
         if not self.switchIn_handler(SwitchCommand(s, on)):

@@ -16,6 +16,17 @@ Quantity.__doc__ = """What the node measures (units in the names): one member pe
 value "battery_voltage_V"). Every driver answers in these terms, the rig's and the Linux host's alike."""
 
 
+@dataclass(frozen=True)
+class ItemRegisters:
+    """One sweep's reading of the payload board's item registers (registers 0x0043-0x0046). The
+    driver reads (done, done energy) by the torn-read rule: both None if they would not hold still."""
+
+    accepted: int | None
+    done: int | None
+    done_energy_mJ: int | None
+    busy_energy_mJ: int | None
+
+
 class Switch(Enum):
     HEATER = "heater"
     PAYLOAD = "payload"
@@ -59,6 +70,25 @@ class PowerBoard(ABC):
 
     @abstractmethod
     def set_utilisation(self, fraction: float) -> bool: ...
+
+    #: The board takes work items (registers 0x0040-0x0047) and reports the energy it drew for
+    #: each. Without one (the `none` and `linux` drivers) the node bills from its datasheet.
+    work_interface: bool = False
+
+    def submit_item(self, seq: int, kind: int, work_M: float) -> bool:
+        """Enqueue item `seq` (a protocols.compute.Kind, `work_M` millions of its work unit): True
+        if the board's `accepted` now reads `seq`. Repeating it is harmless (the board ignores a
+        number that is not the next one)."""
+        return False
+
+    def clear_items(self) -> bool:
+        """Drop every queued item and the running one: True if the board confirmed."""
+        return False
+
+    def read_items(self) -> ItemRegisters | None:
+        """The item registers (accepted, done with its latched energy, the live busy energy), or
+        None without a work interface."""
+        return None
 
     def close(self) -> None:
         pass

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping
 
-from gridfree.flight.hardware.interfaces import Quantity, Switch
+from gridfree.flight.hardware.interfaces import ItemRegisters, Quantity, Switch
 
 _EMPTY: Mapping = MappingProxyType({})
 
@@ -23,6 +23,18 @@ class EpsReadings:
     t: float
     values: Mapping[Quantity, float] = field(default_factory=lambda: _EMPTY)
     switched: Mapping[Switch, bool] = field(default_factory=lambda: _EMPTY)
+    #: The board takes work items; False: it has no work interface (the node bills by datasheet).
+    work_interface: bool = False
+    #: The item registers as read in this sweep (fast sweeps only; None when not read, or not
+    #: read consistently, in it: a stale count must not pass for a fresh one).
+    item_accepted: int | None = None
+    item_done: int | None = None
+    item_done_energy_mJ: int | None = None
+    item_busy_energy_mJ: int | None = None
+
+    @property
+    def items(self) -> ItemRegisters:
+        return ItemRegisters(self.item_accepted, self.item_done, self.item_done_energy_mJ, self.item_busy_energy_mJ)
 
     @classmethod
     def of(cls, t: float, values: Mapping[Quantity, float], switched: Mapping[Switch, bool]) -> "EpsReadings":
@@ -51,3 +63,15 @@ class PayloadClock:
     """The payload's commanded utilisation (its DVFS clock as a fraction of full)."""
 
     utilisation: float
+
+
+@dataclass(frozen=True)
+class PayloadWork:
+    """A work item for the payload board: item `seq` of `kind` (protocols.compute.Kind) costing
+    `work_M` millions of its kind's work unit; or, with `clear`, drop every item the board holds.
+    Answered with True if the board took the item (its `accepted` reads `seq`) or confirmed the clear."""
+
+    seq: int = 0
+    kind: int = 0
+    work_M: float = 0.0
+    clear: bool = False

@@ -6,6 +6,7 @@ from gridfree.flight.compute.datasheet import BOARD
 from gridfree.flight.core.modes import Mode
 from gridfree.protocols.compute import JobSpec, Kind
 from gridfree.protocols.pus import PusTc
+from tests.compute import rigboard
 from tests.power.test_power_manager import bench, run, upload_orbit
 
 JOB = JobSpec(21, 7, Kind.TILES, seed=1, size=0, batch=1, chunks=100_000, threshold=0.3)
@@ -57,7 +58,9 @@ def test_flying_the_plan_spends_in_shadow_and_keeps_the_dod_limit(tmp_path):
 
 
 def test_the_manager_sets_the_board_to_the_plans_power(tmp_path):
-    truth, node = bench(tmp_path, soc=0.8, utilisation=0.0)
+    """The board draws the plan's power while it runs the job's items: at the clock at which a
+    TILES item (which lights less of the board than a product) draws it."""
+    truth, node = rigboard.bench(tmp_path, work_scale=1e6)  # a one-tile chunk: ~2 s of the board
     node.modes.request(Mode.NOMINAL, "test")
     upload_orbit(node)
     run(truth, node, 120.0)  # the power manager learns the arrays; the first plan is made
