@@ -20,9 +20,15 @@ element of a float32 product is within gamma_n(u32) (|A||B|)_ij of the exact val
 n u / (1 - n u), u32 = 2^-24. Hence |(C r - A B r)_i| <= gamma_n(u32) (|A||B| r)_i <= gamma_n(u32) s_i
 with s = |A| (|B| e), computed once for all k vectors (r <= e entrywise). The ground computes in
 float64 from float32 operands: A (B r) and C r carry at most 4 gamma_n(u64) s_i more. Underflow
-adds at most 2^-150 per product. Integer-valued A and B with max_i |a_i|_1 max|B| below 2^24 multiply
-exactly in float32 whatever the order (every partial sum of an element is an integer below 2^24, and so are
-the float64 sums of up to n of them the ground forms), and then the tolerance is 0: the check is exact.
+adds at most 2^-150 per product. Integer-valued A and B with max_i |a_i|_1 max|B| below 2^24
+multiply exactly in float32 whatever the order (every partial sum of an element is an integer
+below 2^24, and so are the float64 sums of up to n of them the ground forms), and then the
+tolerance is 0: the check is exact.
+
+The bound is the worst case, about sqrt(n) times the typical rounding: what Freivalds guarantees
+to see is an element off by 2 gamma_n(u32) (|A||B|e)_i, a few per cent of the largest element at
+n = 256. That is no room for a lazy node (a product made any cheaper is off by the size of the
+elements), and no honest node is ever refused; small upsets are ABFT's to catch, on board.
 
 **Commitments.** A product too big to downlink stays on board; its result carries a Merkle root
 (RFC 6962 tree hash: SHA-256, leaves hashed as 0x00 || block and nodes as 0x01 || left || right, so
@@ -299,7 +305,8 @@ class BlockAnswer:
             at += octets + 1
             if depth > MAX_PATH or at + 32 * depth > len(body):
                 raise ValueError(f"block {len(blocks)}: path of {depth} hashes does not fit")
-            blocks.append(BlockProof(leaf, block, tuple(bytes(body[at + 32 * h:at + 32 * h + 32]) for h in range(depth))))
+            path = tuple(bytes(body[at + 32 * h:at + 32 * h + 32]) for h in range(depth))
+            blocks.append(BlockProof(leaf, block, path))
             at += 32 * depth
         if at != len(body):
             raise ValueError(f"block answer has {len(body) - at} octets after its {count} blocks")

@@ -67,7 +67,8 @@ def _skipping(spec: JobSpec, skipped: set[int]) -> tuple[bytes, bytes]:
         if spec.kind == Kind.MLP:
             z = mlp_forward(mlp_weights(spec.size), mlp_inputs(spec, k))
             out = {"labels": z.argmax(axis=1).astype(np.uint16), "logit_sums": z.sum(axis=1)}
-            fake = {"labels": rng.integers(0, z.shape[1], z.shape[0]).astype(np.uint16), "logit_sums": z.sum(axis=1) * 0}
+            labels = rng.integers(0, z.shape[1], z.shape[0]).astype(np.uint16)
+            fake = {"labels": labels, "logit_sums": np.zeros(z.shape[0], np.float32)}
         else:
             out = {"kept": keep_tiles(tiles(spec, k), spec.threshold)}
             fake = honest[-1] if honest else {"kept": np.arange(spec.batch // 2, dtype=np.uint32)}

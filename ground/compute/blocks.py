@@ -8,13 +8,25 @@ element by element within float32 rounding, the rows of A times B the ground com
 """
 from __future__ import annotations
 
+from typing import Iterable
+
 import numpy as np
 
 from gridfree.protocols.compute import JobSpec, matmul_inputs
-from gridfree.protocols.proofs import (BlockAnswer, block_error, block_slice, blocks_per_chunk, challenged_blocks,
+from gridfree.protocols.proofs import (PROOF_MAGIC, BlockAnswer, block_error, block_slice, blocks_per_chunk, challenged_blocks,
                                        leaf_hash, root_from_path)
 
 MAX_PROBLEMS = 8  # an answer wrong everywhere is told in a few lines, not in hundreds
+
+
+def answers_by_job(transfers: Iterable[bytes]) -> dict[int, bytes]:
+    """The block answers among downlinked transfers, by job (the last one of each). Which seed an
+    answer must answer is the ground's record of the ProveBlocks it sent, never the answer's word."""
+    out = {}
+    for data in transfers:
+        if data[:len(PROOF_MAGIC)] == PROOF_MAGIC and len(data) >= 9:
+            out[int.from_bytes(data[5:9], "big")] = data
+    return out
 
 
 def blocks_problems(spec: JobSpec, root: bytes, answer_octets: bytes, seed: int,

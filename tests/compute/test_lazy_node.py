@@ -13,6 +13,7 @@ import pytest
 from gridfree.flight.compute.proofs import MAX_DOWNLINKED_PRODUCT_OCTETS, answer_challenge
 from gridfree.flight.core.component import CommandFailed
 from gridfree.flight.core.messages import Origin
+from gridfree.ground.compute.blocks import answers_by_job
 from gridfree.ground.compute.verify import PENDING, needs_challenge, verify
 from gridfree.protocols.compute import JobSpec, Kind, keep_tiles, matmul_inputs, pack_result, read_result, tiles
 from gridfree.protocols.proofs import BlockAnswer, challenged_blocks, merkle_root, product_leaves, samples_needed
@@ -52,6 +53,7 @@ def test_an_honest_node_passes_freivalds_and_its_challenged_blocks(tmp_path):
     assert verify(SMALL, got[SMALL.job_id], seed=1) == [] and verify(SMALL, got[SMALL.job_id]) == []
     assert needs_challenge(BIG, got[BIG.job_id]) and verify(BIG, got[BIG.job_id], seed=1)[0].startswith(PENDING)
     answer = prove(t, BIG, 77)
+    assert answers_by_job(d.data for d in t.sent("downlinkOut")) == {BIG.job_id: answer}
     blocks = BlockAnswer.unpack(answer).blocks
     assert len(blocks) == samples_needed() < 20 * 16  # 270 of the job's 320 blocks
     assert verify(BIG, got[BIG.job_id], seed=77, blocks=answer) == []

@@ -50,7 +50,8 @@ def test_a_path_proves_only_its_own_leaf_position_and_tree():
     assert root_from_path(leaves[6], 6, 11, path + [root]) is None  # padded
     assert root_from_path(leaves[6], 11, 11, path) is None  # past the end
     # Domain separation: the two halves of a node are no leaf's octets.
-    assert merkle_root(leaves[:2]) != leaf_hash(leaves[0] + leaves[1]) == hashlib.sha256(b"\x00" + leaves[0] + leaves[1]).digest()
+    assert leaf_hash(leaves[0] + leaves[1]) == hashlib.sha256(b"\x00" + leaves[0] + leaves[1]).digest()
+    assert merkle_root(leaves[:2]) != leaf_hash(leaves[0] + leaves[1])
     assert merkle_root(leaves[:2]) == node_hash(leaves[0], leaves[1])
 
 
