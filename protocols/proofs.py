@@ -115,6 +115,8 @@ def freivalds_error(a: np.ndarray, b: np.ndarray, c: np.ndarray, seed: int, chun
     passes with probability at most 2^-k (module docstring)."""
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0] or c.shape != (a.shape[0], b.shape[1]):
         return f"product of shape {c.shape} for A {a.shape} and B {b.shape}"
+    if c.dtype != np.float32:
+        return f"product of {c.dtype}, not float32"
     f8 = np.float64
     r = np.random.default_rng([seed, _FREIVALDS_TAG, chunk]).integers(0, 2, size=(b.shape[1], k)).astype(f8)
     br, b_sums = np.empty((b.shape[0], k)), np.empty(b.shape[0])

@@ -122,9 +122,10 @@ def test_freivalds_is_exact_on_integer_valued_products():
     assert block_error(a, b, c) and freivalds_error(a, b, c, 0, k=FREIVALDS_K)
 
 
-def test_freivalds_names_a_product_of_the_wrong_shape():
+def test_freivalds_names_a_product_of_the_wrong_shape_or_type():
     a, b = _operands(16, 16, 4)
     assert "shape" in freivalds_error(a, b, (a @ b)[:15], 0)
+    assert freivalds_error(a, b, (a @ b).astype(np.complex64), 0) == "product of complex64, not float32"
     assert "shape" in block_error(a[:2], b, (a @ b)[:3])
 
 
@@ -197,3 +198,32 @@ def test_a_format_1_matmul_result_is_refused_its_sums_prove_nothing():
     body = struct.pack(">4sIBI", b"GFRS", 6, int(Kind.MATMUL), 1) + buf.getvalue()
     problems = verify(spec, body + struct.pack(">I", zlib.crc32(body)))
     assert len(problems) == 1 and "result format 1 carries no proof" in problems[0]
+
+
+def test_a_hostile_matmul_result_gets_one_line_per_problem_never_a_traceback():
+    from gridfree.protocols.compute import matmul_inputs
+    spec = JobSpec(7, 1, Kind.MATMUL, seed=2, size=16, batch=1, chunks=3)
+    chunks = []
+    for k in range(3):
+        c = np.matmul(*matmul_inputs(spec, k))
+        chunks.append({"row_sums": c.sum(axis=1, dtype=np.float64), "col_sums": c.sum(axis=0, dtype=np.float64),
+                       "product": c})
+    assert verify(spec, pack_result(spec, chunks)) == []
+    del chunks[2]["product"]
+    assert verify(spec, pack_result(spec, chunks)) == ["chunk 2: no product"]
+    right = np.matmul(*matmul_inputs(spec, 2))
+    chunks[2]["product"] = chunks[1]["product"]  # another chunk's product under this chunk's sums
+    assert verify(spec, pack_result(spec, chunks), seed=4) == \
+        ["chunk 2: C r differs from A (B r) beyond rounding for 20 of 20 random vectors (first at row 0)"]
+    chunks[2]["row_sums"], chunks[2]["col_sums"] = chunks[1]["row_sums"], chunks[1]["col_sums"]
+    assert verify(spec, pack_result(spec, chunks), seed=4)[0].startswith("chunk 2: row/column sums disagree")
+    chunks[2] = {"row_sums": right.sum(axis=1, dtype=np.float64), "col_sums": right.sum(axis=0, dtype=np.float64),
+                 "product": right}
+    assert verify(spec, pack_result(spec, [{k: v for k, v in c.items() if k != "product"} for c in chunks])) == \
+        ["neither the products nor a commitment to them came down"]
+    body = pack_result(spec, chunks)[:60]  # the .npz cut short, under a CRC that matches
+    assert verify(spec, body + struct.pack(">I", zlib.crc32(body)))[0].startswith("job result 7: outputs unreadable")
+    leaves = [bytes(h) for c in chunks for h in product_leaves(c["product"])]
+    assert verify(spec, pack_result(spec, chunks, merkle_root(leaves))) == []
+    assert verify(spec, pack_result(spec, chunks, b"\x01" * 32)) == \
+        ["the commitment root is not that of the products that came down"]
