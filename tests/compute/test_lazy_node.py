@@ -61,6 +61,17 @@ def test_an_honest_node_passes_freivalds_and_its_challenged_blocks(tmp_path):
     assert verify(BIG, got[BIG.job_id], seed=78, blocks=answer)[0].startswith("answer for job 22, seed 77")
 
 
+def test_a_node_whose_product_routine_sums_otherwise_still_answers_with_the_octets_it_committed_to(tmp_path):
+    """Rows of A times B recomputed alone need not be, bit for bit, the rows of the product its own
+    routine made (here: summed in float64); the node then makes the chunk's product again with it."""
+    def in_float64(a, b, **_):
+        return (a.astype(np.float64) @ b.astype(np.float64)).astype(np.float32)
+
+    t, got = run(tmp_path, [BIG], matmul=in_float64)
+    answer = prove(t, BIG, 12)
+    assert verify(BIG, got[BIG.job_id], seed=12, blocks=answer) == []
+
+
 def test_a_lazy_node_making_sums_without_products_fails_every_check(tmp_path):
     t, got = run(tmp_path, [SMALL, BIG], matmul=sums_only)
     assert len(got) == 2  # its own sums check let the fakes through: they came down
