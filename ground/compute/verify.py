@@ -40,11 +40,13 @@ def needs_challenge(spec: JobSpec, data: bytes) -> bool:
 
 
 def verify(spec: JobSpec, data: bytes, tenant_input: TenantInput | None = None, *, seed: int | None = None,
-           blocks: bytes | None = None) -> list[str]:
+           blocks: bytes | None = None, every_chunk: bool = False) -> list[str]:
     """What is wrong with a downlinked result; empty when it is right. A job on an uplinked input is
     checked against `tenant_input`, the input the ground sent. `seed` draws the random vectors and
     samples (a fresh one if None); with `blocks`, the node's answer to compute.ProveBlocks, it must be
-    the seed that command sent."""
+    the seed that command sent. `every_chunk` computes every MLP and tile chunk again, not a sample:
+    the sample is sized to catch a node that skips work, not a rare wrong chunk (a test bench holding
+    an upset campaign to every result wants them all)."""
     try:
         r = read_result(data)
     except ValueError as exc:
@@ -67,7 +69,8 @@ def verify(spec: JobSpec, data: bytes, tenant_input: TenantInput | None = None, 
     if spec.kind == Kind.MATMUL:
         return _verify_matmul(spec, r, payload, seed, blocks)
     problems = []
-    for k in sample(seed, spec.chunks, samples_needed()).tolist():
+    chunks = range(spec.chunks) if every_chunk else sample(seed, spec.chunks, samples_needed()).tolist()
+    for k in chunks:
         try:
             bad = _rerun_chunk(spec, k, r.chunks[k], payload)
         except KeyError as exc:
