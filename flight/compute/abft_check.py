@@ -1,0 +1,213 @@
+"""The block checks of a framed product (flight/compute/abft.py): which blocks, how they are summed
+fast, and the rounding-model tolerance each row's block is held to."""
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+THRESHOLD_RMS = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-10}
+"""What a fault may leave in an element, relative to its row's rms (issue 18)."""
+NOISE_SHARE = 0.67
+"""The share of THRESHOLD_RMS a block's tolerance may take on random data."""
+MODEL_SPREAD = 2.8
+"""A block's tolerance over λ·u·sqrt((k + w)·w)·rms on random data: |checksum| + 2 ‖C_i,b‖ is
+about (0.8 + 2)·sqrt(w)·rms."""
+COHERENT = 0.25
+"""The coherent term's factor: on constant, uniform and mean-shifted data (k = 16 to 2048) the
+mismatch beyond the random-walk tolerance was at most 0.06 of u·(k + w)·|A (B E)|."""
+MIN_WIDTH = 16
+"""Blocks no narrower: the narrow products then cost at most 1/16 of the GEMM (float32 with
+k beyond about 10^4 would need narrower blocks to meet THRESHOLD_RMS, and does not get them)."""
+SMALL_GEMM = 1 << 19
+"""m·n·k at or below which OpenBLAS multiplies without packing its operands (measured: 2 to 4
+times faster for the narrow products of the checks, so they are run in row chunks this small)."""
+
+
+def narrow(x: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """x @ e for a narrow e, a 2-D x in row chunks of at most SMALL_GEMM multiply-adds."""
+    if x.ndim != 2 or e.ndim != 2 or x.shape[0] * x.shape[1] * e.shape[1] <= SMALL_GEMM:
+        return np.matmul(x, e)
+    out = np.empty((x.shape[0], e.shape[1]), np.result_type(x, e))
+    step = max(1, SMALL_GEMM // (x.shape[1] * e.shape[1]))
+    for r in range(0, x.shape[0], step):
+        np.matmul(x[r:r + step], e, out=out[r:r + step])
+    return out
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The column blocks of a k x n right operand: nb blocks of w (the last one shorter when w does
+    not divide n), and the ways to sum them fast."""
+
+    n: int
+    w: int
+    nb: int
+    unit: float  # u·sqrt(k + w): the tolerance per unit of S_ib at λ = 1 (abft.py's docstring)
+    unit_k: float  # u·(k + w): the coherent term's, per unit of |A (B E)|·ρ²
+    row_stride: int  # elements per row of the framed product: n + nb, padded to whole cache lines
+    ones: np.ndarray = field(repr=False)  # (w,), or (n,) for one block
+    e: np.ndarray | None = field(repr=False)  # (n, nb) block indicator when w does not divide n
+
+    def block_sums(self, x: np.ndarray) -> np.ndarray:
+        """x E: (..., r, n) -> (..., r, nb), summed in x's dtype by BLAS."""
+        if self.nb == 1:
+            return (x @ self.ones)[..., None]
+        if self.e is None:
+            return np.matmul(x.reshape(x.shape[:-1] + (self.nb, self.w)), self.ones)
+        return narrow(x, self.e)
+
+    def block_sumsq(self, x: np.ndarray) -> np.ndarray:
+        """(x ∘ x) E, in x's dtype."""
+        if self.nb == 1:
+            return np.vecdot(x, x)[..., None]
+        if self.e is None:
+            x = x.reshape(x.shape[:-1] + (self.nb, self.w))
+            return np.vecdot(x, x)
+        return narrow(np.square(x), self.e.astype(x.dtype))
+
+
+@functools.lru_cache(maxsize=64)
+def plan_for(k: int, n: int, dtype: np.dtype) -> Plan:
+    """The widest blocks (halving from the whole row) whose tolerance on random data at the default
+    safety factor λ = 1, about MODEL_SPREAD·u·sqrt((k + w)·w) of the row's rms, stays under
+    NOISE_SHARE of THRESHOLD_RMS. (A larger λ passed to abft_matmul loosens the checks, it does
+    not narrow the blocks.)"""
+    u = np.finfo(dtype).eps / 2
+    limit = (NOISE_SHARE * THRESHOLD_RMS[dtype] / (MODEL_SPREAD * u)) ** 2
+    nb, w = 1, n
+    while w > MIN_WIDTH and (k + w) * w > limit:
+        nb *= 2
+        w = -(-n // nb)
+    nb = -(-n // w)
+    w = n if nb == 1 else w
+    unit, line = u * math.sqrt(k + w), 64 // dtype.itemsize
+    e = None
+    if n % w:
+        e = np.zeros((n, nb), dtype)
+        e[np.arange(n), np.arange(n) // w] = 1
+    return Plan(n, w, nb, float(unit), float(u * (k + w)), n + nb + -(n + nb) % line, np.ones(w, dtype), e)
+
+
+def _sub(idx: tuple[int, ...], batch: tuple[int, ...]) -> tuple[int, ...]:
+    """The index into an operand of batch shape `batch` that np.matmul broadcast to the batch index `idx`."""
+    return tuple(0 if d == 1 else i for i, d in zip(idx[len(idx) - len(batch):], batch))
+
+
+@dataclass
+class BlockChecks:
+    """A and B as the product reads them (in its dtype, rows contiguous: the caller's own arrays
+    when they already are) and the checksums taken from them before the product: B E and A (B E).
+    Taken once: whatever happens to an operand afterwards, even in the caller's memory, is checked
+    against them, and a recomputation does not take new ones."""
+
+    a: np.ndarray
+    b: np.ndarray
+    be: np.ndarray  # B E: b's batch + (k, nb)
+    checks: np.ndarray  # A (B E): the product's batch + (m, nb)
+    plan: Plan
+    lam: float  # the safety factor over the rounding model
+    _b_sq: np.ndarray | None = field(default=None, repr=False)  # (B ∘ B) E / max |B|², once needed
+    _b_top: np.ndarray | None = field(default=None, repr=False)  # max |B|
+
+    def __post_init__(self):
+        self.scale = self.lam * self.plan.unit
+        self.coherent = self.lam * COHERENT * self.plan.unit_k
+
+    def matrix(self, idx: tuple[int, ...]) -> "BlockChecks":
+        """The checks of one matrix of the (broadcast) batch, 2-D."""
+        return BlockChecks(self.a[_sub(idx, self.a.shape[:-2])], self.b[_sub(idx, self.b.shape[:-2])],
+                           self.be[_sub(idx, self.be.shape[:-2])], self.checks[idx], self.plan, self.lam)
+
+    def check(self, p: np.ndarray) -> tuple[dict[tuple[int, ...], np.ndarray], np.ndarray]:
+        """Check a framed product [C, A (B E)] (its batch + (m, n + nb)): the failing (row, block)
+        cells of each matrix with any, and each matrix's largest |mismatch| / tolerance."""
+        n = p.shape[-1] - self.plan.nb
+        err, tol, ok = self._first(p[..., :n], p[..., n:], self.checks)
+        if ok.all():
+            ratio = (err / tol).max(axis=(-2, -1))
+            if ratio.ndim == 0 and ratio <= 1 or np.all(ratio <= 1):  # else 0/0 where nothing is off
+                return {}, np.asarray(ratio, np.float64)
+        ratio = np.asarray(np.where(ok, err / np.where(tol > 0, tol, 1), 0.0).max(axis=(-2, -1)), np.float64)
+        failed = {}
+        bad, nd = np.argwhere(~ok), ok.ndim - 2
+        if not len(bad):
+            return failed, ratio
+        keys, group = (np.unique(bad[:, :nd], axis=0, return_inverse=True) if nd else (np.zeros((1, 0), int), None))
+        for g, key in enumerate(tuple(int(x) for x in k) for k in keys):
+            cells = bad[:, nd:] if group is None else bad[group.ravel() == g, nd:]
+            one = self.matrix(key) if key else self
+            e = err[key][cells[:, 0], cells[:, 1]].astype(np.float64)
+            t = one._exact(p[key][:, :n], cells)
+            passed = (e <= t) & np.isfinite(t)
+            ratio[key] = max(float(ratio[key]), np.where(passed, e / np.where(t > 0, t, 1), np.inf).max())
+            if not passed.all():
+                failed[key] = cells[~passed]
+        return failed, ratio
+
+    def row_passes(self, i: int, row: np.ndarray) -> bool:
+        """Whether row i of a 2-D product, its C part `row`, passes against the checksums as taken."""
+        c = row[None]
+        err, _, ok = self._first(c, self.checks[i:i + 1], self.checks[i:i + 1])
+        if ok.all():
+            return True
+        blocks = np.flatnonzero(~ok[0])
+        t = self._exact(c, np.stack([np.zeros_like(blocks), blocks], axis=1), rows=np.full(len(blocks), i))
+        return bool(np.all((err[0, blocks].astype(np.float64) <= t) & np.isfinite(t)))
+
+    def _first(self, c: np.ndarray, frame: np.ndarray, trusted: np.ndarray):
+        """|C E - frame|, the first, cheapest tolerance (in C's dtype, with ‖C_i,b‖ for the
+        root-sum-square: a lower bound of the model), and where the mismatch passes it (NaN and an
+        infinite tolerance fail)."""
+        err = self.plan.block_sums(c)
+        err -= frame
+        np.abs(err, out=err)
+        norm = np.sqrt(self.plan.block_sumsq(c))
+        chk = np.abs(trusted)
+        tol = self._coherent(chk, norm)
+        norm *= 2
+        norm += chk
+        norm *= self.scale
+        tol += norm
+        ok = err <= tol
+        ok &= tol < np.inf
+        return err, tol, ok
+
+    def _coherent(self, chk: np.ndarray, norm: np.ndarray) -> np.ndarray:
+        """COHERENT·u·(k + w)·|A (B E)|·ρ², ρ = |A (B E)| / (sqrt(w)·‖C_i,b‖) how alike the
+        block's elements are (1 for a constant block, about 1/sqrt(w) for random signs): the
+        rounding errors of alike sums are alike too, and add up, not as a random walk."""
+        rho2 = np.square(chk / norm)
+        rho2 *= 1 / self.plan.w
+        np.fmin(rho2, 1, out=rho2)  # and 1 for 0 / 0
+        rho2 *= chk
+        rho2 *= self.coherent
+        return rho2
+
+    def _exact(self, c: np.ndarray, cells: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """The model's tolerance for (row of c, block) `cells` of a 2-D product, rows `rows` of A
+        (the same by default), in float64: scale·(|A (B E)| + ‖C_i,b‖ + max(‖C_i,b‖,
+        root-sum-square of the terms))."""
+        blk = cells[:, 1]
+        i = cells[:, 0] if rows is None else rows
+        f8 = np.float64
+        c_rows, top = _scaled(c[cells[:, 0]])  # scaled so that no square overflows or vanishes
+        c_norm = top[:, 0] * np.sqrt(self.plan.block_sumsq(c_rows)[np.arange(len(i)), blk])
+        if self._b_sq is None:
+            b, self._b_top = _scaled(self.b.reshape(1, -1))
+            self._b_sq = self.plan.block_sumsq(b.reshape(self.b.shape))  # (k, nb), of B / max |B|
+        a_rows, a_top = _scaled(self.a[i])
+        rss = a_top[:, 0] * self._b_top[0, 0] * np.sqrt(np.einsum("ck,kc->c", np.square(a_rows), self._b_sq[:, blk]))
+        chk = np.abs(self.checks[i, blk], dtype=f8)
+        return self.scale * (chk + c_norm + np.maximum(c_norm, rss)) + self._coherent(chk, c_norm)
+
+
+def _scaled(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of x in float64 divided by their largest magnitude (1 for a zero row), and those."""
+    x = x.astype(np.float64)
+    top = np.max(np.abs(x), axis=-1, keepdims=True, initial=0.0)
+    top[~(top > 0)] = 1.0  # zero rows; NaN and inf rows keep their NaN and fail
+    top[np.isnan(np.abs(x).sum(axis=-1, keepdims=True))] = np.nan
+    return x / top, top
