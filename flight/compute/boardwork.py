@@ -25,7 +25,7 @@ from gridfree.flight.compute.workqueue import BoardQueue, Fate
 from gridfree.flight.hardware.interfaces import Switch
 from gridfree.flight.hardware.ports import EpsReadings, PayloadWork
 from gridfree.protocols.compute import Kind
-from gridfree.protocols.dictionary import Channel
+from gridfree.protocols.dictionary import Channel, HousekeepingPacket
 from gridfree.protocols.registers import PAYLOAD_QUEUE_DEPTH
 
 CHANNELS = (
@@ -45,6 +45,8 @@ CHANNELS = (
     Channel(68, "BoardResyncs", "u32", description="Times the board's item counts could not be explained and its "
             "queue was cleared and read afresh"),
 )
+HOUSEKEEPING = (HousekeepingPacket(8, "BoardWork", tuple(c.name for c in CHANNELS), 1.0,
+                                   "Work items on the payload board: handed over, done, dropped; board and host work"),)
 _PIXELS = {Kind.TILES}
 
 

@@ -65,7 +65,7 @@ class ComputeManager(boardwork.BoardFeeding, Component):
     parameters = declarations.PARAMETERS
     commands = declarations.COMMANDS
     events = declarations.EVENTS
-    housekeeping = declarations.HOUSEKEEPING
+    housekeeping = declarations.HOUSEKEEPING + boardwork.HOUSEKEEPING
     ports = (
         InPort("readingsIn", EpsReadings, "The EPS's readings: the payload switch, temperatures for the plan, the "
                "board's work items (10 Hz)"),
@@ -292,15 +292,17 @@ class ComputeManager(boardwork.BoardFeeding, Component):
                                  self.work.work_scale)
 
     def _bill(self, job: Job | None, energy_Wh: float) -> None:
-        """Payload energy spent on a job, whatever becomes of the chunk it was spent on."""
+        """Payload energy spent on a job's chunk, whatever becomes of it; with no job, thrown away
+        (a failed check, a chunk after it, a job gone): charged to no tenant."""
         self.energy_Wh += energy_Wh
+        self.radiation.energy_lost_Wh += energy_Wh if job is None else 0.0
         if job is not None:
             job.energy_Wh += energy_Wh
 
     def _commit(self, a: Attempt, t: float) -> None:
         job = self.queue.get(a.job)
         if job is None or a.chunk != job.done:  # dropped, or an earlier chunk failed: computed again
-            self._bill(job, a.billed_Wh(t))
+            self._bill(None, a.billed_Wh(t))
             return a.outcome("job dropped" if job is None else "earlier chunk failed")
         if a.error is not None:
             return self._chunk_failed(a, job, t)
@@ -329,9 +331,7 @@ class ComputeManager(boardwork.BoardFeeding, Component):
         what = self.radiation.failed_check(a.error)
         if a.on_board and self.runner.attempts:  # its later chunks cannot commit before it: computed again
             self.work.clear(lambda w: self.out("payloadWorkOut", w))
-        energy = a.billed_Wh(t)
-        self.energy_Wh += energy
-        self.radiation.energy_lost_Wh += energy
+        self._bill(None, a.billed_Wh(t))
         a.outcome(what)
         job.tries += 1
         if job.tries >= CHUNK_TRIES:

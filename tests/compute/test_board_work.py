@@ -7,6 +7,7 @@ The node flies the rig's truth with the rig's emulated board under its own regis
 (tests/compute/rigboard.py); the driver on a real serial line is at the end."""
 import pytest
 
+from gridfree.flight.compute.jobs import ChunkUpset
 from gridfree.flight.compute.workqueue import ENERGY_MOD, BoardQueue, Fate, Sync, next_seq, seq_ahead
 from gridfree.flight.core.modes import Mode
 from gridfree.flight.hardware.interfaces import DriverHealth, ItemRegisters
@@ -90,6 +91,30 @@ def test_a_hold_mid_item_clears_the_board_bills_the_part_run_and_the_chunk_is_co
     assert done["energy_Wh"] == pytest.approx(truth.ledger.payload_busy_Wh, rel=1e-4)  # the part run included
     assert truth.ledger.payload_busy_Wh > partial_Wh
     assert tlm(node, "HostWorkKpx") == pytest.approx(job.work_units() * job.chunks)  # the dropped chunk not claimed
+
+
+def test_a_chunk_failing_its_check_is_computed_again_with_those_after_it(tmp_path):
+    """The board ran all four items, but the host's second product failed its check: it and the
+    two after it (which cannot be kept before it) run again; what they drew the first time is
+    charged to no tenant, and the tenant pays for one run of each chunk."""
+    truth, node, ground = flying(tmp_path, work_scale=1e5)
+    calls = []
+
+    def flaky(a, b, **kw):  # the second product the host computes fails its check, once
+        calls.append(1)
+        if len(calls) == 2:
+            raise ChunkUpset("product")
+        return node.compute.products(a, b, **kw)
+
+    node.compute.runner.matmul = flaky
+    submit(ground, SMALL)
+    run(truth, node, 10.0)
+    (done,) = events(ground, "compute.JobDone")
+    assert verify(SMALL, results(ground)[SMALL.job_id]) == [] and tlm(node, "ChunksDone") == SMALL.chunks
+    assert tlm(node, "ChunksRecomputed") == 1 and tlm(node, "ItemsDone") == SMALL.chunks + 3
+    lost_Wh = node.compute.radiation.energy_lost_Wh
+    assert done["energy_Wh"] == pytest.approx(truth.ledger.payload_busy_Wh * 4 / 7, rel=0.02)
+    assert done["energy_Wh"] + lost_Wh == pytest.approx(truth.ledger.payload_busy_Wh, rel=1e-4)
 
 
 def test_the_payload_switched_off_mid_item_is_a_clear_too(tmp_path):
