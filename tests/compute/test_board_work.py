@@ -17,7 +17,7 @@ from gridfree.ground.hil.board import BoardServer, EmulatedBoard
 from gridfree.ground.hil.orbit import preset
 from gridfree.ground.hil.truth import Truth
 from gridfree.protocols.compute import JobSpec, Kind
-from gridfree.protocols.hwbus import Op, Reg, Response, Status
+from gridfree.protocols.hwbus import Op, Response, Status
 from gridfree.protocols.links import open_link
 from gridfree.protocols.links.ptypair import PtyPair
 from gridfree.protocols.registers import PAYLOAD_QUEUE_DEPTH
