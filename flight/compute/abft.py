@@ -160,13 +160,23 @@ def _checked_product(a: np.ndarray, b: np.ndarray, dtype, lam: float, inject: In
     np.matmul(ops.a, ops.b, out=p[..., :n])
     if inject:
         inject("product", p, 0)
+    return check_and_repair(p, ops, inject, retries)
+
+
+def check_and_repair(p: np.ndarray, ops: BlockChecks, inject: Inject | None = None,
+                     retries: int = RETRIES) -> AbftResult:
+    """What `abft_matmul` does once the product is in its frame (`framed`): check it, correct a
+    single bad element, recompute anything worse. (Separate so that a fault campaign can run it
+    on copies of one product instead of computing the product again for every fault.)"""
     failed, ratio = ops.check(p)
     corrected = recomputed = 0
-    for idx, cells in failed.items():
-        fixed, redone, ratio[idx] = _Repair(idx, p[idx], ops.matrix(idx)).run(cells, inject, retries)
+    for idx, (cells, worst) in failed.items():
+        fixed, redone, residual = _Repair(idx, p[idx], ops.matrix(idx)).run(cells, worst, inject, retries)
+        ratio[idx] = max(float(ratio[idx]), residual)
         corrected += fixed
         recomputed += redone
-    return AbftResult(p[..., :n], bool(failed), corrected, recomputed, float(ratio.max(initial=0.0)))
+    return AbftResult(p[..., :p.shape[-1] - ops.plan.nb], bool(failed), corrected, recomputed,
+                      float(ratio.max(initial=0.0)))
 
 
 @dataclass
@@ -177,14 +187,14 @@ class _Repair:
     p: np.ndarray  # (m, n + nb), a view into the whole product: repairs land there
     ops: BlockChecks  # this matrix's operands and checksums
 
-    def run(self, cells: np.ndarray, inject: Inject | None, retries: int) -> tuple[int, int, float]:
+    def run(self, cells: np.ndarray, worst: float, inject: Inject | None, retries: int) -> tuple[int, int, float]:
         """Correct or recompute until the checks pass: (corrected, recomputed, residual)."""
         n = self.p.shape[1] - self.ops.plan.nb
         for attempt in range(retries + 1):
-            if len(cells) == 1 and self._correct(*(int(x) for x in cells[0])):
-                failed, ratio = self.ops.check(self.p)
-                if not failed:
-                    return 1, attempt, float(ratio)
+            if len(cells) == 1:
+                residual = self._correct(*(int(x) for x in cells[0]))
+                if residual <= 1:  # every other block passed already, and only this one changed
+                    return 1, attempt, residual
             if attempt == retries:
                 break
             if inject:
@@ -197,17 +207,21 @@ class _Repair:
             failed, ratio = self.ops.check(self.p)
             if not failed:
                 return 0, attempt + 1, float(ratio)
-            cells = failed[()]
-        raise AbftUncorrectable(self.idx, float(self.ops.check(self.p)[1]))
+            cells, worst = failed[()]
+        raise AbftUncorrectable(self.idx, worst)
 
     @np.errstate(all="ignore")
-    def _correct(self, i: int, block: int) -> bool:
+    def _correct(self, i: int, block: int) -> float:
         """Row i's block fails alone: compute the row again on its own, take the element furthest
         from it, and try the word's single-bit neighbour nearest the recomputed value (an upset in
         stored data is one flipped bit, and flipping it back restores the fault-free value
         exactly), then the recomputed value itself (an upset inside the arithmetic); keep the
-        first that makes the row's checks, against the checksums as taken, pass."""
+        first that makes the row's checks, against the checksums as taken, pass. The row's
+        largest |mismatch| / tolerance then (inf: nothing kept, or nothing to keep in the row,
+        when it is its checksum in the frame that was hit)."""
         plan, row = self.ops.plan, self.p[i, :self.p.shape[1] - self.ops.plan.nb]
+        if self.ops.row_residual(i, row) <= 1:
+            return np.inf  # the row is sound: its checksum in the frame was hit
         cols = slice(block * plan.w, min((block + 1) * plan.w, row.shape[0]))
         again = self.ops.a[i] @ self.ops.b
         off = np.nan_to_num(np.abs(row[cols].astype(np.float64) - again[cols]), nan=np.inf)
@@ -218,10 +232,11 @@ class _Repair:
         distance = np.nan_to_num(np.abs(neighbours.astype(np.float64) - float(again[j])), nan=np.inf)
         for value in (neighbours[np.argmin(distance)], again[j]):
             row[j] = value
-            if self.ops.row_passes(i, row):
-                return True
+            residual = self.ops.row_residual(i, row)
+            if residual <= 1:
+                return residual
         row[j] = old
-        return False
+        return np.inf
 
 
 class CheckedProducts:

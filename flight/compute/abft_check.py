@@ -121,9 +121,10 @@ class BlockChecks:
         return BlockChecks(self.a[_sub(idx, self.a.shape[:-2])], self.b[_sub(idx, self.b.shape[:-2])],
                            self.be[_sub(idx, self.be.shape[:-2])], self.checks[idx], self.plan, self.lam)
 
-    def check(self, p: np.ndarray) -> tuple[dict[tuple[int, ...], np.ndarray], np.ndarray]:
-        """Check a framed product [C, A (B E)] (its batch + (m, n + nb)): the failing (row, block)
-        cells of each matrix with any, and each matrix's largest |mismatch| / tolerance."""
+    def check(self, p: np.ndarray) -> tuple[dict[tuple[int, ...], tuple[np.ndarray, float]], np.ndarray]:
+        """Check a framed product [C, A (B E)] (its batch + (m, n + nb)): for each matrix with
+        any, its failing (row, block) cells and their largest |mismatch| / tolerance; and each
+        matrix's largest |mismatch| / tolerance over its passing cells."""
         n = p.shape[-1] - self.plan.nb
         err, tol, ok = self._first(p[..., :n], p[..., n:], self.checks)
         if ok.all():
@@ -142,20 +143,26 @@ class BlockChecks:
             e = err[key][cells[:, 0], cells[:, 1]].astype(np.float64)
             t = one._exact(p[key][:, :n], cells)
             passed = (e <= t) & np.isfinite(t)
-            ratio[key] = max(float(ratio[key]), np.where(passed, e / np.where(t > 0, t, 1), np.inf).max())
+            r = np.where(t > 0, e / np.where(t > 0, t, 1), np.where(e > 0, np.inf, 0.0))
+            ratio[key] = max(float(ratio[key]), r[passed].max(initial=0.0))
             if not passed.all():
-                failed[key] = cells[~passed]
+                failed[key] = (cells[~passed], float(np.nan_to_num(r[~passed], nan=np.inf).max()))
         return failed, ratio
 
-    def row_passes(self, i: int, row: np.ndarray) -> bool:
-        """Whether row i of a 2-D product, its C part `row`, passes against the checksums as taken."""
+    def row_residual(self, i: int, row: np.ndarray) -> float:
+        """Row i of a 2-D product, its C part `row`, against the checksums as taken: its largest
+        |mismatch| / tolerance (> 1, or inf, when it fails)."""
         c = row[None]
-        err, _, ok = self._first(c, self.checks[i:i + 1], self.checks[i:i + 1])
+        err, tol, ok = self._first(c, self.checks[i:i + 1], self.checks[i:i + 1])
         if ok.all():
-            return True
+            return float(np.where(tol > 0, err / np.where(tol > 0, tol, 1), 0.0).max())
         blocks = np.flatnonzero(~ok[0])
         t = self._exact(c, np.stack([np.zeros_like(blocks), blocks], axis=1), rows=np.full(len(blocks), i))
-        return bool(np.all((err[0, blocks].astype(np.float64) <= t) & np.isfinite(t)))
+        e = err[0, blocks].astype(np.float64)
+        if not np.all((e <= t) & np.isfinite(t)):
+            return np.inf
+        passed = np.where(ok[0], err[0] / np.where(tol[0] > 0, tol[0], 1), 0.0).max()
+        return float(max(passed, np.where(t > 0, e / np.where(t > 0, t, 1), 0.0).max()))
 
     def _first(self, c: np.ndarray, frame: np.ndarray, trusted: np.ndarray):
         """|C E - frame|, the first, cheapest tolerance (in C's dtype, with ‖C_i,b‖ for the
