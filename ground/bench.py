@@ -10,6 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from gridfree.ground.compute import benchmarks as compute_proofs
 from gridfree.ground.link.announce import read_announcement
 from gridfree.native.benchkit import Figure
 from gridfree.protocols.dictionary import Dictionary
@@ -53,7 +54,7 @@ def command_roundtrip_figures():
     yield Figure("command_roundtrip_vs_tick", p50 / 0.1, "x fast-tick period", "<= ~1")
 
 
-BENCHMARKS = [command_roundtrip_figures]
+BENCHMARKS = [command_roundtrip_figures, *compute_proofs.BENCHMARKS]  # proofs: ground/compute/benchmarks.py
 
 
 #: A short on the unswitched bus in shadow steps a nearly empty battery below the threshold: the

@@ -102,7 +102,8 @@ class Node:
             "power": dict(battery_fitted=cfg.battery_fitted),
             "radio": dict(url=cfg.radio_url, link_config=self.link_config),
             "eps": dict(board=board if board is not None else open_board(cfg.hardware_driver, cfg.hardware_url)),
-            "compute": dict(state_dir=cfg.state_dir, signing_key=signing_key, energy_meter=discover_energy_meter()),
+            "compute": dict(state_dir=cfg.state_dir, signing_key=signing_key, energy_meter=discover_energy_meter(),
+                            work_scale=cfg.work_scale),
             "sec": dict(keys_dir=cfg.keys_dir),
             "audit": dict(state_dir=cfg.state_dir),
         }

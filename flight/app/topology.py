@@ -88,9 +88,11 @@ CONNECTIONS = (
     ("eps.readingsOut", "power.readingsIn"),
     ("eps.readingsOut", "thermal.readingsIn"),
     ("eps.readingsOut", "compute.readingsIn"),
+    ("eps.fastReadingsOut", "compute.readingsIn"),  # 10 Hz: the board's work items
     ("power.switchOut", "eps.switchIn"),
     ("thermal.switchOut", "eps.switchIn"),
     ("compute.payloadOut", "eps.payloadIn"),
+    ("compute.payloadWorkOut", "eps.workIn"),
     # what power and thermal offer compute
     ("power.outlookOut", "compute.outlookIn"),
     ("thermal.stateOut", "compute.thermalIn"),

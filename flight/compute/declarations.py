@@ -66,6 +66,9 @@ COMMANDS = (
             description="Cut a tenant's ledger statement from this sequence number and downlink it (PUS 13)"),
     Command("DeleteInput", opcode=0x05, arguments=(Field("input_id", "u32", min=1),),
             description="Drop an uplinked tenant input no queued job uses"),
+    Command("ProveBlocks", opcode=0x08, arguments=(Field("job_id", "u32", min=1), Field("seed", "u32")),
+            roles=TENANTS_TOO, description="Downlink (PUS 13) the blocks of a finished job's kept product that "
+                                           "the ground's seed challenges, with their Merkle paths (proofs.py)"),
     Command("SetUpsetRates", opcode=0x10, hazardous=True, arguments=tuple(
         Field(t.name.lower(), "f32", min=0.0, max=1000.0, description="Mean upsets per chunk or per second")
         for t in Target) + (Field("basis", "u8", enum=BASES), Field("seed", "u32")),
@@ -102,6 +105,8 @@ EVENTS = (
           (Field("what", "string[16]"), Field("reason", "string[120]"))),
     Event(20, "LedgerSalvaged", Severity.WARNING_HI, "token ledger damaged: {lost} records kept aside, going on "
           "from the {kept} entries that verify", (Field("lost", "u32"), Field("kept", "u32"))),
+    Event(32, "BlocksProven", Severity.ACTIVITY_LO, "job {job}: {blocks} challenged product blocks sent, transfer "
+          "{transaction}", (Field("job", "u32"), Field("blocks", "u16"), Field("transaction", "u16"))),
 )
 HOUSEKEEPING = (HousekeepingPacket(1, "Status", ("JobsQueued", "ActiveJob", "ChunksDone", "JobsDone",
                                                  "Preemptions", "Utilisation", "EnergyWh", "TokensCharged",

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
+from gridfree.flight.compute.proofs import product_outputs
 from gridfree.native.crc import crc32c
 from gridfree.protocols.compute import (CLOUD_LEVEL, JobSpec, Kind, matmul_inputs, matmul_sums_error, mlp_inputs,
                                         mlp_weights, tiles)
@@ -91,7 +92,8 @@ def _check_inputs(inputs, crcs: list[int]) -> None:
 def _compute(spec: JobSpec, inputs, matmul: Matmul, weights, upsets) -> dict[str, np.ndarray]:
     if spec.kind == Kind.MATMUL:
         c = _product(matmul, *inputs, upsets, "product")
-        out = {"row_sums": c.sum(axis=1, dtype=np.float64), "col_sums": c.sum(axis=0, dtype=np.float64)}
+        out = {"row_sums": c.sum(axis=1, dtype=np.float64), "col_sums": c.sum(axis=0, dtype=np.float64),
+               **product_outputs(spec, c)}  # the commitment (and the product, if it goes down): proofs.py
         if matmul_sums_error(*inputs, out["row_sums"], out["col_sums"]):
             raise ChunkUpset("result")  # what the ground would refuse, the node does not send
         return out

@@ -42,6 +42,7 @@ from gridfree.flight.compute.models import ResidentModels
 from gridfree.flight.compute.onboard import OnboardPlanner
 from gridfree.flight.compute.radiation import RadiationStats
 from gridfree.flight.compute.runner import Attempt, AttemptRunner, LogCheck
+from gridfree.flight.compute.proofs import ProofCommands
 from gridfree.flight.core.component import CommandFailed, Component
 from gridfree.flight.core.ports import InPort, OutPort
 from gridfree.flight.compute.tenancy import check_job_owner, owned_input
@@ -52,7 +53,7 @@ from gridfree.flight.hardware.interfaces import Switch
 from gridfree.flight.hardware.ports import NO_READINGS, EpsReadings, PayloadClock, PayloadWork
 from gridfree.flight.power.outlook import PowerOutlook
 from gridfree.flight.thermal.state import UNKNOWN_THERMAL, ThermalState
-from gridfree.protocols.compute import INPUT_MAGIC, InputDamaged, JobSpec, Kind, check_input, pack_result
+from gridfree.protocols.compute import INPUT_MAGIC, InputDamaged, JobSpec, Kind, check_input
 from gridfree.protocols.ledger import RECORD_OCTETS, encode_statement_transfer
 from gridfree.protocols.services.verification import FailureCode
 
@@ -60,7 +61,7 @@ DECISION_S = 1.0  # the slow rate group's period: a chunk holds the board at lea
 CHUNK_TRIES = 4  # failed attempts in a row at one chunk (or damaged checkpoints of one job) that drop the job
 
 
-class ComputeManager(boardwork.BoardFeeding, Component):
+class ComputeManager(ProofCommands, boardwork.BoardFeeding, Component):
     channels = declarations.CHANNELS + boardwork.CHANNELS
     parameters = declarations.PARAMETERS
     commands = declarations.COMMANDS
@@ -343,7 +344,7 @@ class ComputeManager(boardwork.BoardFeeding, Component):
 
     def _finish(self, job: Job, outputs: list[dict[str, np.ndarray]], t: float) -> None:
         spec = job.spec
-        self.out("downlinkOut", LargeDataDownlink(pack_result(spec, outputs)))
+        self.out("downlinkOut", LargeDataDownlink(self.result_with_commitment(spec, outputs)))
         try:
             tokens = self.ledger.charge(spec.tenant, job.job_id, job.energy_Wh, spec.work_units() * spec.chunks, t)
         except QuotaExceeded:
