@@ -52,11 +52,13 @@ class Plan:
     e: np.ndarray | None = field(repr=False)  # (n, nb) block indicator when w does not divide n
 
     def block_sums(self, x: np.ndarray) -> np.ndarray:
-        """x E: (..., r, n) -> (..., r, nb), summed in x's dtype by BLAS."""
+        """x E: (..., r, n) -> (..., r, nb), summed in x's dtype. By np.vecdot, one dot product a
+        block: measured 1.5 to 2 times faster than a GEMV over a product just stored, which is no
+        longer in cache."""
         if self.nb == 1:
-            return (x @ self.ones)[..., None]
+            return np.vecdot(x, self.ones)[..., None]
         if self.e is None:
-            return np.matmul(x.reshape(x.shape[:-1] + (self.nb, self.w)), self.ones)
+            return np.vecdot(x.reshape(x.shape[:-1] + (self.nb, self.w)), self.ones)
         return narrow(x, self.e)
 
     def block_sumsq(self, x: np.ndarray) -> np.ndarray:
@@ -117,7 +119,10 @@ class BlockChecks:
         self.coherent = self.lam * COHERENT * self.plan.unit_k
 
     def matrix(self, idx: tuple[int, ...]) -> "BlockChecks":
-        """The checks of one matrix of the (broadcast) batch, 2-D."""
+        """The checks of one matrix of the (broadcast) batch, 2-D (itself, with what it has
+        computed of B, when it is one)."""
+        if not idx and self.checks.ndim == 2:
+            return self
         return BlockChecks(self.a[_sub(idx, self.a.shape[:-2])], self.b[_sub(idx, self.b.shape[:-2])],
                            self.be[_sub(idx, self.be.shape[:-2])], self.checks[idx], self.plan, self.lam)
 
@@ -126,11 +131,12 @@ class BlockChecks:
         any, its failing (row, block) cells and their largest |mismatch| / tolerance; and each
         matrix's largest |mismatch| / tolerance over its passing cells."""
         n = p.shape[-1] - self.plan.nb
-        err, tol, ok = self._first(p[..., :n], p[..., n:], self.checks)
-        if ok.all():
-            ratio = (err / tol).max(axis=(-2, -1))
-            if ratio.ndim == 0 and ratio <= 1 or np.all(ratio <= 1):  # else 0/0 where nothing is off
-                return {}, np.asarray(ratio, np.float64)
+        c = p[..., :n]
+        err, tol, ratio = self._first(c, p[..., n:], self.checks)
+        ratio = ratio.max(axis=(-2, -1))
+        if (ratio <= 1 if ratio.ndim == 0 else np.all(ratio <= 1)) and tol.max() < np.inf:
+            return {}, np.asarray(ratio, np.float64)  # the common case: every block passes the first look
+        ok = self._second(c, err, tol)
         ratio = np.asarray(np.where(ok, err / np.where(tol > 0, tol, 1), 0.0).max(axis=(-2, -1)), np.float64)
         failed = {}
         bad, nd = np.argwhere(~ok), ok.ndim - 2
@@ -153,7 +159,8 @@ class BlockChecks:
         """Row i of a 2-D product, its C part `row`, against the checksums as taken: its largest
         |mismatch| / tolerance (> 1, or inf, when it fails)."""
         c = row[None]
-        err, tol, ok = self._first(c, self.checks[i:i + 1], self.checks[i:i + 1])
+        err, tol, ratio = self._first(c, self.checks[i:i + 1], self.checks[i:i + 1])
+        ok = self._second(c, err, tol, self.checks[i:i + 1])
         if ok.all():
             return float(np.where(tol > 0, err / np.where(tol > 0, tol, 1), 0.0).max())
         blocks = np.flatnonzero(~ok[0])
@@ -165,22 +172,23 @@ class BlockChecks:
         return float(max(passed, np.where(t > 0, e / np.where(t > 0, t, 1), 0.0).max()))
 
     def _first(self, c: np.ndarray, frame: np.ndarray, trusted: np.ndarray):
-        """|C E - frame|, the first, cheapest tolerance (in C's dtype, with ‖C_i,b‖ for the
-        root-sum-square: a lower bound of the model), and where the mismatch passes it (NaN and an
-        infinite tolerance fail)."""
+        """|C E - frame|, the first, cheapest tolerance scale·(|A (B E)| + 2 ‖C_i,b‖) in C's dtype
+        (a lower bound of the model: the coherent term left out, ‖C_i,b‖ for the root-sum-square),
+        and their ratio."""
         err = self.plan.block_sums(c)
         err -= frame
         np.abs(err, out=err)
-        norm = np.sqrt(self.plan.block_sumsq(c))
-        chk = np.abs(trusted)
-        tol = self._coherent(chk, norm)
-        norm *= 2
-        norm += chk
-        norm *= self.scale
-        tol += norm
-        ok = err <= tol
-        ok &= tol < np.inf
-        return err, tol, ok
+        tol = np.sqrt(self.plan.block_sumsq(c))
+        tol *= 2 * self.scale
+        tol += np.abs(trusted) * self.scale
+        return err, tol, err / tol
+
+    def _second(self, c: np.ndarray, err: np.ndarray, tol: np.ndarray, trusted: np.ndarray | None = None) -> np.ndarray:
+        """Where the mismatch passes once the coherent term joins the first tolerance (in place:
+        `tol` is then the second); NaN and an infinite tolerance fail."""
+        chk = np.abs(self.checks if trusted is None else trusted)
+        tol += self._coherent(chk, (tol - chk * self.scale) / (2 * self.scale))
+        return (err <= tol) & (tol < np.inf)
 
     def _coherent(self, chk: np.ndarray, norm: np.ndarray) -> np.ndarray:
         """COHERENT·u·(k + w)·|A (B E)|·ρ², ρ = |A (B E)| / (sqrt(w)·‖C_i,b‖) how alike the
