@@ -62,7 +62,7 @@ from typing import Callable
 
 import numpy as np
 
-from gridfree.flight.compute.abft_check import BlockChecks, narrow, plan_for
+from gridfree.flight.compute.abft_check import BlockChecks, checksums, plan_for
 
 DEFAULT_TOL = 1.0
 RETRIES = 2
@@ -125,7 +125,7 @@ def framed(a: np.ndarray, b: np.ndarray, dtype, tol: float = DEFAULT_TOL) -> tup
     batch = a.shape[:-2] if b.ndim == 2 else b.shape[:-2] if a.ndim == 2 else np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
     p = np.empty(batch + (m, plan.row_stride), dtype)[..., :n + plan.nb]
     be = plan.block_sums(b)
-    checks = narrow(a, be)
+    checks = checksums(a, be)
     p[..., n:] = checks
     return BlockChecks(a, b, be, checks, plan, tol), p
 

@@ -21,9 +21,29 @@ mismatch beyond the random-walk tolerance was at most 0.06 of u·(k + w)·|A (B 
 MIN_WIDTH = 16
 """Blocks no narrower: the narrow products then cost at most 1/16 of the GEMM (float32 with
 k beyond about 10^4 would need narrower blocks to meet THRESHOLD_RMS, and does not get them)."""
+CHUNK_K = 256
+"""The longest dot product the checksums A (B E) are summed over before float64 takes over."""
 SMALL_GEMM = 1 << 19
 """m·n·k at or below which OpenBLAS multiplies without packing its operands (measured: 2 to 4
 times faster for the narrow products of the checks, so they are run in row chunks this small)."""
+
+
+def checksums(a: np.ndarray, be: np.ndarray) -> np.ndarray:
+    """A (B E), summed over k in chunks of at most CHUNK_K whose products are added in float64:
+    whatever order a BLAS accumulates a narrow product in, the checksum's rounding is then that of
+    dot products of CHUNK_K at most (measured at k = 2048: a third of OpenBLAS's own)."""
+    m, k, nb = a.shape[-2], a.shape[-1], be.shape[-1]
+    c = -(-k // CHUNK_K)
+    if c <= 1:
+        return narrow(a, be)
+    kc, rows = k // c, max(1, SMALL_GEMM // (CHUNK_K * nb))
+    if a.ndim == 2 and be.ndim == 2 and k % c == 0 and m % rows == 0:  # one call, (m / rows) x c small products
+        parts = np.matmul(a.reshape(m // rows, rows, c, kc).transpose(0, 2, 1, 3), be.reshape(c, kc, nb))
+        return parts.sum(axis=1, dtype=np.float64).reshape(m, nb).astype(a.dtype)
+    total = np.zeros(np.broadcast_shapes(a.shape[:-1], be.shape[:-2] + (1,)) + (nb,), np.float64)
+    for k0 in range(0, k, CHUNK_K):
+        total += narrow(a[..., k0:k0 + CHUNK_K], be[..., k0:k0 + CHUNK_K, :])
+    return total.astype(a.dtype)
 
 
 def narrow(x: np.ndarray, e: np.ndarray) -> np.ndarray:
