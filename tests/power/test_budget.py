@@ -3,8 +3,9 @@ node's own plan flown on the rig's truth model."""
 import pytest
 
 from gridfree.flight.compute.datasheet import BOARD as DATASHEET
-
+from gridfree.flight.core.modes import Mode
 from gridfree.flight.power.budget import LoadBudget, plan_segments
+from tests.compute import rigboard
 from tests.power.test_power_manager import bench, run, upload_orbit
 
 
@@ -64,21 +65,25 @@ def test_each_load_draw_matches_the_truth(tmp_path):
 
 
 def test_compute_flown_to_the_grant_holds_the_battery_and_the_dod_limit(tmp_path):
-    """Fly the payload at exactly the granted power through the next orbit, with half the array lost
-    and the payload capped at 3 kW, so that the energy does not all fit in sunlight and the grant
+    """Fly the payload at exactly the granted power through the next orbit (the board busy with the
+    node's items, at the clock that draws that power), with half the array lost and the payload
+    capped at 3 kW, so that the energy does not all fit in sunlight and the grant
     must reach into the shadow: the battery must end where the plan says (start less the drawdown)
     and never go deeper than the DoD limit."""
-    truth, node = bench(tmp_path, soc=0.75, utilisation=0.3)
+    truth, node = rigboard.bench(tmp_path, rigboard.BUSY_WORK_SCALE, soc=0.75)
+    node.modes.request(Mode.NOMINAL, "test")
+    rigboard.keep_busy(node)  # the payload draws because the board runs the node's items
     truth.array.strings_lost = truth.array.strings // 2
     node.params.set("power.PayloadMaxW", 3000.0)
     upload_orbit(node)
     period = node.params.get("power.OrbitPeriodS")
     run(truth, node, period + 10.0)  # learn, and land on a fresh plan
-    loads, capacity_Wh = truth.loads, node.power.soc.capacity_Ah * node.power.nominal_V
+    capacity_Wh = node.power.soc.capacity_Ah * node.power.nominal_V
     plan, drawdown_Wh = node.power.segments, node.power.grant[1]
-    soc0, lowest = truth.battery.soc, truth.battery.soc
+    loads = truth.loads
+    soc0, lowest, busy0 = truth.battery.soc, truth.battery.soc, truth.ledger.payload_busy_Wh
 
-    def fly():
+    def fly():  # the board runs the node's items at the clock that draws the plan's power
         nonlocal lowest
         now = [s for s in plan if s.start_s <= truth.time_s < s.end_s]
         watts = now[0].power_W if now else 0.0
@@ -88,6 +93,7 @@ def test_compute_flown_to_the_grant_holds_the_battery_and_the_dod_limit(tmp_path
 
     run(truth, node, period, each=fly)
     assert any(not s.sunlit and s.power_W > 0 for s in plan) and drawdown_Wh > 0
+    assert truth.ledger.payload_busy_Wh - busy0 > drawdown_Wh  # the node's items drew it, not a test's knob
     assert truth.battery.soc == pytest.approx(soc0 - drawdown_Wh / capacity_Wh, abs=0.03)
     assert soc0 - lowest <= node.params.get("power.DodLimitPct") / 100 + 0.02
     assert truth.ledger.unserved_Wh < 1e-6

@@ -13,6 +13,7 @@ from gridfree.ground.hil.orbit import preset
 from gridfree.ground.hil.power import Battery, Loads
 from gridfree.ground.hil.truth import Truth
 from gridfree.protocols.hwbus import Op, Reg, Request, Status
+from tests.compute import rigboard
 
 EPOCH = 1_774_018_000.0
 REGS = {q: Reg[q.name] for q in Quantity}  # both named from the register map
@@ -108,17 +109,24 @@ def test_under_voltage_puts_the_node_in_safe_within_half_a_second(tmp_path):
 
 
 def test_payload_is_shed_below_30_and_restored_above_40_percent(tmp_path):
-    truth, node = bench(tmp_path, soc=0.6, utilisation=1.0)
+    truth, node = rigboard.bench(tmp_path, rigboard.BUSY_WORK_SCALE, soc=0.6)
     node.modes.request(Mode.NOMINAL, "test")
+    rigboard.keep_busy(node)  # the payload draws because the board runs the node's items
     truth.battery.soc = 0.33
-    shed_at = []
+    shed_at, drew = [], []
+    board = truth.payload
+    board.clear = lambda: 0  # a hung board: no queue_clear reaches it
 
-    def runaway():  # a payload drawing flat out whatever it is told: only its switch stops it
+    def runaway():  # the board hangs flat out on the node's item whatever it is told: only its switch stops it
         truth.loads.compute_utilisation = 1.0
+        if board.queue:
+            board.queue[0].remaining_units = math.inf
+        drew.append(truth.loads.compute_W)
         if node.telemetry.read("power.PayloadShed") and not shed_at:
             shed_at.append(node.telemetry.read("power.Soc") / 100)
 
     run(truth, node, 4000.0, each=runaway)
+    assert max(drew) > 0.9 * truth.loads.board.power_W(1.0)  # the node's items ran it at full power
     assert shed_at and shed_at[0] < 0.30 + 0.02
     assert truth.loads.compute_on is False or node.telemetry.read("power.Soc") / 100 > 0.40
 
