@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from gridfree.ground.compute.verify import verify
+from gridfree.ground.compute.blocks import answers_by_job
+from gridfree.ground.compute.verify import needs_challenge, verify
 from gridfree.ground.hil.orbit import preset
 from gridfree.ground.hil.record import Observations, Record
 from gridfree.ground.hil.scenario import Scenario
@@ -70,10 +71,8 @@ def evaluate(s: Scenario, rec: Record, truth: Truth, seen: Observations) -> list
     return out
 
 
-def _results_verified(s: Scenario, seen: Observations) -> tuple[bool, str]:
-    """Every job the scenario submitted came down and passed the ground's check of its contract, or
-    was dropped with compute.JobFailed: a campaign may cost work, never a wrong result. Results are
-    checked here, on the ground, from the job's seed; the node's word counts for nothing."""
+def submitted_specs(s: Scenario) -> dict[int, JobSpec]:
+    """The jobs the scenario submits and expects accepted, by job id."""
     specs = {}
     for c in s.commands:
         if c.name == "compute.Submit" and c.expect == "completed":
@@ -83,7 +82,18 @@ def _results_verified(s: Scenario, seen: Observations) -> tuple[bool, str]:
                                              input_id=c.args.get("input_id", 0), **a)
             except KeyError:
                 continue
-    wrong, right = [], set()
+    return specs
+
+
+def _results_verified(s: Scenario, seen: Observations) -> tuple[bool, str]:
+    """Every job the scenario submitted came down and passed the ground's proofs, or was dropped
+    with compute.JobFailed: a campaign may cost work, never a wrong result. The node's word counts
+    for nothing: a product that came down passes Freivalds' check, a product kept on board is
+    proven by the blocks the run's seed challenged (the runner sent compute.ProveBlocks when the
+    result came down), MLP and tile jobs by chunks computed again on the ground, drawn by that seed."""
+    specs = submitted_specs(s)
+    answers = answers_by_job(seen.downlinked.values())
+    wrong, pending, right, how = [], [], set(), {"Freivalds": 0, "challenged blocks": 0, "re-executed sample": 0}
     for data in seen.downlinked.values():
         if data[:4] != RESULT_MAGIC:
             continue
@@ -95,14 +105,27 @@ def _results_verified(s: Scenario, seen: Observations) -> tuple[bool, str]:
         if job_id not in specs:
             wrong.append(f"job {job_id} came down but was never submitted")
             continue
-        problems = verify(specs[job_id], data)
+        spec, seed = specs[job_id], seen.challenge_seed
+        if needs_challenge(spec, data):
+            if job_id not in seen.challenged or job_id not in answers:  # not verified (yet): missing
+                pending.append(f"job {job_id}: product kept on board, " + (
+                    "no answer to its challenge came down" if job_id in seen.challenged else "never challenged"))
+                continue
+            problems, proof = verify(spec, data, seed=seen.challenged[job_id], blocks=answers[job_id]), \
+                "challenged blocks"
+        else:
+            problems = verify(spec, data, seed=seed)
+            proof = "Freivalds" if spec.kind == Kind.MATMUL else "re-executed sample"
         if problems:
             wrong.append(f"job {job_id}: {problems[0]}")
         else:
             right.add(job_id)
+            how[proof] += 1
     dropped = {e.args["job"] for e in seen.events if e.event is not None and e.event.name == "compute.JobFailed"}
     missing = sorted(set(specs) - right - dropped)
-    detail = (f"{len(right)} of {len(specs)} results verified on the ground, {len(dropped & set(specs))} jobs "
+    proofs = ", ".join(f"{n} by {p}" for p, n in how.items() if n)
+    detail = (f"{len(right)} of {len(specs)} results verified on the ground" + (f" ({proofs})" if proofs else "")
+              + f" with seed {seen.challenge_seed:#010x}, {len(dropped & set(specs))} jobs "
               f"dropped by the node, {len(wrong)} wrong" + (f" ({wrong[0]})" if wrong else "")
-              + (f", jobs {missing} neither" if missing else ""))
+              + (f", jobs {missing} neither" if missing else "") + (f" ({pending[0]})" if pending else ""))
     return not wrong and not missing, detail

@@ -41,6 +41,8 @@ class Observations:
     events: list = field(default_factory=list)  # the node's EventRecords as the ground decoded them
     commands: list = field(default_factory=list)  # (ScheduledCommand, CommandHandle)
     downlinked: dict = field(default_factory=dict)  # PUS 13 transfers the ground reassembled, by transaction id
+    challenge_seed: int = 0  # the ground's random seed for this run's proofs (drawn per run)
+    challenged: dict = field(default_factory=dict)  # job id -> seed of the compute.ProveBlocks sent for it
 
     def eclipse_errors(self) -> list[float]:
         """For each truth edge, the worst prediction of it the node downlinked in the orbit before."""

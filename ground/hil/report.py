@@ -6,7 +6,9 @@ import math
 import os
 from pathlib import Path
 
+from gridfree.ground.hil.criteria import submitted_specs
 from gridfree.ground.hil.runner import RunResult
+from gridfree.ground.hil.work import report_lines
 
 
 LEFT_AXIS_PX = 52
@@ -50,6 +52,19 @@ def plot(result: RunResult, path: Path) -> Path:
     return path
 
 
+def _compute_lines(result: RunResult) -> list[str]:
+    """Work per Wh against the rig's board model, host and board work, billed against measured
+    energy (work.py); nothing for a scenario whose payload never ran an item."""
+    s, t = result.scenario, result.truth
+    specs = submitted_specs(s)
+    if not specs and t.ledger.payload_busy_Wh <= 0.0:
+        return []
+    billed = {e.args["job"]: e.args["energy_Wh"] for e in result.observed.events
+              if e.event is not None and e.event.name == "compute.JobDone"}
+    return ["", "## Compute", "", *report_lines(specs, s.work_scale, s.board, result.tally, billed, result.ledger_Wh,
+                                               result.ledger_problem, result.work_channels, t.ledger.payload_busy_Wh)]
+
+
 def write(result: RunResult, outdir: Path, speed_asked: float = math.inf) -> Path:
     """The report; `speed_asked` is the pace the run was held to (math.inf: as fast as it goes),
     stated beside the speed achieved so a run that could not keep up says so."""
@@ -69,6 +84,7 @@ def write(result: RunResult, outdir: Path, speed_asked: float = math.inf) -> Pat
         f"- downlink at the rig's ground station: {result.downlink.get('frames_ok', 0)} frames ok, "
         f"{result.downlink.get('frames_bad', 0)} bad, {result.downlink.get('frames_lost', 0)} lost, "
         f"{result.downlink.get('packets_ok', 0)} packets; {result.bits_flipped} bits flipped on the radio line",
+        *_compute_lines(result),
         "",
         "| criterion | result | detail |",
         "| --- | --- | --- |",

@@ -13,6 +13,7 @@ the ground client sends through the ground half, and hazardous commands go with 
 """
 from __future__ import annotations
 
+import secrets
 import struct
 import subprocess
 import sys
@@ -22,15 +23,18 @@ from pathlib import Path
 
 from gridfree.ground.hil import children
 from gridfree.ground.hil.board import BoardServer, EmulatedBoard
-from gridfree.ground.hil.criteria import evaluate
+from gridfree.ground.compute.verify import needs_challenge
+from gridfree.ground.hil.criteria import evaluate, submitted_specs
 from gridfree.ground.hil.faults import BitErrors, Rig
 from gridfree.ground.hil.orbit import orbit_determination, preset
 from gridfree.ground.hil.power import Battery, Loads
 from gridfree.ground.hil.record import RECORD_EVERY_S, Observations, Record
 from gridfree.ground.hil.scenario import Fault, Scenario, ScheduledCommand
 from gridfree.ground.hil.truth import Truth
+from gridfree.ground.hil.work import WORK_CHANNELS, BoardTally, ledger_totals
 from gridfree.ground.link.announce import NodeStartError, read_announcement
 from gridfree.ground.link.client import GroundClient
+from gridfree.protocols.compute import RESULT_MAGIC
 from gridfree.protocols.dictionary import Dictionary
 from gridfree.protocols.links import open_link
 from gridfree.protocols.links.ptypair import PtyPair
@@ -72,6 +76,10 @@ class RunResult:
     observed: Observations
     downlink: dict = field(default_factory=dict)  # the ground decoder's statistics
     bits_flipped: int = 0
+    tally: BoardTally = field(default_factory=BoardTally)  # what the rig's board ran, per kind
+    work_channels: dict = field(default_factory=dict)  # the node's last downlinked board/host work counters
+    ledger_Wh: dict = field(default_factory=dict)  # energy billed per tenant in the node's signed ledger
+    ledger_problem: str = ""
 
     @property
     def downlinked(self) -> dict:
@@ -126,6 +134,13 @@ class Session:
         self.bit_errors = bit_errors or BitErrors()
         self.rig = Rig(self.truth, self.board, self.bit_errors)  # what the scenario's faults act on
         self.record, self.seen = Record(), Observations()
+        # The ground's randomness for this run's proofs: the blocks it challenges, Freivalds' vectors
+        # and the chunks it computes again. Drawn here, after the node started, never told it before
+        # the node has committed to its results.
+        self.seen.challenge_seed = secrets.randbits(32)
+        self.tally = BoardTally()
+        self._specs = submitted_specs(scenario)
+        self._transfers_read = 0
         self.ground: GroundClient | None = None
         self.k = 0
         self.steps = int(round(scenario.duration_s / scenario.step_s))
@@ -196,7 +211,9 @@ class Session:
             seen.commands.append((c, self.ground.send(c.name, arm=True, **c.args)))
         with board.lock:
             truth.step(s.step_s)
+            self.tally.add(truth.payload, truth.loads.compute_utilisation)
         _step_clock(self.clock, truth.time_s, elapsed)
+        self._challenge(elapsed)
         f, v = truth.sunlit_fraction, truth.bus_V
         if (self._prev_f < 0.5) != (f < 0.5):
             seen.edges.append((truth.time_s - s.step_s * (f - 0.5) / (f - self._prev_f), f < 0.5))
@@ -205,6 +222,24 @@ class Session:
         self._prev_f = f
         if self.k % max(1, int(round(RECORD_EVERY_S / s.step_s))) == 0:
             self._sample(elapsed)
+
+    def _challenge(self, elapsed: float) -> None:
+        """A result whose product stayed on board is challenged as soon as it is down: the ground
+        sends compute.ProveBlocks with this run's seed, and the criterion checks the answer."""
+        transfers = self.ground.completed_transfers
+        if len(transfers) == self._transfers_read:
+            return
+        fresh = list(transfers.values())[self._transfers_read:]
+        self._transfers_read = len(transfers)
+        for data in fresh:
+            job_id = int.from_bytes(data[4:8], "big") if data[:4] == RESULT_MAGIC else 0
+            spec = self._specs.get(job_id)
+            if spec is None or job_id in self.seen.challenged or not needs_challenge(spec, data):
+                continue
+            args = {"job_id": job_id, "seed": self.seen.challenge_seed}
+            self.seen.challenged[job_id] = self.seen.challenge_seed
+            self.seen.commands.append((ScheduledCommand(elapsed, "compute.ProveBlocks", args, "completed"),
+                                       self.ground.send("compute.ProveBlocks", **args)))
 
     def _sample(self, elapsed: float) -> None:
         truth, ground, record = self.truth, self.ground, self.record
@@ -237,8 +272,11 @@ class Session:
         # What was simulated, for reports of runs stopped early.
         s = Scenario(**{**vars(s), "duration_s": self.k * s.step_s}) if self.k < self.steps else s
         self.seen.downlinked = dict(self.ground.completed_transfers)
+        ledger, problem = ledger_totals(self.workdir / "state", self.keys / "ledger-public.pem")
+        channels = {c: v for c in WORK_CHANNELS if (v := self.ground.value(c)) is not None}
         return RunResult(s, self.record, self.truth, wall_s, evaluate(s, self.record, self.truth, self.seen),
-                         self.seen, asdict(self.ground.decoder.stats), self.bit_errors.flipped)
+                         self.seen, asdict(self.ground.decoder.stats), self.bit_errors.flipped, self.tally,
+                         channels, ledger, problem)
 
     def close(self) -> None:
         children.stop(self.node)
