@@ -21,6 +21,8 @@ mismatch beyond the random-walk tolerance was at most 0.06 of u·(k + w)·|A (B 
 MIN_WIDTH = 16
 """Blocks no narrower: the narrow products then cost at most 1/16 of the GEMM (float32 with
 k beyond about 10^4 would need narrower blocks to meet THRESHOLD_RMS, and does not get them)."""
+CACHED_BYTES = 1 << 19
+"""A matrix this small is taken to be in cache (half a core's L2 here) when summed."""
 CHUNK_K = 256
 """The longest dot product the checksums A (B E) are summed over before float64 takes over."""
 SMALL_GEMM = 1 << 19
@@ -48,6 +50,8 @@ def checksums(a: np.ndarray, be: np.ndarray) -> np.ndarray:
 
 def narrow(x: np.ndarray, e: np.ndarray) -> np.ndarray:
     """x @ e for a narrow e, a 2-D x in row chunks of at most SMALL_GEMM multiply-adds."""
+    if e.ndim == 2 and e.shape[1] == 1:
+        return (x @ e[:, 0])[..., None]  # a GEMV
     if x.ndim != 2 or e.ndim != 2 or x.shape[0] * x.shape[1] * e.shape[1] <= SMALL_GEMM:
         return np.matmul(x, e)
     out = np.empty((x.shape[0], e.shape[1]), np.result_type(x, e))
@@ -76,6 +80,8 @@ class Plan:
         block: measured 1.5 to 2 times faster than a GEMV over a product just stored, which is no
         longer in cache."""
         if self.nb == 1:
+            if x.nbytes <= CACHED_BYTES:  # in cache, a GEMV is the faster
+                return (x @ self.ones)[..., None]
             return np.vecdot(x, self.ones)[..., None]
         if self.e is None:
             return np.vecdot(x.reshape(x.shape[:-1] + (self.nb, self.w)), self.ones)

@@ -36,8 +36,8 @@ SILENT_SIZES = (256, 1024, 2048)
 SILENT_FLIPS = 2000
 SINGLE_THREAD_SIZES = (256, 1024)
 RUNS = 11
-RUN_S = 0.06
-"""Each of the RUNS interleaved runs times calls of plain and of ABFT lasting at least this."""
+RUN_S = 0.2
+"""Each of the RUNS interleaved runs times calls of plain and of ABFT lasting this together."""
 
 
 def _overhead(dtype) -> float:
@@ -55,8 +55,10 @@ def _overhead(dtype) -> float:
 
 
 def interleaved_ratios(n: int, runs: int = RUNS, dtype=np.float32) -> list[float]:
-    """Plain time / ABFT time of `runs` runs, each timing the same number of calls of both, which
-    of the two goes first alternating from run to run (drift and load then fall on both alike)."""
+    """Plain time / ABFT time of `runs` runs of RUN_S or more each. Within a run the calls
+    alternate, plain and ABFT, which of the two goes first alternating too: load from other
+    processes, which on a shared machine comes and goes within milliseconds, then falls on both
+    alike."""
     rng = np.random.default_rng(n)
     a = rng.standard_normal((n, n)).astype(dtype)
     b = rng.standard_normal((n, n)).astype(dtype)
@@ -65,22 +67,26 @@ def interleaved_ratios(n: int, runs: int = RUNS, dtype=np.float32) -> list[float
         abft_matmul(a, b)
     t0 = time.perf_counter()
     a @ b
-    calls = max(1, int(RUN_S / max(time.perf_counter() - t0, 1e-9)))
-
-    def timed(fn) -> float:
-        t = time.perf_counter()
-        for _ in range(calls):
-            fn(a, b)
-        return time.perf_counter() - t
-
+    pairs = max(1, int(RUN_S / 2 / max(time.perf_counter() - t0, 1e-9)))
+    clock = time.perf_counter
     ratios = []
-    for run in range(runs):
-        if run % 2:
-            abft = timed(abft_matmul)
-            plain = timed(np.matmul)
-        else:
-            plain = timed(np.matmul)
-            abft = timed(abft_matmul)
+    for _ in range(runs):
+        plain = abft = 0.0
+        for pair in range(pairs):
+            if pair % 2:
+                t0 = clock()
+                abft_matmul(a, b)
+                t1 = clock()
+                a @ b
+                t2 = clock()
+                abft, plain = abft + t1 - t0, plain + t2 - t1
+            else:
+                t0 = clock()
+                a @ b
+                t1 = clock()
+                abft_matmul(a, b)
+                t2 = clock()
+                plain, abft = plain + t1 - t0, abft + t2 - t1
         ratios.append(plain / abft)
     return ratios
 
