@@ -33,27 +33,32 @@ their largest element so that data of any finite size can be checked.
 Why the blocks, and why this meets the issue's bound. What a check cannot see is a change smaller
 than its tolerance; on random data S_ib is about 2.8·sqrt(w) times the row's rms, so a change
 below about 2.8·u·sqrt((k + w)·w) of the row's rms goes unseen. The bound to meet (issue 18) is
-1e-4 of the row's rms in float32 and 1e-10 in float64: `block_width` takes the widest power-of-two
-block whose tolerance stays under two thirds of it. Float64 needs no blocks at any size we run
-(u = 1.1e-16: the whole row, 7e-13 of the rms at n = 2048). Float32 (u = 6e-8) does: one block of
-256 at n = 256 (tolerance 4.3e-5 of the rms), 128 at n = 1024 (6.1e-5), 64 at n = 2048 (6e-5),
-against whole-row checks whose tolerance (1e-3 at n = 256, 8e-3 at n = 2048) let flips of a dozen
-mantissa bits through. Measured on Gaussian data (OpenBLAS, `gridfree bench compute`): the
-mismatch of a clean float32 block is 0.35 (n = 256) to 0.2 (n = 2048) of u·sqrt(w·n)·rms, 0.1 of
-the tolerance, the largest of 4096 blocks 0.4 of it; the checks are summed in the product's own
-dtype because their rounding adds only sqrt(w/k) of the GEMM's own to the mismatch, and the sums
-A (B E) add about as much as the GEMM does (measured: 1.4 times the GEMM's alone). A flipped bit
-that stays under the tolerance changes its element by less than two thirds of the bound, so of
-random flips of random bits none should be left over it; the bench measures that fraction
-(abft_silent_f32, abft_silent_f64) against a float64 or long-double reference at n = 256, 1024
-and 2048.
+1e-4 of the row's rms in float32 and 1e-10 in float64: `block_width` takes the widest block
+(halving from the whole row) whose tolerance stays under two thirds of it. Float64 needs no blocks
+at any size we run (u = 1.1e-16: whole rows, a tolerance of 1e-13 to 9e-13 of the rms from n = 256
+to 2048). Float32 (u = 6e-8) does: one block of 256 at n = 256, 128 at n = 1024, 64 at n = 2048,
+a tolerance of 5.7e-5 to 6.1e-5 of the rms (median over blocks; above 1e-4 in 0.4 to 2 % of them,
+1.5e-4 at most), where whole-row checks held at 16 times a float32 model (the previous scheme) let
+everything under 1e-3 (n = 256) to 8e-3 (n = 2048) through: 11.6 % of random flips at n = 256. A
+flip left unseen moves its element by less than its block's tolerance, so only a flip in one of
+the few blocks above the bound, moving its element by an amount between the two, can stay silent;
+`gridfree bench compute` counts them (abft_silent_f32, abft_silent_f64: 2000 flips of a random bit
+of a random element at each of n = 256, 1024, 2048, against a float64 or long-double reference).
 
-What it costs (`gridfree bench compute`, one BLAS thread): three narrow products, B E, A (B E)
-and C E, each nb/n of the GEMM's flops, run in row chunks small enough for OpenBLAS to multiply
-without packing its operands (m·n·k <= 2^19, measured 2 to 4 times faster), and one pass over C
+The checks are summed in the product's own dtype: at w <= k their rounding adds at most sqrt(w/k)
+of the GEMM's own. The checksums A (B E) are summed over k in chunks of 256 added in float64, as
+OpenBLAS's narrow products round over the whole of k (at n = 2048 three times the GEMM's error,
+which took a clean block to 0.9 of its tolerance). Measured on Gaussian data: a clean block's
+mismatch is 0.04 to 0.07 of its tolerance (median), the largest in a product 0.3 (n = 256) to 0.4
+(n = 2048).
+
+What it costs (`gridfree bench compute`, one BLAS thread): B E and C E, one dot product a block
+(np.vecdot, which reads a product just stored, no longer in cache, 1.5 to 2 times faster than a
+GEMV); A (B E), nb/n of the GEMM's flops, in products small enough for OpenBLAS to multiply
+without packing its operands (m·n·k <= 2^19, measured 2 to 4 times faster); and one pass over C
 for its block norms. The product's rows are padded to whole cache lines, off the 4 KiB stride at
 which numpy's own contiguous result makes stores conflict: at n = 1024 that alone stores the
-product about 3 % faster than `a @ b`, more than the checks cost.
+product 2 to 3 % faster than `a @ b`, about half of what the checks cost there.
 """
 from __future__ import annotations
 
