@@ -168,6 +168,7 @@ def _checked_product(a: np.ndarray, b: np.ndarray, dtype, lam: float, inject: In
     return check_and_repair(p, ops, inject, retries)
 
 
+@np.errstate(all="ignore")  # a corrupted product may hold anything: inf, NaN, signalling NaN
 def check_and_repair(p: np.ndarray, ops: BlockChecks, inject: Inject | None = None,
                      retries: int = RETRIES) -> AbftResult:
     """What `abft_matmul` does once the product is in its frame (`framed`): check it, correct a

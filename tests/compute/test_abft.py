@@ -151,6 +151,12 @@ def test_a_flip_in_every_position_class_is_corrected_bit_exactly(dtype, n):
                 r = abft_matmul(a, b, inject=in_product(i, j))
                 assert r.detected and r.corrected == 1 and r.recomputed == 0, (i, j, bit)
                 assert r.c.tobytes() == clean.tobytes() and r.residual <= 1
+    in_product.bit = np.finfo(dtype).nmant + 1
+    for i in (0, m - 1):  # and each checksum in the frame, after C: its block's check fails, the row is sound
+        for j in range(n, n + -(-n // w)):
+            r = abft_matmul(a, b, inject=in_product(i, j))
+            assert r.detected and r.corrected == 0 and r.recomputed == 1, (i, j)
+            assert r.c.tobytes() == clean.tobytes()
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
