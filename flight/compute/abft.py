@@ -165,15 +165,19 @@ def _checked_product(a: np.ndarray, b: np.ndarray, dtype, lam: float, inject: In
     np.matmul(ops.a, ops.b, out=p[..., :n])
     if inject:
         inject("product", p, 0)
-    return check_and_repair(p, ops, inject, retries)
+    return _check_and_repair(p, ops, inject, retries)
 
 
-@np.errstate(all="ignore")  # a corrupted product may hold anything: inf, NaN, signalling NaN
 def check_and_repair(p: np.ndarray, ops: BlockChecks, inject: Inject | None = None,
                      retries: int = RETRIES) -> AbftResult:
     """What `abft_matmul` does once the product is in its frame (`framed`): check it, correct a
     single bad element, recompute anything worse. (Separate so that a fault campaign can run it
     on copies of one product instead of computing the product again for every fault.)"""
+    with np.errstate(all="ignore"):  # a corrupted product may hold anything: inf, NaN, signalling NaN
+        return _check_and_repair(p, ops, inject, retries)
+
+
+def _check_and_repair(p: np.ndarray, ops: BlockChecks, inject: Inject | None, retries: int) -> AbftResult:
     failed, ratio = ops.check(p)
     corrected = recomputed = 0
     for idx, (cells, worst) in failed.items():

@@ -159,7 +159,7 @@ class BlockChecks:
         n = p.shape[-1] - self.plan.nb
         c = p[..., :n]
         err, tol, ratio = self._first(c, p[..., n:], self.checks)
-        ratio = ratio.max(axis=(-2, -1))
+        ratio = ratio.max() if ratio.ndim == 2 else ratio.max(axis=(-2, -1))
         if (ratio <= 1 if ratio.ndim == 0 else np.all(ratio <= 1)) and tol.max() < np.inf:
             return {}, np.asarray(ratio, np.float64)  # the common case: every block passes the first look
         ok = self._second(c, err, tol)
