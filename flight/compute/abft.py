@@ -46,11 +46,11 @@ the few blocks above the bound, moving its element by an amount between the two,
 of a random element at each of n = 256, 1024, 2048, against a float64 or long-double reference).
 
 The checks are summed in the product's own dtype: at w <= k their rounding adds at most sqrt(w/k)
-of the GEMM's own. The checksums A (B E) are summed over k in chunks of 256 added in float64, as
-OpenBLAS's narrow products round over the whole of k (at n = 2048 three times the GEMM's error,
-which took a clean block to 0.9 of its tolerance). Measured on Gaussian data: a clean block's
-mismatch is 0.04 to 0.07 of its tolerance (median), the largest in a product 0.3 (n = 256) to 0.4
-(n = 2048).
+of the GEMM's own. The checksums A (B E) are summed over k in chunks of 512 added in float64, as
+OpenBLAS's narrow products round over the whole of k: at n = 2048 they were off by 2.2 times
+what the GEMM's rounding puts in a block's sum, which took a clean block to 0.9 of its tolerance;
+in chunks, 1.1 times. Measured on Gaussian data: a clean block's mismatch is 0.04 to 0.07 of its
+tolerance (median), the largest in a product 0.3 (n = 256) to 0.46 (n = 2048).
 
 What it costs (`gridfree bench compute`, one BLAS thread): B E and C E, one dot product a block
 (np.vecdot, which reads a product just stored, no longer in cache, 1.5 to 2 times faster than a

@@ -23,7 +23,7 @@ MIN_WIDTH = 16
 k beyond about 10^4 would need narrower blocks to meet THRESHOLD_RMS, and does not get them)."""
 CACHED_BYTES = 1 << 19
 """A matrix this small is taken to be in cache (half a core's L2 here) when summed."""
-CHUNK_K = 256
+CHUNK_K = 512
 """The longest dot product the checksums A (B E) are summed over before float64 takes over."""
 SMALL_GEMM = 1 << 19
 """m·n·k at or below which OpenBLAS multiplies without packing its operands (measured: 2 to 4
@@ -33,7 +33,8 @@ times faster for the narrow products of the checks, so they are run in row chunk
 def checksums(a: np.ndarray, be: np.ndarray) -> np.ndarray:
     """A (B E), summed over k in chunks of at most CHUNK_K whose products are added in float64:
     whatever order a BLAS accumulates a narrow product in, the checksum's rounding is then that of
-    dot products of CHUNK_K at most (measured at k = 2048: a third of OpenBLAS's own)."""
+    dot products of CHUNK_K at most (measured at k = 2048: half of OpenBLAS's own, about the
+    GEMM's own rounding of a block's sum)."""
     m, k, nb = a.shape[-2], a.shape[-1], be.shape[-1]
     c = -(-k // CHUNK_K)
     if c <= 1:
