@@ -1,97 +1,79 @@
-"""A lockstep node flying the rig's truth in-process, for benchmarks that measure the node on the
-rig's emulated board (the same rig as tests/compute/rigboard.py and tests/compute/ground_link.py,
-which tests import from the tests tree; an installed benchmark cannot).
+"""The real node process flying the rig's truth in lockstep, for benchmarks that measure it on the
+rig's emulated board.
 
-Nothing is stubbed: the node's own register driver talks to the emulated board's own register
-logic, exchange by exchange, without the serial line (so a run is repeatable and quick), and the
-ground talks to the node through the node's own radio (CLTUs up, TM frames down) with no clock
-between them but the run's. Commands are sent as an operator would: a hazardous parameter is set
-with node.Arm first.
+It is the HIL runner's session (`runner.Session`: truth, emulated board on a pty pair, an
+unmodified `gridfree node` process with keys, stepped through its lockstep clock) with the ground
+client on the node's radio, driven step by step so a benchmark can act between steps and read the
+truth. The ground never imports flight code: the node is a process, commanded as an operator
+commands it (hazardous commands armed through the same SA).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from gridfree.flight.app.config import NodeConfig
-from gridfree.flight.app.node import Node
-from gridfree.flight.core.modes import Mode
-from gridfree.flight.hardware.interfaces import DriverHealth
-from gridfree.flight.hardware.rig import RegisterBoard
-from gridfree.ground.hil.board import EmulatedBoard
-from gridfree.ground.hil.orbit import preset
-from gridfree.ground.hil.power import Battery, Loads
-from gridfree.ground.hil.truth import Truth
+from gridfree.ground.hil.runner import Session, _dictionary
+from gridfree.ground.hil.scenario import Scenario
 from gridfree.ground.link.client import GroundClient
 from gridfree.protocols.compute import JobSpec
-from gridfree.protocols.dictionary import Dictionary
-from gridfree.protocols.hwbus import Request
-from gridfree.protocols.links import LinkStats
 
 EPOCH = 1_774_018_000.0  # iss500 is in sunlight here for well over ten minutes
 TENANT = 3
 QUOTA_TOKENS = 1_000_000_000
+SETUP_S = 1.0  # when the mode and quota go up: once the node has read its battery
 
 
-class DirectBoard(RegisterBoard):
-    """The node's register driver with each request handed straight to the emulated board."""
-
-    def __init__(self, board: EmulatedBoard):
-        self.board, self.health = board, DriverHealth()
-
-    def _transact(self, op, reg, value=0.0):
-        return self.board.handle(Request(op, 0, reg, value))
-
-
-class Wire:
-    """One direction of the radio path: what is written arrives at the other end's receiver."""
-
-    def __init__(self, deliver: Callable[[bytes], None]):
-        self.deliver, self.stats = deliver, LinkStats(connected=True)
-
-    def write(self, data: bytes) -> None:
-        self.stats.bytes_out += len(data)
-        self.deliver(bytes(data))
-
-    def close(self) -> None:
-        pass
-
-
-def link(node: Node) -> GroundClient:
-    """The ground, with the dictionary as it loads it (the exported JSON), on the node's radio."""
-    ground = GroundClient("inproc://radio", Dictionary.from_json(node.dictionary.to_json()),
-                          apid=node.cfg.apid, link_config=node.link_config)
-    ground.link = Wire(node.radio.uplink)
-    node.radio.link = Wire(ground.data_received)
-    return ground
-
-
-@dataclass
 class Rig:
-    truth: Truth
-    node: Node
-    ground: GroundClient
+    """A session and its ground client; `truth` is the rig's, read between steps. No orbit is
+    uploaded: without one the node has no plan and runs compute at the power manager's grant,
+    the lever a benchmark can set (the DoD limit) to ask for a clock."""
 
-    def run(self, seconds: float, step_s: float = 1.0, until: Callable[[], bool] | None = None) -> float:
-        """Step the truth and the node in lockstep for up to `seconds`, stopping after the first
-        step at which `until()` holds; returns the simulated seconds run."""
+    def __init__(self, workdir: Path, work_scale: float, soc: float, step_s: float):
+        doc = {"name": "bench", "orbit": "iss500", "step_s": step_s, "initial_soc": soc, "compute_utilisation": 0.0,
+               "work_scale": work_scale, "duration_h": 24.0, "upload_orbit": False,
+               "start": datetime.fromtimestamp(EPOCH, timezone.utc).isoformat(),
+               "command": [{"at_h": SETUP_S / 3600, "name": "node.SetMode", "args": {"mode": "NOMINAL"}},
+                           {"at_h": SETUP_S / 3600, "name": "compute.SetQuota",
+                            "args": {"tenant": TENANT, "tokens": QUOTA_TOKENS}}]}
+        self.dictionary = _dictionary()
+        self.session = Session(Scenario.from_dict(doc), workdir, "tcp://127.0.0.1:0?listen=1")
+        self.ground = None
+        try:
+            node = self.session.addresses
+            self.ground = GroundClient(node.radio, self.dictionary, apid=node.apid,
+                                       security=self.session.ground_security()).connect()
+            self.session.attach(self.ground, self.dictionary.parameter_by_name["power.UnderVoltageV"].default)
+            self.truth = self.session.truth
+            setup = self.run(60.0, until=lambda: len(self.session.seen.commands) >= 3 and all(
+                h.final for _, h in self.session.seen.commands))
+            if not all(h.completed for _, h in self.session.seen.commands):
+                raise RuntimeError(f"the node did not take its setup in {setup:.0f} s: "
+                                   + "; ".join(h.describe() for _, h in self.session.seen.commands))
+        except BaseException:
+            self.stop()
+            raise
+
+    def run(self, seconds: float, until: Callable[[], bool] | None = None) -> float:
+        """Step truth and node in lockstep for up to `seconds`, stopping after the first step at
+        which `until()` holds; returns the simulated seconds run."""
         t0 = self.truth.time_s
-        for _ in range(int(round(seconds / step_s))):
-            self.truth.step(step_s)
-            self.node.step_to(self.truth.time_s)
+        for _ in range(int(round(seconds / self.session.scenario.step_s))):
+            self.session.step()
             if until is not None and until():
                 break
         return self.truth.time_s - t0
 
     def tlm(self, name: str):
-        return self.node.telemetry.read(name)
+        return self.ground.value(name)
+
+    def parameter_default(self, name: str) -> float:
+        return self.dictionary.parameter_by_name[name].default
 
     def set_param(self, name: str, value: float) -> None:
-        """Set a node parameter as the operator does (armed first: the power limits are hazardous)."""
-        self.ground.send("node.Arm", window_s=10)
-        h = self.ground.send("params.Set", **{name: value})
-        self.run(1.0)
+        """Set a node parameter as the operator does (armed: the power limits are hazardous)."""
+        h = self.ground.send("params.Set", arm=True, **{name: value})
+        self.run(10.0, until=lambda: h.final)
         if not h.completed:
             raise RuntimeError(f"params.Set {name} = {value}: {h.describe()}")
 
@@ -106,22 +88,12 @@ class Rig:
         return [e.args for e in self.ground.events if e.event is not None and e.event.name == name]
 
     def stop(self) -> None:
-        self.node.stop()
+        if self.ground is not None:
+            self.ground.close()
+        self.session.close()
 
 
-def fly(state_dir: Path, work_scale: float = 1.0, soc: float = 0.8) -> Rig:
-    """The rig's truth (iss500, in sunlight) and a lockstep node on it in NOMINAL, its compute
-    manager handing the board items of `work_scale` board operations per host operation, with a
-    tenant (TENANT) allowed to submit."""
-    truth = Truth.from_elements(preset("iss500", EPOCH), EPOCH, battery=Battery(soc=soc),
-                                loads=Loads(compute_utilisation=0.0))
-    node = Node(NodeConfig(state_dir=Path(state_dir) / "state", clock="lockstep", work_scale=work_scale),
-                board=DirectBoard(EmulatedBoard(truth, seed=5)), insecure=True)
-    node.clock.set(EPOCH)
-    node.start(open_radio=False)
-    node.step_to(EPOCH)  # the first reading: the battery is known before anyone asks for NOMINAL
-    rig = Rig(truth, node, link(node))
-    node.modes.request(Mode.NOMINAL, "bench")
-    rig.ground.send("compute.SetQuota", arm=True, tenant=TENANT, tokens=QUOTA_TOKENS)
-    rig.run(1.0)
-    return rig
+def fly(workdir: Path, work_scale: float = 1.0, soc: float = 0.8, step_s: float = 1.0) -> Rig:
+    """The rig's truth (iss500, in sunlight) and the node on it in NOMINAL, handing the board items
+    of `work_scale` board operations per host operation, with a tenant (TENANT) allowed to submit."""
+    return Rig(Path(workdir), work_scale, soc, step_s)

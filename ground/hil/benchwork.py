@@ -1,8 +1,8 @@
 """HIL benchmarks of the node's compute on the rig's board: work per Wh delivered against what the
 rig's board model allows at the clock run, and billing that follows work.
 
-The real node flies the rig's truth in lockstep (benchnode.py) and hands the emulated board its
-chunks as work items through its own register driver. The node sets the board's clock itself,
+The real node process flies the rig's truth in lockstep (benchnode.py: the HIL runner's session)
+and hands the emulated board its chunks as work items through its own register driver. The node sets the board's clock itself,
 from its power grant (flight/compute/boardwork.py: the clock at which the job's kind draws what
 compute may draw); nothing lets anyone pin it. So a clock is asked for the way an operator would:
 by the power manager's DoD limit, which sets the energy grant and so the power grant (in sunlight,
@@ -25,7 +25,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from gridfree.flight.compute.kinds import KIND_MODELS
 from gridfree.ground.hil.benchnode import TENANT, Rig, fly
 from gridfree.native.benchkit import Figure
 from gridfree.protocols.compute import JobSpec, Kind
@@ -65,23 +64,29 @@ class WorkRun:
 
 
 def ask_clock(rig: Rig, clock: float, kind: Kind) -> float:
-    """Set the DoD limit whose grant buys `clock` for `kind` on the node's datasheet; returns the
-    grant the node then publishes. The grant is linear in the DoD limit while the battery is at its
-    orbit peak (in sunlight) and the floor is above the shed point: scale it from the grant now."""
-    want_W = KIND_MODELS[kind].power_W(clock)
-    dod_pct = rig.node.ctx.parameters.get("power.DodLimitPct")
+    """Set the DoD limit whose grant buys `clock` for `kind`; returns the grant the node then
+    publishes. The grant is linear in the DoD limit while the battery is at its orbit peak (in
+    sunlight) and the floor is above the shed point: scale it from the grant now. The power `kind`
+    draws at `clock` is the rig board's (the node's datasheet has the same defaults; the clock the
+    board then runs is measured, not assumed)."""
+    want_W = rig.truth.payload.model.busy_W(kind, clock)
+    dod_pct = rig.parameter_default("power.DodLimitPct")  # nobody has set it on this fresh node
+    rig.run(120.0, until=lambda: (rig.tlm("power.GrantPowerW") or 0.0) > 0.0)  # NOMINAL, orbit known
     grant_W = rig.tlm("power.GrantPowerW")
-    if not grant_W > 0:
+    if not grant_W or not grant_W > 0:
         raise RuntimeError(f"no power grant to scale (GrantPowerW {grant_W})")
     rig.set_param("power.DodLimitPct", dod_pct * want_W / grant_W)
+    before = rig.tlm("power.GrantPowerW")
+    rig.run(5.0, until=lambda: rig.tlm("power.GrantPowerW") != before)  # the next 1 Hz grant
     return rig.tlm("power.GrantPowerW")
 
 
 def work_run(state_dir: Path, clock: float, run_s: float = RUN_S, work_scale: float = WORK_SCALE) -> WorkRun:
     """A MATMUL job lasting about `run_s` of the board at `clock`, submitted once the grant that
-    buys the clock is in place, run until the node reports it done."""
+    buys the clock is in place; measured from its submission to the step the board completes its
+    last item (the node hears of it a tick later), then run until the node reports the job done."""
     kind = Kind.MATMUL
-    rig = fly(state_dir, work_scale, soc=SOC)
+    rig = fly(state_dir, work_scale, soc=SOC, step_s=STEP_S)
     try:
         grant_W = ask_clock(rig, clock, kind)
         model, truth = rig.truth.payload.model, rig.truth
@@ -91,21 +96,25 @@ def work_run(state_dir: Path, clock: float, run_s: float = RUN_S, work_scale: fl
         spec = dataclasses.replace(chunk, chunks=chunks)
         work0, energy0, busy0 = truth.payload.work_done[kind], truth.ledger.payload_Wh, truth.ledger.payload_busy_Wh
         clocks = []  # (clock, seconds items ran) per step
+        total = spec.work_units() * work_scale  # the job's board work: work_units() is per chunk
+        total *= chunks
 
-        def done() -> bool:
+        def board_done() -> bool:
             clocks.append((truth.loads.compute_utilisation, sum(truth.payload.step_busy_s.values())))
-            return bool(rig.tlm("compute.JobsDone"))
+            return truth.payload.work_done[kind] - work0 >= total * (1 - 1e-9)
 
         rig.submit(spec)
-        rig.run(20 * run_s + 60.0, STEP_S, until=done)
+        rig.run(20 * run_s + 60.0, until=board_done)
+        work_M = (truth.payload.work_done[kind] - work0) / 1e6
+        payload_Wh, busy_Wh = truth.ledger.payload_Wh - energy0, truth.ledger.payload_busy_Wh - busy0
+        rig.run(30.0, until=lambda: bool(rig.tlm("compute.JobsDone")))
         if not rig.tlm("compute.JobsDone"):
             raise RuntimeError(f"the job did not finish: {rig.events('compute.ComputeHeld')}")
         ran = [(c, s) for c, s in clocks if s > 0]
         busy_s = sum(s for _, s in ran)
         clock_run = sum(c * s for c, s in ran) / busy_s
-        return WorkRun(clock, clock_run, min(c for c, _ in ran), max(c for c, _ in ran), grant_W,
-                       (truth.payload.work_done[kind] - work0) / 1e6, truth.ledger.payload_Wh - energy0,
-                       truth.ledger.payload_busy_Wh - busy0, model.work_per_Wh(kind, clock_run) / 1e6)
+        return WorkRun(clock, clock_run, min(c for c, _ in ran), max(c for c, _ in ran), grant_W, work_M,
+                       payload_Wh, busy_Wh, model.work_per_Wh(kind, clock_run) / 1e6)
     finally:
         rig.stop()
 
@@ -131,7 +140,7 @@ def _work_figure(key: str, run: WorkRun) -> Figure:
     return Figure(key, run.ratio, "x rig board model",
                   f"0.9-1.1 (clock {run.clock_run:.3f} run, {run.clock_asked:.2f} asked via a {run.grant_W:.0f} W grant; "
                   f"{run.delivered_M_per_Wh:.2f} of {run.allowed_M_per_Wh:.2f} TFLOP/Wh; energy = the "
-                  f"truth's payload Wh from submit to JobDone, idle included)")
+                  f"truth's payload Wh from submit to the board's last item, idle included)")
 
 
 def work_figures():

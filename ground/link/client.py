@@ -262,10 +262,20 @@ class GroundClient(Downlink, Protocol):
         between); the Arm's handle is the command handle's `armed_by`. A command that is not
         hazardous needs no arm, and gets none: an open arm window is a risk of its own."""
         cmd, data = self._encode(name, args)
-        armed_by = self._arm() if arm and cmd.hazardous else None
+        armed_by = self._arm() if arm and self._hazardous(cmd, args) else None
         handle = self.send_packet(name, cmd.service, cmd.subtype, data, args=args)
         handle.armed_by = armed_by
         return handle
+
+    def _hazardous(self, cmd, args: dict) -> bool:
+        """As the node judges it: a command declared hazardous, or a parameter set that sets a
+        parameter declared hazardous (a power or thermal threshold)."""
+        if cmd.hazardous:
+            return True
+        if (cmd.service, cmd.subtype) == (20, pus20.Subtype.SET_VALUES):
+            params = self.dictionary.parameter_by_name
+            return any(params[n].hazardous for n in args if n in params)
+        return False
 
     def _arm(self) -> CommandHandle:
         cmd, data = self._encode(ARM_COMMAND, {"window_s": ARM_WINDOW_S})
