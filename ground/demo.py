@@ -39,8 +39,11 @@ JOBS = [{"at_h": at, "name": "compute.Submit", "expect": "completed",
             (0.01, 1, 1, "MLP", 1, 256, 400), (0.02, 2, 2, "MATMUL", 256, 1, 300),
             (0.3, 3, 2, "TILES", 0, 16, 600), (0.6, 4, 1, "MLP", 2, 64, 600),
             (0.9, 5, 2, "MATMUL", 512, 1, 400))]
+#: work_scale: one host operation stands for 1e5 of the board's, so a 512-point product is ~1.3 s of
+#: the 40 TFLOP/s board at half clock and the jobs keep it busy through the orbit (the host's share
+#: is milliseconds a chunk: it keeps up with the lockstep clock).
 DEMO = {"name": "demo", "orbit": "iss500", "start": "2026-03-20T12:00:00Z", "duration_h": 24.0, "step_s": 1.0,
-        "initial_soc": 0.75, "compute_utilisation": 0.5, "command": SETUP + JOBS,
+        "initial_soc": 0.75, "compute_utilisation": 0.5, "work_scale": 1e5, "command": SETUP + JOBS,
         "criteria": {"no_undervoltage": True, "max_dod_pct": 30.0, "max_payload_temp_C": 85.0,
                      "min_battery_temp_C": 0.0}}
 HEADLESS_HOURS = 1.6  # one orbit of the ISS-like preset, with its eclipse
