@@ -207,7 +207,9 @@ class ReplayClient(Downlink):
                     self._anchor = (rec.t_rx, time.monotonic())
             self.data_received(ASM + rec.data)
             self.position = rec.t_rx
-            self.frames_replayed += 1
+            with self._cond:  # whoever waits on the count (wait_until) hears it move
+                self.frames_replayed += 1
+                self._cond.notify_all()
         with self._ctl:  # at the end: wait for a seek back, or stop
             while not self._stopping and self._seek_to is None:
                 self.finished.set()

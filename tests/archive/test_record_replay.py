@@ -35,20 +35,16 @@ def test_pause_step_and_seek(recorded, dictionary):
     r.pause()
     with r:
         r.step(3)
-        deadline = time.monotonic() + 10
-        while r.frames_replayed < 3 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        time.sleep(0.2)
+        assert r.wait_until(lambda: r.frames_replayed >= 3, 10)
+        time.sleep(0.2)  # a while in which a paused replay must send nothing more
         assert r.frames_replayed == 3  # and no more while paused
         r.resume()
         assert r.finished.wait(30)
         assert r.frames_replayed == len(records)
         middle = records[len(records) // 2].t_rx
         r.seek(middle)  # back into the log after its end
-        deadline = time.monotonic() + 10
         expected = len(records) + sum(1 for x in records if x.t_rx >= middle)
-        while r.frames_replayed < expected and time.monotonic() < deadline:
-            time.sleep(0.01)
+        assert r.wait_until(lambda: r.frames_replayed >= expected, 10)
         assert r.frames_replayed == expected and r.position == records[-1].t_rx
 
 
