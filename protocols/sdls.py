@@ -85,6 +85,14 @@ class SecurityAssociation:
         behind = self.highest_iv - iv
         return behind < self.window and not (self._seen >> behind) & 1
 
+    def take(self, iv: int, what: str) -> None:
+        """Accept `iv` for a frame whose MAC has checked, or SdlsRejected(REPLAY) if it is 0, seen
+        before or behind the window; `what` names the SA in the reason ("SPI 1", "TM SPI 2")."""
+        if iv == 0 or not self.fresh(iv):
+            raise SdlsRejected(Refusal.REPLAY, f"{what}: IV {iv} already seen or behind the window "
+                                               f"(highest {self.highest_iv}, window {self.window})")
+        self.accept(iv)
+
     def accept(self, iv: int) -> None:
         """Record `iv` as used (after its MAC has checked)."""
         if iv > self.highest_iv:
@@ -93,6 +101,16 @@ class SecurityAssociation:
             self.highest_iv = iv
         else:
             self._seen |= 1 << (self.highest_iv - iv)
+
+
+def operational_sa(sas: dict[int, SecurityAssociation], spi: int, what: str) -> SecurityAssociation:
+    """The SA a frame's SPI names, or SdlsRejected: unknown SPI, or an SA that is stopped."""
+    sa = sas.get(spi)
+    if sa is None:
+        raise SdlsRejected(Refusal.UNKNOWN_SPI, what)
+    if not sa.operational:
+        raise SdlsRejected(Refusal.SA_NOT_OPERATIONAL, what)
+    return sa
 
 
 def _aad(header: bytes, security_header: bytes, clear: bytes) -> bytes:
@@ -130,11 +148,7 @@ def unprotect(frame: bytes, sas: dict[int, SecurityAssociation]) -> tuple[TcFram
         raise SdlsRejected(Refusal.LENGTH, f"frame data of {len(tc.data)} octets cannot hold the SDLS fields")
     security_header, body = tc.data[:SECURITY_HEADER_OCTETS], tc.data[SECURITY_HEADER_OCTETS:]
     (spi,) = struct.unpack_from(">H", security_header)
-    sa = sas.get(spi)
-    if sa is None:
-        raise SdlsRejected(Refusal.UNKNOWN_SPI, f"SPI {spi}")
-    if not sa.operational:
-        raise SdlsRejected(Refusal.SA_NOT_OPERATIONAL, f"SPI {spi}")
+    sa = operational_sa(sas, spi, f"SPI {spi}")
     nonce = security_header[SPI_OCTETS:]
     header = frame[:PRIMARY_HEADER_OCTETS]
     try:
@@ -145,9 +159,5 @@ def unprotect(frame: bytes, sas: dict[int, SecurityAssociation]) -> tuple[TcFram
             sa.cipher.decrypt(nonce, tag, _aad(header, security_header, data))
     except InvalidTag:
         raise SdlsRejected(Refusal.MAC, f"SPI {spi}: the MAC does not check") from None
-    iv = int.from_bytes(nonce, "big")
-    if iv == 0 or not sa.fresh(iv):
-        raise SdlsRejected(Refusal.REPLAY, f"SPI {spi}: IV {iv} already used or behind the window "
-                                           f"(highest {sa.highest_iv}, window {sa.window})")
-    sa.accept(iv)
+    sa.take(int.from_bytes(nonce, "big"), f"SPI {spi}")
     return tc, bytes(data)

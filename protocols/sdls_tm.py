@@ -34,7 +34,7 @@ from cryptography.exceptions import InvalidTag
 from gridfree.native import TmFrameBatch, crc16
 from gridfree.protocols.config import LinkConfig, LinkConfigError
 from gridfree.protocols.sdls import (IV_OCTETS, MAC_OCTETS, MAX_IV, SPI_OCTETS, Refusal, SdlsRejected,
-                                     SecurityAssociation)
+                                     SecurityAssociation, operational_sa)
 
 PRIMARY_HEADER_OCTETS: Final = 6
 SECURITY_HEADER_AT: Final = PRIMARY_HEADER_OCTETS
@@ -125,11 +125,7 @@ class TmVerifier:
     def open_checked(self, frame: memoryview):
         """A frame whose length and FECF have checked: SPI, SA state, MAC, then the window."""
         (spi,) = struct.unpack_from(">H", frame, SECURITY_HEADER_AT)
-        sa = self.sas.get(spi)
-        if sa is None:
-            raise SdlsRejected(Refusal.UNKNOWN_SPI, f"TM SPI {spi}")
-        if not sa.operational:
-            raise SdlsRejected(Refusal.SA_NOT_OPERATIONAL, f"TM SPI {spi}")
+        sa = operational_sa(self.sas, spi, f"TM SPI {spi}")
         end = self.end
         nonce = frame[SECURITY_HEADER_AT + SPI_OCTETS:DATA_AT]
         try:
@@ -140,11 +136,7 @@ class TmVerifier:
                 data = frame[DATA_AT:end]
         except InvalidTag:
             raise SdlsRejected(Refusal.MAC, f"TM SPI {spi}: the MAC does not check") from None
-        iv = int.from_bytes(nonce, "big")
-        if iv == 0 or not sa.fresh(iv):
-            raise SdlsRejected(Refusal.REPLAY, f"TM SPI {spi}: IV {iv} already seen or behind the window "
-                                               f"(highest {sa.highest_iv}, window {sa.window})")
-        sa.accept(iv)
+        sa.take(int.from_bytes(nonce, "big"), f"TM SPI {spi}")
         return data
 
     def open_batch(self, buf, frames: TmFrameBatch) -> OpenedFrames:
