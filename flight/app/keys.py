@@ -8,17 +8,12 @@ written beside it for `gridfree tokens verify`. There is no built-in key.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gridfree.flight.core.store import fsync_directory
-from gridfree.protocols.keystore import load_signing_key
-
-SIGNING_KEY_FILE = "ledger-signing.pem"
-PUBLIC_KEY_FILE = "ledger-public.pem"
+from gridfree.protocols.keystore import (PUBLIC_KEY_FILE, SIGNING_KEY_FILE, load_signing_key, save_public_key,
+                                         save_signing_key)
 
 
 def ledger_signing_key(keys_dir: Path | None, state_dir: Path) -> Ed25519PrivateKey:
@@ -27,22 +22,7 @@ def ledger_signing_key(keys_dir: Path | None, state_dir: Path) -> Ed25519Private
         return load_signing_key(Path(keys_dir) / SIGNING_KEY_FILE)
     path = Path(state_dir) / SIGNING_KEY_FILE
     if not path.exists():
-        _make(path)
+        key = Ed25519PrivateKey.generate()
+        save_signing_key(key, path)  # atomic, 0600
+        save_public_key(key.public_key(), path.parent / PUBLIC_KEY_FILE)
     return load_signing_key(path)
-
-
-def _make(path: Path) -> None:
-    key = Ed25519PrivateKey.generate()
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
-    public = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                           serialization.PublicFormat.SubjectPublicKeyInfo)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(private)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fsync_directory(path.parent)
-    (path.parent / PUBLIC_KEY_FILE).write_bytes(public)

@@ -36,6 +36,7 @@ from gridfree.ground.link.announce import NodeStartError, read_announcement
 from gridfree.ground.link.client import GroundClient
 from gridfree.protocols.compute import RESULT_MAGIC
 from gridfree.protocols.dictionary import Dictionary
+from gridfree.protocols.keystore import PUBLIC_KEY_FILE
 from gridfree.protocols.links import open_link
 from gridfree.protocols.links.ptypair import PtyPair
 
@@ -272,7 +273,7 @@ class Session:
         # What was simulated, for reports of runs stopped early.
         s = Scenario(**{**vars(s), "duration_s": self.k * s.step_s}) if self.k < self.steps else s
         self.seen.downlinked = dict(self.ground.completed_transfers)
-        ledger, problem = ledger_totals(self.workdir / "state", self.keys / "ledger-public.pem")
+        ledger, problem = ledger_totals(self.workdir / "state", self.keys / PUBLIC_KEY_FILE)
         channels = {c: v for c in WORK_CHANNELS if (v := self.ground.value(c)) is not None}
         return RunResult(s, self.record, self.truth, wall_s, evaluate(s, self.record, self.truth, self.seen),
                          self.seen, asdict(self.ground.decoder.stats), self.bit_errors.flipped, self.tally,
