@@ -128,7 +128,10 @@ class SecurityPanel(QWidget):
         if not v:
             return ""
         security = getattr(self.client, "security", None)
-        sa = f"SPI {security.tc_sa.spi}" if security is not None else "UNAUTHENTICATED uplink"
+        if not getattr(self.client, "can_command", False):
+            sa = "no uplink"  # a replayed log: nothing is sent, authenticated or not
+        else:
+            sa = f"SPI {security.tc_sa.spi}" if security is not None else "UNAUTHENTICATED uplink"
         rejected = sum(n or 0 for name, n in v["counters"].items() if name != "sec.FramesAccepted")
         return f"{sa} · TM {v['tm_state']}" + (f" · node refused {rejected}" if rejected else "")
 

@@ -113,6 +113,19 @@ def test_without_keys_the_uplink_is_shown_unauthenticated_and_the_node_counters_
     assert "node refused 3" in w.security_label.text()
 
 
+def test_a_source_that_cannot_send_says_so_rather_than_unauthenticated(qtbot, dictionary, tmp_path):
+    """A replayed log sends nothing: neither the panel nor the status bar may call that an
+    unauthenticated uplink."""
+    fake = FakeClient(dictionary)
+    fake.can_command = False
+    w = _window(qtbot, fake, tmp_path)
+    panel = w.security_panel
+    qtbot.waitUntil(lambda: bool(panel.values))
+    assert panel.labels["uplink"].text() == "none: this source cannot send"
+    assert w.security_label.text().startswith("no uplink · TM ")
+    assert "UNAUTHENTICATED" not in w.security_label.text()
+
+
 @pytest.mark.slow
 def test_on_a_real_node_the_panel_shows_its_tm_authenticated_and_the_frames_it_refused(qtbot, dictionary, tmp_path):
     """A node with keys: the console sends through the operator SA and sees the node's TM
