@@ -85,6 +85,11 @@ int gf_edac_encode_gfni(const uint64_t *data, size_t nwords, uint8_t *check);
 int gf_edac_scrub_gfni(uint64_t *data, uint8_t *check, size_t nwords, gf_edac_stats *st);
 int gf_edac_have_gfni(void);
 const char *gf_edac_impl_name(void);
+int gf_block_sums_f32(const float *x, size_t rows, size_t cols, size_t ld, size_t w, double *sum,
+                      double *sumsq);
+int gf_block_sums_f64(const double *x, size_t rows, size_t cols, size_t ld, size_t w, double *sum,
+                      double *sumsq);
+int gf_block_sums_have_avx2(void);
 """
 
 SOURCES = sorted(str(p.relative_to(ROOT)) for p in (HERE / "src").glob("*.c"))

@@ -259,3 +259,17 @@ def edac_decode(word: int, check: int) -> tuple[int, int, str]:
     fixed_word = sum(bits[p] << j for j, p in enumerate(EDAC_DATA_POSITIONS))
     fixed_check = sum(bits[1 << i] << i for i in range(7)) | bits[0] << 7
     return fixed_word, fixed_check, "corrected"
+
+
+def block_sums(rows, w: int) -> tuple[list[list[float]], list[list[float]]]:
+    """Each row's sums over its blocks of w values, and of their squares, correctly rounded
+    (math.fsum over the exact squares' float64 values): what src/blocksums.c approximates."""
+    import math
+
+    sums, squares = [], []
+    for row in rows:
+        row = [float(v) for v in row]
+        blocks = [row[j:j + w] for j in range(0, len(row), w)]
+        sums.append([math.fsum(b) for b in blocks])
+        squares.append([math.fsum(v * v for v in b) for b in blocks])
+    return sums, squares

@@ -55,15 +55,16 @@ tolerance (median), the largest in a product 0.3 (n = 256) to 0.46 (n = 2048).
 What it costs (`gridfree bench compute`, one BLAS thread): B E and C E, one dot product a block
 (np.vecdot, which reads a product just stored, no longer in cache, 1.5 to 2 times faster than a
 GEMV); A (B E), nb/n of the GEMM's flops, in products small enough for OpenBLAS to multiply
-without packing its operands (m·n·k <= 2^19, measured 2 to 4 times faster); and one pass over C
-for its block norms. The product's rows are padded to whole cache lines, off the 4 KiB stride at
+without packing its operands (m·n·k <= 2^19, measured 2 to 4 times faster); and C's block norms,
+in the same pass as C E (gridfree.native.blocksums) once C no longer fits in cache. The
+product's rows are padded to whole cache lines, off the 4 KiB stride at
 which numpy's own contiguous result makes stores conflict: at n = 1024 that alone stores the
 product 2 to 3 % faster than `a @ b`, about half of what the checks cost there.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -82,8 +83,7 @@ batch. It may change the array in place (see `flip_bit`)."""
 _UINT = {np.dtype(np.float32): np.uint32, np.dtype(np.float64): np.uint64}
 
 
-@dataclass(frozen=True)
-class AbftResult:
+class AbftResult(NamedTuple):  # (a NamedTuple: made on every product, at a third of a frozen dataclass's cost)
     c: np.ndarray  # A @ B: a view into the framed product
     detected: bool  # some check failed: a fault was present (or the data defeat the model)
     corrected: int  # elements put back
@@ -127,7 +127,8 @@ def framed(a: np.ndarray, b: np.ndarray, dtype, tol: float = DEFAULT_TOL) -> tup
     a, b = np.ascontiguousarray(a, dtype=dtype), np.ascontiguousarray(b, dtype=dtype)
     m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
     plan = plan_for(k, n, dtype)
-    batch = a.shape[:-2] if b.ndim == 2 else b.shape[:-2] if a.ndim == 2 else np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    batch = (a.shape[:-2] if b.ndim == 2 else b.shape[:-2] if a.ndim == 2
+             else np.broadcast_shapes(a.shape[:-2], b.shape[:-2]))
     p = np.empty(batch + (m, plan.row_stride), dtype)[..., :n + plan.nb]
     be = plan.block_sums(b)
     checks = checksums(a, be)
@@ -144,7 +145,7 @@ def abft_matmul(a, b, *, tol: float | None = None, inject: Inject | None = None,
     a, b = np.asarray(a), np.asarray(b)
     if a.ndim < 2 or b.ndim < 2 or a.shape[-1] != b.shape[-2]:
         raise ValueError(f"abft_matmul needs matrices with matching inner size, got {a.shape} @ {b.shape}")
-    dtype = np.result_type(a, b)
+    dtype = a.dtype if a.dtype == b.dtype else np.result_type(a, b)
     if dtype not in _UINT:
         raise TypeError(f"abft_matmul's tolerance is derived for float32 and float64, not {dtype}")
     with np.errstate(all="ignore"):  # an upset may make inf or NaN: the checks are there for that
@@ -157,8 +158,6 @@ def _checked_product(a: np.ndarray, b: np.ndarray, dtype, lam: float, inject: In
     if m == 0 or n == 0:
         return AbftResult(np.matmul(a.astype(dtype), b.astype(dtype)), False, 0, 0, 0.0)
     ops, p = framed(a, b, dtype, lam)
-    if not np.isfinite(ops.checks).all():  # a non-finite B E or A spoils A (B E) too
-        raise ValueError("abft_matmul needs finite operands whose checksums are finite")
     if inject:
         inject("a", ops.a, 0)
         inject("b", ops.b, 0)
@@ -179,6 +178,8 @@ def check_and_repair(p: np.ndarray, ops: BlockChecks, inject: Inject | None = No
 
 def _check_and_repair(p: np.ndarray, ops: BlockChecks, inject: Inject | None, retries: int) -> AbftResult:
     failed, ratio = ops.check(p)
+    if failed and not np.isfinite(ops.checks).all():  # (a non-finite checksum never passes a check)
+        raise ValueError("abft_matmul needs finite operands whose checksums are finite")
     corrected = recomputed = 0
     for idx, (cells, worst) in failed.items():
         fixed, redone, residual = _Repair(idx, p[idx], ops.matrix(idx)).run(cells, worst, inject, retries)
@@ -186,7 +187,7 @@ def _check_and_repair(p: np.ndarray, ops: BlockChecks, inject: Inject | None, re
         corrected += fixed
         recomputed += redone
     return AbftResult(p[..., :p.shape[-1] - ops.plan.nb], bool(failed), corrected, recomputed,
-                      float(ratio.max(initial=0.0)))
+                      float(ratio if ratio.ndim == 0 else ratio.max(initial=0.0)))
 
 
 @dataclass
