@@ -105,8 +105,9 @@ EVENTS = (
           (Field("what", "string[16]"), Field("reason", "string[120]"))),
     Event(20, "LedgerSalvaged", Severity.WARNING_HI, "token ledger damaged: {lost} records kept aside, going on "
           "from the {kept} entries that verify", (Field("lost", "u32"), Field("kept", "u32"))),
-    Event(32, "BlocksProven", Severity.ACTIVITY_LO, "job {job}: {blocks} challenged product blocks sent, transfer "
-          "{transaction}", (Field("job", "u32"), Field("blocks", "u16"), Field("transaction", "u16"))),
+    Event(32, "BlocksProven", Severity.ACTIVITY_LO, "job {job}: {blocks} challenged product blocks sent "
+          "({recomputed} recomputed, the rest read back as kept), transfer {transaction}",
+          (Field("job", "u32"), Field("blocks", "u16"), Field("recomputed", "u16"), Field("transaction", "u16"))),
 )
 HOUSEKEEPING = (HousekeepingPacket(1, "Status", ("JobsQueued", "ActiveJob", "ChunksDone", "JobsDone",
                                                  "Preemptions", "Utilisation", "EnergyWh", "TokensCharged",

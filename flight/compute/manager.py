@@ -89,7 +89,7 @@ class ComputeManager(ProofCommands, boardwork.BoardFeeding, Component):
         self.products = CheckedProducts()
         self.models = ResidentModels(self.log)
         self.upsets = UpsetInjector()
-        self.runner = AttemptRunner(self.dir, matmul or self.products, self.models, self.upsets, energy_meter)
+        self.runner = AttemptRunner(self.dir, matmul or self.products, self.models, self.upsets, self.proofs, energy_meter)
         self.planner = OnboardPlanner()
         self.work = boardwork.BoardWork(work_scale)
         self.queue = JobQueue(self.dir / "queue.bin")

@@ -31,6 +31,7 @@ from gridfree.flight.compute.faults import Basis, UpsetInjector
 from gridfree.flight.compute.jobs import SITES, ChunkUpset, Matmul, run_chunk
 from gridfree.flight.compute.kinds import KIND_MODELS
 from gridfree.flight.compute.models import ResidentModels
+from gridfree.flight.compute.proofs import KEPT_PRODUCT, ProofStore
 from gridfree.protocols.compute import JobSpec, Kind
 
 if TYPE_CHECKING:
@@ -94,8 +95,8 @@ class LogCheck:
 
 class AttemptRunner:
     def __init__(self, directory: str | os.PathLike, matmul: Matmul, models: ResidentModels,
-                 upsets: UpsetInjector, meter: "EnergyMeter | None" = None):
-        self.dir = Path(directory)
+                 upsets: UpsetInjector, proofs: ProofStore, meter: "EnergyMeter | None" = None):
+        self.dir, self.proofs = Path(directory), proofs
         self.matmul, self.models, self.upsets, self.meter = matmul, models, upsets, meter
         self.attempts: deque[Attempt] = deque()  # computing or waiting to be collected, oldest first
         self.host_energy_J = 0.0  # measured by the meter for every attempt since boot
@@ -164,8 +165,13 @@ class AttemptRunner:
         return a
 
     def commit(self, a: Attempt, energy_Wh: float) -> Path:
-        """Append the attempt's outputs (and what it was billed) to its job's log, durably."""
-        return checkpoint.append(self.dir, a.job, a.chunk, {**a.outputs, ENERGY_KEY: energy_Wh})
+        """Append the attempt's outputs (and what it was billed) to its job's log, durably; a
+        product that stays on board goes to the proof store first, not into the log."""
+        outputs = dict(a.outputs)
+        kept = outputs.pop(KEPT_PRODUCT, None)
+        if kept is not None:
+            self.proofs.keep_product(a.job, a.chunk, kept)
+        return checkpoint.append(self.dir, a.job, a.chunk, {**outputs, ENERGY_KEY: energy_Wh})
 
     def check_log(self, job_id: int, done: int) -> LogCheck:
         """Read the job's log back and cut it after its first `done` good records: a torn append, a

@@ -204,6 +204,24 @@ def test_every_upset_is_caught_and_no_wrong_result_goes_down(tmp_path):
     assert tlm("EnergyLostWh") == pytest.approx(stats.energy_lost_Wh, rel=1e-6) and stats.energy_lost_Wh > 0
 
 
+def test_a_product_kept_on_board_under_upsets_is_proven_as_committed(tmp_path):
+    """Products hit in every chunk, ABFT putting right what it sees and letting through what is
+    below its tolerance, still prove: the challenged blocks are read back as kept, never made
+    again, and the ground holds them to A B as any."""
+    big = JobSpec(40, 1, Kind.MATMUL, seed=4, size=256, batch=1, chunks=20)  # 5 MiB of products: kept
+    t = fly(tmp_path, [big], UpsetRates(intermediates=3.0))
+    assert t.component.upsets.injected[Target.INTERMEDIATES] >= big.chunks
+    assert t.tlm("AbftCorrected") + t.tlm("AbftRecomputed") > 0
+    assert t.command("ProveBlocks", job_id=big.job_id, seed=5).ok
+    answer = t.sent("downlinkOut")[-1].data
+    assert verify(big, results(t)[big.job_id], seed=5, blocks=answer) == []
+    assert t.events("BlocksProven")[-1]["recomputed"] == 0
+    for kept in (tmp_path / "state" / "compute" / "proofs").glob("product-*.f32"):
+        kept.unlink()  # made again instead, the upset octets cannot be: the node refuses
+    reply = t.command("ProveBlocks", job_id=big.job_id, seed=5)
+    assert not reply.ok and "does not come out as committed" in reply.reason
+
+
 def test_a_campaign_replays_from_its_seed(tmp_path):
     specs = mix(2, chunks=2)
     rates = UpsetRates(inputs=0.3, intermediates=0.5, weights=1.0, checkpoints=0.3)

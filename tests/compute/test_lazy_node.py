@@ -16,7 +16,7 @@ from gridfree.flight.core.messages import Origin
 from gridfree.ground.compute.blocks import answers_by_job
 from gridfree.ground.compute.verify import PENDING, needs_challenge, verify
 from gridfree.protocols.compute import JobSpec, Kind, keep_tiles, matmul_inputs, pack_result, read_result, tiles
-from gridfree.protocols.proofs import BlockAnswer, challenged_blocks, merkle_root, product_leaves, samples_needed
+from gridfree.protocols.proofs import BlockAnswer, block_rows, blocks_per_chunk, challenged_blocks, merkle_root, product_leaves, samples_needed
 from tests.compute.alone import manager, results, run_until_idle, submit
 
 SMALL = JobSpec(21, 1, Kind.MATMUL, seed=5, size=64, batch=1, chunks=3)  # products go down
@@ -68,8 +68,44 @@ def test_a_node_whose_product_routine_sums_otherwise_still_answers_with_the_octe
         return (a.astype(np.float64) @ b.astype(np.float64)).astype(np.float32)
 
     t, got = run(tmp_path, [BIG], matmul=in_float64)
+    for kept in (tmp_path / "state" / "compute" / "proofs").glob("product-*.f32"):
+        kept.unlink()  # dropped for room: the node computes them again
     answer = prove(t, BIG, 12)
     assert verify(BIG, got[BIG.job_id], seed=12, blocks=answer) == []
+    assert t.events("BlocksProven")[-1]["recomputed"] == samples_needed()
+
+
+def low_bit_upsets(calls: int):
+    """A product routine whose first `calls` products meet the kind of upset ABFT lets through: the
+    least significant mantissa bit of the first element of every block flipped, far below the
+    checks' tolerance. (Upsets do not strike twice alike: later products are clean.)"""
+    made = {"n": 0}
+
+    def matmul(a, b, **_):
+        c = a @ b
+        made["n"] += 1
+        if made["n"] <= calls:
+            c[::block_rows(c.shape[1]), 0].view(np.uint32)[...] ^= 1
+        return c
+    return matmul
+
+
+def test_a_product_with_an_upset_below_the_checks_is_proven_from_its_kept_octets(tmp_path):
+    """No recomputation makes an upset product's octets again, however exact: the kept product
+    answers as committed, each block read back and hashed to its leaf, and the ground holds it to
+    A B within float32 rounding as any block; without it, the node refuses rather than lie."""
+    t, got = run(tmp_path, [BIG], matmul=low_bit_upsets(BIG.chunks))
+    answer = prove(t, BIG, 31)
+    assert verify(BIG, got[BIG.job_id], seed=31, blocks=answer) == []
+    assert t.events("BlocksProven")[-1]["recomputed"] == 0
+    kept = sorted((tmp_path / "state" / "compute" / "proofs").glob("product-*.f32"))
+    assert len(kept) == BIG.chunks and all(p.stat().st_size == 4 * BIG.size ** 2 for p in kept)
+    chunk, block = divmod(int(challenged_blocks(31, BIG.chunks, BIG.size)[0]), blocks_per_chunk(BIG.size))
+    data = bytearray(kept[chunk].read_bytes())
+    data[4 * BIG.size * block_rows(BIG.size) * block + 5] ^= 0x40  # an upset in the kept copy of a challenged block
+    kept[chunk].write_bytes(bytes(data))
+    reply = t.command("ProveBlocks", job_id=BIG.job_id, seed=31)  # recomputed, clean: not as committed
+    assert not reply.ok and "does not come out as committed" in reply.reason
 
 
 def test_a_lazy_node_making_sums_without_products_fails_every_check(tmp_path):
@@ -88,7 +124,7 @@ def test_a_lazy_node_cannot_answer_with_honest_blocks_under_its_lazy_root(tmp_pa
     lazy_root = read_result(got[BIG.job_id]).root
     # The honest products, computed once the seed is known, answered under the root it sent before.
     honest = [bytes(h) for k in range(BIG.chunks) for h in product_leaves(np.matmul(*matmul_inputs(BIG, k)))]
-    answer = answer_challenge(BIG, np.frombuffer(b"".join(honest), np.uint8).reshape(-1, 32), 9, np.matmul)
+    answer, _ = answer_challenge(BIG, np.frombuffer(b"".join(honest), np.uint8).reshape(-1, 32), 9, np.matmul)
     forged = BlockAnswer(answer.job_id, answer.seed, answer.chunks, answer.size, lazy_root, answer.blocks)
     problems = verify(BIG, got[BIG.job_id], seed=9, blocks=forged.pack())
     assert problems[0].startswith("chunk") and "path does not lead to the root" in problems[0]

@@ -118,7 +118,7 @@ def test_a_product_kept_on_board_is_verified_by_the_blocks_the_runs_seed_challen
     result = commit_result(big, [run_chunk(big, k) for k in range(big.chunks)], store)
 
     def answer(seed):
-        return answer_challenge(big, store.load(big.job_id)[1], seed, np.matmul).pack()
+        return answer_challenge(big, store.load(big.job_id)[1], seed, np.matmul)[0].pack()
 
     def criterion(downlinked, challenged):
         seen = Observations(downlinked=downlinked, challenge_seed=77, challenged=challenged)
