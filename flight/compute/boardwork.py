@@ -132,27 +132,29 @@ class BoardFeeding:
             a.outcome("dropped")
 
     def _feed_board(self, t: float, allowed: bool, u: float) -> None:
-        """Keep the board's queue full of the first job's chunks while compute is allowed; clear it
-        when not (what the dropped items drew is billed at the next reading)."""
-        job_id = self._next_job(t) if allowed else None
+        """Keep the board's queue full while compute is allowed: the first job's chunks, then those
+        of the jobs after it of the same kind (which run at the clock chosen for it, drawing what it
+        draws), so the board does not idle at a job's tail; clear it when not allowed (what the
+        dropped items drew is billed at the next reading)."""
+        jobs = self._next_jobs(t) if allowed else []
         if not allowed and self.runner.attempts:
             self.work.clear(lambda w: self.out("payloadWorkOut", w))
-        if job_id is None and not self.runner.attempts:
+        if not jobs and not self.runner.attempts:
             if self.utilisation != 0.0:
                 self._set_utilisation(0.0)
             return
-        job = None if job_id is None else self.queue.get(job_id)
-        if job is not None:  # the clock at which the job's kind draws what compute may draw
-            u = min(self._thermal.utilisation_cap, KIND_MODELS[job.spec.kind].clock_for(self._power_W))
+        if jobs:  # the clock at which the first job's kind draws what compute may draw
+            u = min(self._thermal.utilisation_cap, KIND_MODELS[jobs[0].spec.kind].clock_for(self._power_W))
         if allowed and self.utilisation != u:
             self._set_utilisation(u)
         if allowed:
-            self.work.fill(lambda: self._next_attempt(job_id, t, u), lambda w: self.out("payloadWorkOut", w))
+            alike = [j for j in jobs if j.spec.kind == jobs[0].spec.kind]
+            self.work.fill(lambda: self._next_attempt(alike, t, u), lambda w: self.out("payloadWorkOut", w))
 
-    def _next_attempt(self, job_id: int | None, t: float, u: float):
-        """An attempt at the job's next chunk not in flight, or None when all of them are."""
-        job = None if job_id is None else self.queue.get(job_id)
-        if job is None or job.done + self.runner.in_flight(job_id) >= job.spec.chunks:
-            return None
-        return self._start(job, t, u)
-
+    def _next_attempt(self, jobs: list, t: float, u: float):
+        """An attempt at the next chunk not in flight of the first of `jobs` that has one, or None
+        when all of theirs are."""
+        for job in jobs:
+            if job.job_id in self.queue and job.done + self.runner.in_flight(job.job_id) < job.spec.chunks:
+                return self._start(job, t, u)
+        return None

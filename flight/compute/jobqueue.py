@@ -114,11 +114,14 @@ class JobQueue:
                 for j in jobs]
         return set(self._jobs) - {jobs[i].job_id for i in plan.on_time(plan_t, work)}
 
-    def first(self, late: set[int]) -> Job | None:
+    def in_order(self, late: set[int]) -> list[Job]:
         """Highest priority first; within it, jobs the plan finishes in time before those in `late`,
         each earliest deadline first."""
-        return min(self._jobs.values(), key=lambda j: (j.priority, j.job_id in late, j.due_unix_s, j.job_id),
-                   default=None)
+        return sorted(self._jobs.values(), key=lambda j: (j.priority, j.job_id in late, j.due_unix_s, j.job_id))
+
+    def first(self, late: set[int]) -> Job | None:
+        order = self.in_order(late)
+        return order[0] if order else None
 
     def save(self) -> None:
         self._store.save(json.dumps({str(k): j.to_json() for k, j in self._jobs.items()}).encode())

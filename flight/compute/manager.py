@@ -264,9 +264,9 @@ class ComputeManager(ProofCommands, boardwork.BoardFeeding, Component):
         self._power_W = a.power_W
         return a.allowed, a.reason, a.utilisation
 
-    def _next_job(self, t: float) -> int | None:
-        """The queue's first job (JobQueue.first) after those past their deadline are dropped: their
-        results would be late."""
+    def _next_jobs(self, t: float) -> list[Job]:
+        """The queue's jobs in the order they run (JobQueue.in_order) after those past their
+        deadline are dropped: their results would be late."""
         for job_id in self.queue.past_deadline(t):
             if not self.runner.in_flight(job_id):
                 self.deadline_misses += 1
@@ -274,8 +274,11 @@ class ComputeManager(ProofCommands, boardwork.BoardFeeding, Component):
         late = self.queue.late(self.planner.plan, self.planner.plan_t)
         for local, value in (("JobsLate", len(late)), ("DeadlineMisses", self.deadline_misses)):
             self.tlm(local, value)
-        first = self.queue.first(late)
-        return None if first is None else first.job_id
+        return self.queue.in_order(late)
+
+    def _next_job(self, t: float) -> int | None:
+        order = self._next_jobs(t)
+        return order[0].job_id if order else None
 
     def _start(self, job: Job, t: float, u: float):
         payload = None

@@ -72,6 +72,29 @@ def test_several_items_run_per_decision_and_board_and_host_work_are_reported_apa
     assert tlm(node, "BoardWorkMflop") == pytest.approx(job.work_units() * job.chunks * scale, rel=1e-6)
 
 
+def test_the_board_is_handed_the_next_jobs_chunks_of_the_same_kind_and_never_idles_at_a_jobs_tail(tmp_path):
+    """Two MATMUL jobs of three chunks fit the board's queue together; the TILES job after them
+    waits for the board to run dry, as its kind runs at a clock of its own."""
+    first, second = (JobSpec(44 + k, 3, Kind.MATMUL, seed=8 + k, size=100, batch=1, chunks=3) for k in range(2))
+    tiles = JobSpec(46, 3, Kind.TILES, seed=10, size=0, batch=1, chunks=1, threshold=0.5)
+    truth, node, ground = flying(tmp_path, work_scale=3e6)  # a MATMUL chunk: ~0.3 s of the board
+    for spec in (first, second, tiles):
+        submit(ground, spec)
+    together = []  # after each step: the jobs with chunks on the board, by kind
+
+    def on_board():
+        by_kind = {}
+        for a in node.compute.runner.attempts:
+            by_kind.setdefault(a.spec.kind, set()).add(a.job)
+        together.append(by_kind)
+
+    run(truth, node, 12.0, step_s=0.1, each=on_board)
+    assert {first.job_id, second.job_id} in [s.get(Kind.MATMUL) for s in together]  # both on the board at once
+    assert not any(len(s) > 1 for s in together)  # never two kinds
+    assert {first.job_id, second.job_id} <= {e["job"] for e in events(ground, "compute.JobDone")}
+    assert any(Kind.TILES in s for s in together)  # then the TILES job, once they were done
+
+
 def test_a_hold_mid_item_clears_the_board_bills_the_part_run_and_the_chunk_is_computed_again(tmp_path):
     job = JobSpec(44, 3, Kind.TILES, seed=8, size=0, batch=100, chunks=3, threshold=0.3)
     truth, node, ground = flying(tmp_path, work_scale=1e4)  # a chunk: ~2 s of the board
