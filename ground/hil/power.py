@@ -107,11 +107,11 @@ class Battery:
         disc = ocv * ocv + 4 * r * net_power_W
         current_A = (-ocv + math.sqrt(disc)) / (2 * r) if disc > 0 else -ocv / (2 * r)
         current_A = min(self.max_charge_A, max(-self.max_discharge_A, current_A))
-        if self.soc >= 1.0 and current_A > 0:
-            current_A = 0.0
-        if self.soc <= 0.0 and current_A < 0:
-            current_A = 0.0
         dt_h = dt_s / 3600.0
+        if current_A > 0:  # no more than fills it: the rest is the shunt's, not charge that vanished
+            current_A = min(current_A, (1.0 - self.soc) * self.capacity_Ah / (self.coulombic_efficiency * dt_h))
+        elif current_A < 0:  # nor more than empties it
+            current_A = max(current_A, -self.soc * self.capacity_Ah / dt_h)
         stored_Ah = current_A * dt_h * (self.coulombic_efficiency if current_A > 0 else 1.0)
         self.soc = min(1.0, max(0.0, self.soc + stored_Ah / self.capacity_Ah))
         terminal_V = ocv + current_A * r

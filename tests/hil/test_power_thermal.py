@@ -53,10 +53,13 @@ def test_battery_ocv_and_current_limits():
     assert b.capacity_Ah == pytest.approx(full * 0.75)
 
 
-def test_energy_balance_closes_over_a_day():
-    truth = Truth.from_elements(preset("iss500", EPOCH), EPOCH, loads=Loads(compute_utilisation=0.6))
+@pytest.mark.parametrize("clock", [0.6, 0.0], ids=["cycling", "full-every-orbit"])
+def test_energy_balance_closes_over_a_day(clock):
+    """Idle, the battery is full within every orbit: the charge it cannot take then is the
+    shunt's, never counted in at its terminals (that was 84 Wh a day of charge that vanished)."""
+    truth = Truth.from_elements(preset("iss500", EPOCH), EPOCH, loads=Loads(compute_utilisation=clock))
     truth.payload.next_kind, truth.payload.next_work_M = Kind.MATMUL, 1e7  # an item longer than the day:
-    assert truth.payload.submit(1)  # the payload draws at clock 0.6 throughout
+    assert truth.payload.submit(1)  # the payload draws at its clock throughout
     start_soc = truth.battery.soc
     start_Wh = truth.battery.stored_Wh()
     for _ in range(8640):
@@ -69,5 +72,5 @@ def test_energy_balance_closes_over_a_day():
     # Battery: what went in at the terminals was stored or lost as I^2R and coulombic loss.
     stored_change_Wh = b.stored_Wh() - start_Wh
     cell_error = into_battery_Wh - b.ir_loss_Wh - b.coulombic_loss_Wh - stored_change_Wh
-    assert abs(cell_error) <= 0.005 * (b.charge_in_Wh + b.charge_out_Wh)
+    assert abs(cell_error) <= 0.001 * (b.charge_in_Wh + b.charge_out_Wh)
     assert b.soc != start_soc and 0 < b.cycles < 20  # it really cycled
