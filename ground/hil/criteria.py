@@ -26,7 +26,11 @@ def max_dod(rec: Record, period_s: float) -> float:
     return worst
 
 
-def evaluate(s: Scenario, rec: Record, truth: Truth, seen: Observations) -> list[tuple[str, bool, str]]:
+def evaluate(s: Scenario, rec: Record, truth: Truth, seen: Observations,
+             so_far: bool = False) -> list[tuple[str, bool, str]]:
+    """Each criterion's (name, passed, detail). `so_far`: mid-run, where results still to come down
+    (or to be proven) are not yet a failure: results_verified is left out until one is wrong or
+    none is outstanding."""
     c, out = s.criteria, []
     if "min_soc" in c:
         low = min(rec.soc) if rec.soc else truth.battery.soc
@@ -63,7 +67,9 @@ def evaluate(s: Scenario, rec: Record, truth: Truth, seen: Observations) -> list
         out.append((f"command {cmd.name} at {cmd.at_s / 3600:.2f} h", got == cmd.expect,
                     f"{handle.describe()}; expected {cmd.expect}"))
     if c.get("results_verified"):
-        out.append(("results_verified", *_results_verified(s, seen)))
+        ok, detail, outstanding = _results_verified(s, seen)
+        if not (so_far and outstanding):
+            out.append(("results_verified", ok, detail))
     if "final_mode" in c:
         modes = {0: "BOOT", 1: "SAFE", 2: "NOMINAL"}
         final = modes.get(int(rec.node_mode[-1]) if rec.node_mode else -1, "unknown")
@@ -85,7 +91,7 @@ def submitted_specs(s: Scenario) -> dict[int, JobSpec]:
     return specs
 
 
-def _results_verified(s: Scenario, seen: Observations) -> tuple[bool, str]:
+def _results_verified(s: Scenario, seen: Observations) -> tuple[bool, str, bool]:
     """Every job the scenario submitted came down and passed the ground's proofs, or was dropped
     with compute.JobFailed: a campaign may cost work, never a wrong result. The node's word counts
     for nothing: a product that came down passes Freivalds' check, a product kept on board is
@@ -128,4 +134,4 @@ def _results_verified(s: Scenario, seen: Observations) -> tuple[bool, str]:
               + f" with seed {seen.challenge_seed:#010x}, {len(dropped & set(specs))} jobs "
               f"dropped by the node, {len(wrong)} wrong" + (f" ({wrong[0]})" if wrong else "")
               + (f", jobs {missing} neither" if missing else "") + (f" ({pending[0]})" if pending else ""))
-    return not wrong and not missing, detail
+    return not wrong and not missing, detail, bool(missing) and not wrong  # (outstanding: only still to come)

@@ -261,11 +261,11 @@ class Session:
         record.node_soc.append((ground.value("power.Soc") or nan) / 100.0)
 
     def checks_so_far(self) -> list[tuple[str, bool, str]]:
-        """The criteria on what the run has seen so far, commands still awaiting their answer left
-        out; call it between steps (from the thread that steps)."""
+        """The criteria on what the run has seen so far, commands still awaiting their answer and
+        results still to come left out; call it between steps (from the thread that steps)."""
         s = Scenario(**{**vars(self.scenario), "duration_s": max(self.k, 1) * self.scenario.step_s})
         answered = [(c, h) for c, h in self.seen.commands if h.completed or h.failed]
-        return evaluate(s, self.record, self.truth, replace(self.seen, commands=answered))
+        return evaluate(s, self.record, self.truth, replace(self.seen, commands=answered), so_far=True)
 
     def result(self, wall_s: float) -> RunResult:
         self.ground.wait_until(lambda: all(h.completed or h.failed for _, h in self.seen.commands), 1.0)

@@ -101,6 +101,15 @@ def test_the_results_criterion_checks_each_job_on_the_ground(dictionary):
     ok, detail = criterion({10: right[1][:-1] + b"\0", 11: right[2]})
     assert not ok and "result damaged" in detail
 
+    def so_far(downlinked):  # mid-run, as the demo and the progress line judge it
+        seen = Observations(downlinked=downlinked, challenge_seed=0x1234)
+        return [c[1:] for c in evaluate(s, Record(), None, seen, so_far=True) if c[0] == "results_verified"]
+
+    assert so_far({10: right[1]}) == []  # job 2 still to come: not yet a failure
+    assert so_far({10: right[1], 11: right[2]})[0][0] is True
+    ((ok, detail),) = so_far({10: pack_result(specs[0], chunks)})  # one wrong fails at once
+    assert not ok and "1 wrong" in detail
+
 
 def test_a_product_kept_on_board_is_verified_by_the_blocks_the_runs_seed_challenged(tmp_path):
     """A result whose products stayed on board is only a root: the criterion holds it unverified
