@@ -13,6 +13,9 @@ from gridfree.ground.hil.record import Observations, Record
 from gridfree.ground.hil.scenario import Scenario
 from gridfree.ground.hil.truth import Truth
 from gridfree.protocols.compute import RESULT_MAGIC, JobSpec, Kind, unpack_result
+from gridfree.protocols.rainflow import life_used
+
+DAY_S = 86_400.0
 
 
 def max_dod(rec: Record, period_s: float) -> float:
@@ -24,6 +27,17 @@ def max_dod(rec: Record, period_s: float) -> float:
             start += 1
         worst = max(worst, float(soc[start:i + 1].max() - soc[i]))
     return worst
+
+
+def life_used_pct_per_day(rec: Record) -> tuple[float, float] | None:
+    """Battery life the truth's SOC record used, by rainflow counting against the default LEO
+    Li-ion cycle-life curve (protocols/rainflow.py), as (% of life per day, hours it was counted
+    over); None for a record with less than two samples. The per-day figure scales the record's
+    count to 24 h, so a record of a few minutes says little: the hours are reported beside it."""
+    if len(rec.soc) < 2 or rec.t_h[-1] <= rec.t_h[0]:
+        return None
+    span_h = rec.t_h[-1] - rec.t_h[0]
+    return 100.0 * life_used(rec.soc) * DAY_S / (span_h * 3600.0), span_h
 
 
 def evaluate(s: Scenario, rec: Record, truth: Truth, seen: Observations,
@@ -39,6 +53,12 @@ def evaluate(s: Scenario, rec: Record, truth: Truth, seen: Observations,
         dod = 100 * max_dod(rec, preset(s.orbit, s.start_unix_s).period_s) if rec.soc else 0.0
         out.append(("max_dod_pct", dod <= c["max_dod_pct"], f"deepest discharge within an orbit {dod:.1f} %, "
                                                              f"limit {c['max_dod_pct']} %"))
+    if "max_life_used_pct_per_day" in c:
+        aging = life_used_pct_per_day(rec)
+        limit = c["max_life_used_pct_per_day"]
+        out.append(("max_life_used_pct_per_day", aging is not None and aging[0] <= limit,
+                    "no SOC record to count" if aging is None else
+                    f"battery life used {aging[0]:.4f} % per day over {aging[1]:.1f} h, limit {limit} %"))
     for key, node, sign in (("max_payload_temp_C", "payload", 1), ("max_battery_temp_C", "battery", 1),
                             ("min_battery_temp_C", "battery", -1)):
         if key in c:

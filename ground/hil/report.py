@@ -6,9 +6,10 @@ import math
 import os
 from pathlib import Path
 
-from gridfree.ground.hil.criteria import submitted_specs
+from gridfree.ground.hil.criteria import life_used_pct_per_day, submitted_specs
 from gridfree.ground.hil.runner import RunResult
 from gridfree.ground.hil.work import report_lines
+from gridfree.protocols.rainflow import CycleLife
 
 
 LEFT_AXIS_PX = 52
@@ -52,6 +53,19 @@ def plot(result: RunResult, path: Path) -> Path:
     return path
 
 
+def _aging_line(result: RunResult) -> str:
+    """Battery aging beside the equivalent cycles: those count charge throughput and cannot tell
+    one deep discharge from several shallow ones; the rainflow count against the cycle-life curve
+    can (criteria.life_used_pct_per_day, protocols/rainflow.py)."""
+    aging = life_used_pct_per_day(result.record)
+    if aging is None:
+        return "- battery life used: not counted (no SOC record)"
+    c = CycleLife()
+    return (f"- battery life used: {aging[0]:.4f} % per day (rainflow cycles of the truth's SOC over "
+            f"{aging[1]:.1f} h, Miner's rule against N = {c.n_ref:.0f} x (DoD / {100 * c.dod_ref:.0f} %)^-{c.k:g} "
+            f"cycles)")
+
+
 def _compute_lines(result: RunResult) -> list[str]:
     """Work per Wh against the rig's board model, host and board work, billed against measured
     energy (work.py); nothing for a scenario whose payload never ran an item."""
@@ -78,6 +92,7 @@ def write(result: RunResult, outdir: Path, speed_asked: float = math.inf) -> Pat
         f"({result.speedup:.0f}x real time achieved, "
         f"{'as fast as it goes' if math.isinf(speed_asked) else f'{speed_asked:g}x asked'}), lockstep step {s.step_s} s",
         f"- battery: SOC {s.initial_soc:.2f} -> {t.battery.soc:.2f}, {t.battery.cycles:.2f} equivalent cycles",
+        _aging_line(result),
         f"- energy: arrays {t.ledger.solar_Wh / 1000:.1f} kWh, loads {t.ledger.load_Wh / 1000:.1f} kWh, "
         f"shunted {t.ledger.shunt_Wh / 1000:.1f} kWh, unserved {t.ledger.unserved_Wh:.2f} Wh",
         f"- faults: {', '.join(f'{f.kind} at {f.at_s / 3600:.2f} h' for f in s.faults) or 'none'}",

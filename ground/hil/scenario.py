@@ -51,6 +51,8 @@
     min_battery_temp_C = 0.0
     no_undervoltage = true        # no load ever unserved and no under-voltage event from the node
     max_dod_pct = 30.0            # truth depth of discharge within any one-orbit window
+    max_life_used_pct_per_day = 0.01  # truth SOC's rainflow cycles against the LEO Li-ion cycle-life
+                                  # curve (protocols/rainflow.py), scaled to 24 h
     max_eclipse_err_s = 2.0       # the node's predicted shadow entry/exit against the truth's edges
     max_uv_to_safe_s = 0.5        # forced under-voltage: truth crossing to the node's SAFE (its event time)
     final_mode = "SAFE"           # optional: the node's mode at the end
@@ -70,7 +72,8 @@ from gridfree.ground.hil.payload import PayloadBoard
 
 CRITERIA = {"min_soc": float, "max_payload_temp_C": float, "max_battery_temp_C": float,
             "min_battery_temp_C": float, "no_undervoltage": bool, "final_mode": str, "max_dod_pct": float,
-            "max_eclipse_err_s": float, "max_uv_to_safe_s": float, "results_verified": bool}
+            "max_eclipse_err_s": float, "max_uv_to_safe_s": float, "results_verified": bool,
+            "max_life_used_pct_per_day": float}
 OUTCOMES = {"completed", "failed"}
 UPSET_TARGETS = ("inputs", "intermediates", "weights", "checkpoints")
 UPSET_BASES = {"chunk": "CHUNK", "second": "SECOND"}
