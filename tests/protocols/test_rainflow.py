@@ -163,3 +163,7 @@ def _timed(f, *args):
     t0 = time.perf_counter()
     f(*args)
     return time.perf_counter() - t0
+
+
+def test_soc_a_hair_outside_zero_to_one_is_rounding_not_a_percentage():
+    assert life_used([1.0 + 1e-12, 0.8, 1.0]) == pytest.approx(life_used([1.0, 0.8, 1.0]))
