@@ -202,42 +202,76 @@ class Orbit:
 
 @dataclass(frozen=True)
 class MeanElements:
-    """What orbit determination uplinks: elements whose J2-secular propagation follows the
-    integrated orbit, not the osculating state of one instant."""
+    """What orbit determination uplinks: mean elements (the osculating ones averaged over whole
+    revolutions, Brouwer's first-order mean elements), whose J2-secular propagation plus J2's
+    short-periodic terms follows the integrated orbit, not the osculating state of one instant."""
 
     epoch_unix_s: float
-    a_km: float  # mean radius over an orbit
+    a_km: float  # mean semi-major axis
     i_deg: float
-    raan_deg: float  # at the epoch, from the node crossing less the J2 regression since
-    u_deg: float  # mean argument of latitude at the epoch
+    raan_deg: float  # at the epoch
+    u_deg: float  # argument of latitude at the epoch on a circle through the ascending nodes (e ignored)
     nodal_period_s: float
+    e: float = 0.0
+    argp_deg: float = 0.0  # at the epoch
+    mean_anomaly_deg: float = 0.0  # at the epoch
+
+
+def _osculating(r: Vec, v: Vec) -> tuple[float, float, float, float, float]:
+    """(a, i, raan, e cos w, e sin w) of the osculating ellipse; e's components in the node frame
+    stay defined on a circular orbit, where w alone does not."""
+    h = _cross(r, v)
+    hn, rn = _norm(h), _norm(r)
+    raan = math.atan2(h[0], -h[1])
+    ev = tuple(c / MU_EARTH_KM3_S2 - x / rn for c, x in zip(_cross(v, h), r))
+    node = (math.cos(raan), math.sin(raan), 0.0)
+    normal = (h[0] / hn, h[1] / hn, h[2] / hn)
+    return (1.0 / (2.0 / rn - _dot(v, v) / MU_EARTH_KM3_S2), math.acos(normal[2]), raan,
+            _dot(ev, node), _dot(ev, _cross(normal, node)))
 
 
 def orbit_determination(elements: Elements, epoch_unix_s: float, orbits: int = 3) -> MeanElements:
     """Mean elements fitted to the integrated orbit over a few revolutions, as a ground orbit
-    determination would produce them. The node's analytic predictor propagates mean elements:
-    fed the osculating state instead, its circle sits kilometres off (J2's short-period terms)
-    and its shadow edges come seconds early or late. Near-circular orbits only."""
+    determination would produce them. J2's short-periodic terms average out over whole
+    revolutions, so the average of the osculating elements between the first and the last
+    ascending node is the mean orbit at the middle of that span; the secular J2 rates carry it to
+    the epoch. The period between node crossings is measured, not derived: J2 makes it differ from
+    the Keplerian period by seconds per orbit. Fed the osculating state instead, the node's
+    predictor sits kilometres off and its shadow edges come seconds early or late; without the
+    mean eccentricity (a circular osculating start has ~1e-3 of it, all J2's) the along-track
+    error swings by seconds once an orbit. Near-circular orbits."""
     orbit = Orbit(elements, epoch_unix_s, max_step_s=1.0)
-    crossings, prev, radius_sum, samples = [], orbit.r_km, 0.0, 0
+    crossings, prev = [], orbit.r_km
+    sums, samples, raan0 = [0.0] * 5, 0, None
     while len(crossings) <= orbits:
         orbit.advance(1.0)
         r = orbit.r_km
         if crossings:  # whole revolutions between the first and last crossing
-            radius_sum += _norm(r)
+            osc = list(_osculating(r, orbit.v_km_s))
+            raan0 = osc[2] if raan0 is None else raan0
+            osc[2] = raan0 + (osc[2] - raan0 + math.pi) % (2 * math.pi) - math.pi  # unwrapped
+            sums = [acc + x for acc, x in zip(sums, osc)]
             samples += 1
         if prev[2] < 0 <= r[2]:
             f = -prev[2] / (r[2] - prev[2])
-            crossings.append((orbit.t_unix_s - 1.0 + f, tuple(p + f * (q - p) for p, q in zip(prev, r))))
+            crossings.append(orbit.t_unix_s - 1.0 + f)
         prev = r
-    period = (crossings[-1][0] - crossings[0][0]) / orbits
-    a = radius_sum / samples
-    i = math.radians(elements.inclination_deg)
-    regression = -1.5 * math.sqrt(MU_EARTH_KM3_S2 / a ** 3) * J2 * (R_EARTH_KM / a) ** 2 * math.cos(i)
-    t_node, at_node = crossings[0]
-    raan = math.degrees(math.atan2(at_node[1], at_node[0]) - regression * (t_node - epoch_unix_s))
-    u = -360.0 * (t_node - epoch_unix_s) / period % 360.0
-    return MeanElements(epoch_unix_s, a, elements.inclination_deg, raan % 360.0, u, period)
+    period = (crossings[-1] - crossings[0]) / orbits
+    a, i, raan_mid, k, h = (x / samples for x in sums)
+    e, t_node, t_mid = math.hypot(k, h), crossings[0], (crossings[0] + crossings[-1]) / 2
+    gamma = J2 * (R_EARTH_KM / (a * (1 - e * e))) ** 2
+    n = math.sqrt(MU_EARTH_KM3_S2 / a ** 3)
+    raan_rate, argp_rate = -1.5 * n * gamma * math.cos(i), 0.75 * n * gamma * (5 * math.cos(i) ** 2 - 1)
+    argp_node = math.atan2(h, k) - argp_rate * (t_mid - t_node)
+    nu = -argp_node  # at the ascending node the mean orbit's argument of latitude is zero
+    ea = 2 * math.atan2(math.sqrt(1 - e) * math.sin(nu / 2), math.sqrt(1 + e) * math.cos(nu / 2))
+    m_rate = 2 * math.pi / period - argp_rate  # as the node's predictor takes it from the period
+    mean_anomaly = ea - e * math.sin(ea) - m_rate * (t_node - epoch_unix_s)
+    argp = argp_node - argp_rate * (t_node - epoch_unix_s)
+    raan = raan_mid - raan_rate * (t_mid - epoch_unix_s)
+    u = -360.0 * (t_node - epoch_unix_s) / period
+    return MeanElements(epoch_unix_s, a, math.degrees(i), math.degrees(raan) % 360.0, u % 360.0, period, e,
+                        math.degrees(argp) % 360.0, math.degrees(mean_anomaly) % 360.0)
 
 
 def nodal_period_s(elements: Elements, epoch_unix_s: float, orbits: int = 3) -> float:
