@@ -97,7 +97,7 @@ def solve(step_s: float, generation_W: np.ndarray, essentials_W: np.ndarray, *, 
           soc0: float, temp0_C: float, recent_soc: np.ndarray | None = None, window: int,
           limits: Limits = Limits(), thermal: Thermal = Thermal(), board: PayloadModel = BOARD,
           max_charge_W: float = np.inf, max_discharge_W: float = np.inf, terminal_value: float = 0.97,
-          soc_end_min: float | None = None, time_limit_s: float = 2.0) -> Plan:
+          soc_end_min: float | None = None, max_work_mflop: float = np.inf, time_limit_s: float = 2.0) -> Plan:
     """Plan the payload's power per step over `len(generation_W)` steps of `step_s` seconds.
 
     `recent_soc` are the SOC samples of the orbit before now (one per step, oldest first), which
@@ -105,7 +105,8 @@ def solve(step_s: float, generation_W: np.ndarray, essentials_W: np.ndarray, *, 
     `max_charge_W` and `max_discharge_W` are the battery's limits (what it cannot take is shunted).
     `terminal_value` prices the energy left at the end against the best work per Wh the board
     can do (0: worthless, as for the clairvoyant bound over a whole scenario); `soc_end_min`, if
-    given, is a hard floor on the final SOC (the bound leaves the battery as it found it). A solve
+    given, is a hard floor on the final SOC (the bound leaves the battery as it found it);
+    `max_work_mflop` caps the plan's total work (a bound that knows how much work there is). A solve
     that takes longer than `time_limit_s` fails (PlanFailed): on board the grant then rules."""
     gen = np.asarray(generation_W, float)
     ess = np.broadcast_to(np.asarray(essentials_W, float), gen.shape)
@@ -181,6 +182,10 @@ def solve(step_s: float, generation_W: np.ndarray, essentials_W: np.ndarray, *, 
     add(r + k, col["s_T"] + k, -1.0)
     b_ub.append(np.full(n, limits.temp_max_C))
     r += n
+    if np.isfinite(max_work_mflop):  # total work: sum of w_k step_s <= the cap
+        add(np.full(n, r), col["w"] + k, step_s)
+        b_ub.append(np.array([max_work_mflop]))
+        r += 1
     a_ub = coo_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(r, nvar))
 
     cost = np.zeros(nvar)

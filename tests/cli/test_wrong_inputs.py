@@ -147,6 +147,11 @@ CASES = [
     (["sched-compare", "--hours", "-1"], 2, "must be greater than 0"),
     (["sched-compare", "--hours", "a day"], 2, "is not a number"),
     (["sched-compare", "--plots", "{file}"], 2, "is a file, not a directory"),
+    (["sched-compare", "--orbit", "800,sso"], 2, "expected ALT_KM,INC_DEG,LTAN_H"),
+    (["sched-compare", "--orbit", "800km,sso,10.5"], 2, "must be numbers"),
+    (["sched-compare", "--orbit", "80,53,12"], 2, "altitude 150-3000 km"),
+    (["sched-compare", "--scenario", "{missing}"], 2, "cannot read the scenario"),
+    (["sched-compare", "--workload", "batch"], 2, "invalid choice"),
 ]
 
 
