@@ -75,6 +75,11 @@ TILE = 64
 CLOUD_LEVEL = 200
 
 
+PAYLOAD_POLICIES = ("planned", "two-level", "orbit-average", "sunlight-aware", "greedy-best-clock", "greedy")
+"""The payload power policies (flight/compute/policies.py) by the number the node's
+compute.PayloadPolicy parameter takes and a rig scenario's `policy` names."""
+
+
 class Kind(IntEnum):
     MATMUL = 1
     MLP = 2

@@ -48,6 +48,8 @@ PARAMETERS = (
               min=1.0, max=10_000.0),
     Parameter(3, "PayloadHeatCapacityJK", "f32", 22_500.0, "J/K", "Payload heat capacity, for the plan",
               min=100.0, max=1e7),
+    Parameter(4, "PayloadPolicy", "u8", 0, description="The payload power policy flown when PlanOnBoard: 0 planned, "
+              "1 two-level, 2 orbit-average, 3 sunlight-aware, 4 greedy-best-clock, 5 greedy", min=0, max=5),
 )
 COMMANDS = (
     Command("Submit", opcode=0x01, description="Queue a tenant's job", roles=TENANTS_TOO, arguments=(

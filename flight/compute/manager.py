@@ -256,6 +256,7 @@ class ComputeManager(ProofCommands, boardwork.BoardFeeding, Component):
 
     def _allowance(self, t: float) -> tuple[bool, str, float]:
         """Whether compute may run now, why not, and at what utilisation (onboard.py)."""
+        self.planner.fly(int(self.param("PayloadPolicy")))
         a = self.planner.allowance(t, self.ctx.modes.mode, self._outlook, self._thermal, self._readings,
                                    self.param("PlanOnBoard"), self.param("PayloadConductanceWK"),
                                    self.param("PayloadHeatCapacityJK"))

@@ -22,8 +22,9 @@ from typing import Callable, Protocol
 from gridfree.flight.compute import planner
 from gridfree.flight.compute.datasheet import BOARD
 from gridfree.flight.compute.nodeview import NodeView, solve_plan
+from gridfree.protocols.compute import PAYLOAD_POLICIES
 
-__all__ = ["NodeView", "POLICIES", "PLAN_STEP_S", "PLAN_ORBITS", "Policy", "solve_plan"]
+__all__ = ["NodeView", "POLICIES", "POLICY_IDS", "PLAN_STEP_S", "PLAN_ORBITS", "Policy", "solve_plan"]
 
 PLAN_STEP_S = 300.0
 PLAN_ORBITS = 3
@@ -165,6 +166,8 @@ class Planned:
                    max(view.steady_thermal_W(), view.thermal_cap_W()))
         return max(0.0, min(float(self.plan.power_W[0]), keep))
 
+
+POLICY_IDS = PAYLOAD_POLICIES  # by the number the node's PayloadPolicy parameter and a scenario's `policy` use
 
 POLICIES: dict[str, Callable[[], Policy]] = {
     policy.name: policy for policy in (Greedy, GreedyBestClock, TwoLevel, OrbitAverage, SunlightAware, Planned)

@@ -28,6 +28,7 @@ from gridfree.ground.hil.criteria import evaluate, submitted_specs
 from gridfree.ground.hil.faults import BitErrors, Rig
 from gridfree.ground.hil.orbit import orbit_determination, preset
 from gridfree.ground.hil.power import Battery, Loads
+from gridfree.protocols.compute import PAYLOAD_POLICIES
 from gridfree.ground.hil.record import RECORD_EVERY_S, Observations, Record
 from gridfree.ground.hil.scenario import Fault, Scenario, ScheduledCommand
 from gridfree.ground.hil.truth import Truth
@@ -181,6 +182,10 @@ class Session:
         if self.scenario.upload_orbit:
             self.seen.commands.append((ScheduledCommand(0.0, "power.SetOrbit", {}, "completed"),
                                        _upload_orbit(self.scenario, ground)))
+        if self.scenario.policy != PAYLOAD_POLICIES[0]:  # the node's default is the planner
+            args = {"compute.PayloadPolicy": PAYLOAD_POLICIES.index(self.scenario.policy)}
+            self.seen.commands.append((ScheduledCommand(0.0, "params.Set", args, "completed"),
+                                       ground.send("params.Set", **args)))
 
     @property
     def done(self) -> bool:

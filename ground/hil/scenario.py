@@ -9,6 +9,8 @@
     compute_utilisation = 0.3     # the payload's clock until the compute manager sets it (it draws
                                   # idle until the node hands it work items, whatever the clock)
     upload_orbit = true           # the ground uploads power.SetOrbit (elements + measured nodal period) at the start
+    policy = "planned"            # the payload power policy the node flies (compute.PayloadPolicy): planned,
+                                  # two-level, orbit-average, sunlight-aware, greedy-best-clock, greedy
     work_scale = 1.0              # one host operation stands for this many board operations: the node's
                                   # host computes each item's real result while the rig's board spends the
                                   # board time of work_scale x that work (1 on real hardware; >= 1)
@@ -69,6 +71,7 @@ from pathlib import Path
 from gridfree.ground.hil.faults import Fault, FaultError, parse as parse_fault
 from gridfree.ground.hil.orbit import preset
 from gridfree.ground.hil.payload import PayloadBoard
+from gridfree.protocols.compute import PAYLOAD_POLICIES
 
 CRITERIA = {"min_soc": float, "max_payload_temp_C": float, "max_battery_temp_C": float,
             "min_battery_temp_C": float, "no_undervoltage": bool, "final_mode": str, "max_dod_pct": float,
@@ -107,6 +110,7 @@ class Scenario:
     initial_soc: float = 0.8
     compute_utilisation: float = 0.3
     upload_orbit: bool = True
+    policy: str = "planned"  # the payload power policy the node flies (protocols.compute.PAYLOAD_POLICIES)
     faults: list[Fault] = field(default_factory=list)
     commands: list[ScheduledCommand] = field(default_factory=list)
     criteria: dict = field(default_factory=dict)
@@ -129,7 +133,7 @@ class Scenario:
     @classmethod
     def from_dict(cls, doc: dict, src: str = "<scenario>") -> "Scenario":
         known = {"name", "orbit", "start", "duration_h", "step_s", "initial_soc", "compute_utilisation", "fault",
-                 "criteria", "upload_orbit", "command", "radiation", "board", "work_scale"}
+                 "criteria", "upload_orbit", "command", "radiation", "board", "work_scale", "policy"}
         for key in doc:
             if key not in known:
                 raise ScenarioError(src, key, f"unknown key (known: {', '.join(sorted(known))})")
@@ -161,6 +165,9 @@ class Scenario:
                 s.faults.append(parse_fault(f))
             except FaultError as exc:
                 raise ScenarioError(src, f"fault[{i}].{exc.key}", exc.problem) from None
+        s.policy = doc.get("policy", s.policy)
+        if s.policy not in PAYLOAD_POLICIES:
+            raise ScenarioError(src, "policy", f"one of {', '.join(PAYLOAD_POLICIES)}")
         s.upload_orbit = doc.get("upload_orbit", True)
         if not isinstance(s.upload_orbit, bool):
             raise ScenarioError(src, "upload_orbit", "expected true or false")

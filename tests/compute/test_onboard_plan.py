@@ -2,9 +2,11 @@
 power, and flying the plan keeps the battery inside the DoD limit through the eclipses."""
 import math
 
+import pytest
+
 from gridfree.flight.compute.datasheet import BOARD
 from gridfree.flight.core.modes import Mode
-from gridfree.protocols.compute import JobSpec, Kind
+from gridfree.protocols.compute import PAYLOAD_POLICIES, JobSpec, Kind
 from gridfree.protocols.pus import PusTc
 from tests.compute import rigboard
 from tests.power.test_power_manager import bench, run, upload_orbit
@@ -33,8 +35,12 @@ def planned(node):
     return None if value is None or math.isnan(value) else value
 
 
-def test_flying_the_plan_spends_in_shadow_and_keeps_the_dod_limit(tmp_path):
+@pytest.mark.parametrize("policy", ["planned", "two-level", "orbit-average"])
+def test_flying_the_policy_spends_in_shadow_and_keeps_the_dod_limit(tmp_path, policy):
+    """Each policy as compute.PayloadPolicy names it (the planner by default), on the rig's truth."""
     truth, node = bench(tmp_path, soc=0.8, utilisation=0.0)
+    if policy != "planned":
+        node.params.set("compute.PayloadPolicy", PAYLOAD_POLICIES.index(policy))
     node.modes.request(Mode.NOMINAL, "test")
     run(truth, node, 5.0)
     assert planned(node) is None  # no orbit uploaded: nothing to plan from, the grant rules
@@ -51,6 +57,7 @@ def test_flying_the_plan_spends_in_shadow_and_keeps_the_dod_limit(tmp_path):
 
     run(truth, node, 1.5 * period, step_s=2.0, each=fly)
     assert planned(node) is not None and node.compute.planner.failures == 0
+    assert node.compute.planner.policy.name == policy
     assert shadow_W and sum(shadow_W) / len(shadow_W) > BOARD.idle_W  # it computes through the eclipse
     window = int(period / 2.0)
     assert max(max(socs[max(0, k - window):k + 1]) - socs[k] for k in range(len(socs))) <= 0.30

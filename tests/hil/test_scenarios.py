@@ -14,6 +14,7 @@ def test_scenario_files_are_checked_key_by_key(tmp_path):
                         ('[[fault]]\nat_h = 1\nkind = "meteor"\n', "fault\\[0\\].kind"),
                         ('[[fault]]\nat_h = 1\nkind = "sensor_stuck"\nregister = "WARP_CORE"\n', "not a register"),
                         ('[criteria]\nmax_fun = 1.0\n', "criteria.max_fun"),
+                        ('policy = "clairvoyant"\n', "policy: one of planned, two-level"),
                         ('colour = "red"\n', "unknown key")]:
         bad.write_text(text)
         with pytest.raises(ScenarioError, match=match):
@@ -29,6 +30,7 @@ duration_h = 0.15
 step_s = 1.0
 initial_soc = 0.6
 compute_utilisation = 0.9
+policy = "two-level"
 
 [[fault]]
 at_h = 0.02
@@ -56,6 +58,7 @@ no_undervoltage = true
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "FAIL  min_soc" in proc.stdout and "pass  no_undervoltage" in proc.stdout
+    assert "pass  command params.Set at 0.00 h" in proc.stdout  # the node flies the scenario's policy
     report = (out / "report.md").read_text()
     assert "# HIL scenario `short`: FAIL" in report
     assert "sensor_stuck at 0.02 h" in report and "serial_silent at 0.05 h" in report
