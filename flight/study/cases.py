@@ -2,8 +2,10 @@
 user names) crossed with workloads.
 
 Workloads: "energy" is a standing batch job that takes whatever the board does (plain energy: a
-policy is judged on work per orbit); "deadlines" is a job every half hour due three hours on, and
-only jobs finished in time count (a policy must also put the work where the deadlines are).
+policy is judged on work per orbit); "deadlines" is a job every half hour due three hours on, about
+what half an hour's energy buys, and only jobs finished in time count (a policy must also put the
+work where the deadlines are); "overload" is the same stream with half as much work again in each
+job, more than the energy buys, so a policy must also choose which jobs to finish.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from gridfree.flight.power.eclipse import J2, MU_KM3_S2, RE_KM, OrbitElements, _
 from gridfree.flight.study.schedsim import Case
 
 EQUINOX = 1_774_008_000.0  # 2026-03-20T12:00:00Z, the rig's default start
-WORKLOADS = ("energy", "deadlines")
+WORKLOADS = ("energy", "deadlines", "overload")
 
 
 def sun_synchronous_inclination_deg(altitude_km: float) -> float:
@@ -70,6 +72,8 @@ def with_workload(case: Case, workload: str) -> Case:
         return replace(case, job_every_s=math.inf, backlog=True)
     if workload == "deadlines":
         return replace(case, backlog=False)
+    if workload == "overload":
+        return replace(case, backlog=False, job_mflop=1.5 * case.job_mflop)
     raise ValueError(f"unknown workload {workload!r} (known: {', '.join(WORKLOADS)})")
 
 

@@ -133,7 +133,7 @@ class Outcome:
 def fly(case: Case, policy: Policy, errors: Errors = FORECAST_ERRORS) -> Outcome:
     """Fly `policy` through the case in a world with `errors`; protections, guard and physics apply.
     A policy may expose `plan` and `plan_t` (the planner's): jobs are then admitted by its plan,
-    else earliest deadline first among those the board could finish flat out."""
+    else earliest deadline first among those it would finish at its last orbit's work rate."""
     w = World(case, errors)
     limits = node_limits(errors)
     node = NodePicture(w, case, limits, case.thermal, CAPACITY_WH, MAX_CHARGE_W, MAX_DISCHARGE_W)
@@ -141,6 +141,7 @@ def fly(case: Case, policy: Policy, errors: Errors = FORECAST_ERRORS) -> Outcome
     soc, temp, shed, throttled, safe_until = case.start_soc, case.sink_C + 20.0, False, False, -1
     jobs: list[Job] = []
     true_history: list[float] = []
+    done: list[float] = []  # the board's work each minute
     every = int(case.job_every_s / STEP_S) if math.isfinite(case.job_every_s) else 0  # 0: no deadline jobs
     for k in range(w.steps):
         t = k * STEP_S
@@ -184,9 +185,11 @@ def fly(case: Case, policy: Policy, errors: Errors = FORECAST_ERRORS) -> Outcome
         temp += (payload_W - case.conductance_W_K * (temp - case.sink_C)) * STEP_S / case.heat_capacity_J_K
         out.thermal_trips += temp > TRIP_C
         work = duty * float(BOARD.mflops(clock)) * STEP_S
+        done.append(work)
         out.work_mflop += work
         out.energy_Wh += payload_W * STEP_S / 3600
-        for j in _order(policy, jobs, t, w.times[k]):
+        rate = sum(done[-w.window:]) / (min(len(done), w.window) * STEP_S) if done else BOARD.peak_mflops
+        for j in _order(policy, jobs, t, w.times[k], rate):
             take = min(work, j.remaining)
             j.remaining -= take
             work -= take
@@ -210,16 +213,18 @@ def fly(case: Case, policy: Policy, errors: Errors = FORECAST_ERRORS) -> Outcome
     return out
 
 
-def _order(policy, jobs: list[Job], t: float, now_unix: float) -> list[Job]:
+def _order(policy, jobs: list[Job], t: float, now_unix: float, rate_mflop_s: float) -> list[Job]:
     """The jobs in the order the board works on them: those the policy's plan finishes in time (or,
-    without a plan, those it could finish flat out), earliest deadline first, then the rest."""
+    without a plan, those it would finish at the work rate it kept over the last orbit,
+    `rate_mflop_s`), earliest deadline first, then the rest. (Admitting by the board's peak rate,
+    as the old greedy did, lets EDF start jobs it cannot finish and lose the ones after them.)"""
     ordered = sorted(jobs)
     plan = getattr(policy, "plan", None)
     if plan is not None:
         admitted = plan.on_time(t - (now_unix - policy.plan_t), [(j.deadline_s, j.remaining) for j in ordered])
     else:
         admitted = planner.admit([(j.deadline_s, j.remaining) for j in ordered],
-                                 lambda deadline: BOARD.peak_mflops * (deadline - t))
+                                 lambda deadline: rate_mflop_s * (deadline - t))
     first = [ordered[i] for i in admitted]
     return first + [j for j in ordered if j not in first]
 
