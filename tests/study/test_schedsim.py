@@ -39,9 +39,12 @@ def test_every_policy_keeps_the_limits_in_the_truth_and_the_planner_holds_its_ow
         assert r.violations == {"soc": 0, "dod": 0, "current": 0, "thermal": 0}, (r.policy, r.violations)
         assert r.uv_events == 0 and r.thermal_trips == 0 and r.max_dod <= DOD_LIMIT
         assert r.credited_mflop <= c.bound_mflop * 1.001, r.policy  # nobody beats the clairvoyant bound
+    # A strong fixed rule is about as good in these cases (README; the day-long figures are the
+    # benchmarks'). With deadlines two orbits end with a job half done, and the bound relaxes them.
     if case.name.endswith("/energy"):
-        assert c.ours_vs_best >= 0.97  # plain energy: a fixed rule is about as good (README)
-    assert c.ours_vs_bound >= 0.85
+        assert c.ours_vs_best >= 0.97 and c.ours_vs_bound >= 0.9
+    else:
+        assert c.ours_vs_best >= 0.95
 
 
 def test_the_best_baseline_is_the_best_strong_one():
