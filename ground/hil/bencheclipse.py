@@ -46,7 +46,7 @@ def _beta_deg(alt_km: float, inc_deg: float, raan_deg: float, t: float) -> float
 
 def at_beta(name: str, alt_km: float, inc_deg: float, beta_deg: float, epoch: float) -> Case:
     """A circular orbit whose node puts the Sun `beta_deg` off its plane at the epoch (the node
-    found by a 0.1 deg scan, then bisection, on the side where beta rises with the node)."""
+    found by a 0.5 deg scan for the largest beta, then bisection on the half where beta rises)."""
     grid = [k * 0.5 for k in range(720)]
     betas = [_beta_deg(alt_km, inc_deg, r, epoch) for r in grid]
     k = max(range(720), key=lambda j: betas[j])
