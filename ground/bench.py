@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from gridfree.ground.compute import benchmarks as compute_proofs
-from gridfree.ground.hil import benchwork
+from gridfree.ground.hil import bencheclipse, benchwork
 from gridfree.ground.link.announce import read_announcement
 from gridfree.native.benchkit import Figure
 from gridfree.protocols.dictionary import Dictionary
@@ -89,4 +89,4 @@ def hil_figures():
                  "<= 500 (simulated; 10 Hz ticks, two readings below the threshold)")
 
 
-HIL_BENCHMARKS = [hil_figures, *benchwork.BENCHMARKS]  # board work per Wh, billing: ground/hil/benchwork.py
+HIL_BENCHMARKS = [hil_figures, *benchwork.BENCHMARKS, *bencheclipse.BENCHMARKS]  # work per Wh, billing: benchwork.py; eclipses

@@ -104,8 +104,9 @@ class RunResult:
 def _upload_orbit(scenario: Scenario, ground: GroundClient):
     """Orbit determination's product, as operations would uplink it: mean elements at the start."""
     m = orbit_determination(preset(scenario.orbit, scenario.start_unix_s), scenario.start_unix_s)
-    return ground.send("power.SetOrbit", arm=True, epoch_unix_s=m.epoch_unix_s, a_km=m.a_km, e=0.0, i_deg=m.i_deg,
-                       raan_deg=m.raan_deg, argp_deg=0.0, mean_anomaly_deg=m.u_deg, nodal_period_s=m.nodal_period_s)
+    return ground.send("power.SetOrbit", arm=True, epoch_unix_s=m.epoch_unix_s, a_km=m.a_km, e=m.e, i_deg=m.i_deg,
+                       raan_deg=m.raan_deg, argp_deg=m.argp_deg, mean_anomaly_deg=m.mean_anomaly_deg,
+                       nodal_period_s=m.nodal_period_s)
 
 
 def _dictionary() -> Dictionary:

@@ -61,8 +61,8 @@ def upload_orbit(node, orbit="iss500"):
     m = orbit_determination(preset(orbit, EPOCH), EPOCH)
     cmd = node.dictionary.command_by_name["power.SetOrbit"]
     node.submit(PusTc(apid=100, service=8, subtype=1, app_data=cmd.encode_args(
-        epoch_unix_s=EPOCH, a_km=m.a_km, e=0.0, i_deg=m.i_deg, raan_deg=m.raan_deg, argp_deg=0.0,
-        mean_anomaly_deg=m.u_deg, nodal_period_s=m.nodal_period_s)).pack())
+        epoch_unix_s=EPOCH, a_km=m.a_km, e=m.e, i_deg=m.i_deg, raan_deg=m.raan_deg, argp_deg=m.argp_deg,
+        mean_anomaly_deg=m.mean_anomaly_deg, nodal_period_s=m.nodal_period_s)).pack())
     return m
 
 
