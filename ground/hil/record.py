@@ -25,6 +25,17 @@ class Record:
     node_battery_V: list = field(default_factory=list)
     node_soc: list = field(default_factory=list)  # the node's own estimate, as downlinked (0..1)
 
+    def add_truth(self, t_h: float, truth) -> None:
+        """One sample of the rig's truth (the node's columns are the caller's: they come from the ground)."""
+        self.t_h.append(t_h)
+        self.soc.append(truth.battery.soc)
+        self.bus_V.append(truth.bus_V)
+        self.solar_W.append(truth.solar_W)
+        self.load_W.append(truth.loads.total_W)
+        self.sunlit.append(truth.sunlit_fraction)
+        for name, node in truth.thermal.nodes.items():
+            self.temps_C.setdefault(name, []).append(node.temp_C)
+
     def arrays(self) -> dict[str, np.ndarray]:
         out = {k: np.asarray(v, float) for k, v in vars(self).items() if isinstance(v, list)}
         out.update({f"temp_{k}_C": np.asarray(v, float) for k, v in self.temps_C.items()})

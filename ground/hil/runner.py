@@ -253,14 +253,7 @@ class Session:
         entry, exit_ = ground.value("power.NextEclipseEntry"), ground.value("power.NextEclipseExit")
         if entry and exit_:
             self.seen.predictions.append((truth.time_s, entry, exit_))
-        record.t_h.append(elapsed / 3600)
-        record.soc.append(truth.battery.soc)
-        record.bus_V.append(truth.bus_V)
-        record.solar_W.append(truth.solar_W)
-        record.load_W.append(truth.loads.total_W)
-        record.sunlit.append(truth.sunlit_fraction)
-        for name, node in truth.thermal.nodes.items():
-            record.temps_C.setdefault(name, []).append(node.temp_C)
+        record.add_truth(elapsed / 3600, truth)
         nan = float("nan")  # not downlinked yet
         record.node_mode.append(ground.value("node.Mode") or 0)
         record.node_battery_V.append(ground.value("eps.BatteryVoltage") or nan)

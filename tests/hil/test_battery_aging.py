@@ -28,14 +28,7 @@ def fly_truth(hours: float, clock: float) -> tuple[Truth, Record]:
     rec, step_s = Record(), 10.0
     for k in range(int(hours * 3600 / step_s) + 1):
         if k % int(RECORD_EVERY_S / step_s) == 0:
-            rec.t_h.append(k * step_s / 3600)
-            rec.soc.append(truth.battery.soc)
-            rec.bus_V.append(truth.bus_V)
-            rec.solar_W.append(truth.solar_W)
-            rec.load_W.append(truth.loads.total_W)
-            rec.sunlit.append(truth.sunlit_fraction)
-            for name, node in truth.thermal.nodes.items():
-                rec.temps_C.setdefault(name, []).append(node.temp_C)
+            rec.add_truth(k * step_s / 3600, truth)
             rec.node_mode.append(2)
             rec.node_battery_V.append(truth.bus_V)
             rec.node_soc.append(truth.battery.soc)
