@@ -117,3 +117,60 @@ def test_the_battery_limits_bound_charge_and_discharge():
     soc = np.r_[0.95, plan.soc]
     gain = np.diff(soc)[sun] * CAP_WH * 3600 / 300.0 / 0.99
     assert gain.max() <= 1000.0 + 1e-3
+
+
+# ---- with jobs: the LP allocates the work -------------------------------------------------------
+
+def test_a_job_due_at_step_2_gets_its_work_before_step_2_and_no_more_than_it_needs():
+    """Four steps in constant sun, one job due at step 2 (steps 0 and 1 may work on it), no backlog:
+    work is worth something only in the job, so the plan does exactly the job's work, all of it in
+    steps 0 and 1, and keeps the rest of the energy in the battery."""
+    job_mflop = 3e9  # 250 s of the board at its best clock: less than a step
+    plan = planner.solve(300.0, np.full(4, 3000.0), 40.0, capacity_Wh=CAP_WH, soc0=0.5, temp0_C=20.0,
+                         window=19, thermal=COOL, jobs=[(2, job_mflop, 1.0)], backlog=False)
+    assert plan.job_mflop.shape == (1, 4)
+    assert plan.job_mflop[0, 2:] == pytest.approx([0.0, 0.0])
+    assert plan.job_mflop[0].sum() == pytest.approx(job_mflop, rel=1e-6)
+    assert plan.total_work_mflop == pytest.approx(job_mflop, rel=1e-4)  # nothing beyond the job
+    assert plan.power_W[2:] == pytest.approx([0.0, 0.0], abs=1e-3)
+    assert plan.finished() == [0]
+    # the energy not spent on the job charges the battery: 2960 W in each step less the job's
+    spent_Wh = plan.power_W.sum() * 300.0 / 3600.0
+    stored_Wh = (plan.soc[-1] - 0.5) * CAP_WH
+    assert stored_Wh == pytest.approx((4 * 2960.0 * 300.0 / 3600.0 - spent_Wh) * 0.99, rel=1e-3)
+
+
+def test_without_jobs_given_the_lp_is_the_one_that_maximises_work():
+    gen = np.r_[np.full(10, 4300.0), np.zeros(7), np.full(12, 4300.0)]
+    common = dict(capacity_Wh=CAP_WH, soc0=0.8, temp0_C=20.0, window=19, thermal=COOL)
+    plain = planner.solve(300.0, gen, 40.0, **common)
+    with_backlog = planner.solve(300.0, gen, 40.0, jobs=[], backlog=True, **common)
+    assert plain.job_mflop is None and plain.finished() == []
+    assert with_backlog.total_work_mflop == pytest.approx(plain.total_work_mflop, rel=1e-6)
+
+
+def test_a_job_that_cannot_finish_gets_no_work_and_the_valuable_one_comes_first():
+    """Two jobs due at step 2, each needing a whole step of the board at full clock: the energy of
+    the battery (a little) and the arrays (none: shadow) buys one. The plan finishes the one worth 3
+    per MFLOP and gives the other nothing: half a job is worth nothing at its deadline."""
+    big = 40e6 * 300.0 * 0.9  # 90 % of a step at full clock
+    plan = planner.solve(300.0, np.zeros(4), 40.0, capacity_Wh=CAP_WH, soc0=0.8, temp0_C=20.0, window=19,
+                         thermal=COOL, jobs=[(2, big, 1.0), (2, big, 3.0)], backlog=False,
+                         limits=planner.Limits(soc_floor=0.55, dod_limit=0.30))
+    assert plan.finished() == [1]
+    assert plan.job_mflop[0].sum() == pytest.approx(0.0, abs=1.0)
+    assert plan.job_mflop[1].sum() == pytest.approx(big, rel=1e-6)
+
+
+def test_a_malformed_job_gives_no_plan_with_one_line():
+    with pytest.raises(planner.PlanFailed, match="job 0"):
+        planner.solve(300.0, np.full(4, 3000.0), 40.0, capacity_Wh=CAP_WH, soc0=0.5, temp0_C=20.0, window=19,
+                      jobs=[(2, float("nan"), 1.0)], backlog=False)
+
+
+def test_admission_by_value_takes_the_valuable_job_and_with_equal_values_is_edf_admission():
+    capacity = lambda deadline: 10.0 * deadline  # noqa: E731 - 10 MFLOP per second from now
+    jobs = [(10.0, 80.0, 1.0), (12.0, 80.0, 3.0)]  # both fit alone, not together
+    assert planner.admit_by_value(jobs, capacity) == [1]
+    plain = [(5.0, 30.0), (8.0, 40.0), (9.0, 30.0), (20.0, 100.0)]
+    assert planner.admit_by_value([(d, r, 1.0) for d, r in plain], capacity) == planner.admit(plain, capacity)

@@ -251,3 +251,42 @@ def test_a_rule_costs_well_under_a_millisecond(name):
             policy.power_W(v)
         best = min(best, (time.perf_counter() - start) / len(vs))
     assert best < 0.5e-3
+
+
+# ---- jobs in the view ------------------------------------------------------------------------------
+
+def test_planned_gives_the_views_jobs_to_the_lp_and_flies_its_first_step():
+    """A job due in 20 minutes worth 3 per MFLOP, no backlog: the policy flies the first step of the
+    LP that allocates work to that job (deadline as a step index: 4 five-minute steps), and the plan
+    it keeps finishes the job."""
+    v = view(soc=0.9, t=0.0, jobs=((1200.0, 2e9, 3.0),), backlog=False)
+    policy = POLICIES["planned"]()
+    asked = policy.power_W(v)
+    generation, essentials, recent, window = v.plan_inputs(PLAN_STEP_S, PLAN_ORBITS)
+    plan = planner.solve(PLAN_STEP_S, generation, essentials, capacity_Wh=5000.0, soc0=0.9, temp0_C=20.0,
+                         recent_soc=recent, window=window, limits=LIMITS,
+                         thermal=dataclasses.replace(THERMAL, sink_C=10.0), max_charge_W=3000.0,
+                         max_discharge_W=4000.0, jobs=[(4, 2e9, 3.0)], backlog=False)
+    assert asked == pytest.approx(float(plan.power_W[0]), rel=1e-6, abs=1e-3)
+    assert policy.plan.finished() == [0] and policy.plan.job_mflop[0, 4:].sum() == pytest.approx(0.0, abs=1.0)
+    assert policy.plan_jobs == v.jobs
+
+
+def test_planned_solves_again_at_once_when_a_job_arrives():
+    policy = POLICIES["planned"]()
+    policy.power_W(view(t=0.0, soc=0.9))
+    policy.power_W(view(t=60.0, soc=0.9))
+    assert policy.solves == 1
+    policy.power_W(view(t=120.0, soc=0.9, jobs=((3000.0, 1e9, 1.0),)))
+    assert policy.solves == 2 and policy.plan_t == 120.0
+
+
+def test_the_rules_ignore_the_jobs():
+    for name in ("greedy", "greedy-best-clock", "two-level", "orbit-average", "sunlight-aware"):
+        assert ask(name, view(jobs=((600.0, 1e12, 3.0),), backlog=False)) == ask(name, view())
+
+
+@pytest.mark.parametrize("job", [(600.0, float("nan"), 1.0), (600.0, -1.0, 1.0), (float("nan"), 1.0, 1.0), (1.0, 2.0)])
+def test_a_malformed_job_in_the_view_is_refused_with_one_line(job):
+    with pytest.raises(ValueError, match="node view: job"):
+        view(jobs=(job,))
