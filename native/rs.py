@@ -67,7 +67,10 @@ def _check_block_len(block_len: int, depth: int) -> None:
 
 def randomize(data) -> bytes:
     """`data` XOR the TM pseudo-random sequence from its start; its own inverse."""
-    out = bytearray(data)
+    try:
+        out = bytearray(memoryview(data))
+    except TypeError:
+        raise TypeError(f"data must be a buffer (bytes, bytearray, ...), got {type(data).__name__}") from None
     lib.gf_tm_randomize(ffi.from_buffer(out), len(out))
     return bytes(out)
 

@@ -295,6 +295,11 @@ def test_bad_arguments_are_refused_in_one_line(call, message):
     assert "\n" not in str(info.value)
 
 
+def test_randomize_takes_only_buffers():
+    with pytest.raises(TypeError, match="must be a buffer"):
+        rs.randomize(5)  # bytearray(5) would have been five zero octets
+
+
 def test_the_c_refuses_what_the_wrapper_would():
     lib, ffi = rs.lib, rs.ffi
     buf = bytearray(1275)
