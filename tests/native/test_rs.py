@@ -230,6 +230,25 @@ def test_17_or_more_errors_fail_or_miscorrect_to_a_codeword_never_crash(depth, d
     assert rs.rs_encode(bytes(work[:223 * depth]), depth) == bytes(work) or (corrected < 0).any()
 
 
+def test_17_errors_toward_another_codeword_miscorrect_to_it():
+    """Past the limit a bounded-distance decoder lands on whichever codeword is within 16
+    symbols, if one is: here the all-zero word moved 17 symbols toward g(x), a weight-33
+    codeword (information 0..0 1), comes out as g(x) with 16 'corrections'."""
+    heavy = rs.rs_encode(bytes(222) + bytes([ref.to_dual(1)]), 1)
+    support = [m for m, o in enumerate(heavy) if o]
+    assert len(support) == 33  # the minimum distance of RS(255,223)
+    received = bytearray(255)
+    for m in support[:17]:
+        received[m] = heavy[m]
+    decoded = rs.rs_decode(bytes(received), 1)
+    assert decoded.corrected == (16,) and decoded.data == heavy[:223]
+    assert ref.decode(bytes(received), 1) == (heavy, [16])
+    outside = next(m for m in range(255) if not heavy[m])
+    received[outside] = 0x5A  # now 18 from the zero word, 17 from g(x): nothing within 16
+    assert rs.rs_decode(bytes(received), 1).corrected == (-1,)
+    assert ref.decode(bytes(received), 1)[1] == [-1]
+
+
 @settings(max_examples=40, deadline=None)
 @given(depth=st.integers(1, 5), k=st.sampled_from([223, 150, 40, 1]), data=st.data(),
        seed=st.integers(0, 2**32))
