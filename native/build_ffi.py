@@ -90,6 +90,11 @@ int gf_block_sums_f32(const float *x, size_t rows, size_t cols, size_t ld, size_
 int gf_block_sums_f64(const double *x, size_t rows, size_t cols, size_t ld, size_t w, double *sum,
                       double *sumsq);
 int gf_block_sums_have_avx2(void);
+#define GF_RS_MAX_DEPTH 5
+void gf_tm_randomize(uint8_t *buf, size_t len);
+int gf_rs_encode(uint8_t *blocks, size_t len, size_t block_len, int depth);
+int64_t gf_rs_decode(uint8_t *blocks, size_t len, size_t block_len, int depth, int8_t *corrected,
+                     size_t corrected_len);
 """
 
 SOURCES = sorted(str(p.relative_to(ROOT)) for p in (HERE / "src").glob("*.c"))

@@ -182,4 +182,20 @@ int gf_block_sums_f64(const double *x, size_t rows, size_t cols, size_t ld, size
                       double *sumsq);
 int gf_block_sums_have_avx2(void);
 
+/* ---- TM channel coding (CCSDS 131.0-B-4): src/randomizer.c, src/rs.c --------------------- */
+#define GF_RS_MAX_DEPTH 5
+/* XOR buf with the TM pseudo-random sequence (§10) from its first octet, FF 48 0E C0 9A ...:
+ * the same call randomizes and derandomizes (apply it to everything after the ASM). */
+void gf_tm_randomize(uint8_t *buf, size_t len);
+/* RS(255,223) E=16 (§4), dual basis, interleaving depth 1..5. `blocks` holds len / block_len
+ * codeblocks of block_len = depth * n octets, n in 33..255 (255 - n octets of virtual fill per
+ * codeword); codeword j of a block takes octets j, j + depth, ... Encode writes the last
+ * 32 * depth octets of each block (the check symbols) from the others. */
+int gf_rs_encode(uint8_t *blocks, size_t len, size_t block_len, int depth);
+/* Correct every codeblock in place; corrected[b * depth + j] = symbols corrected in codeword j
+ * of block b, or -1 if it is uncorrectable (left as received). Returns the number of
+ * uncorrectable codewords. */
+int64_t gf_rs_decode(uint8_t *blocks, size_t len, size_t block_len, int depth, int8_t *corrected,
+                     size_t corrected_len);
+
 #endif
