@@ -49,11 +49,6 @@ class NodeView:
     max_discharge_W: float
     step_s: float = 60.0            # how long the executor holds the power a policy asks for: the
                                     # caps keep the limits all through a step this long
-    jobs: tuple[tuple[float, float, float], ...] = ()  # the jobs known now: (deadline unix s, or inf;
-                                    # remaining MFLOP; value per MFLOP). The node leaves it empty for now
-    backlog: bool = True            # a standing batch job takes whatever work the jobs leave
-    stream: bool = False            # more jobs are known to come (a tenant's steady stream): the
-                                    # planner paces the board for them (planner.solve)
 
     def __post_init__(self):
         """Refuse a view no policy could act on safely (NaN telemetry, a zero capacity), with one
@@ -68,18 +63,6 @@ class NodeView:
             value = getattr(self, name)
             if not (isinstance(value, (int, float, np.floating, np.integer)) and math.isfinite(value) and value > 0):
                 raise ValueError(f"node view: {name} is {value!r}, not a positive number")
-        jobs = []
-        for job in self.jobs:
-            try:
-                deadline, remaining, value = (float(v) for v in job)
-            except (TypeError, ValueError):
-                raise ValueError(f"node view: job {job!r} is not (deadline, remaining MFLOP, value)") from None
-            if math.isnan(deadline) or not (math.isfinite(remaining) and math.isfinite(value)) \
-                    or remaining < 0 or value < 0:
-                raise ValueError(f"node view: job {job!r} needs a deadline and a finite, non-negative "
-                                 "remaining work and value")
-            jobs.append((deadline, remaining, value))
-        object.__setattr__(self, "jobs", tuple(jobs))
         history = np.asarray(self.soc_history, float).ravel()
         if not np.all(np.isfinite(history)):
             raise ValueError("node view: the SOC history holds a non-finite sample")
@@ -259,25 +242,10 @@ class NodeView:
                 self.recent_soc(step_s), int(round(self.period_s / step_s)))
 
 
-def plan_jobs(view: NodeView, step_s: float) -> list[tuple[int, float, float]]:
-    """The view's jobs as the LP takes them: (steps of `step_s` from now that end by the deadline,
-    remaining MFLOP, value), in the view's order (a deadline beyond the horizon: every step)."""
-    out = []
-    for deadline, remaining, value in view.jobs:
-        steps = (deadline - view.t) / step_s
-        out.append((int(min(max(math.floor(steps), 0), 1 << 30)) if math.isfinite(steps) else (1 << 30) * (steps > 0),
-                    remaining, value))
-    return out
-
-
 def solve_plan(view: NodeView, step_s: float, orbits: float, **options) -> planner.Plan:
     """The planner's LP from what the node knows now (raises planner.PlanFailed); `options` go to
-    `planner.solve` (e.g. time_limit_s). With jobs in the view, or no standing backlog, the LP
-    allocates the work to the jobs (`Plan.job_mflop`, one row per job of the view); else it is the
-    plain LP that maximises work."""
+    `planner.solve` (e.g. time_limit_s)."""
     generation, essentials, recent, window = view.plan_inputs(step_s, orbits)
-    if view.jobs or not view.backlog:
-        options = {"jobs": plan_jobs(view, step_s), "backlog": view.backlog, "stream": view.stream, **options}
     return planner.solve(step_s, generation, essentials, capacity_Wh=view.capacity_Wh, soc0=view.soc,
                          temp0_C=view.temp_C, recent_soc=recent, window=window, limits=view.limits,
                          thermal=replace(view.thermal, sink_C=view.sink_C), max_charge_W=view.max_charge_W,

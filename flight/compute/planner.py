@@ -16,15 +16,6 @@ valued a little below the best work it could buy, so the plan neither hoards cha
 it where the board is inefficient. The SOC floor, DoD limit and thermal limit are soft with a
 steep price, so a node already past one of them gets the plan that returns soonest, not no plan.
 
-Given the jobs known now (deadline step, remaining work, value per MFLOP), it also allocates the
-work: x[j, k] >= 0, job j's work in step k (only in steps that end by its deadline), no more than the
-board does in the step nor than the job needs; the objective is then the value of the allocated work
-(plus the unallocated work at value 1 if a standing backlog takes it; without one it is worth
-nothing, so energy is spent only where it finishes jobs and the rest kept at the terminal value;
-with a stream of jobs to come it is worth 1 from the next step on). A job the plan would only part
-finish is given up and the plan made again: half a job is worth nothing at its deadline. Without
-jobs the program is the one above, unchanged.
-
 HiGHS (through scipy) solves it: a three-orbit plan at 5-minute steps is ~60 steps and ~1,300
 rows and takes a few milliseconds.
 """
@@ -70,17 +61,6 @@ class Plan:
     soc: np.ndarray  # after each step
     temp_C: np.ndarray
     shunt_W: np.ndarray
-    job_mflop: np.ndarray | None = None  # jobs x steps: each job's allocated work (None: no jobs given)
-    job_remaining: np.ndarray | None = None  # the remaining MFLOP of each job given
-
-    def finished(self, rel_tol: float = 1e-4) -> list[int]:
-        """The jobs (indices into those given) the plan means to finish: those it allocates all their
-        remaining work to by their deadlines (empty if the plan was made without jobs)."""
-        if self.job_mflop is None:
-            return []
-        allocated = self.job_mflop.sum(axis=1)
-        return [i for i, (a, r) in enumerate(zip(allocated, self.job_remaining))
-                if a >= r * (1.0 - rel_tol) - 1.0]
 
     @property
     def total_work_mflop(self) -> float:
@@ -113,43 +93,11 @@ def admit(jobs: list[tuple[float, float]], capacity) -> list[int]:
     return out
 
 
-JOB_CAP = 30  # jobs the LP allocates: the most valuable, earliest due first (keeps it small)
-PREFER_JOBS = 1e-3  # with a backlog, a job's work is preferred by this much per MFLOP of value
-EARLIER = 0.01  # a job's work at the horizon's end is worth this share less than now: of two plans
-# that finish the same jobs, the one that finishes them sooner (jobs that arrive later find the
-# energy and the board free; without it the LP is indifferent and defers work while it shunts)
-ENERGY_PRICE = 0.02  # with jobs, each Wh from the battery costs this share of the best work it
-# could buy: energy the battery would refill from a surplus later is not quite free (the cycle ages
-# the battery, the surplus may not come), so the plan does not burn it at a poor clock to finish
-# sooner; a sunlit surplus that would be shunted is free
-
-
-def admit_by_value(jobs: list[tuple[float, float, float]], capacity) -> list[int]:
-    """The jobs [(deadline, remaining MFLOP, value per MFLOP)] to finish, as indices in earliest
-    deadline order: taken by value density (highest first, then earliest deadline), a job is
-    admitted if it and those admitted before it can all finish in time worked earliest deadline
-    first, i.e. for every admitted deadline the work due by then fits in `capacity(deadline)`. With
-    equal values this is `admit`."""
-    chosen: list[int] = []
-    for i in sorted(range(len(jobs)), key=lambda i: (-jobs[i][2], jobs[i][0])):
-        trial = sorted(chosen + [i], key=lambda m: jobs[m][0])
-        load, fits = 0.0, True
-        for m in trial:
-            load += jobs[m][1]
-            if jobs[m][0] != np.inf and load > capacity(jobs[m][0]):
-                fits = False
-                break
-        if fits:
-            chosen = trial
-    return chosen
-
-
 def solve(step_s: float, generation_W: np.ndarray, essentials_W: np.ndarray, *, capacity_Wh: float,
           soc0: float, temp0_C: float, recent_soc: np.ndarray | None = None, window: int,
           limits: Limits = Limits(), thermal: Thermal = Thermal(), board: PayloadModel = BOARD,
           max_charge_W: float = np.inf, max_discharge_W: float = np.inf, terminal_value: float = 0.97,
-          soc_end_min: float | None = None, max_work_mflop: float = np.inf, time_limit_s: float = 2.0,
-          jobs=None, backlog: bool = True, stream: bool = False) -> Plan:
+          soc_end_min: float | None = None, max_work_mflop: float = np.inf, time_limit_s: float = 2.0) -> Plan:
     """Plan the payload's power per step over `len(generation_W)` steps of `step_s` seconds.
 
     `recent_soc` are the SOC samples of the orbit before now (one per step, oldest first), which
@@ -159,33 +107,17 @@ def solve(step_s: float, generation_W: np.ndarray, essentials_W: np.ndarray, *, 
     can do (0: worthless, as for the clairvoyant bound over a whole scenario); `soc_end_min`, if
     given, is a hard floor on the final SOC (the bound leaves the battery as it found it);
     `max_work_mflop` caps the plan's total work (a bound that knows how much work there is). A solve
-    that takes longer than `time_limit_s` fails (PlanFailed): on board the grant then rules.
-
-    `jobs`, if given, are [(deadline step index, remaining MFLOP, value per MFLOP)]: job j may be
-    worked in steps k < its deadline step index (a deadline 2 steps on: steps 0 and 1). The plan then
-    values the work it allocates to jobs, and other work only if `backlog` (a standing batch job
-    takes it at value 1); `Plan.job_mflop` holds the allocation, one row per job given (zeros for a
-    job past the JOB_CAP most valuable or already due). Without a backlog but with `stream` (more
-    jobs are known to come, e.g. a tenant's steady stream), work beyond the known jobs is valued at
-    1 less a hair from the second step on (a job not known yet cannot be worked now, but will take
-    what the board can do then): the plan paces the board for the jobs to come instead of finishing
-    the known ones at a poor clock on energy it thinks no one else will want."""
+    that takes longer than `time_limit_s` fails (PlanFailed): on board the grant then rules."""
     gen = np.asarray(generation_W, float)
     ess = np.broadcast_to(np.asarray(essentials_W, float), gen.shape)
     n = len(gen)
     if n == 0 or not np.all(np.isfinite(gen)) or not np.all(np.isfinite(ess)) \
             or not (np.isfinite(soc0) and np.isfinite(temp0_C)):
         raise PlanFailed(f"no plan from non-finite inputs (soc {soc0}, temperature {temp0_C})")
-    # variables: p, w, charge, discharge, shunt, soc, temp, soc slack, temp slack; then the jobs'
-    # work rates x[j, k] (MFLOP/s, as w) for the steps before each job's deadline
+    # variables: p, w, charge, discharge, shunt, soc, temp, soc slack, temp slack
     names = ("p", "w", "ch", "dis", "sh", "soc", "T", "s_soc", "s_T")
     col = {name: i * n for i, name in enumerate(names)}
     nvar = len(names) * n
-    job_list = _job_rows(jobs, n)
-    job_col = []  # (job index, first column, steps)
-    for i, (steps, _, _) in job_list:
-        job_col.append((i, nvar, steps))
-        nvar += steps
     k = np.arange(n)
     rows, cols, vals, b_eq = [], [], [], []
 
@@ -254,40 +186,16 @@ def solve(step_s: float, generation_W: np.ndarray, essentials_W: np.ndarray, *, 
         add(np.full(n, r), col["w"] + k, step_s)
         b_ub.append(np.array([max_work_mflop]))
         r += 1
-    if job_col:  # the jobs' work in a step is the board's: sum_j x_jk - w_k <= 0
-        add(r + k, col["w"] + k, -1.0)
-        for _, c0, steps in job_col:
-            add(r + np.arange(steps), c0 + np.arange(steps), 1.0)
-        b_ub.append(np.zeros(n))
-        r += n
-        for (i, c0, steps), (_, remaining, _) in zip(job_col, (job for _, job in job_list)):
-            add(np.full(steps, r), c0 + np.arange(steps), step_s)  # no more than the job needs
-            b_ub.append(np.array([remaining]))
-            r += 1
     a_ub = coo_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(r, nvar))
 
     cost = np.zeros(nvar)
-    sooner = 1.0 - EARLIER * np.arange(n) / n  # work done sooner leaves the future free for jobs to come
-    if jobs is None or backlog:  # any work is worth its MFLOP (a backlog takes what jobs leave)
-        base = np.ones(n)
-    elif stream:  # jobs to come take work from the next step on
-        base = np.r_[0.0, (1.0 - PREFER_JOBS) * sooner[1:]]
-    else:
-        base = np.zeros(n)
-    cost[col["w"]:col["w"] + n] = -base * step_s * SCALE
-    for (_, c0, steps), (_, _, value) in zip(job_col, (job for _, job in job_list)):
-        if backlog:
-            cost[c0:c0 + steps] = -(value - 1.0 + PREFER_JOBS) * sooner[:steps] * step_s * SCALE
-        else:  # a job's work is worth its value instead of the base
-            cost[c0:c0 + steps] = -(value * sooner[:steps] - base[:steps]) * step_s * SCALE
+    cost[col["w"]:col["w"] + n] = -step_s * SCALE
     best = board.best_clock
     best_mflop_per_Wh = float(board.mflops(best) / board.power_W(best)) * 3600.0
     cost[col["soc"] + n - 1] = -terminal_value * best_mflop_per_Wh * capacity_Wh * SCALE
-    if jobs is not None and not backlog:
-        cost[col["dis"]:col["dis"] + n] = ENERGY_PRICE * best_mflop_per_Wh * step_s / 3600.0 * SCALE
     # a trace of cost on battery throughput: charging and discharging at once would burn a
     # surplus as the shunt does, and the plan should say "shunt" when it means it
-    cost[col["ch"]:col["dis"] + n] += 1e-7
+    cost[col["ch"]:col["dis"] + n] = 1e-7
     cost[col["s_soc"]:col["s_soc"] + n] = PENALTY
     cost[col["s_T"]:col["s_T"] + n] = PENALTY / 100.0  # a kelvin is cheaper than a unit of SOC
     bounds = np.zeros((nvar, 2))
@@ -306,48 +214,4 @@ def solve(step_s: float, generation_W: np.ndarray, essentials_W: np.ndarray, *, 
         raise PlanFailed(f"the planner's LP failed: {res.message}")
     x = res.x
     part = {name: x[col[name]:col[name] + n] for name in names}
-    plan = Plan(step_s, part["p"], part["w"] * step_s, part["soc"], part["T"], part["sh"])
-    if jobs is not None:
-        plan.job_remaining = np.array([float(job[1]) for job in jobs])
-        plan.job_mflop = np.zeros((len(jobs), n))
-        for i, c0, steps in job_col:
-            plan.job_mflop[i, :steps] = np.clip(x[c0:c0 + steps], 0.0, None) * step_s
-        # Work on a job that the plan does not finish is lost at its deadline, but the LP values it:
-        # give up the least valuable such job (the least done among equals) and plan again, until
-        # every job is finished within the horizon or left alone (a job due beyond the horizon is
-        # held to it too: work spread thinly over many jobs that may never finish is how an
-        # overloaded board loses them all).
-        share = plan.job_mflop.sum(axis=1) / np.maximum(plan.job_remaining, 1e-9)
-        partial = [i for i, _ in job_list
-                   if 1e-6 < share[i] < 1.0 - 1e-4 and plan.job_remaining[i] - share[i] * plan.job_remaining[i] > 1.0]
-        if partial:
-            drop = min(partial, key=lambda i: (float(jobs[i][2]), share[i]))
-            fewer = [tuple(job) if m != drop else (job[0], job[1], 0.0) for m, job in enumerate(jobs)]
-            return solve(step_s, generation_W, essentials_W, capacity_Wh=capacity_Wh, soc0=soc0, temp0_C=temp0_C,
-                         recent_soc=recent_soc, window=window, limits=limits, thermal=thermal, board=board,
-                         max_charge_W=max_charge_W, max_discharge_W=max_discharge_W,
-                         terminal_value=terminal_value, soc_end_min=soc_end_min, max_work_mflop=max_work_mflop,
-                         time_limit_s=time_limit_s, jobs=fewer, backlog=backlog, stream=stream)
-    return plan
-
-
-def _job_rows(jobs, n: int) -> list[tuple[int, tuple[int, float, float]]]:
-    """(index, (steps it may use, remaining MFLOP, value)) of the jobs the LP allocates: those with
-    a step before their deadline, work left and a value, the JOB_CAP most valuable (earliest due
-    first among equals). A job that is not a (step index, MFLOP, value) triple of finite numbers
-    (a deadline may be inf) is refused with PlanFailed."""
-    if jobs is None:
-        return []
-    rows = []
-    for i, job in enumerate(jobs):
-        try:
-            deadline, remaining, value = (float(v) for v in job)
-        except (TypeError, ValueError):
-            raise PlanFailed(f"job {i}: {job!r} is not (deadline step, remaining MFLOP, value)") from None
-        if np.isnan(deadline) or not (np.isfinite(remaining) and np.isfinite(value)):
-            raise PlanFailed(f"job {i}: {job!r} holds a non-finite number")
-        steps = int(min(max(deadline, 0.0), n))
-        if steps > 0 and remaining > 0 and value > 0:
-            rows.append((i, (steps, remaining, value)))
-    rows.sort(key=lambda row: (-row[1][2], row[1][0]))
-    return sorted(rows[:JOB_CAP])
+    return Plan(step_s, part["p"], part["w"] * step_s, part["soc"], part["T"], part["sh"])

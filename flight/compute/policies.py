@@ -137,12 +137,9 @@ class SunlightAware:
 
 class Planned:
     """Ours: the planner's LP (planner.solve) from the view, PLAN_ORBITS orbits ahead, solved again
-    every PLAN_STEP_S seconds of view time, and at once when the jobs known change (one arrives or
-    ends); its first step is flown until the next solve. The view's jobs and backlog go to the LP,
-    which then allocates work to jobs by value and deadline.
-    `plan`, `plan_t` and `plan_jobs` are the plan in use, when it was made and the jobs it was made
-    for (the executor works first on the jobs it finishes, `plan.finished()`); a solve that fails is
-    counted in `failures` and the two-level rule flies until the next one."""
+    every PLAN_STEP_S seconds of view time; its first step is flown until the next solve.
+    `plan` and `plan_t` are the plan in use and when it was made (the study admits jobs by it); a
+    solve that fails is counted in `failures` and the two-level rule flies until the next one."""
     name = "planned"
     respects_limits = True
 
@@ -150,15 +147,13 @@ class Planned:
         self.step_s, self.orbits = step_s, orbits
         self.plan: planner.Plan | None = None
         self.plan_t = float("-inf")
-        self.plan_jobs: tuple[tuple[float, float, float], ...] = ()
         self.solves = 0
         self.failures = 0
         self._fallback = TwoLevel()
 
     def power_W(self, view: NodeView) -> float:
-        if not 0.0 <= view.t - self.plan_t < self.step_s \
-                or [job[0] for job in view.jobs] != [job[0] for job in self.plan_jobs]:
-            self.plan_t, self.plan_jobs = view.t, view.jobs  # due, the jobs changed, or the clock went back
+        if not 0.0 <= view.t - self.plan_t < self.step_s:  # due (or the clock went back)
+            self.plan_t = view.t
             self.solves += 1
             try:
                 self.plan = solve_plan(view, self.step_s, self.orbits)

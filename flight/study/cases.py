@@ -5,11 +5,7 @@ Workloads: "energy" is a standing batch job that takes whatever the board does (
 policy is judged on work per orbit); "deadlines" is a job every half hour due three hours on, about
 what half an hour's energy buys, and only jobs finished in time count (a policy must also put the
 work where the deadlines are); "overload" is the same stream with half as much work again in each
-job, more than the energy buys, so a policy must also choose which jobs to finish; "priorities" is
-two tenants: standard jobs (value 1 per MFLOP) every half hour due six hours on, and premium jobs
-(value 3) every PREMIUM_EVERY_S due an hour on, an interval out of step with the orbit so that some
-premium deadlines fall in shadow; together more than the energy buys, and what is compared is the
-verified value.
+job, more than the energy buys, so a policy must also choose which jobs to finish.
 """
 from __future__ import annotations
 
@@ -23,8 +19,7 @@ from gridfree.flight.power.eclipse import J2, MU_KM3_S2, RE_KM, OrbitElements, _
 from gridfree.flight.study.schedsim import Case
 
 EQUINOX = 1_774_008_000.0  # 2026-03-20T12:00:00Z, the rig's default start
-WORKLOADS = ("energy", "deadlines", "overload", "priorities")
-PREMIUM_EVERY_S = 100 * 60.0  # not a multiple of any case's orbit: premium deadlines drift through the shadow
+WORKLOADS = ("energy", "deadlines", "overload")
 
 
 def sun_synchronous_inclination_deg(altitude_km: float) -> float:
@@ -79,10 +74,6 @@ def with_workload(case: Case, workload: str) -> Case:
         return replace(case, backlog=False)
     if workload == "overload":
         return replace(case, backlog=False, job_mflop=1.5 * case.job_mflop)
-    if workload == "priorities":
-        return replace(case, backlog=False, deadline_s=6 * 3600.0, job_value=1.0,
-                       premium_every_s=PREMIUM_EVERY_S, premium_offset_s=20 * 60.0, premium_mflop=1.5 * case.job_mflop,
-                       premium_deadline_s=3600.0, premium_value=3.0)
     raise ValueError(f"unknown workload {workload!r} (known: {', '.join(WORKLOADS)})")
 
 

@@ -12,12 +12,7 @@ estimates the DoD floor, the discharge limit and the temperature limit hold all 
 minute (less a margin for the estimate's error). The board spends the power at its most
 efficient operating point (flight/compute/datasheet.py). Jobs arrive every half hour, each with a
 deadline three hours on and about as much work as half an hour's energy buys: work on a job
-dropped at its deadline never becomes a result, and only results count as verified work. A
-workload may give jobs values per MFLOP (tenant priorities: a premium stream besides the standard
-one); then the verified value, not the MFLOP, is what policies are compared on. Every policy is told
-the jobs (deadline, remaining work, and the value of finishing each per MFLOP left, `Job.density`)
-and that more will come: the rules work first on those they would finish at the rate they kept over
-the last orbit, taken by value density then deadline; the planner on those its LP finishes.
+dropped at its deadline never becomes a result, and only results count as verified work.
 
 What is judged is the truth: verified work, credited with the energy a policy leaves in the battery
 beyond where it started (or debited with what it took) at the board's best work per Wh, so that
@@ -33,7 +28,7 @@ with: no policy that keeps the limits can do more verified work.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -76,17 +71,6 @@ class Case:
     job_mflop: float = 4.0e10  # work per job: about what the energy of half an hour buys
     deadline_s: float = 3 * 3600.0
     backlog: bool = True  # a standing batch job without deadline takes what the deadline jobs leave
-    job_value: float = 1.0  # per MFLOP of a job finished in time
-    premium_every_s: float = math.inf  # a second tenant's stream (inf: none)
-    premium_offset_s: float = 0.0  # its first arrival
-    premium_mflop: float = 0.0
-    premium_deadline_s: float = 3600.0
-    premium_value: float = 3.0
-
-    @property
-    def valued(self) -> bool:
-        """Whether jobs differ in value: then verified value is what counts."""
-        return self.job_value != 1.0 or (math.isfinite(self.premium_every_s) and self.premium_value != 1.0)
 
     @property
     def thermal(self) -> planner.Thermal:
@@ -98,13 +82,6 @@ class Job:
     deadline_s: float
     mflop: float
     remaining: float
-    value: float = 1.0  # per MFLOP, once finished in time
-
-    @property
-    def density(self) -> float:
-        """What finishing it is worth per MFLOP still to do (its whole result, for what is left): the
-        value per MFLOP every policy is told, so that a job nearly done comes before a fresh one."""
-        return self.value * self.mflop / max(self.remaining, 1e-9)
 
 
 @dataclass
@@ -112,8 +89,6 @@ class Outcome:
     policy: str
     work_mflop: float = 0.0  # all the board did
     verified_mflop: float = 0.0  # in jobs finished by their deadline, and the backlog's chunks
-    verified_value: float = 0.0  # the same, each MFLOP at its job's value (the backlog's at 1)
-    valued: bool = False  # the workload's jobs differ in value: compare `credited_value`
     wasted_mflop: float = 0.0  # in jobs dropped at their deadline
     energy_Wh: float = 0.0  # payload energy
     orbits: float = 0.0
@@ -135,19 +110,6 @@ class Outcome:
         """Verified work with the charge left beyond the start credited (or taken, debited) at the
         board's best work per Wh: policies are compared as if all ended where they started."""
         return self.verified_mflop + (self.soc[-1] - self.soc0) * CAPACITY_WH * BEST_MFLOP_PER_WH
-
-    @property
-    def credited_value(self) -> float:
-        """Verified value with the charge left beyond the start credited the same way, at value 1 per
-        MFLOP (the standard tenant's: what spare energy buys at the margin). Equal to credited_mflop
-        where all jobs are worth 1."""
-        return self.verified_value + (self.soc[-1] - self.soc0) * CAPACITY_WH * BEST_MFLOP_PER_WH
-
-    @property
-    def score(self) -> float:
-        """What policies are compared on: credited value where the workload's jobs differ in value,
-        else credited MFLOP."""
-        return self.credited_value if self.valued else self.credited_mflop
 
     @property
     def work_per_orbit(self) -> float:
@@ -175,34 +137,23 @@ def fly(case: Case, policy: Policy, errors: Errors = FORECAST_ERRORS) -> Outcome
     w = World(case, errors)
     limits = node_limits(errors)
     node = NodePicture(w, case, limits, case.thermal, CAPACITY_WH, MAX_CHARGE_W, MAX_DISCHARGE_W)
-    out = Outcome(policy.name, soc0=case.start_soc, valued=case.valued)
+    out = Outcome(policy.name, soc0=case.start_soc)
     soc, temp, shed, throttled, safe_until = case.start_soc, case.sink_C + 20.0, False, False, -1
     jobs: list[Job] = []
     true_history: list[float] = []
     done: list[float] = []  # the board's work each minute
     every = int(case.job_every_s / STEP_S) if math.isfinite(case.job_every_s) else 0  # 0: no deadline jobs
-    premium = int(case.premium_every_s / STEP_S) if math.isfinite(case.premium_every_s) else 0
-    offset = int(case.premium_offset_s / STEP_S)
-    planned_for: list[Job] = []  # the jobs the policy's plan was made for, in the order it was told
-    stream = bool(every) or bool(premium)  # the node knows its tenants keep sending jobs
     for k in range(w.steps):
         t = k * STEP_S
         if every and k % every == 0:
-            jobs.append(Job(t + case.deadline_s, case.job_mflop, case.job_mflop, case.job_value))
-        if premium and k >= offset and (k - offset) % premium == 0:
-            jobs.append(Job(t + case.premium_deadline_s, case.premium_mflop, case.premium_mflop, case.premium_value))
+            jobs.append(Job(t + case.deadline_s, case.job_mflop, case.job_mflop))
         for j in [j for j in jobs if j.deadline_s <= t]:
             jobs.remove(j)  # dropped: its partial work never becomes a result
             out.deadline_misses += 1
             out.wasted_mflop += j.mflop - j.remaining
         node.measure(k, soc, temp)
-        told = sorted(jobs)
-        to_unix = float(w.times[k]) - t
-        view = replace(node.view(k), jobs=tuple((j.deadline_s + to_unix, j.remaining, j.density) for j in told),
-                       backlog=case.backlog, stream=stream)
+        view = node.view(k)
         asked_W = max(0.0, float(policy.power_W(view))) if jobs or case.backlog else 0.0
-        if getattr(policy, "plan_t", None) == view.t:  # it planned just now, for these jobs
-            planned_for = told
         # The node's protections, the same for every policy, on what it measures.
         if node.soc < SHED_SOC:
             shed = True
@@ -238,18 +189,16 @@ def fly(case: Case, policy: Policy, errors: Errors = FORECAST_ERRORS) -> Outcome
         out.work_mflop += work
         out.energy_Wh += payload_W * STEP_S / 3600
         rate = sum(done[-w.window:]) / (min(len(done), w.window) * STEP_S) if done else BOARD.peak_mflops
-        for j in _order(policy, jobs, t, w.times[k], rate, planned_for):
+        for j in _order(policy, jobs, t, w.times[k], rate):
             take = min(work, j.remaining)
             j.remaining -= take
             work -= take
         if case.backlog:
             out.verified_mflop += work  # the batch job's chunks, each a checked result
-            out.verified_value += work
         for j in [j for j in jobs if j.remaining <= 0]:
             jobs.remove(j)
             out.jobs_done += 1
             out.verified_mflop += j.mflop
-            out.verified_value += j.mflop * j.value
         true_history.append(soc)
         dod = max(true_history[-w.window:]) - soc
         out.max_dod = max(out.max_dod, dod)
@@ -264,28 +213,20 @@ def fly(case: Case, policy: Policy, errors: Errors = FORECAST_ERRORS) -> Outcome
     return out
 
 
-def _order(policy, jobs: list[Job], t: float, now_unix: float, rate_mflop_s: float,
-           planned_for: list[Job] = ()) -> list[Job]:
-    """The jobs in the order the board works on them: those the policy's plan finishes in time (its
-    LP's allocation if it was given the jobs, `planned_for`, else its work by each deadline), or,
+def _order(policy, jobs: list[Job], t: float, now_unix: float, rate_mflop_s: float) -> list[Job]:
+    """The jobs in the order the board works on them: those the policy's plan finishes in time (or,
     without a plan, those it would finish at the work rate it kept over the last orbit,
-    `rate_mflop_s`, taken by value density (`Job.density`) then deadline; those earliest deadline
-    first, then the rest by value density then deadline. (Admitting by the board's peak rate, as the old greedy did, lets EDF start
-    jobs it cannot finish and lose the ones after them.)"""
+    `rate_mflop_s`), earliest deadline first, then the rest. (Admitting by the board's peak rate,
+    as the old greedy did, lets EDF start jobs it cannot finish and lose the ones after them.)"""
     ordered = sorted(jobs)
     plan = getattr(policy, "plan", None)
-    if plan is not None and plan.job_mflop is not None:
-        here = {id(j) for j in jobs}
-        first = sorted((planned_for[i] for i in plan.finished() if id(planned_for[i]) in here))
+    if plan is not None:
+        admitted = plan.on_time(t - (now_unix - policy.plan_t), [(j.deadline_s, j.remaining) for j in ordered])
     else:
-        if plan is not None:
-            admitted = plan.on_time(t - (now_unix - policy.plan_t), [(j.deadline_s, j.remaining) for j in ordered])
-        else:
-            admitted = planner.admit_by_value([(j.deadline_s, j.remaining, j.density) for j in ordered],
-                                              lambda deadline: rate_mflop_s * (deadline - t))
-        first = [ordered[i] for i in admitted]
-    chosen = {id(j) for j in first}
-    return first + sorted((j for j in ordered if id(j) not in chosen), key=lambda j: (-j.density, j.deadline_s))
+        admitted = planner.admit([(j.deadline_s, j.remaining) for j in ordered],
+                                 lambda deadline: rate_mflop_s * (deadline - t))
+    first = [ordered[i] for i in admitted]
+    return first + [j for j in ordered if j not in first]
 
 
 def bound_plan(case: Case, errors: Errors = FORECAST_ERRORS, step_s: float = 120.0) -> planner.Plan:
@@ -299,9 +240,7 @@ def bound_plan(case: Case, errors: Errors = FORECAST_ERRORS, step_s: float = 120
     gen = w.generation[:steps * per].reshape(steps, per).mean(axis=1)
     ess = w.essentials[:steps * per].reshape(steps, per).mean(axis=1)
     arrivals = math.ceil(case.hours * 3600 / case.job_every_s) if math.isfinite(case.job_every_s) else 0
-    premiums = (max(0, math.ceil((case.hours * 3600 - case.premium_offset_s) / case.premium_every_s))
-                if math.isfinite(case.premium_every_s) else 0)
-    supply = np.inf if case.backlog else case.job_mflop * arrivals + case.premium_mflop * premiums
+    supply = np.inf if case.backlog else case.job_mflop * arrivals
     return planner.solve(step_s, gen, ess, capacity_Wh=CAPACITY_WH, soc0=case.start_soc,
                          temp0_C=case.sink_C + 20.0, window=int(round(w.period / step_s)),
                          limits=planner.Limits(SHED_SOC, DOD_LIMIT, THROTTLE_C, CHARGE_EFFICIENCY),

@@ -14,8 +14,7 @@ from gridfree.flight.study.schedsim import (BEST_MFLOP_PER_WH, CAPACITY_WH, CHAR
 from gridfree.flight.study.world import FORECAST_ERRORS, Errors, NodePicture, World
 
 TWO_ORBITS = 3.2
-SLICES = [replace(c, hours=TWO_ORBITS) for c in cases() if c.name.split("/")[0] in ("nominal", "hot", "leo1200-53")
-          and not c.name.endswith("/priorities")]
+SLICES = [replace(c, hours=TWO_ORBITS) for c in cases() if c.name.split("/")[0] in ("nominal", "hot", "leo1200-53")]
 
 
 class Constant:
@@ -41,13 +40,9 @@ def test_every_policy_keeps_the_limits_in_the_truth_and_the_planner_holds_its_ow
         assert r.uv_events == 0 and r.thermal_trips == 0 and r.max_dod <= DOD_LIMIT
         assert r.credited_mflop <= c.bound_mflop * 1.001, r.policy  # nobody beats the clairvoyant bound
     # A strong fixed rule is about as good in these cases (README; the day-long figures are the
-    # benchmarks'). With deadlines two orbits end with a job half done, and the bound relaxes them;
-    # overloaded, the planner (which works ahead on the jobs it means to finish) ends the slice with
-    # the most work in a job not yet done: 0.94 here, 0.994 and 1.000 over the day (nominal, hot).
+    # benchmarks'). With deadlines two orbits end with a job half done, and the bound relaxes them.
     if case.name.endswith("/energy"):
         assert c.ours_vs_best >= 0.97 and c.ours_vs_bound >= 0.9
-    elif case.name.endswith("/overload"):
-        assert c.ours_vs_best >= 0.935
     else:
         assert c.ours_vs_best >= 0.95
 
@@ -108,35 +103,3 @@ def test_the_bound_is_a_plan_that_keeps_the_true_limits():
     window = int(round(World(case, FORECAST_ERRORS).period / plan.step_s))
     assert soc.min() >= SHED_SOC - 1e-6 and plan.temp_C.max() <= THROTTLE_C + 1e-6
     assert max(soc[max(0, k - window):k].max() - soc[k] for k in range(1, len(soc))) <= DOD_LIMIT + 1e-6
-
-
-def best_by_value(outcomes):
-    return max((r for r in outcomes if strong_baseline(r.policy)), key=lambda r: r.credited_value)
-
-
-def test_with_priorities_the_planner_finishes_the_premium_jobs_a_rule_paced_for_energy_misses():
-    """Two tenants (cases.py "priorities"): premium jobs worth 3 per MFLOP due an hour on, some in
-    shadow. Compared on value: the planner, told the jobs, does at least as well as the best strong
-    baseline (credited value above it: the same jobs, more charge left), and better than the rules
-    that pace the battery for energy alone (two-level, sunlight-aware), which miss a premium job."""
-    case = replace(next(c for c in cases() if c.name == "nominal/priorities"), hours=TWO_ORBITS)
-    flown = {name: fly(case, POLICIES[name]()) for name in POLICIES}
-    ours, best = flown["planned"], best_by_value(flown.values())
-    assert ours.valued and ours.verified_value > ours.verified_mflop  # premium jobs count three times
-    assert ours.verified_value >= best.verified_value and ours.credited_value > best.credited_value
-    for rule in ("two-level", "sunlight-aware"):
-        assert ours.verified_value > flown[rule].verified_value and flown[rule].deadline_misses > 0
-    assert ours.deadline_misses == 0 and ours.violation_count == 0
-
-
-def test_value_counts_each_job_at_its_worth_and_equals_mflop_without_values():
-    """A premium job finished counts its MFLOP three times in the value, once in the work; the
-    plain deadline workload's value is its verified work."""
-    premium_only = Case("premium", ORBITS["nominal"], hours=1.5, job_every_s=float("inf"), backlog=False,
-                        premium_every_s=3600.0, premium_mflop=1e10, premium_deadline_s=3600.0, premium_value=3.0)
-    r = fly(premium_only, POLICIES["two-level"]())
-    assert r.valued and r.jobs_done == 2
-    assert r.verified_mflop == pytest.approx(2e10) and r.verified_value == pytest.approx(6e10)
-    plain = replace(SLICES[1], hours=2.0)
-    q = fly(plain, POLICIES["two-level"]())
-    assert not q.valued and q.verified_value == pytest.approx(q.verified_mflop) and q.score == q.credited_mflop
