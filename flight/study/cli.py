@@ -112,7 +112,7 @@ def figures(c: Compared) -> dict:
     out = {r.policy: {"verified_PFLOP_per_orbit": r.work_per_orbit / 1e9, "verified_TFLOP_per_Wh": r.work_per_Wh / 1e6,
                       "jobs_done": r.jobs_done, "deadline_misses": r.deadline_misses, "max_dod": r.max_dod,
                       "end_soc": r.soc[-1], "life_used_per_day": r.life_per_day, "violations": dict(r.violations),
-                      "dod_limit": DOD_LIMIT, "dod_over_limit": over_dod_limit(r)} for r in c.outcomes}
+                      "dod_limit": DOD_LIMIT, "dod_over_limit": bool(over_dod_limit(r))} for r in c.outcomes}
     out.update(clairvoyant_PFLOP_per_orbit=c.bound_mflop / c.outcomes[0].orbits / 1e9,
                best_baseline=c.best_baseline.policy, planned_vs_best_baseline=c.ours_vs_best,
                planned_vs_clairvoyant=c.ours_vs_bound, planned_aging_vs_best_baseline=c.aging_vs_best)

@@ -172,7 +172,7 @@ def fly(case: Case, policy: Policy, errors: Errors = FORECAST_ERRORS) -> Outcome
         request_W = min(request_W, guard_W)
         # The truth: the battery cannot supply more than its discharge limit, the payload gets no more.
         supply_W = max(0.0, w.generation[k] - w.essentials[k] + MAX_DISCHARGE_W)
-        out.violations["current"] += request_W > supply_W + 1e-6
+        out.violations["current"] += int(request_W > supply_W + 1e-6)
         request_W = min(request_W, supply_W)
         clock, duty = BOARD.operating_point(min(request_W, BOARD.max_W))
         payload_W = duty * float(BOARD.power_W(clock))
@@ -183,7 +183,7 @@ def fly(case: Case, policy: Policy, errors: Errors = FORECAST_ERRORS) -> Outcome
             safe_until = k + w.window  # SAFE for an orbit: the operators must look
             soc = max(soc, 0.0)
         temp += (payload_W - case.conductance_W_K * (temp - case.sink_C)) * STEP_S / case.heat_capacity_J_K
-        out.thermal_trips += temp > TRIP_C
+        out.thermal_trips += int(temp > TRIP_C)
         work = duty * float(BOARD.mflops(clock)) * STEP_S
         done.append(work)
         out.work_mflop += work
@@ -202,9 +202,9 @@ def fly(case: Case, policy: Policy, errors: Errors = FORECAST_ERRORS) -> Outcome
         true_history.append(soc)
         dod = max(true_history[-w.window:]) - soc
         out.max_dod = max(out.max_dod, dod)
-        out.violations["dod"] += dod > DOD_LIMIT + 1e-9
-        out.violations["soc"] += soc < SHED_SOC
-        out.violations["thermal"] += temp > THROTTLE_C
+        out.violations["dod"] += int(dod > DOD_LIMIT + 1e-9)
+        out.violations["soc"] += int(soc < SHED_SOC)
+        out.violations["thermal"] += int(temp > THROTTLE_C)
         out.soc.append(soc)
         out.payload_W.append(payload_W)
         out.temp_C.append(temp)

@@ -97,3 +97,17 @@ def test_sched_compare_flags_a_policy_over_the_dod_limit():
     assert dod_verdict([("nominal", greedy)]) == "OVER the 30 % DoD limit: greedy in nominal (40.6 %)"
     assert dod_verdict([]) == "every policy kept within the 30 % DoD limit"
     assert "over the 30 % DoD limit: greedy 40.6 %" in plot(case, [greedy, planned])
+
+
+def test_sched_compare_json_is_json_for_an_orbit_the_user_names(tmp_path):
+    """`--json` is read by scripts: every figure a JSON number or flag, for any orbit."""
+    import json
+
+    proc = subprocess.run([sys.executable, "-m", "gridfree.protocols.cli", "sched-compare", "--orbit", "800,sso,10.5", "--hours", "1",
+                           "--workload", "energy", "--json", "--plots", str(tmp_path)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    (case, figures), = json.loads(proc.stdout).items()
+    assert case == "orbit 800,sso,10.5/energy" and figures["best_baseline"] != "planned"
+    assert figures["planned"]["violations"] == {"soc": 0, "dod": 0, "current": 0, "thermal": 0}
+    assert figures["planned"]["dod_over_limit"] is False and (tmp_path / "orbit_800,sso,10.5-energy.svg").exists()
