@@ -1,3 +1,3 @@
-"""The offline scheduling study (`gridfree sched-compare`): the compute scheduling policies flown
-in one simulator of the node's own power, thermal and job model, side by side with the
-clairvoyant bound. Nothing on board imports it; it imports the onboard planner it judges."""
+"""The offline scheduling study (`gridfree sched-compare`): the payload power policies the node
+flies (flight/compute/policies.py), flown side by side in a simulated world with forecast errors
+and held to the clairvoyant bound. Nothing on board imports it; it imports the policies it judges."""
