@@ -93,27 +93,28 @@ def rs_encode(info, depth: int) -> bytes:
     return bytes(block)
 
 
-def rs_encode_into(blocks, depth: int, block_len: int | None = None) -> None:
-    """Fill in the check symbols (the last 32 x depth octets) of every codeblock of `blocks`,
-    consecutive codeblocks of block_len octets each (default: one codeblock)."""
+def _codeblocks(blocks, depth: int, block_len: int | None):
+    """(pointer, octets, codeblock length) of a writable run of whole codeblocks, checked."""
     _check_depth(depth)
     ptr, nbytes = _writable(blocks, "blocks")
     block_len = nbytes if block_len is None else block_len
     _check_block_len(block_len, depth)
     if nbytes % block_len:
         raise ValueError(f"blocks must be whole codeblocks of {block_len} octets, got {nbytes}")
+    return ptr, nbytes, block_len
+
+
+def rs_encode_into(blocks, depth: int, block_len: int | None = None) -> None:
+    """Fill in the check symbols (the last 32 x depth octets) of every codeblock of `blocks`,
+    consecutive codeblocks of block_len octets each (default: one codeblock)."""
+    ptr, nbytes, block_len = _codeblocks(blocks, depth, block_len)
     check(lib.gf_rs_encode(ptr, nbytes, block_len, depth), "rs_encode")
 
 
 def rs_decode_into(blocks, depth: int, block_len: int | None = None) -> np.ndarray:
     """Correct every codeblock of `blocks` in place; returns int8[nblocks, depth]: symbols
     corrected per codeword, -1 where it was uncorrectable (those octets are left as received)."""
-    _check_depth(depth)
-    ptr, nbytes = _writable(blocks, "blocks")
-    block_len = nbytes if block_len is None else block_len
-    _check_block_len(block_len, depth)
-    if nbytes % block_len:
-        raise ValueError(f"blocks must be whole codeblocks of {block_len} octets, got {nbytes}")
+    ptr, nbytes, block_len = _codeblocks(blocks, depth, block_len)
     corrected = np.empty((nbytes // block_len, depth), np.int8)
     check(lib.gf_rs_decode(ptr, nbytes, block_len, depth, ffi.from_buffer("int8_t[]", corrected,
                                                                           require_writable=True),
