@@ -235,9 +235,9 @@ class ComputeManager(ProofCommands, boardwork.BoardFeeding, Component):
         if self.work.on_board:
             self._feed_board(t, allowed and self._readings.is_on(Switch.PAYLOAD) is not False, u)
         elif self.runner.attempt is None:
-            job_id = self._next_job(t)
-            if allowed and job_id is not None:
-                self._start(self.queue[job_id], t, u)
+            jobs = self._next_jobs(t)
+            if allowed and jobs:
+                self._start(jobs[0], t, u)
             elif self.utilisation != 0.0:  # idle it, also the first time: it may have been left running
                 self._set_utilisation(0.0)
         for local, value in (("JobsQueued", len(self.queue)), ("ActiveJob", self.runner.job or 0),
@@ -276,10 +276,6 @@ class ComputeManager(ProofCommands, boardwork.BoardFeeding, Component):
         for local, value in (("JobsLate", len(late)), ("DeadlineMisses", self.deadline_misses)):
             self.tlm(local, value)
         return self.queue.in_order(late)
-
-    def _next_job(self, t: float) -> int | None:
-        order = self._next_jobs(t)
-        return order[0].job_id if order else None
 
     def _start(self, job: Job, t: float, u: float):
         payload = None
