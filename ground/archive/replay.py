@@ -85,6 +85,7 @@ class ReplayClient(Downlink):
         self.position: float | None = None  # receive time of the last frame replayed
         self.frames_replayed = 0
         self.finished = threading.Event()
+        self.holding = threading.Event()  # set while paused with no steps left: nothing more goes out
         self._ctl = threading.Condition()
         self._paused = False
         self._steps = 0
@@ -191,7 +192,9 @@ class ReplayClient(Downlink):
                         target, self._seek_to = self._seek_to, None
                         return target
                     if self._paused and self._steps == 0:
+                        self.holding.set()
                         self._ctl.wait()
+                        self.holding.clear()
                         self._anchor = None  # time does not run while paused
                         continue
                     if not self._paused and math.isfinite(self.speed) and self._anchor is not None:
